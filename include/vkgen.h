@@ -1,0 +1,224 @@
+/* vkgen: generative neural networks on any Vulkan GPU.
+ *
+ * The public C API. Every symbol starts with vkg_ / VKG_. Functions that can fail return a
+ * vkg_status; vkg_last_error() and vkg_last_hint() then describe what went wrong and what to try.
+ *
+ * Work is expressed as a graph: tensors are created by ops on a vkg_graph, the graph is compiled once
+ * (shapes checked, memory planned, command buffer recorded) and then run any number of times, each
+ * run being one queue submission. Per-run values (seed, step, learning rate, temperature) are
+ * "scalars": small slots in a host-visible buffer that the recorded shaders read at run time.
+ *
+ * Graph building never fails loudly: an op given a bad shape records the first error in the graph
+ * and returns VKG_NONE; ops given VKG_NONE return VKG_NONE; vkg_graph_compile() reports the error. */
+#ifndef VKGEN_H
+#define VKGEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VKG_MAX_DIMS 6
+
+typedef enum vkg_status {
+  VKG_OK = 0,
+  VKG_ERR_VULKAN,      /* a Vulkan call failed (message names the call and VkResult) */
+  VKG_ERR_NO_DEVICE,   /* no Vulkan driver or no matching device */
+  VKG_ERR_IO,          /* a file could not be read or written */
+  VKG_ERR_SHAPE,       /* tensor shapes do not fit an op */
+  VKG_ERR_OOM,         /* out of host or device memory */
+  VKG_ERR_ARG,         /* a bad argument */
+  VKG_ERR_UNSUPPORTED, /* the device lacks a feature */
+  VKG_ERR_FORMAT,      /* a file is corrupt or of the wrong kind */
+  VKG_ERR_DEVICE_LOST, /* the GPU was lost */
+} vkg_status;
+
+const char *vkg_status_str(vkg_status s);
+const char *vkg_last_error(void); /* message of the last failure on this thread ("" if none) */
+const char *vkg_last_hint(void);  /* what to try next ("" if nothing useful) */
+
+typedef enum vkg_dtype { VKG_F32 = 0, VKG_F16 = 1, VKG_I32 = 2 } vkg_dtype;
+const char *vkg_dtype_str(vkg_dtype t);
+size_t vkg_dtype_size(vkg_dtype t);
+
+/* ---- devices and context ---- */
+
+struct vkg_device_info {
+  int index;
+  char name[256];
+  const char *type; /* "discrete", "integrated", "virtual", "cpu", "other" */
+  uint32_t api_version, driver_version, vendor_id, device_id;
+  uint32_t subgroup_size;
+  uint32_t shared_memory;      /* bytes of shared memory per workgroup */
+  uint64_t device_memory;      /* bytes in the largest device-local heap */
+  int fp16;                    /* shaderFloat16 + 16-bit storage buffers */
+  int int8;                    /* shaderInt8 + 8-bit storage buffers */
+  int coopmat;                 /* VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix */
+  int timestamps;              /* compute queue supports timestamp queries */
+};
+
+/* Lists the Vulkan devices (no context needed). *count gets the number found. */
+vkg_status vkg_enumerate_devices(struct vkg_device_info *out, int max, int *count);
+
+typedef struct vkg_ctx vkg_ctx;
+
+struct vkg_ctx_desc {
+  const char *device;          /* index or name substring; NULL: $VKGEN_DEVICE, else the best device */
+  int validate;                /* 1 on, 0 off, -1: from $VKGEN_VALIDATE */
+  const char *pipeline_cache;  /* file path; NULL: $VKGEN_PIPELINE_CACHE or ~/.cache/vkgen/; "": none */
+};
+struct vkg_ctx_desc vkg_ctx_desc_default(void);
+vkg_status vkg_ctx_create(const struct vkg_ctx_desc *desc, vkg_ctx **out);
+void vkg_ctx_destroy(vkg_ctx *ctx);
+const struct vkg_device_info *vkg_ctx_device(const vkg_ctx *ctx);
+/* Number of validation-layer messages (warnings and errors) seen so far; 0 when validation is off. */
+uint32_t vkg_ctx_validation_messages(const vkg_ctx *ctx);
+int vkg_ctx_validation_enabled(const vkg_ctx *ctx);
+/* Allow fp16 storage tensors (default: on when the device supports them). */
+int vkg_ctx_has_fp16(const vkg_ctx *ctx);
+
+/* ---- tensors that live outside any graph (weights shared by several graphs) ---- */
+
+typedef struct vkg_tensor vkg_tensor;
+vkg_status vkg_tensor_create(vkg_ctx *ctx, vkg_dtype dtype, int ndim, const int *shape, vkg_tensor **out);
+void vkg_tensor_destroy(vkg_tensor *t);
+size_t vkg_tensor_numel(const vkg_tensor *t);
+/* f32 data from the host, converted to the tensor's dtype (f16 rounds to nearest even; i32 truncates). */
+vkg_status vkg_tensor_upload_f32(vkg_tensor *t, const float *data, size_t count);
+vkg_status vkg_tensor_download_f32(vkg_tensor *t, float *data, size_t count);
+/* Raw bytes in the tensor's own dtype. */
+vkg_status vkg_tensor_upload(vkg_tensor *t, const void *data, size_t bytes);
+vkg_status vkg_tensor_download(vkg_tensor *t, void *data, size_t bytes);
+
+/* ---- graphs ---- */
+
+typedef struct vkg_graph vkg_graph;
+typedef int32_t vkg_t; /* a tensor of a graph */
+#define VKG_NONE ((vkg_t)-1)
+
+vkg_status vkg_graph_create(vkg_ctx *ctx, vkg_graph **out);
+void vkg_graph_destroy(vkg_graph *g);
+vkg_status vkg_graph_status(const vkg_graph *g); /* first build error, VKG_OK if none */
+
+/* A tensor written by the host before each run (kept in its own memory). */
+vkg_t vkg_input(vkg_graph *g, const char *name, vkg_dtype dtype, int ndim, const int *shape);
+/* A tensor that lives outside the graph (weights); the graph reads and may write it. */
+vkg_t vkg_bind(vkg_graph *g, vkg_tensor *t);
+/* Keep t after a run so the host can read it (otherwise its memory may be reused). */
+void vkg_output(vkg_graph *g, vkg_t t);
+
+int vkg_ndim(const vkg_graph *g, vkg_t t);
+int vkg_dim(const vkg_graph *g, vkg_t t, int axis); /* negative axis counts from the end */
+vkg_dtype vkg_type(const vkg_graph *g, vkg_t t);
+size_t vkg_numel(const vkg_graph *g, vkg_t t);
+
+/* A per-run scalar slot by name (created on first use). Values are 32-bit; set them before a run. */
+int vkg_scalar(vkg_graph *g, const char *name);
+vkg_status vkg_graph_set_f32(vkg_graph *g, int slot, float v);
+vkg_status vkg_graph_set_u32(vkg_graph *g, int slot, uint32_t v);
+
+/* Checks, plans memory and records the command buffer. Call once, after all ops. */
+vkg_status vkg_graph_compile(vkg_graph *g);
+/* Runs the recorded command buffer once (one queue submission) and waits for it. */
+vkg_status vkg_graph_run(vkg_graph *g);
+/* As vkg_graph_run, and gives the GPU time of the run in milliseconds (timestamps, else wall time). */
+vkg_status vkg_graph_run_timed(vkg_graph *g, double *ms);
+/* Host data in and out of input/output tensors (f32 converted to and from the tensor's dtype). */
+vkg_status vkg_graph_write(vkg_graph *g, vkg_t t, const float *data, size_t count);
+vkg_status vkg_graph_write_i32(vkg_graph *g, vkg_t t, const int32_t *data, size_t count);
+vkg_status vkg_graph_read(vkg_graph *g, vkg_t t, float *data, size_t count);
+vkg_status vkg_graph_read_i32(vkg_graph *g, vkg_t t, int32_t *data, size_t count);
+/* Fills every tensor that the graph computes with NaN (a test aid: a kernel that skips an element
+ * shows up). Inputs and bound tensors are left alone. */
+vkg_status vkg_graph_poison(vkg_graph *g);
+
+struct vkg_graph_stats {
+  int tensors, dispatches, barriers;
+  size_t arena_bytes;    /* memory for intermediates after reuse */
+  size_t unshared_bytes; /* what intermediates would need without reuse */
+};
+void vkg_graph_stats(const vkg_graph *g, struct vkg_graph_stats *s);
+
+/* ---- ops ----
+ * Shape letters: B batch, T time, C channels, H W height width, K kernel, NH heads, D head size,
+ * V vocabulary. All compute is fp32; f16 tensors are storage, converted by vkg_cast. */
+
+/* Matmul: a (..., M, K) or, with VKG_TRANS_A, (..., K, M); b (..., K, N) or, with VKG_TRANS_B, (..., N, K);
+ * bias (N) or VKG_NONE. Batch dims broadcast (b may be 2-D). Result (..., M, N), fp32 accumulation. */
+#define VKG_TRANS_A 1u
+#define VKG_TRANS_B 2u
+vkg_t vkg_matmul(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags);
+
+/* 2-D convolution as in PyTorch: x (B, C, H, W), w (O, C/groups, KH, KW), bias (O) or VKG_NONE.
+ * conv_transpose2d takes w (C, O/groups, KH, KW) and uses out_pad. */
+struct vkg_conv2d_desc {
+  int stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, out_pad_h, out_pad_w, groups;
+};
+struct vkg_conv2d_desc vkg_conv2d_desc_default(void); /* stride 1, pad 0, dilation 1, groups 1 */
+vkg_t vkg_conv2d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const struct vkg_conv2d_desc *d);
+vkg_t vkg_conv_transpose2d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const struct vkg_conv2d_desc *d);
+/* 1-D convolution: x (B, C, T), w (O, C/groups, K). causal pads dilation*(K-1) on the left only
+ * (pad is then ignored) so that output t sees inputs <= t. */
+vkg_t vkg_conv1d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, int stride, int pad, int dilation, int groups,
+                 int causal);
+
+/* Scaled dot-product attention per head: q (B, NH, Tq, D), k (B, NH, Tk, D), v (B, NH, Tk, Dv)
+ * -> (B, NH, Tq, Dv). scale <= 0 means 1/sqrt(D). causal: query i stands at position Tk - Tq + i and
+ * sees keys at positions <= that (so Tq < Tk works for a KV cache). */
+vkg_t vkg_attention(vkg_graph *g, vkg_t q, vkg_t k, vkg_t v, float scale, int causal);
+
+/* Normalizations. layernorm over the last axis; gamma, beta (C) or VKG_NONE. */
+vkg_t vkg_layernorm(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, float eps);
+/* batchnorm over axis 1 of x (B, C, ...). training: normalizes with the batch statistics and, when
+ * running_mean/var are given, updates them in place (PyTorch's momentum and unbiased variance);
+ * inference: normalizes with running_mean/var. gamma, beta (C) or VKG_NONE. */
+vkg_t vkg_batchnorm(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, vkg_t running_mean, vkg_t running_var,
+                    float momentum, float eps, int training);
+/* softmax and log-softmax over the last axis. */
+vkg_t vkg_softmax(vkg_graph *g, vkg_t x);
+vkg_t vkg_log_softmax(vkg_graph *g, vkg_t x);
+/* Embedding: table (V, C), ids i32 of any shape -> (ids..., C). Out-of-range ids give zeros. */
+vkg_t vkg_embedding(vkg_graph *g, vkg_t table, vkg_t ids);
+
+/* Elementwise, with NumPy broadcasting. */
+typedef enum vkg_binop { VKG_ADD, VKG_SUB, VKG_MUL, VKG_DIV, VKG_MAXIMUM, VKG_MINIMUM, VKG_POW } vkg_binop;
+vkg_t vkg_binary(vkg_graph *g, vkg_binop op, vkg_t a, vkg_t b);
+typedef enum vkg_unop {
+  VKG_RELU, VKG_LEAKY_RELU, /* alpha: negative slope */
+  VKG_GELU,                 /* exact, with erf */
+  VKG_GELU_TANH,            /* tanh approximation (GPT-2) */
+  VKG_TANH, VKG_SIGMOID, VKG_SILU, VKG_SOFTPLUS, VKG_EXP, VKG_LOG,
+  VKG_NEG, VKG_ABS, VKG_SQRT, VKG_SQUARE,
+  VKG_AFFINE, /* alpha * x + beta */
+  VKG_UNOP_COUNT
+} vkg_unop;
+vkg_t vkg_unary(vkg_graph *g, vkg_unop op, vkg_t x, float alpha, float beta);
+
+/* Reductions over one axis (negative counts from the end). */
+typedef enum vkg_reduce_op { VKG_REDUCE_SUM, VKG_REDUCE_MEAN, VKG_REDUCE_MAX } vkg_reduce_op;
+vkg_t vkg_reduce(vkg_graph *g, vkg_reduce_op op, vkg_t x, int axis, int keepdim);
+
+/* Shapes. reshape is a view (no copy); one dim may be -1. */
+vkg_t vkg_reshape(vkg_graph *g, vkg_t x, int ndim, const int *shape);
+vkg_t vkg_permute(vkg_graph *g, vkg_t x, const int *perm);
+vkg_t vkg_concat(vkg_graph *g, int n, const vkg_t *xs, int axis);
+vkg_t vkg_slice(vkg_graph *g, vkg_t x, int axis, int start, int end); /* [start, end) along axis */
+vkg_t vkg_cast(vkg_graph *g, vkg_t x, vkg_dtype to);                 /* f32 <-> f16 */
+
+/* Random numbers from a counter-based generator (Philox-4x32-10). The seed is read at run time from
+ * the u32 scalar seed_slot; the same seed on the same device gives the same numbers. Each random op
+ * of a graph draws its own stream. */
+vkg_t vkg_random_uniform(vkg_graph *g, int ndim, const int *shape, int seed_slot, float lo, float hi);
+vkg_t vkg_random_normal(vkg_graph *g, int ndim, const int *shape, int seed_slot, float mean, float std);
+
+/* Draws one token id per row of logits (B, V) -> i32 (B). Temperature (f32 scalar slot, default 1
+ * when the slot is -1) divides the logits; top_k (u32 scalar slot; 0 or slot -1: all tokens) keeps
+ * the k largest. Temperature 0 means greedy (argmax). */
+vkg_t vkg_sample_logits(vkg_graph *g, vkg_t logits, int seed_slot, int temperature_slot, int top_k_slot);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

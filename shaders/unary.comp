@@ -1,0 +1,35 @@
+#version 450
+// out = f(x) elementwise; op numbers follow enum vkg_unop in vkgen.h.
+#include "common.glsl"
+#include "activations.glsl"
+
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) writeonly buffer O { float o[]; };
+layout(push_constant, std430) uniform PC {
+  uint n, op;
+  float alpha, beta;
+} pc;
+
+void main() {
+  uint i = linear_id();
+  if (i >= pc.n) return;
+  float v = x[i], r;
+  switch (pc.op) {
+  case 0: r = max(v, 0.0); break;                                          // relu
+  case 1: r = v >= 0.0 ? v : pc.alpha * v; break;                          // leaky relu
+  case 2: r = 0.5 * v * (1.0 + erf_approx(v * 0.70710678118654752)); break; // gelu (erf)
+  case 3: r = 0.5 * v * (1.0 + tanh_safe(0.79788456080286536 * (v + 0.044715 * v * v * v))); break;
+  case 4: r = tanh_safe(v); break;
+  case 5: r = sigmoid(v); break;
+  case 6: r = v * sigmoid(v); break;                                       // silu
+  case 7: r = softplus(v); break;
+  case 8: r = exp(v); break;
+  case 9: r = log(v); break;
+  case 10: r = -v; break;
+  case 11: r = abs(v); break;
+  case 12: r = sqrt(v); break;
+  case 13: r = v * v; break;
+  default: r = pc.alpha * v + pc.beta; break;                             // affine
+  }
+  o[i] = r;
+}

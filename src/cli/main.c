@@ -1,0 +1,86 @@
+/* vkgen: the command-line tool. Dispatches to a subcommand; each prints one clear error line (and
+ * a hint) and exits non-zero on bad input. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("error: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return 1;
+}
+
+int cli_vkg_error(const char *doing) {
+  fprintf(stderr, "error: %s%s%s\n", doing ? doing : "", doing ? ": " : "", vkg_last_error());
+  if (*vkg_last_hint()) fprintf(stderr, "hint: %s\n", vkg_last_hint());
+  return 1;
+}
+
+vkg_ctx *cli_ctx(const struct cli_common *c) {
+  struct vkg_ctx_desc d = vkg_ctx_desc_default();
+  d.device = c->device;
+  vkg_ctx *ctx;
+  if (vkg_ctx_create(&d, &ctx)) {
+    cli_vkg_error(NULL);
+    return NULL;
+  }
+  return ctx;
+}
+
+int cli_int(const char *opt, const char *s, long lo, long hi, long *out) {
+  char *end;
+  errno = 0;
+  long v = s ? strtol(s, &end, 10) : 0;
+  if (!s || !*s || *end || errno || v < lo || v > hi) {
+    cli_error("%s expects a whole number from %ld to %ld, got '%s'", opt, lo, hi, s ? s : "");
+    return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+static void usage(FILE *f) {
+  fputs("usage: vkgen <command> [options]\n"
+        "\n"
+        "commands:\n"
+        "  devices      list Vulkan devices and their capabilities\n"
+        "  selfcheck    run every op once against a plain-C reference on the chosen device\n"
+        "  bench ops    time each op at a few sizes (GFLOP/s or GB/s); --json for JSON\n"
+        "\n"
+        "options for every command:\n"
+        "  --device INDEX|NAME   use this device (index or part of its name; also $VKGEN_DEVICE)\n"
+        "\n"
+        "environment:\n"
+        "  VKGEN_DEVICE          default device (as --device)\n"
+        "  VKGEN_VALIDATE=1      enable the Khronos validation layer with synchronization validation\n"
+        "  VKGEN_PIPELINE_CACHE  pipeline cache file (default ~/.cache/vkgen/); empty disables it\n"
+        "\n"
+        "Run 'vkgen <command> --help' for the options of a command.\n",
+        f);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
+  if (!strcmp(cmd, "selfcheck")) return cmd_selfcheck(argc - 1, argv + 1);
+  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+  cli_error("unknown command '%s'", cmd);
+  fputs("hint: run 'vkgen --help' for the list of commands\n", stderr);
+  return 2;
+}

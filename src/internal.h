@@ -1,0 +1,234 @@
+/* Private structures shared by the runtime (vk/), the graph compiler (graph/) and the ops (ops/). */
+#ifndef VKGEN_INTERNAL_H
+#define VKGEN_INTERNAL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <vulkan/vulkan.h>
+
+#include "vkgen.h"
+
+/* ---- errors ---- */
+
+/* Records the message (printf-style) for vkg_last_error() and returns s. */
+vkg_status vkg__fail(vkg_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sets the hint shown with the last error. */
+void vkg__hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vkg__clear_error(void);
+const char *vkg__vkresult_str(VkResult r);
+/* An internal invariant: checked in every build type, aborts with file:line. */
+#define VKG_ASSERT(c)                                                                              \
+  do {                                                                                             \
+    if (!(c)) {                                                                                    \
+      fprintf(stderr, "vkgen: internal error at %s:%d: %s\n", __FILE__, __LINE__, #c);             \
+      abort();                                                                                     \
+    }                                                                                              \
+  } while (0)
+/* Evaluates a Vulkan call; on failure records "vkFoo failed: VK_ERROR_..." and returns from the caller. */
+#define VK_CHECK(call)                                                                             \
+  do {                                                                                             \
+    VkResult r_ = (call);                                                                          \
+    if (r_ != VK_SUCCESS)                                                                          \
+      return vkg__fail(r_ == VK_ERROR_DEVICE_LOST ? VKG_ERR_DEVICE_LOST                            \
+                       : (r_ == VK_ERROR_OUT_OF_DEVICE_MEMORY || r_ == VK_ERROR_OUT_OF_HOST_MEMORY) \
+                           ? VKG_ERR_OOM                                                           \
+                           : VKG_ERR_VULKAN,                                                       \
+                       "%s failed: %s", #call, vkg__vkresult_str(r_));                             \
+  } while (0)
+
+/* ---- memory ---- */
+
+struct vkg_block; /* one VkDeviceMemory with one VkBuffer over all of it */
+struct vkg_alloc {
+  struct vkg_block *block;
+  VkBuffer buffer;
+  VkDeviceSize offset, size;
+  void *mapped; /* host pointer when the block is host-visible, else NULL */
+};
+#define VKG_HOST_VISIBLE 1u
+vkg_status vkg__alloc(vkg_ctx *ctx, VkDeviceSize size, unsigned flags, struct vkg_alloc *out);
+void vkg__free(vkg_ctx *ctx, struct vkg_alloc *a);
+/* Host <-> device copies through the context's staging buffer (one submission each, waits). */
+vkg_status vkg__upload(vkg_ctx *ctx, const struct vkg_alloc *dst, VkDeviceSize offset, const void *src,
+                       VkDeviceSize bytes);
+vkg_status vkg__download(vkg_ctx *ctx, const struct vkg_alloc *src, VkDeviceSize offset, void *dst,
+                         VkDeviceSize bytes);
+/* Records a one-off command buffer with fn, submits it and waits. */
+vkg_status vkg__one_shot(vkg_ctx *ctx, void (*fn)(VkCommandBuffer cb, void *user), void *user);
+void vkg__mem_destroy(vkg_ctx *ctx);
+
+/* ---- pipelines ---- */
+
+#define VKG_MAX_SPEC 8
+#define VKG_MAX_BINDINGS 8
+#define VKG_PC_MAX 128
+struct vkg_pipeline {
+  char shader[64];
+  uint32_t spec[VKG_MAX_SPEC]; /* [0..2] workgroup size x, y, z; [3..] the shader's own */
+  int nspec, nbind;
+  VkPipeline pipeline;
+  VkPipelineLayout layout;
+  VkDescriptorSetLayout set_layout;
+};
+/* Finds or builds the pipeline for shader + specialization constants (cached in the context). */
+vkg_status vkg__pipeline(vkg_ctx *ctx, const char *shader, const uint32_t *spec, int nspec, int nbind,
+                         struct vkg_pipeline **out);
+void vkg__pipelines_destroy(vkg_ctx *ctx);
+/* SPIR-V embedded at build time; NULL if no shader has that name. */
+const uint32_t *vkg__shader_spirv(const char *name, size_t *words);
+
+/* ---- context ---- */
+
+struct vkg_ctx {
+  VkInstance instance;
+  VkPhysicalDevice phys;
+  VkDevice device;
+  VkQueue queue;
+  uint32_t queue_family;
+  struct vkg_device_info info;
+  VkPhysicalDeviceProperties props;
+  VkPhysicalDeviceMemoryProperties memprops;
+  VkDebugUtilsMessengerEXT messenger;
+  int validate;
+  uint32_t validation_messages;
+  int fp16_enabled;
+  float timestamp_period;
+
+  VkCommandPool pool;
+  VkFence fence;
+  VkCommandBuffer one_shot_cb;
+
+  /* memory */
+  struct vkg_block **blocks;
+  int nblocks, cap_blocks;
+  struct vkg_alloc staging;
+  VkDeviceSize staging_size;
+  VkDeviceSize align;
+
+  /* pipelines */
+  VkPipelineCache pipeline_cache;
+  char *pipeline_cache_path;
+  struct vkg_pipeline **pipes;
+  int npipes, cap_pipes;
+  VkDescriptorSetLayout set_layouts[VKG_MAX_BINDINGS + 1];
+  VkPipelineLayout pipe_layouts[VKG_MAX_BINDINGS + 1];
+};
+
+/* Workgroup size for 1-D elementwise kernels on this device. */
+uint32_t vkg__wg1d(const vkg_ctx *ctx);
+
+struct vkg_tensor {
+  vkg_ctx *ctx;
+  vkg_dtype dtype;
+  int ndim;
+  int shape[VKG_MAX_DIMS];
+  struct vkg_alloc alloc;
+};
+
+/* ---- graphs ---- */
+
+enum vkg_tensor_kind {
+  VKG_KIND_INTERMEDIATE = 0, /* memory planned by liveness */
+  VKG_KIND_INPUT,            /* own memory, written by the host */
+  VKG_KIND_BOUND,            /* a vkg_tensor outside the graph */
+  VKG_KIND_OUTPUT,           /* own memory, kept after the run */
+  VKG_KIND_VIEW,             /* shares the memory of .base (reshape) */
+  VKG_KIND_SCALARS,          /* the host-visible per-run scalar buffer */
+};
+
+struct vkg_gtensor {
+  vkg_dtype dtype;
+  int ndim;
+  int shape[VKG_MAX_DIMS];
+  enum vkg_tensor_kind kind;
+  vkg_t base;            /* for views */
+  char name[48];
+  vkg_tensor *bound;     /* for VKG_KIND_BOUND */
+  struct vkg_alloc alloc;/* for own memory (input, output, scalars) */
+  VkDeviceSize offset;   /* intermediates: offset in the arena */
+  int first, last;       /* liveness: dispatch indices of the first write and the last use */
+};
+
+struct vkg_dispatch {
+  struct vkg_pipeline *pipe;
+  int nbind;
+  vkg_t bind[VKG_MAX_BINDINGS];
+  uint8_t writes[VKG_MAX_BINDINGS]; /* 1 if the shader writes that binding */
+  uint8_t pc[VKG_PC_MAX];
+  uint32_t pc_size;
+  uint32_t groups[3];
+  int node;
+  VkDescriptorSet set;
+};
+
+/* An op node: what created a group of dispatches (for error messages and, later, autodiff). */
+struct vkg_node {
+  char op[32];
+  int first_dispatch, ndispatch;
+};
+
+#define VKG_MAX_SCALARS 64
+struct vkg_graph {
+  vkg_ctx *ctx;
+  vkg_status err;
+  char errmsg[640];
+  struct vkg_gtensor *t;
+  int nt, cap_t;
+  struct vkg_dispatch *d;
+  int nd, cap_d;
+  struct vkg_node *nodes;
+  int nnodes, cap_nodes;
+  int cur_node;
+  char scalar_names[VKG_MAX_SCALARS][32];
+  int nscalars;
+  uint32_t scalar_vals[VKG_MAX_SCALARS];
+  vkg_t scalars; /* the scalar buffer tensor, VKG_NONE until a slot is made */
+  uint32_t rng_streams;
+  int compiled;
+  struct vkg_alloc arena;
+  VkDescriptorPool dpool;
+  VkCommandBuffer cb;
+  VkQueryPool qpool;
+  int barriers;
+  size_t arena_bytes, unshared_bytes;
+};
+
+/* Build-time helpers for op launchers. Each returns VKG_NONE / nonzero after recording the first
+ * error in the graph, so launchers can bail out with one line. */
+int vkg__bad(vkg_graph *g, vkg_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Checks that every id is a valid tensor of the graph (and that no earlier error happened). */
+int vkg__check(vkg_graph *g, int n, const vkg_t *ids);
+/* A new intermediate tensor. */
+vkg_t vkg__new(vkg_graph *g, vkg_dtype dtype, int ndim, const int *shape);
+const struct vkg_gtensor *vkg__t(const vkg_graph *g, vkg_t t);
+size_t vkg__numel(const int *shape, int ndim);
+/* Formats a shape as "(2, 3, 4)" into buf. */
+const char *vkg__shape_str(const int *shape, int ndim, char *buf, size_t n);
+/* Starts an op node; every vkg__dispatch until the next vkg__begin belongs to it. */
+void vkg__begin(vkg_graph *g, const char *op);
+/* Appends a dispatch: shader with specialization constants spec[0..nspec), bindings (those listed in
+ * writes_mask bit i are written), push constants, and workgroup counts. */
+int vkg__dispatch(vkg_graph *g, const char *shader, const uint32_t *spec, int nspec, int nbind,
+                  const vkg_t *bind, unsigned writes_mask, const void *pc, uint32_t pc_size,
+                  uint32_t gx, uint32_t gy, uint32_t gz);
+/* Frees the Vulkan objects and memory of a compiled graph (graph/compile.c). */
+void vkg__graph_release(vkg_graph *g);
+/* The graph's scalar buffer (created on first use). */
+vkg_t vkg__scalars(vkg_graph *g);
+static inline uint32_t vkg__ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
+/* Normalizes a possibly negative axis; -1 if out of range. */
+static inline int vkg__axis(int axis, int ndim) {
+  if (axis < 0) axis += ndim;
+  return (axis < 0 || axis >= ndim) ? -1 : axis;
+}
+/* Launches a 1-D grid of n threads with workgroup size wg: splits into (x, y) when n/wg > 65535. */
+void vkg__grid1d(uint64_t n, uint32_t wg, uint32_t *gx, uint32_t *gy);
+
+/* fp16 conversion on the host */
+uint16_t vkg__f32_to_f16(float f);
+float vkg__f16_to_f32(uint16_t h);
+/* count f32 values converted to dtype in a new buffer (src itself for f32; free only if != src). */
+void *vkg__from_f32(vkg_dtype dtype, const float *src, size_t count);
+void vkg__to_f32(vkg_dtype dtype, const void *src, float *dst, size_t count);
+
+#endif

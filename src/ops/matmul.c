@@ -1,0 +1,85 @@
+/* Batched matmul with optional transposes and bias. Shape letters: M rows, N columns, K the shared dim. */
+#include <string.h>
+
+#include "internal.h"
+
+struct matmul_pc {
+  uint32_t M, N, K;
+  uint32_t a_sm, a_sk, a_sb;
+  uint32_t b_sk, b_sn, b_sb;
+  uint32_t has_bias;
+};
+_Static_assert(sizeof(struct matmul_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+/* Tile sizes from the device: 16 x 16 invocations, each with a 4 x 4 register block (64 x 64 tiles,
+ * 8 KiB of shared memory), fits every device's limits. */
+static void tiles(const vkg_ctx *ctx, uint32_t spec[6]) {
+  spec[0] = 16, spec[1] = 16, spec[2] = 1; /* workgroup */
+  spec[3] = 4, spec[4] = 4, spec[5] = 16;  /* TM, TN, TK */
+  if (ctx->info.shared_memory < 2 * 16 * 64 * 4) spec[5] = 8;
+}
+
+vkg_t vkg_matmul(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags) {
+  vkg_t ids[3] = {a, b, bias};
+  if (vkg__check(g, bias == VKG_NONE ? 2 : 3, ids)) return VKG_NONE;
+  vkg__begin(g, "matmul");
+  const struct vkg_gtensor *ta = vkg__t(g, a), *tb = vkg__t(g, b);
+  char s1[96], s2[96];
+  if (ta->dtype != VKG_F32 || tb->dtype != VKG_F32)
+    return vkg__bad(g, VKG_ERR_ARG, "operands must be f32; use vkg_cast"), VKG_NONE;
+  if (ta->ndim < 2 || tb->ndim < 2)
+    return vkg__bad(g, VKG_ERR_SHAPE, "operands need at least 2 dims, got %s and %s",
+                    vkg__shape_str(ta->shape, ta->ndim, s1, sizeof s1), vkg__shape_str(tb->shape, tb->ndim, s2, sizeof s2)),
+           VKG_NONE;
+  int ta_ = (flags & VKG_TRANS_A) != 0, tb_ = (flags & VKG_TRANS_B) != 0;
+  int M = ta->shape[ta->ndim - 2 + ta_], Ka = ta->shape[ta->ndim - 1 - ta_];
+  int Kb = tb->shape[tb->ndim - 2 + tb_], N = tb->shape[tb->ndim - 1 - tb_];
+  if (Ka != Kb)
+    return vkg__bad(g, VKG_ERR_SHAPE, "a %s%s times b %s%s: inner dims %d and %d differ",
+                    vkg__shape_str(ta->shape, ta->ndim, s1, sizeof s1), ta_ ? "^T" : "",
+                    vkg__shape_str(tb->shape, tb->ndim, s2, sizeof s2), tb_ ? "^T" : "", Ka, Kb),
+           VKG_NONE;
+  /* Batch dims: each operand's must equal the result's, or be absent / all 1 (then it repeats). */
+  int nba = ta->ndim - 2, nbb = tb->ndim - 2;
+  size_t batch_a = vkg__numel(ta->shape, nba), batch_b = vkg__numel(tb->shape, nbb);
+  const struct vkg_gtensor *big = batch_a >= batch_b ? ta : tb;
+  int nb = big->ndim - 2;
+  size_t batch = batch_a > batch_b ? batch_a : batch_b;
+  int ok_a = batch_a == 1 || (nba == nb && memcmp(ta->shape, big->shape, sizeof(int) * (size_t)nb) == 0);
+  int ok_b = batch_b == 1 || (nbb == nb && memcmp(tb->shape, big->shape, sizeof(int) * (size_t)nb) == 0);
+  if (!ok_a || !ok_b)
+    return vkg__bad(g, VKG_ERR_SHAPE, "batch dims of %s and %s differ (each must match or be 1)",
+                    vkg__shape_str(ta->shape, ta->ndim, s1, sizeof s1), vkg__shape_str(tb->shape, tb->ndim, s2, sizeof s2)),
+           VKG_NONE;
+  if (batch > 65535) return vkg__bad(g, VKG_ERR_SHAPE, "batch of %zu matrices is over 65535", batch), VKG_NONE;
+  if (bias != VKG_NONE) {
+    const struct vkg_gtensor *tc = vkg__t(g, bias);
+    if (vkg__numel(tc->shape, tc->ndim) != (size_t)N || tc->dtype != VKG_F32)
+      return vkg__bad(g, VKG_ERR_SHAPE, "bias %s must hold N = %d f32 values",
+                      vkg__shape_str(tc->shape, tc->ndim, s1, sizeof s1), N), VKG_NONE;
+  }
+  int shape[VKG_MAX_DIMS];
+  memcpy(shape, big->shape, sizeof(int) * (size_t)nb);
+  shape[nb] = M;
+  shape[nb + 1] = N;
+  vkg_t out = vkg__new(g, VKG_F32, nb + 2, shape);
+  if (out < 0) return VKG_NONE;
+
+  struct matmul_pc pc = {.M = (uint32_t)M, .N = (uint32_t)N, .K = (uint32_t)Ka, .has_bias = bias != VKG_NONE};
+  /* A stored (M, K) row-major, or (K, M) when transposed. */
+  pc.a_sm = ta_ ? 1 : (uint32_t)Ka;
+  pc.a_sk = ta_ ? (uint32_t)M : 1;
+  pc.a_sb = batch_a == 1 ? 0 : (uint32_t)M * (uint32_t)Ka;
+  pc.b_sk = tb_ ? 1 : (uint32_t)N;
+  pc.b_sn = tb_ ? (uint32_t)Ka : 1;
+  pc.b_sb = batch_b == 1 ? 0 : (uint32_t)Ka * (uint32_t)N;
+  uint32_t spec[6];
+  tiles(g->ctx, spec);
+  uint32_t bm = spec[1] * spec[3], bn = spec[0] * spec[4];
+  /* Without a bias, bind the output in its place; the shader never reads it. */
+  vkg_t bind[4] = {a, b, bias != VKG_NONE ? bias : a, out};
+  if (vkg__dispatch(g, "matmul", spec, 6, 4, bind, 1u << 3, &pc, sizeof pc, vkg__ceil_div((uint64_t)N, bn),
+                    vkg__ceil_div((uint64_t)M, bm), (uint32_t)batch))
+    return VKG_NONE;
+  return out;
+}
