@@ -166,14 +166,16 @@ vkg_t vkg_conv1d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, int stride, int pad
 
 /* Scaled dot-product attention per head: q (B, NH, Tq, D), k (B, NH, Tk, D), v (B, NH, Tk, Dv)
  * -> (B, NH, Tq, Dv). scale <= 0 means 1/sqrt(D). causal: query i stands at position Tk - Tq + i and
- * sees keys at positions <= that (so Tq < Tk works for a KV cache). */
+ * sees keys at positions <= that (so Tq < Tk works for a KV cache); causal with Tq > Tk is a shape
+ * error. Any Tk, D and Dv (online softmax over key tiles). */
 vkg_t vkg_attention(vkg_graph *g, vkg_t q, vkg_t k, vkg_t v, float scale, int causal);
 
 /* Normalizations. layernorm over the last axis; gamma, beta (C) or VKG_NONE. */
 vkg_t vkg_layernorm(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, float eps);
 /* batchnorm over axis 1 of x (B, C, ...). training: normalizes with the batch statistics and, when
  * running_mean/var are given, updates them in place (PyTorch's momentum and unbiased variance);
- * inference: normalizes with running_mean/var. gamma, beta (C) or VKG_NONE. */
+ * inference: normalizes with running_mean/var. gamma, beta (C) or VKG_NONE. Running stats must be
+ * inputs or bound tensors, both or neither; training needs more than one value per channel. */
 vkg_t vkg_batchnorm(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, vkg_t running_mean, vkg_t running_var,
                     float momentum, float eps, int training);
 /* softmax and log-softmax over the last axis. */
@@ -207,16 +209,31 @@ vkg_t vkg_concat(vkg_graph *g, int n, const vkg_t *xs, int axis);
 vkg_t vkg_slice(vkg_graph *g, vkg_t x, int axis, int start, int end); /* [start, end) along axis */
 vkg_t vkg_cast(vkg_graph *g, vkg_t x, vkg_dtype to);                 /* f32 <-> f16 */
 
-/* Random numbers from a counter-based generator (Philox-4x32-10). The seed is read at run time from
- * the u32 scalar seed_slot; the same seed on the same device gives the same numbers. Each random op
- * of a graph draws its own stream. */
+/* A new tensor filled with value. */
+vkg_t vkg_full(vkg_graph *g, int ndim, const int *shape, float value);
+
+/* Random numbers from a counter-based generator (Philox-4x32-10, key (seed, 0), counter
+ * (element / 4, stream, 0, 0)). The seed is read at run time from the u32 scalar seed_slot (-1: seed
+ * 0); the same seed gives the same numbers on any device. Each random op of a graph draws its own
+ * stream, numbered in the order the ops are made. lo > hi, non-finite bounds or std < 0 are errors. */
 vkg_t vkg_random_uniform(vkg_graph *g, int ndim, const int *shape, int seed_slot, float lo, float hi);
 vkg_t vkg_random_normal(vkg_graph *g, int ndim, const int *shape, int seed_slot, float mean, float std);
 
 /* Draws one token id per row of logits (B, V) -> i32 (B). Temperature (f32 scalar slot, default 1
  * when the slot is -1) divides the logits; top_k (u32 scalar slot; 0 or slot -1: all tokens) keeps
- * the k largest. Temperature 0 means greedy (argmax). */
+ * the k largest (ties at the k-th value kept in index order). Temperature <= 0 means greedy (argmax,
+ * lowest index on ties). Rows holding +inf or only -inf draw among their largest tokens; NaN logits
+ * give an unspecified token. */
 vkg_t vkg_sample_logits(vkg_graph *g, vkg_t logits, int seed_slot, int temperature_slot, int top_k_slot);
+
+/* ---- gradients ----
+ * Mark the leaves to differentiate (weights bound with vkg_bind, or inputs), build the forward ops, then
+ * call vkg_backward(loss) once: it appends the backward ops. vkg_grad(t) is then the gradient of the
+ * loss with respect to t (same shape as t); gradients of tensors used several times are summed.
+ * Leaves not marked are frozen: no gradient is computed for them. */
+void vkg_requires_grad(vkg_graph *g, vkg_t t);
+void vkg_backward(vkg_graph *g, vkg_t loss); /* loss must hold one value */
+vkg_t vkg_grad(const vkg_graph *g, vkg_t t); /* VKG_NONE if t has no gradient */
 
 #ifdef __cplusplus
 }

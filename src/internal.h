@@ -147,6 +147,7 @@ struct vkg_gtensor {
   struct vkg_alloc alloc;/* for own memory (input, output, scalars) */
   VkDeviceSize offset;   /* intermediates: offset in the arena */
   int first, last;       /* liveness: dispatch indices of the first write and the last use */
+  uint8_t requires_grad; /* a leaf whose gradient is wanted */
 };
 
 struct vkg_dispatch {
@@ -161,18 +162,41 @@ struct vkg_dispatch {
   VkDescriptorSet set;
 };
 
-/* An op node: what created a group of dispatches (for error messages and, later, autodiff). */
+/* An op node: what created a group of dispatches, with its inputs, outputs and attributes so that
+ * autodiff can emit its backward. */
+#define VKG_NODE_MAX_IN 8
+#define VKG_NODE_MAX_OUT 4
+#define VKG_NODE_ATTR 96
+struct vkg_node;
+/* Emits ops computing the gradients of n's inputs from the gradients of its outputs. gout[i] is
+ * VKG_NONE for outputs that got no gradient; set gin[i] only for inputs where vkg__wants_grad() is
+ * true (leave the rest VKG_NONE). n is a copy: the graph's node array may move meanwhile. */
+typedef void (*vkg_backward_fn)(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin);
 struct vkg_node {
   char op[32];
   int first_dispatch, ndispatch;
+  int nin, nout;
+  vkg_t in[VKG_NODE_MAX_IN];   /* VKG_NONE for an absent optional input (a bias) */
+  vkg_t out[VKG_NODE_MAX_OUT]; /* out[0] is the result; others are values saved for the backward */
+  unsigned char attrs[VKG_NODE_ATTR];
+  vkg_backward_fn backward;    /* NULL: the op has no gradient (an error if one is needed) */
 };
+/* Records the current node's inputs, outputs, attributes and backward (call after its dispatches). */
+void vkg__node_io(vkg_graph *g, int nin, const vkg_t *in, int nout, const vkg_t *out, const void *attrs,
+                  size_t attr_size, vkg_backward_fn backward);
+/* During vkg_backward: does input tensor t need a gradient? */
+int vkg__wants_grad(const vkg_graph *g, vkg_t t);
+/* Sums x (shape broadcast from `shape`) back down to `shape` (the reverse of broadcasting). */
+vkg_t vkg__sum_to(vkg_graph *g, vkg_t x, int ndim, const int *shape);
 
 #define VKG_MAX_SCALARS 64
+#define VKG_TCHUNK 256
+#define VKG_T(g, i) (&(g)->tchunks[(i) / VKG_TCHUNK][(i) % VKG_TCHUNK])
 struct vkg_graph {
   vkg_ctx *ctx;
   vkg_status err;
   char errmsg[640];
-  struct vkg_gtensor *t;
+  struct vkg_gtensor **tchunks; /* tensors in chunks of VKG_TCHUNK, so pointers to them stay valid */
   int nt, cap_t;
   struct vkg_dispatch *d;
   int nd, cap_d;
@@ -184,6 +208,10 @@ struct vkg_graph {
   uint32_t scalar_vals[VKG_MAX_SCALARS];
   vkg_t scalars; /* the scalar buffer tensor, VKG_NONE until a slot is made */
   uint32_t rng_streams;
+  /* autodiff: set by vkg_backward */
+  vkg_t *grads;      /* gradient of each tensor that existed when vkg_backward ran, or VKG_NONE */
+  uint8_t *needed;   /* tensors on a path from a requires_grad leaf */
+  int ngrads;
   int compiled;
   struct vkg_alloc arena;
   VkDescriptorPool dpool;
@@ -198,7 +226,7 @@ struct vkg_graph {
 int vkg__bad(vkg_graph *g, vkg_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Checks that every id is a valid tensor of the graph (and that no earlier error happened). */
 int vkg__check(vkg_graph *g, int n, const vkg_t *ids);
-/* A new intermediate tensor. */
+/* A new intermediate tensor. Tensors never move once made: pointers from vkg__t() stay valid. */
 vkg_t vkg__new(vkg_graph *g, vkg_dtype dtype, int ndim, const int *shape);
 const struct vkg_gtensor *vkg__t(const vkg_graph *g, vkg_t t);
 size_t vkg__numel(const int *shape, int ndim);

@@ -124,8 +124,8 @@ struct pending {
   float *host;
   size_t n;
 };
-static struct pending pend[256];
-static int npend;
+static struct pending *pend;
+static int npend, cap_pend;
 
 vkg_t th_input(vkg_graph *g, int ndim, const int *shape, float lo, float hi, float **host) {
   char name[32];
@@ -139,7 +139,15 @@ vkg_t th_input(vkg_graph *g, int ndim, const int *shape, float lo, float hi, flo
   for (int i = 0; i < ndim; i++) n *= (size_t)(shape[i] > 0 ? shape[i] : 1);
   float *x = th_alloc(n);
   th_fill(x, n, lo, hi);
-  if (npend < 256) pend[npend++] = (struct pending){g, t, x, n};
+  if (npend == cap_pend) {
+    cap_pend = cap_pend ? 2 * cap_pend : 64;
+    pend = realloc(pend, sizeof *pend * (size_t)cap_pend);
+    if (!pend) {
+      fprintf(stderr, "out of memory\n");
+      exit(1);
+    }
+  }
+  pend[npend++] = (struct pending){g, t, x, n};
   if (host) *host = x;
   return t;
 }
@@ -155,5 +163,7 @@ vkg_status th_write_inputs(vkg_graph *g) {
 
 static void free_pending(void) {
   for (int i = 0; i < npend; i++) free(pend[i].host);
-  npend = 0;
+  free(pend);
+  pend = NULL;
+  npend = cap_pend = 0;
 }

@@ -235,8 +235,24 @@ static void pipeline_cache(void) {
   unlink(path);
 }
 
+/* The validation layer is live: a deliberately invalid call is counted (then the count is reset so
+ * the test's own verdict stays about vkgen's calls). */
+static void validation_is_live(vkg_ctx *ctx) {
+  VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+                           .size = 0, /* invalid: size must be > 0 */
+                           .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT};
+  VkBuffer buf = VK_NULL_HANDLE;
+  uint32_t before = vkg_ctx_validation_messages(ctx);
+  fprintf(stderr, "(the next validation error is expected)\n");
+  VkResult r = vkCreateBuffer(ctx->device, &bi, NULL, &buf);
+  if (r == VK_SUCCESS && buf) vkDestroyBuffer(ctx->device, buf, NULL);
+  th_check(vkg_ctx_validation_messages(ctx) > before, "the validation layer reports an invalid call");
+  ctx->validation_messages = before;
+}
+
 int main(void) {
   vkg_ctx *ctx = th_ctx();
+  validation_is_live(ctx);
   th_seed(3);
   replay(ctx);
   memory_reuse(ctx);

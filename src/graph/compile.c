@@ -7,7 +7,7 @@
 #include "internal.h"
 
 static vkg_t root(const vkg_graph *g, vkg_t t) {
-  while (g->t[t].kind == VKG_KIND_VIEW) t = g->t[t].base;
+  while (VKG_T(g, t)->kind == VKG_KIND_VIEW) t = VKG_T(g, t)->base;
   return t;
 }
 
@@ -20,8 +20,8 @@ struct span {
 };
 static struct span span_of(const vkg_graph *g, vkg_t t) {
   vkg_t r = root(g, t);
-  const struct vkg_gtensor *rt = &g->t[r];
-  VkDeviceSize size = (bytes_of(&g->t[t]) + 3) & ~(VkDeviceSize)3;
+  const struct vkg_gtensor *rt = VKG_T(g, r);
+  VkDeviceSize size = (bytes_of(VKG_T(g, t)) + 3) & ~(VkDeviceSize)3;
   if (rt->kind == VKG_KIND_INTERMEDIATE) return (struct span){g->arena.buffer, g->arena.offset + rt->offset, size};
   const struct vkg_alloc *a = rt->kind == VKG_KIND_BOUND ? &rt->bound->alloc : &rt->alloc;
   return (struct span){a->buffer, a->offset, size};
@@ -37,7 +37,7 @@ static VkDeviceSize align_up(VkDeviceSize x, VkDeviceSize a) { return (x + a - 1
 
 static int by_size_desc(const void *pa, const void *pb, void *gp) {
   const vkg_graph *g = gp;
-  size_t a = bytes_of(&g->t[*(const vkg_t *)pa]), b = bytes_of(&g->t[*(const vkg_t *)pb]);
+  size_t a = bytes_of(VKG_T(g, *(const vkg_t *)pa)), b = bytes_of(VKG_T(g, *(const vkg_t *)pb));
   if (a != b) return a < b ? 1 : -1;
   return *(const vkg_t *)pa - *(const vkg_t *)pb;
 }
@@ -47,7 +47,7 @@ static int by_size_desc(const void *pa, const void *pb, void *gp) {
 static vkg_status plan(vkg_graph *g) {
   for (int i = 0; i < g->nd; i++)
     for (int j = 0; j < g->d[i].nbind; j++) {
-      struct vkg_gtensor *r = &g->t[root(g, g->d[i].bind[j])];
+      struct vkg_gtensor *r = VKG_T(g, root(g, g->d[i].bind[j]));
       if (r->first < 0) {
         if ((r->kind == VKG_KIND_INTERMEDIATE || r->kind == VKG_KIND_OUTPUT) && !g->d[i].writes[j])
           return vkg__fail(VKG_ERR_ARG, "op %s reads a tensor that nothing has written", g->nodes[g->d[i].node].op);
@@ -59,19 +59,19 @@ static vkg_status plan(vkg_graph *g) {
   int n = 0;
   g->unshared_bytes = 0;
   for (vkg_t t = 0; t < g->nt; t++)
-    if (g->t[t].kind == VKG_KIND_INTERMEDIATE && g->t[t].first >= 0) {
+    if (VKG_T(g, t)->kind == VKG_KIND_INTERMEDIATE && VKG_T(g, t)->first >= 0) {
       order[n++] = t;
-      g->unshared_bytes += align_up(bytes_of(&g->t[t]), g->ctx->align);
+      g->unshared_bytes += align_up(bytes_of(VKG_T(g, t)), g->ctx->align);
     }
   qsort_r(order, (size_t)n, sizeof *order, by_size_desc, g);
   VkDeviceSize end = 0, al = g->ctx->align;
   for (int i = 0; i < n; i++) {
-    struct vkg_gtensor *t = &g->t[order[i]];
+    struct vkg_gtensor *t = VKG_T(g, order[i]);
     VkDeviceSize size = align_up(bytes_of(t), al), off = 0;
     for (int moved = 1; moved;) { /* bump past every conflicting placed tensor until none is left */
       moved = 0;
       for (int j = 0; j < i; j++) {
-        struct vkg_gtensor *u = &g->t[order[j]];
+        struct vkg_gtensor *u = VKG_T(g, order[j]);
         if (u->last < t->first || t->last < u->first) continue;
         VkDeviceSize usize = align_up(bytes_of(u), al);
         if (off < u->offset + usize && u->offset < off + size) {
@@ -216,7 +216,7 @@ vkg_status vkg_graph_compile(vkg_graph *g) {
   vkg_ctx *ctx = g->ctx;
   vkg_status s = VKG_OK;
   for (vkg_t t = 0; t < g->nt && !s; t++) {
-    struct vkg_gtensor *x = &g->t[t];
+    struct vkg_gtensor *x = VKG_T(g, t);
     if (x->kind == VKG_KIND_INPUT || x->kind == VKG_KIND_OUTPUT)
       s = vkg__alloc(ctx, bytes_of(x), 0, &x->alloc);
     else if (x->kind == VKG_KIND_SCALARS)
@@ -250,7 +250,7 @@ void vkg__graph_release(vkg_graph *g) {
   if (g->dpool) vkDestroyDescriptorPool(ctx->device, g->dpool, NULL);
   g->dpool = VK_NULL_HANDLE;
   vkg__free(ctx, &g->arena);
-  for (vkg_t t = 0; t < g->nt; t++) vkg__free(ctx, &g->t[t].alloc);
+  for (vkg_t t = 0; t < g->nt; t++) vkg__free(ctx, &VKG_T(g, t)->alloc);
   g->compiled = 0;
 }
 
@@ -262,7 +262,7 @@ static vkg_status submit(vkg_graph *g) {
     if (g->err) return vkg__fail(g->err, "%s", g->errmsg);
     return vkg__fail(VKG_ERR_ARG, "the graph must be compiled before it runs");
   }
-  if (g->scalars != VKG_NONE) memcpy(g->t[g->scalars].alloc.mapped, g->scalar_vals, sizeof g->scalar_vals);
+  if (g->scalars != VKG_NONE) memcpy(VKG_T(g, g->scalars)->alloc.mapped, g->scalar_vals, sizeof g->scalar_vals);
   VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &g->cb};
   VK_CHECK(vkResetFences(ctx->device, 1, &ctx->fence));
   VK_CHECK(vkQueueSubmit(ctx->queue, 1, &si, ctx->fence));
@@ -302,7 +302,7 @@ static vkg_status host_io(vkg_graph *g, vkg_t t, size_t count, int writing, cons
   if (t < 0 || t >= g->nt) return vkg__fail(VKG_ERR_ARG, "tensor id %d is not in this graph", t);
   if (!g->compiled) return vkg__fail(VKG_ERR_ARG, "compile the graph before writing or reading its tensors");
   vkg_t r = root(g, t);
-  const struct vkg_gtensor *rt = &g->t[r];
+  const struct vkg_gtensor *rt = VKG_T(g, r);
   const char *what = writing ? "written" : "read";
   if (rt->kind == VKG_KIND_INTERMEDIATE || (writing && rt->kind == VKG_KIND_OUTPUT)) {
     vkg__fail(VKG_ERR_ARG, "tensor %d cannot be %s by the host: it is %s", t, what,
@@ -310,11 +310,11 @@ static vkg_status host_io(vkg_graph *g, vkg_t t, size_t count, int writing, cons
     vkg__hint(writing ? "make it with vkg_input() or vkg_bind()" : "mark it with vkg_output() before compiling");
     return VKG_ERR_ARG;
   }
-  size_t n = vkg__numel(g->t[t].shape, g->t[t].ndim);
+  size_t n = vkg__numel(VKG_T(g, t)->shape, VKG_T(g, t)->ndim);
   if (count != n) {
     char sh[96];
     return vkg__fail(VKG_ERR_SHAPE, "tensor %d%s%s%s %s holds %zu values, %zu given", t, rt->name[0] ? " '" : "",
-                     rt->name, rt->name[0] ? "'" : "", vkg__shape_str(g->t[t].shape, g->t[t].ndim, sh, sizeof sh), n,
+                     rt->name, rt->name[0] ? "'" : "", vkg__shape_str(VKG_T(g, t)->shape, VKG_T(g, t)->ndim, sh, sizeof sh), n,
                      count);
   }
   *a = rt->kind == VKG_KIND_BOUND ? &rt->bound->alloc : &rt->alloc;
@@ -327,7 +327,7 @@ vkg_status vkg_graph_write(vkg_graph *g, vkg_t t, const float *data, size_t coun
   VkDeviceSize off;
   vkg_status s = host_io(g, t, count, 1, &a, &off);
   if (s) return s;
-  vkg_dtype dt = g->t[t].dtype;
+  vkg_dtype dt = VKG_T(g, t)->dtype;
   void *buf = vkg__from_f32(dt, data, count);
   if (!buf) return vkg__fail(VKG_ERR_OOM, "out of host memory");
   s = vkg__upload(g->ctx, a, off, buf, count * vkg_dtype_size(dt));
@@ -340,7 +340,7 @@ vkg_status vkg_graph_read(vkg_graph *g, vkg_t t, float *data, size_t count) {
   VkDeviceSize off;
   vkg_status s = host_io(g, t, count, 0, &a, &off);
   if (s) return s;
-  vkg_dtype dt = g->t[t].dtype;
+  vkg_dtype dt = VKG_T(g, t)->dtype;
   if (dt == VKG_F32) return vkg__download(g->ctx, a, off, data, count * 4);
   void *buf = malloc(count * vkg_dtype_size(dt) + 1);
   if (!buf) return vkg__fail(VKG_ERR_OOM, "out of host memory");
@@ -355,7 +355,7 @@ vkg_status vkg_graph_write_i32(vkg_graph *g, vkg_t t, const int32_t *data, size_
   VkDeviceSize off;
   vkg_status s = host_io(g, t, count, 1, &a, &off);
   if (s) return s;
-  if (g->t[t].dtype != VKG_I32) return vkg__fail(VKG_ERR_ARG, "tensor %d is %s, not i32", t, vkg_dtype_str(g->t[t].dtype));
+  if (VKG_T(g, t)->dtype != VKG_I32) return vkg__fail(VKG_ERR_ARG, "tensor %d is %s, not i32", t, vkg_dtype_str(VKG_T(g, t)->dtype));
   return vkg__upload(g->ctx, a, off, data, count * 4);
 }
 
@@ -364,7 +364,7 @@ vkg_status vkg_graph_read_i32(vkg_graph *g, vkg_t t, int32_t *data, size_t count
   VkDeviceSize off;
   vkg_status s = host_io(g, t, count, 0, &a, &off);
   if (s) return s;
-  if (g->t[t].dtype != VKG_I32) return vkg__fail(VKG_ERR_ARG, "tensor %d is %s, not i32", t, vkg_dtype_str(g->t[t].dtype));
+  if (VKG_T(g, t)->dtype != VKG_I32) return vkg__fail(VKG_ERR_ARG, "tensor %d is %s, not i32", t, vkg_dtype_str(VKG_T(g, t)->dtype));
   return vkg__download(g->ctx, a, off, data, count * 4);
 }
 
@@ -384,8 +384,8 @@ static void record_poison(VkCommandBuffer cb, void *user) {
   /* 0x7fc07fc0 is a NaN as f32 and as each f16 half. */
   if (g->arena.block) vkCmdFillBuffer(cb, g->arena.buffer, g->arena.offset, g->arena.size, 0x7fc07fc0u);
   for (vkg_t t = 0; t < g->nt; t++)
-    if (g->t[t].kind == VKG_KIND_OUTPUT)
-      vkCmdFillBuffer(cb, g->t[t].alloc.buffer, g->t[t].alloc.offset, g->t[t].alloc.size, 0x7fc07fc0u);
+    if (VKG_T(g, t)->kind == VKG_KIND_OUTPUT)
+      vkCmdFillBuffer(cb, VKG_T(g, t)->alloc.buffer, VKG_T(g, t)->alloc.offset, VKG_T(g, t)->alloc.size, 0x7fc07fc0u);
   VkMemoryBarrier after = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                            .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
                            .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};

@@ -19,9 +19,12 @@ void vkg__graph_release(vkg_graph *g); /* compile.c: Vulkan objects of a compile
 void vkg_graph_destroy(vkg_graph *g) {
   if (!g) return;
   vkg__graph_release(g);
-  free(g->t);
+  for (int i = 0; i * VKG_TCHUNK < g->cap_t; i++) free(g->tchunks[i]);
+  free(g->tchunks);
   free(g->d);
   free(g->nodes);
+  free(g->grads);
+  free(g->needed);
   free(g);
 }
 
@@ -51,7 +54,7 @@ int vkg__check(vkg_graph *g, int n, const vkg_t *ids) {
 
 const struct vkg_gtensor *vkg__t(const vkg_graph *g, vkg_t t) {
   VKG_ASSERT(t >= 0 && t < g->nt);
-  return &g->t[t];
+  return VKG_T(g, t);
 }
 
 static vkg_t add_tensor(vkg_graph *g, enum vkg_tensor_kind kind, vkg_dtype dtype, int ndim, const int *shape,
@@ -76,11 +79,13 @@ static vkg_t add_tensor(vkg_graph *g, enum vkg_tensor_kind kind, vkg_dtype dtype
     vkg__bad(g, VKG_ERR_UNSUPPORTED, "device '%s' has no fp16 storage buffers", g->ctx->info.name);
     return VKG_NONE;
   }
-  if (g->nt == g->cap_t) {
-    g->cap_t = g->cap_t ? 2 * g->cap_t : 64;
-    g->t = realloc(g->t, sizeof *g->t * (size_t)g->cap_t);
+  if (g->nt == g->cap_t) { /* a new chunk; existing tensors never move */
+    int nchunks = g->cap_t / VKG_TCHUNK;
+    g->tchunks = realloc(g->tchunks, sizeof *g->tchunks * (size_t)(nchunks + 1));
+    g->tchunks[nchunks] = malloc(sizeof **g->tchunks * VKG_TCHUNK);
+    g->cap_t += VKG_TCHUNK;
   }
-  struct vkg_gtensor *t = &g->t[g->nt];
+  struct vkg_gtensor *t = VKG_T(g, g->nt);
   memset(t, 0, sizeof *t);
   t->dtype = dtype;
   t->ndim = ndim;
@@ -109,30 +114,30 @@ vkg_t vkg_bind(vkg_graph *g, vkg_tensor *bt) {
     return VKG_NONE;
   }
   vkg_t t = add_tensor(g, VKG_KIND_BOUND, bt->dtype, bt->ndim, bt->shape, NULL);
-  if (t >= 0) g->t[t].bound = bt;
+  if (t >= 0) VKG_T(g, t)->bound = bt;
   return t;
 }
 
 static vkg_t root(const vkg_graph *g, vkg_t t) {
-  while (g->t[t].kind == VKG_KIND_VIEW) t = g->t[t].base;
+  while (VKG_T(g, t)->kind == VKG_KIND_VIEW) t = VKG_T(g, t)->base;
   return t;
 }
 
 void vkg_output(vkg_graph *g, vkg_t t) {
   if (vkg__check(g, 1, &t)) return;
   t = root(g, t);
-  if (g->t[t].kind == VKG_KIND_INTERMEDIATE) g->t[t].kind = VKG_KIND_OUTPUT;
+  if (VKG_T(g, t)->kind == VKG_KIND_INTERMEDIATE) VKG_T(g, t)->kind = VKG_KIND_OUTPUT;
 }
 
-int vkg_ndim(const vkg_graph *g, vkg_t t) { return t >= 0 && t < g->nt ? g->t[t].ndim : 0; }
+int vkg_ndim(const vkg_graph *g, vkg_t t) { return t >= 0 && t < g->nt ? VKG_T(g, t)->ndim : 0; }
 int vkg_dim(const vkg_graph *g, vkg_t t, int axis) {
   if (t < 0 || t >= g->nt) return 0;
-  axis = vkg__axis(axis, g->t[t].ndim);
-  return axis < 0 ? 0 : g->t[t].shape[axis];
+  axis = vkg__axis(axis, VKG_T(g, t)->ndim);
+  return axis < 0 ? 0 : VKG_T(g, t)->shape[axis];
 }
-vkg_dtype vkg_type(const vkg_graph *g, vkg_t t) { return t >= 0 && t < g->nt ? g->t[t].dtype : VKG_F32; }
+vkg_dtype vkg_type(const vkg_graph *g, vkg_t t) { return t >= 0 && t < g->nt ? VKG_T(g, t)->dtype : VKG_F32; }
 size_t vkg_numel(const vkg_graph *g, vkg_t t) {
-  return t >= 0 && t < g->nt ? vkg__numel(g->t[t].shape, g->t[t].ndim) : 0;
+  return t >= 0 && t < g->nt ? vkg__numel(VKG_T(g, t)->shape, VKG_T(g, t)->ndim) : 0;
 }
 
 // ---- op nodes and dispatches ----
@@ -236,9 +241,18 @@ vkg_status vkg_graph_set_u32(vkg_graph *g, int slot, uint32_t v) {
 
 // ---- views ----
 
+/* The gradient of a reshape is the output gradient viewed in the input's shape. */
+static void reshape_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {
+  const struct vkg_gtensor *tx = vkg__t(g, n->in[0]);
+  int shape[VKG_MAX_DIMS], nd = tx->ndim;
+  memcpy(shape, tx->shape, sizeof shape);
+  gin[0] = vkg_reshape(g, gout[0], nd, shape);
+}
+
 vkg_t vkg_reshape(vkg_graph *g, vkg_t x, int ndim, const int *shape) {
   if (vkg__check(g, 1, &x)) return VKG_NONE;
-  const struct vkg_gtensor *src = &g->t[x];
+  vkg__begin(g, "reshape");
+  const struct vkg_gtensor *src = VKG_T(g, x);
   char a[96], b[96];
   if (ndim < 1 || ndim > VKG_MAX_DIMS) {
     vkg__bad(g, VKG_ERR_SHAPE, "reshape to %d dims (1 to %d allowed)", ndim, VKG_MAX_DIMS);
@@ -264,6 +278,8 @@ vkg_t vkg_reshape(vkg_graph *g, vkg_t x, int ndim, const int *shape) {
   vkg_t base = root(g, x);
   vkg_dtype dt = src->dtype;
   vkg_t t = add_tensor(g, VKG_KIND_VIEW, dt, ndim, s, NULL);
-  if (t >= 0) g->t[t].base = base;
+  if (t < 0) return VKG_NONE;
+  VKG_T(g, t)->base = base;
+  vkg__node_io(g, 1, &x, 1, &t, NULL, 0, reshape_backward);
   return t;
 }

@@ -4,7 +4,7 @@
 #include "internal.h"
 
 struct binary_pc {
-  uint32_t n, ndim, op, pad;
+  uint32_t n, ndim, op, which; /* which: the operand a backward dispatch differentiates */
   uint32_t shape[6], sa[6], sb[6];
 };
 _Static_assert(sizeof(struct binary_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
@@ -32,6 +32,32 @@ static void bstrides(const struct vkg_gtensor *x, const int *out, int n, uint32_
     int dim = xi < 0 ? 1 : x->shape[xi];
     s[i] = (dim == 1 && out[i] != 1) ? 0 : st;
     st *= (uint32_t)dim;
+  }
+}
+
+/* ---- backward ----
+ * Each operand's gradient is computed at the output's shape by binary_bwd.comp (which reuses the
+ * forward's merged dims and strides, saved as the node's attributes) and summed back to the operand's
+ * shape over the dims it was broadcast along. */
+static void binary_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {
+  struct binary_pc pc;
+  memcpy(&pc, n->attrs, sizeof pc);
+  const struct vkg_gtensor *to = vkg__t(g, n->out[0]);
+  int oshape[VKG_MAX_DIMS], ond = to->ndim;
+  memcpy(oshape, to->shape, sizeof oshape);
+  uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[3] = {wg, 1, 1};
+  vkg__grid1d(pc.n, wg, &gx, &gy);
+  for (int w = 0; w < 2; w++) {
+    if (!vkg__wants_grad(g, n->in[w])) continue;
+    vkg_t full = vkg__new(g, VKG_F32, ond, oshape);
+    if (full < 0) return;
+    pc.which = (uint32_t)w;
+    vkg_t bind[4] = {n->in[0], n->in[1], gout[0], full};
+    if (vkg__dispatch(g, "binary_bwd", spec, 3, 4, bind, 1u << 3, &pc, sizeof pc, gx, gy, 1)) return;
+    const struct vkg_gtensor *ti = vkg__t(g, n->in[w]);
+    int ishape[VKG_MAX_DIMS], ind = ti->ndim;
+    memcpy(ishape, ti->shape, sizeof ishape);
+    gin[w] = vkg__sum_to(g, full, ind, ishape);
   }
 }
 
@@ -77,6 +103,7 @@ vkg_t vkg_binary(vkg_graph *g, vkg_binop op, vkg_t a, vkg_t b) {
   vkg__grid1d(pc.n, wg, &gx, &gy);
   vkg_t bind[3] = {a, b, out};
   if (vkg__dispatch(g, "binary", spec, 3, 3, bind, 1u << 2, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
+  vkg__node_io(g, 2, ids, 1, &out, &pc, sizeof pc, binary_backward);
   return out;
 }
 
@@ -87,6 +114,22 @@ struct unary_pc {
 
 static const char *unop_names[VKG_UNOP_COUNT] = {"relu", "leaky_relu", "gelu", "gelu_tanh", "tanh", "sigmoid", "silu",
                                                  "softplus", "exp", "log", "neg", "abs", "sqrt", "square", "affine"};
+
+/* gx = gy * f'(x), one dispatch of unary_bwd.comp with the forward's push constants. */
+static void unary_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {
+  struct unary_pc pc;
+  memcpy(&pc, n->attrs, sizeof pc);
+  const struct vkg_gtensor *tx = vkg__t(g, n->in[0]);
+  int shape[VKG_MAX_DIMS];
+  memcpy(shape, tx->shape, sizeof shape);
+  vkg_t gx = vkg__new(g, VKG_F32, tx->ndim, shape);
+  if (gx < 0) return;
+  uint32_t wg = vkg__wg1d(g->ctx), gxs, gys, spec[3] = {wg, 1, 1};
+  vkg__grid1d(pc.n, wg, &gxs, &gys);
+  vkg_t bind[3] = {n->in[0], gout[0], gx};
+  if (vkg__dispatch(g, "unary_bwd", spec, 3, 3, bind, 1u << 2, &pc, sizeof pc, gxs, gys, 1)) return;
+  gin[0] = gx;
+}
 
 vkg_t vkg_unary(vkg_graph *g, vkg_unop op, vkg_t x, float alpha, float beta) {
   if (vkg__check(g, 1, &x)) return VKG_NONE;
@@ -104,5 +147,22 @@ vkg_t vkg_unary(vkg_graph *g, vkg_unop op, vkg_t x, float alpha, float beta) {
   vkg__grid1d(pc.n, wg, &gx, &gy);
   vkg_t bind[2] = {x, out};
   if (vkg__dispatch(g, "unary", spec, 3, 2, bind, 1u << 1, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
+  vkg__node_io(g, 1, &x, 1, &out, &pc, sizeof pc, unary_backward);
+  return out;
+}
+
+vkg_t vkg_full(vkg_graph *g, int ndim, const int *shape, float value) {
+  if (vkg__check(g, 0, NULL)) return VKG_NONE;
+  vkg__begin(g, "full");
+  vkg_t out = vkg__new(g, VKG_F32, ndim, shape);
+  if (out < 0) return VKG_NONE;
+  struct {
+    uint32_t n;
+    float value;
+  } pc = {(uint32_t)vkg__numel(shape, ndim), value};
+  uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[3] = {wg, 1, 1};
+  vkg__grid1d(pc.n, wg, &gx, &gy);
+  if (vkg__dispatch(g, "fill", spec, 3, 1, &out, 1u, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
+  vkg__node_io(g, 0, NULL, 1, &out, NULL, 0, NULL);
   return out;
 }

@@ -19,6 +19,46 @@ static void tiles(const vkg_ctx *ctx, uint32_t spec[6]) {
   if (ctx->info.shared_memory < 2 * 16 * 64 * 4) spec[5] = 8;
 }
 
+/* ---- backward ----
+ * With opA = A or A^T and opB = B or B^T (as the flags say), C = opA opB gives
+ *   d opA = dC opB^T,  d opB = opA^T dC,
+ * each written as one matmul with transpose flags so that no transposed copy is made. An operand that
+ * was repeated across the batch gets the sum of its per-batch gradients. */
+static vkg_t unbatch(vkg_graph *g, vkg_t grad, vkg_t operand) {
+  const struct vkg_gtensor *to = vkg__t(g, operand), *tg = vkg__t(g, grad);
+  int shape[VKG_MAX_DIMS], nd = to->ndim;
+  memcpy(shape, to->shape, sizeof shape);
+  if (vkg__numel(tg->shape, tg->ndim) == vkg__numel(to->shape, to->ndim)) /* nothing was repeated */
+    return vkg_reshape(g, grad, nd, shape);
+  int three[3] = {(int)(vkg__numel(tg->shape, tg->ndim - 2)), tg->shape[tg->ndim - 2], tg->shape[tg->ndim - 1]};
+  vkg_t r = vkg_reduce(g, VKG_REDUCE_SUM, vkg_reshape(g, grad, 3, three), 0, 0);
+  return vkg_reshape(g, r, nd, shape);
+}
+
+static void matmul_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {
+  unsigned flags;
+  memcpy(&flags, n->attrs, sizeof flags);
+  int ta = (flags & VKG_TRANS_A) != 0, tb = (flags & VKG_TRANS_B) != 0;
+  vkg_t a = n->in[0], b = n->in[1], dc = gout[0];
+  if (vkg__wants_grad(g, a)) {
+    vkg_t da = ta ? vkg_matmul(g, b, dc, VKG_NONE, (tb ? VKG_TRANS_A : 0) | VKG_TRANS_B)
+                  : vkg_matmul(g, dc, b, VKG_NONE, tb ? 0 : VKG_TRANS_B);
+    gin[0] = unbatch(g, da, a);
+  }
+  if (vkg__wants_grad(g, b)) {
+    vkg_t db = tb ? vkg_matmul(g, dc, a, VKG_NONE, VKG_TRANS_A | (ta ? VKG_TRANS_B : 0))
+                  : vkg_matmul(g, a, dc, VKG_NONE, ta ? 0 : VKG_TRANS_A);
+    gin[1] = unbatch(g, db, b);
+  }
+  if (n->in[2] != VKG_NONE && vkg__wants_grad(g, n->in[2])) {
+    const struct vkg_gtensor *tc = vkg__t(g, dc), *tbias = vkg__t(g, n->in[2]);
+    int N = tc->shape[tc->ndim - 1], rows[2] = {(int)(vkg__numel(tc->shape, tc->ndim) / (size_t)N), N};
+    int bshape[VKG_MAX_DIMS], bnd = tbias->ndim;
+    memcpy(bshape, tbias->shape, sizeof bshape);
+    gin[2] = vkg_reshape(g, vkg_reduce(g, VKG_REDUCE_SUM, vkg_reshape(g, dc, 2, rows), 0, 0), bnd, bshape);
+  }
+}
+
 vkg_t vkg_matmul(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags) {
   vkg_t ids[3] = {a, b, bias};
   if (vkg__check(g, bias == VKG_NONE ? 2 : 3, ids)) return VKG_NONE;
@@ -81,5 +121,7 @@ vkg_t vkg_matmul(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags) {
   if (vkg__dispatch(g, "matmul", spec, 6, 4, bind, 1u << 3, &pc, sizeof pc, vkg__ceil_div((uint64_t)N, bn),
                     vkg__ceil_div((uint64_t)M, bm), (uint32_t)batch))
     return VKG_NONE;
+  vkg_t in[3] = {a, b, bias};
+  vkg__node_io(g, 3, in, 1, &out, &flags, sizeof flags, matmul_backward);
   return out;
 }

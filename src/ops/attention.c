@@ -1,0 +1,94 @@
+/* Scaled dot-product attention, forward. Shape letters: B batch, NH heads, Tq queries, Tk keys,
+ * D head size of q and k, Dv head size of v.
+ * Causal with Tq > Tk is a shape error: the first queries would stand before every key.
+ *
+ * The node (vkg__node_io, no backward yet) keeps out[1] = lse (B, NH, Tq), the log of each query
+ * row's softmax denominator, so a backward pass can rebuild the probabilities as exp(score - lse)
+ * without a second pass over the keys; attrs hold struct attention_attrs. */
+#include <math.h>
+
+#include "internal.h"
+
+struct attention_pc {
+  uint32_t NH, Tq, Tk, D, Dv, ndvb;
+  float scale;
+  uint32_t causal;
+};
+_Static_assert(sizeof(struct attention_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+struct attention_attrs {
+  float scale; /* resolved: never <= 0 */
+  int causal;
+};
+
+/* The shader's tiles: 8 x 8 invocations, each with a 4 x 4 block of scores, give 32 query rows by
+ * 32 keys per chunk. */
+#define ATT_WX 8u
+#define ATT_WY 8u
+#define ATT_BQ (ATT_WY * 4u)
+#define ATT_BK (ATT_WX * 4u)
+
+/* Shared memory of attention_fwd for head dims staged dk at a time and dvb output columns. */
+static uint32_t shared_bytes(uint32_t dk, uint32_t dvb) {
+  return 4u * (dk * ATT_BQ + dk * ATT_BK + ATT_BQ * (ATT_BK + 1) + ATT_BK * dvb + 2 * ATT_BQ);
+}
+
+vkg_t vkg_attention(vkg_graph *g, vkg_t q, vkg_t k, vkg_t v, float scale, int causal) {
+  vkg_t ids[3] = {q, k, v};
+  if (vkg__check(g, 3, ids)) return VKG_NONE;
+  vkg__begin(g, "attention");
+  const struct vkg_gtensor *tq = vkg__t(g, q), *tk = vkg__t(g, k), *tv = vkg__t(g, v);
+  char s1[96], s2[96], s3[96];
+  if (tq->dtype != VKG_F32 || tk->dtype != VKG_F32 || tv->dtype != VKG_F32)
+    return vkg__bad(g, VKG_ERR_ARG, "q, k, v must be f32 (got %s, %s, %s); use vkg_cast", vkg_dtype_str(tq->dtype),
+                    vkg_dtype_str(tk->dtype), vkg_dtype_str(tv->dtype)),
+           VKG_NONE;
+  vkg__shape_str(tq->shape, tq->ndim, s1, sizeof s1);
+  vkg__shape_str(tk->shape, tk->ndim, s2, sizeof s2);
+  vkg__shape_str(tv->shape, tv->ndim, s3, sizeof s3);
+  if (tq->ndim != 4 || tk->ndim != 4 || tv->ndim != 4)
+    return vkg__bad(g, VKG_ERR_SHAPE, "q %s, k %s, v %s must be 4-D: (B, NH, T, D)", s1, s2, s3), VKG_NONE;
+  int B = tq->shape[0], NH = tq->shape[1], Tq = tq->shape[2], D = tq->shape[3];
+  int Tk = tk->shape[2], Dv = tv->shape[3];
+  if (tk->shape[0] != B || tv->shape[0] != B || tk->shape[1] != NH || tv->shape[1] != NH || tk->shape[3] != D ||
+      tv->shape[2] != Tk)
+    return vkg__bad(g, VKG_ERR_SHAPE,
+                    "q %s, k %s, v %s do not fit: want q (B, NH, Tq, D), k (B, NH, Tk, D), v (B, NH, Tk, Dv)", s1, s2,
+                    s3),
+           VKG_NONE;
+  if (causal && Tq > Tk)
+    return vkg__bad(g, VKG_ERR_SHAPE,
+                    "causal attention with more queries (Tq = %d) than keys (Tk = %d): query i stands at position "
+                    "Tk - Tq + i, so the first rows would see no key",
+                    Tq, Tk),
+           VKG_NONE;
+
+  /* Output columns per workgroup: 64 (32 for narrow heads), and the head dims staged per step: 32;
+   * both shrink to fit the device's shared memory. Heads wider than the column block are split
+   * over several workgroups, each recomputing the scores. */
+  const VkPhysicalDeviceLimits *lim = &g->ctx->props.limits;
+  uint32_t dvb = Dv <= 32 ? 32 : 64, dk = 32;
+  if (shared_bytes(dk, dvb) > lim->maxComputeSharedMemorySize) dvb = 32;
+  if (shared_bytes(dk, dvb) > lim->maxComputeSharedMemorySize) dk = 16;
+  if (shared_bytes(dk, dvb) > lim->maxComputeSharedMemorySize)
+    return vkg__bad(g, VKG_ERR_UNSUPPORTED, "attention needs %u bytes of shared memory; device '%s' has %u",
+                    shared_bytes(dk, dvb), g->ctx->info.name, lim->maxComputeSharedMemorySize),
+           VKG_NONE;
+  uint32_t ndvb = vkg__ceil_div((uint64_t)Dv, dvb), gx = vkg__ceil_div((uint64_t)Tq, ATT_BQ) * ndvb;
+
+  int oshape[4] = {B, NH, Tq, Dv}, lshape[3] = {B, NH, Tq};
+  vkg_t out = vkg__new(g, VKG_F32, 4, oshape);
+  vkg_t lse = vkg__new(g, VKG_F32, 3, lshape);
+  if (out < 0 || lse < 0) return VKG_NONE;
+  struct attention_pc pc = {(uint32_t)NH, (uint32_t)Tq, (uint32_t)Tk, (uint32_t)D, (uint32_t)Dv, ndvb, 0.0f, causal != 0};
+  pc.scale = scale > 0.0f ? scale : (float)(1.0 / sqrt((double)D));
+  uint32_t spec[5] = {ATT_WX, ATT_WY, 1, dk, dvb};
+  vkg_t bind[5] = {q, k, v, out, lse};
+  if (vkg__dispatch(g, "attention_fwd", spec, 5, 5, bind, (1u << 3) | (1u << 4), &pc, sizeof pc, gx, (uint32_t)NH,
+                    (uint32_t)B))
+    return VKG_NONE;
+  struct attention_attrs attrs = {pc.scale, causal != 0};
+  vkg_t outs[2] = {out, lse};
+  vkg__node_io(g, 3, ids, 2, outs, &attrs, sizeof attrs, NULL);
+  return out;
+}
