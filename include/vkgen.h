@@ -235,6 +235,114 @@ void vkg_requires_grad(vkg_graph *g, vkg_t t);
 void vkg_backward(vkg_graph *g, vkg_t loss); /* loss must hold one value */
 vkg_t vkg_grad(const vkg_graph *g, vkg_t t); /* VKG_NONE if t has no gradient */
 
+/* ---- losses: each returns one f32 value ---- */
+
+/* mean((pred - target)^2) over all elements; shapes must match. */
+vkg_t vkg_mse_loss(vkg_graph *g, vkg_t pred, vkg_t target);
+/* mean(softplus(x) - x * t) over all elements: binary cross-entropy on logits x, targets t in [0, 1]. */
+vkg_t vkg_bce_logits_loss(vkg_graph *g, vkg_t logits, vkg_t target);
+/* Softmax cross-entropy: logits (..., C), labels i32 (...). Mean over the labels that are not
+ * ignore_index (0 when all are ignored). Labels outside [0, C) other than ignore_index count as
+ * ignored. */
+vkg_t vkg_cross_entropy_loss(vkg_graph *g, vkg_t logits, vkg_t labels, int ignore_index);
+/* KL(N(mu, exp(logvar)) || N(0, 1)) of a VAE: -0.5 * sum(1 + logvar - mu^2 - exp(logvar)) / B for
+ * mu, logvar (B, ...). */
+vkg_t vkg_gaussian_kl_loss(vkg_graph *g, vkg_t mu, vkg_t logvar);
+
+/* ---- optimizers ----
+ * State (momentum, Adam moments) lives in tensors owned by the optimizer, so it persists across runs
+ * and can be checkpointed. vkg_optim_apply appends the updates to a graph after vkg_backward; the
+ * learning rate and the step number (counting from 1, for Adam's bias correction) are read at run
+ * time from the scalar slots named "lr" (f32) and "step" (u32), so a schedule never re-records. */
+typedef enum vkg_optim_kind { VKG_SGD, VKG_ADAM, VKG_ADAMW } vkg_optim_kind;
+struct vkg_optim_desc {
+  vkg_optim_kind kind;
+  float momentum;     /* SGD (0: plain SGD) */
+  float beta1, beta2, eps;
+  float weight_decay; /* SGD and Adam: added to the gradient (L2); AdamW: decoupled, lr * wd * param */
+  float clip_norm;    /* > 0: scale all gradients so their global L2 norm is at most this */
+};
+struct vkg_optim_desc vkg_optim_desc_default(vkg_optim_kind kind); /* PyTorch's defaults */
+typedef struct vkg_optim vkg_optim;
+vkg_status vkg_optim_create(vkg_ctx *ctx, const struct vkg_optim_desc *d, int n, vkg_tensor *const *params,
+                            vkg_optim **out);
+void vkg_optim_destroy(vkg_optim *o);
+/* Appends the update of every parameter; param_ids[i] is params[i] bound in g (vkg_bind) and marked
+ * with vkg_requires_grad. Returns the global gradient norm before clipping, a (1,) tensor. */
+vkg_t vkg_optim_apply(vkg_graph *g, vkg_optim *o, const vkg_t *param_ids);
+/* The optimizer's state tensors, with names for checkpoints ("<i>.exp_avg", ...). */
+int vkg_optim_state_count(const vkg_optim *o);
+vkg_tensor *vkg_optim_state(const vkg_optim *o, int i, const char **name);
+
+/* Learning-rate schedules, evaluated on the host per step (step counts from 1). */
+struct vkg_lr_schedule {
+  float lr;          /* peak learning rate */
+  int warmup;        /* linear warmup steps from lr/warmup to lr (0: none) */
+  int total;         /* cosine decay from the end of warmup to min_lr at step `total` (0: constant) */
+  float min_lr;
+};
+float vkg_lr_at(const struct vkg_lr_schedule *s, long step);
+
+/* ---- safetensors files ----
+ * The format: an 8-byte little-endian header length N, N bytes of JSON naming each tensor's dtype,
+ * shape and byte range, then the data. Readers check every offset; writers write a temporary file,
+ * fsync it, rename it over the target and fsync the directory, so a crash never leaves a torn file. */
+typedef struct vkg_st vkg_st;
+vkg_status vkg_st_open(const char *path, vkg_st **out);
+void vkg_st_close(vkg_st *st);
+int vkg_st_count(const vkg_st *st);
+const char *vkg_st_name(const vkg_st *st, int i);
+int vkg_st_find(const vkg_st *st, const char *name); /* index, or -1 */
+const char *vkg_st_dtype(const vkg_st *st, int i);   /* "F32", "F16", "BF16", "I32", "I64", "U8", ... */
+int vkg_st_shape(const vkg_st *st, int i, int64_t *shape); /* ndim (shape holds up to 8 dims) */
+const void *vkg_st_data(const vkg_st *st, int i, size_t *bytes);
+const char *vkg_st_metadata(const vkg_st *st, const char *key); /* NULL if absent */
+/* Tensor `name` converted to f32 (from F32, F16, BF16), checked against the expected shape: errors
+ * name the file, the tensor and both shapes. */
+vkg_status vkg_st_read_f32(const vkg_st *st, const char *name, int ndim, const int *shape, float *out);
+/* Uploads tensor `name` into t (shape checked as above). */
+vkg_status vkg_st_load_tensor(const vkg_st *st, const char *name, vkg_tensor *t);
+
+typedef struct vkg_st_writer vkg_st_writer;
+vkg_st_writer *vkg_st_writer_create(void);
+void vkg_st_writer_destroy(vkg_st_writer *w);
+vkg_status vkg_st_add(vkg_st_writer *w, const char *name, const char *dtype, int ndim, const int64_t *shape,
+                      const void *data, size_t bytes); /* copies data */
+vkg_status vkg_st_add_f32(vkg_st_writer *w, const char *name, int ndim, const int *shape, const float *data);
+vkg_status vkg_st_add_tensor(vkg_st_writer *w, const char *name, vkg_tensor *t); /* downloads t */
+vkg_status vkg_st_add_metadata(vkg_st_writer *w, const char *key, const char *value);
+vkg_status vkg_st_write(vkg_st_writer *w, const char *path);
+
+/* ---- datasets ---- */
+
+/* Images as floats in [0, 1], (n, c, h, w), with optional labels. */
+struct vkg_images {
+  int n, c, h, w;
+  float *pixels;
+  uint8_t *labels; /* n labels, or NULL */
+};
+#define VKG_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+/* split "train" (60000) or "test" (10000) from dir (NULL: VKG_FASHION_MNIST_DIR). A missing file is
+ * VKG_ERR_IO with a hint naming the Debian package; a corrupt or truncated one is VKG_ERR_FORMAT. */
+vkg_status vkg_fashion_mnist_load(const char *dir, const char *split, struct vkg_images *out);
+void vkg_images_free(struct vkg_images *im);
+/* One IDX file (gzip-compressed or plain) of unsigned bytes: dims and data (malloc'd). */
+vkg_status vkg_idx_load(const char *path, int *ndim, int *dims /* [4] */, uint8_t **data);
+
+/* A text corpus: bytes of every plain file of dir in sorted name order. */
+struct vkg_text {
+  char *bytes;
+  size_t n;
+};
+#define VKG_FORTUNES_DIR "/usr/share/games/fortunes"
+/* The fortunes files of dir (NULL: VKG_FORTUNES_DIR), skipping the .dat/.u8 index files and
+ * subdirectories. Missing: VKG_ERR_IO with a hint naming the Debian package 'fortunes'. */
+vkg_status vkg_text_load(const char *dir, struct vkg_text *out);
+void vkg_text_free(struct vkg_text *t);
+
+/* A permutation of 0..n-1 determined by (seed, epoch) alone, the same on every machine. */
+void vkg_shuffle(uint32_t *perm, size_t n, uint64_t seed, uint64_t epoch);
+
 #ifdef __cplusplus
 }
 #endif

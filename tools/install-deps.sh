@@ -2,7 +2,8 @@
 # Installs what vkgen needs to build, run and test on Debian 12 (run as root, or it uses sudo).
 set -e
 pkgs="cmake make gcc pkg-config libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
-      glslc glslang-tools glslang-dev spirv-tools libstb-dev zlib1g-dev libcjson-dev python3"
+      glslc glslang-tools glslang-dev spirv-tools libstb-dev zlib1g-dev libcjson-dev python3
+      dataset-fashion-mnist fortunes"
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; else sudo=""; fi
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
