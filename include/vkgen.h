@@ -104,6 +104,9 @@ vkg_status vkg_graph_status(const vkg_graph *g); /* first build error, VKG_OK if
 
 /* A tensor written by the host before each run (kept in its own memory). */
 vkg_t vkg_input(vkg_graph *g, const char *name, vkg_dtype dtype, int ndim, const int *shape);
+/* A tensor the host writes before every run (a batch of data). It is staged per run, so the host can
+ * write run k+1's data while run k executes (vkg_graph_run_async); write it before each run. */
+vkg_t vkg_input_streamed(vkg_graph *g, const char *name, vkg_dtype dtype, int ndim, const int *shape);
 /* A tensor that lives outside the graph (weights); the graph reads and may write it. */
 vkg_t vkg_bind(vkg_graph *g, vkg_tensor *t);
 /* Keep t after a run so the host can read it (otherwise its memory may be reused). */
@@ -123,6 +126,11 @@ vkg_status vkg_graph_set_u32(vkg_graph *g, int slot, uint32_t v);
 vkg_status vkg_graph_compile(vkg_graph *g);
 /* Runs the recorded command buffer once (one queue submission) and waits for it. */
 vkg_status vkg_graph_run(vkg_graph *g);
+/* Submits a run without waiting for it; at most two runs are in flight (a third waits for the first).
+ * Writes to streamed inputs and scalars go to the next run; other host reads and writes, and
+ * vkg_graph_wait, first wait for the runs in flight. */
+vkg_status vkg_graph_run_async(vkg_graph *g);
+vkg_status vkg_graph_wait(vkg_graph *g);
 /* As vkg_graph_run, and gives the GPU time of the run in milliseconds (timestamps, else wall time). */
 vkg_status vkg_graph_run_timed(vkg_graph *g, double *ms);
 /* Host data in and out of input/output tensors (f32 converted to and from the tensor's dtype). */

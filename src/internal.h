@@ -133,8 +133,10 @@ enum vkg_tensor_kind {
   VKG_KIND_BOUND,            /* a vkg_tensor outside the graph */
   VKG_KIND_OUTPUT,           /* own memory, kept after the run */
   VKG_KIND_VIEW,             /* shares the memory of .base (reshape) */
-  VKG_KIND_SCALARS,          /* the host-visible per-run scalar buffer */
+  VKG_KIND_SCALARS,          /* the per-run scalar buffer (staged like STREAMED) */
+  VKG_KIND_STREAMED,         /* own memory, copied at the start of each run from a per-slot staging buffer */
 };
+#define VKG_SLOTS 2 /* runs in flight at once: the host fills one slot while the GPU runs the other */
 
 struct vkg_gtensor {
   vkg_dtype dtype;
@@ -144,7 +146,8 @@ struct vkg_gtensor {
   vkg_t base;            /* for views */
   char name[48];
   vkg_tensor *bound;     /* for VKG_KIND_BOUND */
-  struct vkg_alloc alloc;/* for own memory (input, output, scalars) */
+  struct vkg_alloc alloc;/* for own memory (input, output, scalars, streamed) */
+  struct vkg_alloc stage[VKG_SLOTS]; /* host-visible staging per slot (scalars, streamed) */
   VkDeviceSize offset;   /* intermediates: offset in the arena */
   int first, last;       /* liveness: dispatch indices of the first write and the last use */
   uint8_t requires_grad; /* a leaf whose gradient is wanted */
@@ -215,7 +218,10 @@ struct vkg_graph {
   int compiled;
   struct vkg_alloc arena;
   VkDescriptorPool dpool;
-  VkCommandBuffer cb;
+  VkCommandBuffer cb[VKG_SLOTS]; /* the same recording, each copying from its own staging slot */
+  VkFence fence[VKG_SLOTS];
+  int inflight[VKG_SLOTS];
+  int next_slot, last_slot;
   VkQueryPool qpool;
   int barriers;
   size_t arena_bytes, unshared_bytes;

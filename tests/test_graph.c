@@ -22,7 +22,7 @@ static void replay(vkg_ctx *ctx) {
   vkg_t y = vkg_unary(g, VKG_RELU, vkg_matmul(g, x, W, B, 0), 0, 0);
   vkg_output(g, y);
   if (!th_ok(vkg_graph_compile(g), "compile") || !th_ok(th_write_inputs(g), "write")) return;
-  VkCommandBuffer cb = g->cb;
+  VkCommandBuffer cb = g->cb[0];
   struct vkg_graph_stats s0, s1;
   vkg_graph_stats(g, &s0);
   for (int run = 0; run < 3; run++) {
@@ -38,7 +38,7 @@ static void replay(vkg_ctx *ctx) {
     th_close(what, got, ref, 28, 1e-5f, 1e-4f);
   }
   vkg_graph_stats(g, &s1);
-  th_check(g->cb == cb && s0.dispatches == s1.dispatches && s1.dispatches == 2,
+  th_check(g->cb[0] == cb && s0.dispatches == s1.dispatches && s1.dispatches == 2,
            "replays reuse the one recorded command buffer (%d dispatches)", s1.dispatches);
   vkg_graph_destroy(g);
 }
@@ -197,6 +197,38 @@ static void errors(vkg_ctx *ctx) {
            vkg_last_error());
 }
 
+/* Streamed inputs: run k+1's batch is written while run k may still execute, without disturbing it. */
+static void streamed(vkg_ctx *ctx) {
+  vkg_graph *g;
+  vkg_graph_create(ctx, &g);
+  int s[1] = {1000};
+  vkg_t x = vkg_input_streamed(g, "batch", VKG_F32, 1, s);
+  int slot = vkg_scalar(g, "unused");
+  vkg_t y = vkg_unary(g, VKG_AFFINE, x, 2, 1);
+  vkg_output(g, y);
+  if (!th_ok(vkg_graph_compile(g), "compile streamed")) return;
+  float batch[6][1000], got[1000], ref[1000];
+  for (int k = 0; k < 6; k++) th_fill(batch[k], 1000, -1, 1);
+  int ok = th_ok(vkg_graph_write(g, x, batch[0], 1000), "stage batch 0");
+  for (int k = 0; k < 5 && ok; k++) {
+    ok &= th_ok(vkg_graph_set_u32(g, slot, (uint32_t)k), "scalar");
+    ok &= th_ok(vkg_graph_run_async(g), "run async");
+    ok &= th_ok(vkg_graph_write(g, x, batch[k + 1], 1000), "stage the next batch during the run");
+    if (k % 2 == 1 || k == 4) { /* reading waits for the run */
+      ok &= th_ok(vkg_graph_read(g, y, got, 1000), "read");
+      for (int i = 0; i < 1000; i++) ref[i] = 2 * batch[k][i] + 1;
+      char what[64];
+      snprintf(what, sizeof what, "run %d saw its own batch, not the one staged after it", k);
+      ok &= th_close(what, got, ref, 1000, 0, 0);
+    }
+  }
+  ok &= th_ok(vkg_graph_run(g), "run the last staged batch");
+  vkg_graph_read(g, y, got, 1000);
+  for (int i = 0; i < 1000; i++) ref[i] = 2 * batch[5][i] + 1;
+  th_close("the batch staged during run 4 reached run 5", got, ref, 1000, 0, 0);
+  vkg_graph_destroy(g);
+}
+
 /* The pipeline cache is saved on destroy, reused on the next start, and a damaged file is ignored. */
 static void pipeline_cache(void) {
   char path[] = "/tmp/vkgen-cache-XXXXXX";
@@ -260,5 +292,6 @@ int main(void) {
   bound_and_fp16(ctx);
   errors(ctx);
   pipeline_cache();
+  streamed(ctx);
   return th_finish(ctx);
 }

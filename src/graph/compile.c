@@ -99,31 +99,45 @@ static void full_barrier(VkCommandBuffer cb) {
                        NULL, 0, NULL);
 }
 
-static vkg_status record(vkg_graph *g) {
+static int staged(const struct vkg_gtensor *t) {
+  return t->kind == VKG_KIND_STREAMED || t->kind == VKG_KIND_SCALARS;
+}
+
+/* Records the whole graph into g->cb[slot]: copies of the staged tensors from that slot's staging
+ * buffers, then every dispatch with barriers only at hazards. */
+static vkg_status record(vkg_graph *g, int slot) {
   vkg_ctx *ctx = g->ctx;
-  VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                                    .commandPool = ctx->pool,
-                                    .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                                    .commandBufferCount = 1};
-  VK_CHECK(vkAllocateCommandBuffers(ctx->device, &ai, &g->cb));
-  if (ctx->info.timestamps) {
-    VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
-                                .queryType = VK_QUERY_TYPE_TIMESTAMP,
-                                .queryCount = 2};
-    VK_CHECK(vkCreateQueryPool(ctx->device, &qi, NULL, &g->qpool));
-  }
+  VkCommandBuffer cb = g->cb[slot];
   VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-  VK_CHECK(vkBeginCommandBuffer(g->cb, &bi));
+  VK_CHECK(vkBeginCommandBuffer(cb, &bi));
   if (g->qpool) {
-    vkCmdResetQueryPool(g->cb, g->qpool, 0, 2);
-    vkCmdWriteTimestamp(g->cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, g->qpool, 0);
+    vkCmdResetQueryPool(cb, g->qpool, 2 * (uint32_t)slot, 2);
+    vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, g->qpool, 2 * (uint32_t)slot);
   }
-  /* Order this run after the previous run's shaders and after host uploads (transfers). */
+  /* Order this run after the previous run's shaders (which may still read the staged tensors we are
+   * about to overwrite) and after host uploads. */
   VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
-                        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
-  vkCmdPipelineBarrier(g->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-                       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+                        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                                         VK_ACCESS_TRANSFER_WRITE_BIT};
+  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0,
+                       NULL);
+  int copies = 0;
+  for (vkg_t t = 0; t < g->nt; t++) {
+    const struct vkg_gtensor *x = VKG_T(g, t);
+    if (!staged(x) || x->first < 0) continue;
+    VkBufferCopy region = {x->stage[slot].offset, x->alloc.offset, x->alloc.size};
+    vkCmdCopyBuffer(cb, x->stage[slot].buffer, x->alloc.buffer, 1, &region);
+    copies++;
+  }
+  if (copies) {
+    VkMemoryBarrier cm = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                          .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT};
+    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &cm, 0, NULL,
+                         0, NULL);
+  }
 
   /* Memory touched since the last barrier. */
   int cap = 64, nw = 0, nr = 0;
@@ -140,7 +154,7 @@ static vkg_status record(vkg_graph *g) {
       for (int k = 0; k < nr && !hazard && d->writes[j]; k++) hazard = overlap(sp[j], read[k]); /* WAR */
     }
     if (hazard) {
-      full_barrier(g->cb);
+      full_barrier(cb);
       g->barriers++;
       nw = nr = 0;
     }
@@ -154,12 +168,12 @@ static vkg_status record(vkg_graph *g) {
       else read[nr++] = sp[j];
     }
     if (d->pipe != bound) {
-      vkCmdBindPipeline(g->cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipe->pipeline);
+      vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipe->pipeline);
       bound = d->pipe;
     }
-    vkCmdBindDescriptorSets(g->cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipe->layout, 0, 1, &d->set, 0, NULL);
-    if (d->pc_size) vkCmdPushConstants(g->cb, d->pipe->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, d->pc_size, d->pc);
-    vkCmdDispatch(g->cb, d->groups[0], d->groups[1], d->groups[2]);
+    vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipe->layout, 0, 1, &d->set, 0, NULL);
+    if (d->pc_size) vkCmdPushConstants(cb, d->pipe->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, d->pc_size, d->pc);
+    vkCmdDispatch(cb, d->groups[0], d->groups[1], d->groups[2]);
   }
   free(written);
   free(read);
@@ -167,10 +181,34 @@ static vkg_status record(vkg_graph *g) {
   VkMemoryBarrier tail = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
                           .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_HOST_READ_BIT};
-  vkCmdPipelineBarrier(g->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                       VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &tail, 0, NULL, 0, NULL);
-  if (g->qpool) vkCmdWriteTimestamp(g->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, g->qpool, 1);
-  VK_CHECK(vkEndCommandBuffer(g->cb));
+  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
+                       0, 1, &tail, 0, NULL, 0, NULL);
+  if (g->qpool) vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, g->qpool, 2 * (uint32_t)slot + 1);
+  VK_CHECK(vkEndCommandBuffer(cb));
+  (void)ctx;
+  return VKG_OK;
+}
+
+/* Command buffers, fences and the timestamp pool, then one recording per slot. */
+static vkg_status record_all(vkg_graph *g) {
+  vkg_ctx *ctx = g->ctx;
+  VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                    .commandPool = ctx->pool,
+                                    .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                    .commandBufferCount = VKG_SLOTS};
+  VK_CHECK(vkAllocateCommandBuffers(ctx->device, &ai, g->cb));
+  VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  for (int i = 0; i < VKG_SLOTS; i++) VK_CHECK(vkCreateFence(ctx->device, &fi, NULL, &g->fence[i]));
+  if (ctx->info.timestamps) {
+    VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                                .queryCount = 2 * VKG_SLOTS};
+    VK_CHECK(vkCreateQueryPool(ctx->device, &qi, NULL, &g->qpool));
+  }
+  for (int i = 0; i < VKG_SLOTS; i++) {
+    vkg_status s = record(g, i);
+    if (s) return s;
+  }
   return VKG_OK;
 }
 
@@ -217,14 +255,14 @@ vkg_status vkg_graph_compile(vkg_graph *g) {
   vkg_status s = VKG_OK;
   for (vkg_t t = 0; t < g->nt && !s; t++) {
     struct vkg_gtensor *x = VKG_T(g, t);
-    if (x->kind == VKG_KIND_INPUT || x->kind == VKG_KIND_OUTPUT)
+    if (x->kind == VKG_KIND_INPUT || x->kind == VKG_KIND_OUTPUT || staged(x))
       s = vkg__alloc(ctx, bytes_of(x), 0, &x->alloc);
-    else if (x->kind == VKG_KIND_SCALARS)
-      s = vkg__alloc(ctx, bytes_of(x), VKG_HOST_VISIBLE, &x->alloc);
+    for (int k = 0; k < VKG_SLOTS && staged(x) && !s; k++)
+      s = vkg__alloc(ctx, bytes_of(x), VKG_HOST_VISIBLE, &x->stage[k]);
   }
   if (!s) s = plan(g);
   if (!s) s = descriptors(g);
-  if (!s) s = record(g);
+  if (!s) s = record_all(g);
   if (s) {
     /* Keep the message, free what was made, and leave the graph unusable. */
     char msg[sizeof g->errmsg];
@@ -238,41 +276,67 @@ vkg_status vkg_graph_compile(vkg_graph *g) {
   return VKG_OK;
 }
 
+static vkg_status wait_slot(vkg_graph *g, int slot) {
+  if (!g->inflight[slot]) return VKG_OK;
+  g->inflight[slot] = 0;
+  VK_CHECK(vkWaitForFences(g->ctx->device, 1, &g->fence[slot], VK_TRUE, UINT64_MAX));
+  return VKG_OK;
+}
+
+vkg_status vkg_graph_wait(vkg_graph *g) {
+  for (int i = 0; i < VKG_SLOTS; i++) {
+    vkg_status s = wait_slot(g, i);
+    if (s) return s;
+  }
+  return VKG_OK;
+}
+
 void vkg__graph_release(vkg_graph *g) {
   vkg_ctx *ctx = g->ctx;
-  if (g->cb) {
-    vkQueueWaitIdle(ctx->queue);
-    vkFreeCommandBuffers(ctx->device, ctx->pool, 1, &g->cb);
-    g->cb = VK_NULL_HANDLE;
+  vkg_graph_wait(g);
+  if (g->cb[0]) vkFreeCommandBuffers(ctx->device, ctx->pool, VKG_SLOTS, g->cb);
+  for (int i = 0; i < VKG_SLOTS; i++) {
+    g->cb[i] = VK_NULL_HANDLE;
+    if (g->fence[i]) vkDestroyFence(ctx->device, g->fence[i], NULL);
+    g->fence[i] = VK_NULL_HANDLE;
   }
   if (g->qpool) vkDestroyQueryPool(ctx->device, g->qpool, NULL);
   g->qpool = VK_NULL_HANDLE;
   if (g->dpool) vkDestroyDescriptorPool(ctx->device, g->dpool, NULL);
   g->dpool = VK_NULL_HANDLE;
   vkg__free(ctx, &g->arena);
-  for (vkg_t t = 0; t < g->nt; t++) vkg__free(ctx, &VKG_T(g, t)->alloc);
+  for (vkg_t t = 0; t < g->nt; t++) {
+    vkg__free(ctx, &VKG_T(g, t)->alloc);
+    for (int k = 0; k < VKG_SLOTS; k++) vkg__free(ctx, &VKG_T(g, t)->stage[k]);
+  }
   g->compiled = 0;
 }
 
 // ---- running ----
 
-static vkg_status submit(vkg_graph *g) {
+vkg_status vkg_graph_run_async(vkg_graph *g) {
+  vkg__clear_error();
   vkg_ctx *ctx = g->ctx;
   if (!g->compiled) {
     if (g->err) return vkg__fail(g->err, "%s", g->errmsg);
     return vkg__fail(VKG_ERR_ARG, "the graph must be compiled before it runs");
   }
-  if (g->scalars != VKG_NONE) memcpy(VKG_T(g, g->scalars)->alloc.mapped, g->scalar_vals, sizeof g->scalar_vals);
-  VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &g->cb};
-  VK_CHECK(vkResetFences(ctx->device, 1, &ctx->fence));
-  VK_CHECK(vkQueueSubmit(ctx->queue, 1, &si, ctx->fence));
-  VK_CHECK(vkWaitForFences(ctx->device, 1, &ctx->fence, VK_TRUE, UINT64_MAX));
+  int slot = g->next_slot;
+  vkg_status s = wait_slot(g, slot);
+  if (s) return s;
+  if (g->scalars != VKG_NONE) memcpy(VKG_T(g, g->scalars)->stage[slot].mapped, g->scalar_vals, sizeof g->scalar_vals);
+  VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &g->cb[slot]};
+  VK_CHECK(vkResetFences(ctx->device, 1, &g->fence[slot]));
+  VK_CHECK(vkQueueSubmit(ctx->queue, 1, &si, g->fence[slot]));
+  g->inflight[slot] = 1;
+  g->last_slot = slot;
+  g->next_slot = (slot + 1) % VKG_SLOTS;
   return VKG_OK;
 }
 
 vkg_status vkg_graph_run(vkg_graph *g) {
-  vkg__clear_error();
-  return submit(g);
+  vkg_status s = vkg_graph_run_async(g);
+  return s ? s : vkg_graph_wait(g);
 }
 
 #include <time.h>
@@ -283,15 +347,15 @@ static double now_ms(void) {
 }
 
 vkg_status vkg_graph_run_timed(vkg_graph *g, double *ms) {
-  vkg__clear_error();
+  vkg_status s = vkg_graph_wait(g);
+  if (s) return s;
   double t0 = now_ms();
-  vkg_status s = submit(g);
-  double wall = now_ms() - t0;
-  *ms = wall;
+  s = vkg_graph_run(g);
+  *ms = now_ms() - t0;
   if (s || !g->qpool) return s;
   uint64_t ts[2];
-  VkResult r = vkGetQueryPoolResults(g->ctx->device, g->qpool, 0, 2, sizeof ts, ts, sizeof ts[0],
-                                     VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+  VkResult r = vkGetQueryPoolResults(g->ctx->device, g->qpool, 2 * (uint32_t)g->last_slot, 2, sizeof ts, ts,
+                                     sizeof ts[0], VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
   if (r == VK_SUCCESS && ts[1] > ts[0]) *ms = (double)(ts[1] - ts[0]) * g->ctx->timestamp_period / 1e6;
   return VKG_OK;
 }
@@ -317,9 +381,14 @@ static vkg_status host_io(vkg_graph *g, vkg_t t, size_t count, int writing, cons
                      rt->name, rt->name[0] ? "'" : "", vkg__shape_str(VKG_T(g, t)->shape, VKG_T(g, t)->ndim, sh, sizeof sh), n,
                      count);
   }
-  *a = rt->kind == VKG_KIND_BOUND ? &rt->bound->alloc : &rt->alloc;
   *off = 0;
-  return VKG_OK;
+  if (writing && staged(rt)) { /* into the staging buffer of the next run, once that slot is free */
+    vkg_status s = wait_slot(g, g->next_slot);
+    *a = &rt->stage[g->next_slot];
+    return s;
+  }
+  *a = rt->kind == VKG_KIND_BOUND ? &rt->bound->alloc : &rt->alloc;
+  return vkg_graph_wait(g); /* the GPU may still use the tensor */
 }
 
 vkg_status vkg_graph_write(vkg_graph *g, vkg_t t, const float *data, size_t count) {
@@ -395,6 +464,8 @@ static void record_poison(VkCommandBuffer cb, void *user) {
 
 vkg_status vkg_graph_poison(vkg_graph *g) {
   if (!g->compiled) return vkg__fail(VKG_ERR_ARG, "compile the graph before poisoning it");
+  vkg_status s = vkg_graph_wait(g);
+  if (s) return s;
   struct poison_job j = {g};
   return vkg__one_shot(g->ctx, record_poison, &j);
 }

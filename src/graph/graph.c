@@ -107,6 +107,11 @@ vkg_t vkg_input(vkg_graph *g, const char *name, vkg_dtype dtype, int ndim, const
   return add_tensor(g, VKG_KIND_INPUT, dtype, ndim, shape, name);
 }
 
+vkg_t vkg_input_streamed(vkg_graph *g, const char *name, vkg_dtype dtype, int ndim, const int *shape) {
+  if (vkg__check(g, 0, NULL)) return VKG_NONE;
+  return add_tensor(g, VKG_KIND_STREAMED, dtype, ndim, shape, name);
+}
+
 vkg_t vkg_bind(vkg_graph *g, vkg_tensor *bt) {
   if (vkg__check(g, 0, NULL)) return VKG_NONE;
   if (!bt || bt->ctx != g->ctx) {
