@@ -33,6 +33,7 @@ typedef enum vkg_status {
   VKG_ERR_UNSUPPORTED, /* the device lacks a feature */
   VKG_ERR_FORMAT,      /* a file is corrupt or of the wrong kind */
   VKG_ERR_DEVICE_LOST, /* the GPU was lost */
+  VKG_ERR_NUMERIC,     /* a value became NaN or infinite (e.g. a diverging loss) */
 } vkg_status;
 
 const char *vkg_status_str(vkg_status s);
@@ -217,6 +218,10 @@ vkg_t vkg_concat(vkg_graph *g, int n, const vkg_t *xs, int axis);
 vkg_t vkg_slice(vkg_graph *g, vkg_t x, int axis, int start, int end); /* [start, end) along axis */
 vkg_t vkg_cast(vkg_graph *g, vkg_t x, vkg_dtype to);                 /* f32 <-> f16 */
 
+/* A history of a one-value tensor across runs: each run stores x into element (step - 1) % n of the
+ * returned (n,) output, where step is the u32 scalar step_slot. Lets the host read the values of n
+ * runs with one read (e.g. the loss of every training step, read back every n steps). */
+vkg_t vkg_history(vkg_graph *g, vkg_t x, int n, int step_slot);
 /* A new tensor filled with value. */
 vkg_t vkg_full(vkg_graph *g, int ndim, const int *shape, float value);
 

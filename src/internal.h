@@ -258,6 +258,20 @@ static inline int vkg__axis(int axis, int ndim) {
 /* Launches a 1-D grid of n threads with workgroup size wg: splits into (x, y) when n/wg > 65535. */
 void vkg__grid1d(uint64_t n, uint32_t wg, uint32_t *gx, uint32_t *gy);
 
+/* Atomic file writes (io/file.c): data goes to a temporary file beside path; commit fsyncs it,
+ * renames it over path and fsyncs the directory. On any failure, or abort, the temporary file is
+ * removed and an existing file at path is untouched. */
+struct vkg_atomic_file {
+  int fd;
+  char *path, *tmp, *dir;
+};
+vkg_status vkg__atomic_open(struct vkg_atomic_file *f, const char *path);
+vkg_status vkg__atomic_write(struct vkg_atomic_file *f, const void *data, size_t n);
+vkg_status vkg__atomic_commit(struct vkg_atomic_file *f); /* releases f either way */
+void vkg__atomic_abort(struct vkg_atomic_file *f);
+/* The whole file at once. */
+vkg_status vkg__write_file(const char *path, const void *data, size_t n);
+
 /* fp16 conversion on the host */
 uint16_t vkg__f32_to_f16(float f);
 float vkg__f16_to_f32(uint16_t h);

@@ -72,9 +72,9 @@ static int check_gpu(vkg_ctx *ctx, const struct gc_op *op, double *const *in, co
     if (!op->is_int[i] && !op->no_grad[i]) vkg_requires_grad(g, x[i]);
   }
   vkg_t y = op->build(g, op, x);
-  int row[2] = {1, (int)op->out_n}, col[2] = {(int)op->out_n, 1};
-  vkg_t R = vkg_input(g, "r", VKG_F32, 2, col);
-  vkg_t L = vkg_matmul(g, vkg_reshape(g, y, 2, row), R, VKG_NONE, 0); /* sum_j y_j r_j */
+  int flat[1] = {(int)op->out_n};
+  vkg_t R = vkg_input(g, "r", VKG_F32, 1, flat);
+  vkg_t L = vkg_reduce(g, VKG_REDUCE_SUM, vkg_binary(g, VKG_MUL, vkg_reshape(g, y, 1, flat), R), 0, 0); /* sum_j y_j r_j */
   vkg_backward(g, L);
   vkg_t gx[GC_MAX_IN];
   for (int i = 0; i < op->nin; i++) {

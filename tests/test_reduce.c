@@ -1,8 +1,9 @@
 /* vkg_reduce (sum, mean, max) against the plain-C reference: awkward shapes, every axis (also
  * negative), keepdim both ways, long rows (both kernels: a workgroup per row and a thread per
- * output), reshape views as inputs, backward of sum and mean (finite differences and GPU, through
- * tests/gradcheck.h), and bad arguments. Sums and means must be within
- * 1e-5 + 1e-5 * sum|x| (the magnitude that rounding errors scale with); max must be exact. */
+ * output), reshape views as inputs, backward of sum, mean and max (finite differences and GPU,
+ * through tests/gradcheck.h; max also with ties and on long lines), and bad arguments. Sums and
+ * means must be within 1e-5 + 1e-5 * sum|x| (the magnitude that rounding errors scale with); max
+ * must be exact. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,26 +130,39 @@ static void red_fwd(const struct gc_op *op, double *const *in, double *y) {
   const struct red *r = op->user;
   for (int o = 0; o < r->outer; o++)
     for (int k = 0; k < r->inner; k++) {
-      double s = 0;
-      for (int j = 0; j < r->n; j++)
-        s += in[0][((size_t)o * r->n + j) * r->inner + k];
+      double s = r->op == VKG_REDUCE_MAX ? -INFINITY : 0;
+      for (int j = 0; j < r->n; j++) {
+        double x = in[0][((size_t)o * r->n + j) * r->inner + k];
+        s = r->op == VKG_REDUCE_MAX ? (x > s ? x : s) : s + x;
+      }
       y[(size_t)o * r->inner + k] = r->op == VKG_REDUCE_MEAN ? s / r->n : s;
     }
+}
+/* Position along the reduced axis of the first maximal element of line (o, k). */
+static int first_max(const struct red *r, const double *x, int o, int k) {
+  int best = 0;
+  for (int j = 1; j < r->n; j++)
+    if (x[((size_t)o * r->n + j) * r->inner + k] > x[((size_t)o * r->n + best) * r->inner + k]) best = j;
+  return best;
 }
 static void red_bwd(const struct gc_op *op, double *const *in, const double *gy, double **gin) {
   const struct red *r = op->user;
   for (int o = 0; o < r->outer; o++)
     for (int j = 0; j < r->n; j++)
-      for (int k = 0; k < r->inner; k++)
-        gin[0][((size_t)o * r->n + j) * r->inner + k] +=
-            gy[(size_t)o * r->inner + k] / (r->op == VKG_REDUCE_MEAN ? r->n : 1);
+      for (int k = 0; k < r->inner; k++) {
+        double g = gy[(size_t)o * r->inner + k];
+        if (r->op == VKG_REDUCE_MAX) g = j == first_max(r, in[0], o, k) ? g : 0;
+        else if (r->op == VKG_REDUCE_MEAN) g /= r->n;
+        gin[0][((size_t)o * r->n + j) * r->inner + k] += g;
+      }
 }
 static vkg_t red_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
   const struct red *r = op->user;
   return vkg_reduce(g, r->op, in[0], r->axis, r->keepdim);
 }
 
-/* Gradients of sum and mean over axis of shape, checked by finite differences and on the GPU. */
+/* Gradients of sum, mean and max over axis of shape, checked by finite differences and on the GPU
+ * (random inputs have no ties, so max is differentiable there). */
 static void check_grad(vkg_ctx *ctx, vkg_reduce_op o, int ndim, const int *shape, int axis, int keepdim) {
   int ax = axis < 0 ? axis + ndim : axis;
   struct red r = {o, axis, keepdim, 1, shape[ax], 1};
@@ -170,6 +184,54 @@ static void check_grad(vkg_ctx *ctx, vkg_reduce_op o, int ndim, const int *shape
                      .build = red_build};
   memcpy(op.shape[0], shape, sizeof(int) * (size_t)ndim);
   gc_check(ctx, &op);
+}
+
+/* Ties: the gradient of max goes to the first maximal element of each line only. x (4, 3) reduced
+ * over axis 0, loss = sum of the maxima. */
+static void max_ties(vkg_ctx *ctx) {
+  vkg_graph *g;
+  vkg_graph_create(ctx, &g);
+  int s[2] = {4, 3};
+  vkg_t x = vkg_input(g, "x", VKG_F32, 2, s);
+  vkg_requires_grad(g, x);
+  vkg_backward(g, vkg_reduce(g, VKG_REDUCE_SUM, vkg_reduce(g, VKG_REDUCE_MAX, x, 0, 0), 0, 0));
+  vkg_t gx = vkg_grad(g, x);
+  vkg_output(g, gx);
+  /* columns: max 5 at rows 1 and 3; -2 everywhere; max 0 at rows 2 and 3 (with -0) */
+  const float xh[12] = {1, -2, -1, 5, -2, -3, 2, -2, 0, 5, -2, -0.0f};
+  const float ref[12] = {0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0};
+  float got[12];
+  if (th_ok(vkg_graph_compile(g), "max ties") && th_ok(vkg_graph_write(g, x, xh, 12), "max ties") &&
+      th_ok(th_run(g), "max ties") && th_ok(vkg_graph_read(g, gx, got, 12), "max ties"))
+    th_close("max backward with ties: all of the gradient to the first maximal element", got, ref, 12, 0, 0);
+  vkg_graph_destroy(g);
+}
+
+/* A line longer than a shader loop may run: (2, 100003) over axis 1, the max placed at known spots
+ * (twice in row 1, so the first must win). */
+static void max_long(vkg_ctx *ctx) {
+  vkg_graph *g;
+  vkg_graph_create(ctx, &g);
+  int s[2] = {2, 100003}, col[2] = {2, 1}, row[2] = {1, 2};
+  size_t n = 2 * 100003;
+  vkg_t x = vkg_input(g, "x", VKG_F32, 2, s), w = vkg_input(g, "w", VKG_F32, 2, col);
+  vkg_requires_grad(g, x);
+  vkg_t m = vkg_reshape(g, vkg_reduce(g, VKG_REDUCE_MAX, x, 1, 0), 2, row);
+  vkg_backward(g, vkg_matmul(g, m, w, VKG_NONE, 0)); /* loss = 3 max(row 0) - 2 max(row 1) */
+  vkg_t gx = vkg_grad(g, x);
+  vkg_output(g, gx);
+  float *xh = th_alloc(n), *got = th_alloc(n), *ref = th_alloc(n), wh[2] = {3, -2};
+  th_fill(xh, n, -1, 1);
+  xh[99999] = 2;
+  xh[100003 + 70001] = xh[100003 + 90000] = 1.5f;
+  ref[99999] = 3;
+  ref[100003 + 70001] = -2;
+  if (th_ok(vkg_graph_compile(g), "max long") && th_ok(vkg_graph_write(g, x, xh, n), "max long") &&
+      th_ok(vkg_graph_write(g, w, wh, 2), "max long") && th_ok(th_run(g), "max long") &&
+      th_ok(vkg_graph_read(g, gx, got, n), "max long"))
+    th_close("max backward over lines of 100003", got, ref, n, 0, 0);
+  free(xh), free(got), free(ref);
+  vkg_graph_destroy(g);
 }
 
 int main(void) {
@@ -241,23 +303,19 @@ int main(void) {
     vkg_graph_destroy(g);
   }
 
-  /* Backward of sum and mean (max has none yet: a clear error). */
+  /* Backward of sum, mean and max. */
   static const int g3[] = {3, 4, 5}, g1[] = {13};
   for (int ax = -3; ax < 3; ax++)
     check_grad(ctx, ax & 1 ? VKG_REDUCE_MEAN : VKG_REDUCE_SUM, 3, g3, ax, ax < 0);
   check_grad(ctx, VKG_REDUCE_SUM, 1, g1, 0, 0);
   check_grad(ctx, VKG_REDUCE_MEAN, 1, g1, -1, 1);
   check_grad(ctx, VKG_REDUCE_MEAN, 2, (int[]){2, 130}, 1, 0); /* the workgroup-per-row kernel */
-  {
-    vkg_graph *g;
-    vkg_graph_create(ctx, &g);
-    vkg_t x = vkg_input(g, "x", VKG_F32, 1, g1);
-    vkg_requires_grad(g, x);
-    vkg_backward(g, vkg_reduce(g, VKG_REDUCE_MAX, x, 0, 0));
-    th_check(vkg_graph_compile(g) == VKG_ERR_UNSUPPORTED, "backward of max is reported as missing: %s",
-             vkg_last_error());
-    vkg_graph_destroy(g);
-  }
+  for (int ax = -3; ax < 3; ax++)
+    check_grad(ctx, VKG_REDUCE_MAX, 3, g3, ax, ax & 1);
+  check_grad(ctx, VKG_REDUCE_MAX, 1, g1, 0, 0);
+  check_grad(ctx, VKG_REDUCE_MAX, 2, (int[]){2, 130}, 1, 0);
+  max_ties(ctx);
+  max_long(ctx);
 
   /* Bad arguments. */
   static const int e2[] = {3, 4};

@@ -280,6 +280,5 @@ int cmd_bench(int argc, char **argv) {
     }
   }
   if (c.json) printf("\n]}\n");
-  vkg_ctx_destroy(ctx);
-  return failures ? 1 : 0;
+  return cli_ctx_done(ctx, failures ? 1 : 0);
 }

@@ -35,6 +35,16 @@ vkg_ctx *cli_ctx(const struct cli_common *c) {
   return ctx;
 }
 
+int cli_ctx_done(vkg_ctx *ctx, int rc) {
+  uint32_t n = ctx ? vkg_ctx_validation_messages(ctx) : 0;
+  vkg_ctx_destroy(ctx);
+  if (n) {
+    fprintf(stderr, "error: the Vulkan validation layer reported %u message(s) (shown above)\n", n);
+    return 1;
+  }
+  return rc;
+}
+
 int cli_int(const char *opt, const char *s, long lo, long hi, long *out) {
   char *end;
   errno = 0;
@@ -54,6 +64,7 @@ static void usage(FILE *f) {
         "  devices      list Vulkan devices and their capabilities\n"
         "  selfcheck    run every op once against a plain-C reference on the chosen device\n"
         "  bench ops    time each op at a few sizes (GFLOP/s or GB/s); --json for JSON\n"
+        "  train MODEL  train a model (classifier) with checkpoints, metrics and a loss plot\n"
         "\n"
         "options for every command:\n"
         "  --device INDEX|NAME   use this device (index or part of its name; also $VKGEN_DEVICE)\n"
@@ -80,6 +91,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
   if (!strcmp(cmd, "selfcheck")) return cmd_selfcheck(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+  if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
   cli_error("unknown command '%s'", cmd);
   fputs("hint: run 'vkgen --help' for the list of commands\n", stderr);
   return 2;

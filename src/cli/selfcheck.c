@@ -83,6 +83,5 @@ int cmd_selfcheck(int argc, char **argv) {
     fails += !res[i].ok;
   }
   printf("selfcheck: %d of %d ops match the reference\n", nres - fails, nres);
-  vkg_ctx_destroy(ctx);
-  return fails ? 1 : 0;
+  return cli_ctx_done(ctx, fails ? 1 : 0);
 }

@@ -91,7 +91,8 @@ void vkg_backward(vkg_graph *g, vkg_t loss) {
     int any = 0;
     for (int i = 0; i < n->nin; i++) any |= n->in[i] >= 0 && g->needed[n->in[i]];
     if (any)
-      for (int i = 0; i < n->nout; i++) g->needed[n->out[i]] = 1;
+      for (int i = 0; i < n->nout; i++)
+        if (n->out[i] >= 0) g->needed[n->out[i]] = 1;
   }
   if (!g->needed[loss]) {
     vkg__bad(g, VKG_ERR_ARG, "backward: the loss does not depend on any tensor marked with vkg_requires_grad");
@@ -119,7 +120,7 @@ void vkg_backward(vkg_graph *g, vkg_t loss) {
     vkg_t gout[VKG_NODE_MAX_OUT], gin[VKG_NODE_MAX_IN];
     int any_out = 0, any_in = 0;
     for (int i = 0; i < n.nout; i++) {
-      gout[i] = g->grads[n.out[i]];
+      gout[i] = n.out[i] >= 0 && n.out[i] < nt ? g->grads[n.out[i]] : VKG_NONE;
       any_out |= gout[i] != VKG_NONE;
     }
     for (int i = 0; i < n.nin; i++) {

@@ -1,11 +1,13 @@
-/* Scaled dot-product attention, forward. Shape letters: B batch, NH heads, Tq queries, Tk keys,
+/* Scaled dot-product attention, forward and backward. Shape letters: B batch, NH heads, Tq queries, Tk keys,
  * D head size of q and k, Dv head size of v.
  * Causal with Tq > Tk is a shape error: the first queries would stand before every key.
  *
- * The node (vkg__node_io, no backward yet) keeps out[1] = lse (B, NH, Tq), the log of each query
- * row's softmax denominator, so a backward pass can rebuild the probabilities as exp(score - lse)
- * without a second pass over the keys; attrs hold struct attention_attrs. */
+ * The node (vkg__node_io) keeps out[1] = lse (B, NH, Tq), the log of each query row's softmax
+ * denominator, so the backward rebuilds the probabilities as exp(score - lse) without a second pass
+ * over the keys; attrs hold struct attention_attrs. */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -31,6 +33,56 @@ struct attention_attrs {
 /* Shared memory of attention_fwd for head dims staged dk at a time and dvb output columns. */
 static uint32_t shared_bytes(uint32_t dk, uint32_t dvb) {
   return 4u * (dk * ATT_BQ + dk * ATT_BK + ATT_BQ * (ATT_BK + 1) + ATT_BK * dvb + 2 * ATT_BQ);
+}
+
+struct attention_bwd_pc {
+  uint32_t n, Tq, Tk, causal;
+  float scale;
+  uint32_t want_p, want_ds;
+};
+_Static_assert(sizeof(struct attention_bwd_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+/* ---- backward ----
+ * With S = q k^T, P = softmax(scale * S) (masked) and O = P v:
+ *   dv = P^T dO,  dP = dO v^T,  dS = P * (dP - rowsum(dO * O)) * scale,  dq = dS k,  dk = dS^T q.
+ * The scores of each head are materialized as (B, NH, Tq, Tk) tensors and the products are ordinary
+ * batched matmuls; attention_bwd.comp rebuilds P from the saved lse and forms dS. This needs
+ * O(Tq * Tk) memory per head (reused by the graph's memory planner), not the forward's O(Tq). */
+static void attention_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {
+  struct attention_attrs a;
+  memcpy(&a, n->attrs, sizeof a);
+  vkg_t q = n->in[0], k = n->in[1], v = n->in[2], o = n->out[0], lse = n->out[1], dO = gout[0];
+  int want_q = vkg__wants_grad(g, q), want_k = vkg__wants_grad(g, k), want_v = vkg__wants_grad(g, v);
+  int want_ds = want_q || want_k;
+  vkg__begin(g, "attention backward");
+  const struct vkg_gtensor *tq = vkg__t(g, q), *tk = vkg__t(g, k);
+  int B = tq->shape[0], NH = tq->shape[1], Tq = tq->shape[2], Tk = tk->shape[2];
+  int sshape[4] = {B, NH, Tq, Tk}, one[1] = {1};
+  size_t ns = vkg__numel(sshape, 4);
+  if (ns > UINT32_MAX) {
+    vkg__bad(g, VKG_ERR_UNSUPPORTED, "the backward holds the (B, NH, Tq, Tk) = (%d, %d, %d, %d) scores: too many", B,
+             NH, Tq, Tk);
+    return;
+  }
+  vkg_t S = vkg_matmul(g, q, k, VKG_NONE, VKG_TRANS_B), dP = VKG_NONE, dsum = VKG_NONE;
+  if (want_ds) {
+    dP = vkg_matmul(g, dO, v, VKG_NONE, VKG_TRANS_B);
+    dsum = vkg_reduce(g, VKG_REDUCE_SUM, vkg_binary(g, VKG_MUL, dO, o), -1, 0); /* (B, NH, Tq) */
+  }
+  vkg__begin(g, "attention backward");
+  vkg_t P = want_v ? vkg__new(g, VKG_F32, 4, sshape) : vkg__new(g, VKG_F32, 1, one);
+  vkg_t dS = want_ds ? vkg__new(g, VKG_F32, 4, sshape) : vkg__new(g, VKG_F32, 1, one);
+  if (S < 0 || P < 0 || dS < 0 || (want_ds && (dP < 0 || dsum < 0))) return;
+  struct attention_bwd_pc pc = {(uint32_t)ns, (uint32_t)Tq, (uint32_t)Tk, (uint32_t)a.causal, a.scale,
+                                (uint32_t)want_v, (uint32_t)want_ds};
+  uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[3] = {wg, 1, 1};
+  vkg__grid1d(ns, wg, &gx, &gy);
+  /* Without dS, its inputs are stood in for by tensors the shader then does not read. */
+  vkg_t bind[6] = {S, lse, want_ds ? dP : S, want_ds ? dsum : lse, P, dS};
+  if (vkg__dispatch(g, "attention_bwd", spec, 3, 6, bind, (1u << 4) | (1u << 5), &pc, sizeof pc, gx, gy, 1)) return;
+  if (want_v) gin[2] = vkg_matmul(g, P, dO, VKG_NONE, VKG_TRANS_A);
+  if (want_q) gin[0] = vkg_matmul(g, dS, k, VKG_NONE, 0);
+  if (want_k) gin[1] = vkg_matmul(g, dS, q, VKG_NONE, VKG_TRANS_A);
 }
 
 vkg_t vkg_attention(vkg_graph *g, vkg_t q, vkg_t k, vkg_t v, float scale, int causal) {
@@ -89,6 +141,6 @@ vkg_t vkg_attention(vkg_graph *g, vkg_t q, vkg_t k, vkg_t v, float scale, int ca
     return VKG_NONE;
   struct attention_attrs attrs = {pc.scale, causal != 0};
   vkg_t outs[2] = {out, lse};
-  vkg__node_io(g, 3, ids, 2, outs, &attrs, sizeof attrs, NULL);
+  vkg__node_io(g, 3, ids, 2, outs, &attrs, sizeof attrs, attention_backward);
   return out;
 }

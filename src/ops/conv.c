@@ -1,9 +1,21 @@
-/* Convolutions: conv2d, conv_transpose2d and conv1d, with PyTorch's semantics.
+/* Convolutions: conv2d, conv_transpose2d and conv1d, with PyTorch's semantics, and their gradients.
  * Shape letters: B batch, C input channels, O output channels, H W input height and width, OH OW output
  * height and width, KH KW kernel height and width, T time; Cg = C/groups, Og = O/groups.
  * conv2d and conv1d share one launcher (conv1d is a conv2d with H = 1) and two shaders: an implicit GEMM,
  * and a direct kernel for groups with few output channels. Both take top/left padding and the output
- * size explicitly, which is how conv1d's causal (left-only) padding fits. conv_transpose2d gathers each output element from the taps that reach it. */
+ * size explicitly, which is how conv1d's causal (left-only) padding fits. conv_transpose2d gathers each
+ * output element from the taps that reach it.
+ *
+ * Every launch is described by one conv2d geometry (struct conv_geom): an image side (B, C, H, W), a
+ * kernel w (O, Cg, KH, KW) and an output side (B, O, OH, OW). conv2d maps the image side to the output
+ * side; a transposed convolution maps the output side back to the image side with the same w, so a
+ * conv_transpose2d is stored as the conv2d geometry whose image side is its output. The three launches
+ * then give the forward ops and both backward passes:
+ *   conv2d_launch      image -> output side   conv2d forward, conv_transpose2d's input gradient
+ *   convt_launch       output -> image side   conv_transpose2d forward, conv2d's input gradient
+ *   bwd_weight_launch  image x output -> w    the weight gradient of both
+ * Because sizes are explicit on both sides, the input gradient always has exactly the input's shape,
+ * whatever rows and columns the forward's stride rounding left unread (they get zero gradient). */
 #include <string.h>
 
 #include "internal.h"
@@ -14,15 +26,40 @@ struct vkg_conv2d_desc vkg_conv2d_desc_default(void) {
       .groups = 1};
 }
 
-// ---- shared by conv2d and conv1d ----
+// ---- geometry, and the conv2d launch (conv2d, conv1d, conv_transpose2d's input gradient) ----
 
-struct conv2d_pc {
+/* The sizes of one conv2d geometry, every one already checked (see the top of the file). Saved as the
+ * node's attributes for the backward. */
+struct conv_geom {
+  int B, C, H, W, O, OH, OW, KH, KW;
+  int stride_h, stride_w, dil_h, dil_w, pad_t, pad_l, groups;
+};
+
+/* The geometry as the conv2d shaders and conv2d_bwd_weight.comp take it, at the start of their push
+ * constants (all 32-bit, so the nested struct lays out like the GLSL block's flat fields). */
+struct conv_pc_geom {
   uint32_t C, H, W;
   uint32_t O, OH, OW;
   uint32_t KH, KW;
   uint32_t stride_h, stride_w, dil_h, dil_w;
   int32_t pad_t, pad_l;
   uint32_t Cg, Og;
+};
+
+static struct conv_pc_geom pc_geom(const struct conv_geom *c) {
+  return (struct conv_pc_geom){
+      .C = (uint32_t)c->C, .H = (uint32_t)c->H, .W = (uint32_t)c->W,
+      .O = (uint32_t)c->O, .OH = (uint32_t)c->OH, .OW = (uint32_t)c->OW,
+      .KH = (uint32_t)c->KH, .KW = (uint32_t)c->KW,
+      .stride_h = (uint32_t)c->stride_h, .stride_w = (uint32_t)c->stride_w,
+      .dil_h = (uint32_t)c->dil_h, .dil_w = (uint32_t)c->dil_w,
+      .pad_t = c->pad_t, .pad_l = c->pad_l,
+      .Cg = (uint32_t)(c->C / c->groups), .Og = (uint32_t)(c->O / c->groups),
+  };
+}
+
+struct conv2d_pc {
+  struct conv_pc_geom geom;
   uint32_t N, K;
   uint32_t mtiles;
   uint32_t has_bias;
@@ -51,11 +88,6 @@ static void conv2d_tiles(const vkg_ctx *ctx, int Og, uint32_t spec[6]) {
   }
 }
 
-/* The sizes of one conv2d launch, every one already checked. */
-struct conv_geom {
-  int B, C, H, W, O, OH, OW, KH, KW;
-  int stride_h, stride_w, dil_h, dil_w, pad_t, pad_l, groups;
-};
 
 /* Records the conv2d dispatch and returns out, whose shape (ndim, shape) the caller gives. */
 static vkg_t conv2d_launch(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const struct conv_geom *c, int ndim,
@@ -71,13 +103,7 @@ static vkg_t conv2d_launch(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const str
   if (out < 0) return VKG_NONE;
   int Cg = c->C / c->groups, Og = c->O / c->groups;
   struct conv2d_pc pc = {
-      .C = (uint32_t)c->C, .H = (uint32_t)c->H, .W = (uint32_t)c->W,
-      .O = (uint32_t)c->O, .OH = (uint32_t)c->OH, .OW = (uint32_t)c->OW,
-      .KH = (uint32_t)c->KH, .KW = (uint32_t)c->KW,
-      .stride_h = (uint32_t)c->stride_h, .stride_w = (uint32_t)c->stride_w,
-      .dil_h = (uint32_t)c->dil_h, .dil_w = (uint32_t)c->dil_w,
-      .pad_t = c->pad_t, .pad_l = c->pad_l,
-      .Cg = (uint32_t)Cg, .Og = (uint32_t)Og,
+      .geom = pc_geom(c),
       .N = (uint32_t)((uint64_t)c->B * (uint64_t)c->OH * (uint64_t)c->OW),
       .K = (uint32_t)Cg * (uint32_t)c->KH * (uint32_t)c->KW,
       .has_bias = bias != VKG_NONE,
@@ -86,7 +112,7 @@ static vkg_t conv2d_launch(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const str
   vkg_t bind[4] = {x, w, bias != VKG_NONE ? bias : x, out};
   if (Og <= DIRECT_MAX_OG) {
     uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[3] = {wg, 1, 1};
-    vkg__grid1d((uint64_t)pc.N * pc.O, wg, &gx, &gy);
+    vkg__grid1d((uint64_t)pc.N * pc.geom.O, wg, &gx, &gy);
     if (vkg__dispatch(g, "conv2d_direct", spec, 3, 4, bind, 1u << 3, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
     return out;
   }
@@ -98,6 +124,183 @@ static vkg_t conv2d_launch(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const str
   vkg__grid1d(pc.N, bn, &gx, &gy);
   if (vkg__dispatch(g, "conv2d", spec, 6, 4, bind, 1u << 3, &pc, sizeof pc, gx, gy, gz)) return VKG_NONE;
   return out;
+}
+
+// ---- transposed launch: output side -> image side ----
+
+struct conv_transpose2d_pc {
+  uint32_t total;
+  uint32_t C, H, W;
+  uint32_t O, OH, OW;
+  uint32_t KH, KW;
+  uint32_t stride_h, stride_w, dil_h, dil_w;
+  uint32_t pad_h, pad_w;
+  uint32_t Cg, Og;
+  uint32_t has_bias;
+  uint32_t c_lo, c_hi;
+};
+_Static_assert(sizeof(struct conv_transpose2d_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+/* Loop iterations one invocation of a gathering shader may run: lavapipe silently ends a shader's
+ * loops after 65535 iterations in all, so wide groups are summed in several launches. */
+#define MAX_LOOP_ITERS 16384
+
+/* Records conv_transpose2d.comp for geometry c: reads src (B, O, OH, OW), writes and returns the
+ * image-side tensor (B, C, H, W), whose shape (ndim, shape) the caller gives; bias (C) or VKG_NONE.
+ * In the shader's own terms (a ConvTranspose2d) its input is c's output side and its output c's
+ * image side, so the two sides swap in the push constants. */
+static vkg_t convt_launch(vkg_graph *g, vkg_t src, vkg_t w, vkg_t bias, const struct conv_geom *c, int ndim,
+                          const int *shape) {
+  vkg_t out = vkg__new(g, VKG_F32, ndim, shape);
+  if (out < 0) return VKG_NONE;
+  int Cg = c->C / c->groups, Og = c->O / c->groups;
+  struct conv_transpose2d_pc pc = {
+      .total = (uint32_t)((uint64_t)c->B * (uint64_t)c->C * (uint64_t)c->H * (uint64_t)c->W),
+      .C = (uint32_t)c->O, .H = (uint32_t)c->OH, .W = (uint32_t)c->OW,
+      .O = (uint32_t)c->C, .OH = (uint32_t)c->H, .OW = (uint32_t)c->W,
+      .KH = (uint32_t)c->KH, .KW = (uint32_t)c->KW,
+      .stride_h = (uint32_t)c->stride_h, .stride_w = (uint32_t)c->stride_w,
+      .dil_h = (uint32_t)c->dil_h, .dil_w = (uint32_t)c->dil_w,
+      .pad_h = (uint32_t)c->pad_t, .pad_w = (uint32_t)c->pad_l,
+      .Cg = (uint32_t)Og, .Og = (uint32_t)Cg,
+  };
+  /* Per invocation: KH + KH*KW tap iterations, and the channel loop for every tap that lands. */
+  uint64_t taps = (uint64_t)c->KH * (uint64_t)c->KW, chunk = 1;
+  if (taps + (uint64_t)c->KH < MAX_LOOP_ITERS) chunk = (MAX_LOOP_ITERS - taps - (uint64_t)c->KH) / taps;
+  if (chunk < 1) chunk = 1;
+  uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[3] = {wg, 1, 1};
+  vkg__grid1d(pc.total, wg, &gx, &gy);
+  vkg_t bind[4] = {src, w, bias != VKG_NONE ? bias : src, out};
+  for (uint64_t lo = 0; lo < (uint64_t)Og; lo += chunk) {
+    pc.c_lo = (uint32_t)lo;
+    pc.c_hi = (uint32_t)(lo + chunk < (uint64_t)Og ? lo + chunk : (uint64_t)Og);
+    pc.has_bias = lo == 0 && bias != VKG_NONE; /* added once, by the launch that starts the sum */
+    if (vkg__dispatch(g, "conv_transpose2d", spec, 3, 4, bind, 1u << 3, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
+  }
+  return out;
+}
+
+// ---- weight gradient: image x output side -> w ----
+
+struct conv2d_bwd_weight_pc {
+  struct conv_pc_geom geom;
+  uint32_t K, N;
+  uint32_t mtiles, ktiles, tiles;
+  uint32_t chunk;
+};
+_Static_assert(sizeof(struct conv2d_bwd_weight_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+/* Pixels per invocation of conv2d_bwd_weight.comp at most (it loops once per pixel). */
+#define BWD_WEIGHT_MAX_ITERS 4096
+
+/* The gradient of w (O, Cg, KH, KW) for geometry c from the image-side tensor img (B, C, H, W) and the
+ * output-side gradient dy (B, O, OH, OW); the result has the shape (ndim, shape) the caller gives.
+ * Every weight sums over B*OH*OW pixels: each workgroup row takes a micro-tile of weights, its lanes
+ * share the pixels, and when that is still too many pixels per lane (or too few workgroups to fill the
+ * device) the pixels are split into chunks whose partial sums a reduce adds. */
+static vkg_t bwd_weight_launch(vkg_graph *g, vkg_t img, vkg_t dy, const struct conv_geom *c, int ndim,
+                               const int *shape) {
+  int Cg = c->C / c->groups, Og = c->O / c->groups;
+  uint64_t K = (uint64_t)Cg * (uint64_t)c->KH * (uint64_t)c->KW;
+  uint64_t N = (uint64_t)c->B * (uint64_t)c->OH * (uint64_t)c->OW;
+  /* Micro-tiles no larger than the group, so a depthwise kernel (Og = 1) wastes nothing along m. */
+  uint32_t tm = Og >= 4 ? 4 : Og >= 2 ? 2 : 1, tn = K >= 4 ? 4 : K >= 2 ? 2 : 1;
+  uint64_t mtiles = ((uint64_t)Og + tm - 1) / tm, ktiles = (K + tn - 1) / tn;
+  uint64_t tiles = (uint64_t)c->groups * mtiles * ktiles;
+  /* Lanes per micro-tile (a power of two for the tree sum): enough that each loops a while, few
+   * enough that small images do not leave most of them idle. */
+  uint32_t wg = vkg__wg1d(g->ctx), wx = 4;
+  while (wx < 64 && (uint64_t)wx * 16 < N) wx *= 2;
+  while (wx > wg && wx > 1) wx /= 2;
+  uint32_t wy = wg / wx;
+  uint64_t nwg = (tiles + wy - 1) / wy, per_lane = (N + wx - 1) / wx;
+  uint64_t splits = (per_lane + BWD_WEIGHT_MAX_ITERS - 1) / BWD_WEIGHT_MAX_ITERS;
+  /* Few workgroups with long sums: split further (keeping >= 256 pixels per lane) to use the device. */
+  if (nwg * splits < 64 && per_lane >= 512) {
+    uint64_t want = (64 + nwg - 1) / nwg, most = per_lane / 256;
+    uint64_t more = want < most ? want : most;
+    if (more > splits) splits = more;
+  }
+  uint64_t chunk = (N + splits - 1) / splits;
+  splits = (N + chunk - 1) / chunk;
+  if (tiles > 0xffffffffu || N > 0xffffffffu || splits > 65535)
+    return vkg__bad(g, VKG_ERR_SHAPE, "weight gradient over %llu pixels for %llu weights is too large",
+                    (unsigned long long)N, (unsigned long long)(K * (uint64_t)c->O)),
+           VKG_NONE;
+  struct conv2d_bwd_weight_pc pc = {
+      .geom = pc_geom(c),
+      .K = (uint32_t)K, .N = (uint32_t)N,
+      .mtiles = (uint32_t)mtiles, .ktiles = (uint32_t)ktiles, .tiles = (uint32_t)tiles,
+      .chunk = (uint32_t)chunk,
+  };
+  /* One chunk writes w's shape directly; several write rows of a (splits, O*K) scratch. */
+  int part_shape[2] = {(int)splits, (int)(K * (uint64_t)c->O)};
+  vkg_t out = splits == 1 ? vkg__new(g, VKG_F32, ndim, shape) : vkg__new(g, VKG_F32, 2, part_shape);
+  if (out < 0) return VKG_NONE;
+  uint32_t gx, gy, spec[5] = {wx, wy, 1, tm, tn};
+  vkg__grid1d(nwg, 1, &gx, &gy);
+  vkg_t bind[3] = {img, dy, out};
+  if (vkg__dispatch(g, "conv2d_bwd_weight", spec, 5, 3, bind, 1u << 2, &pc, sizeof pc, gx, gy, (uint32_t)splits))
+    return VKG_NONE;
+  if (splits == 1) return out;
+  return vkg_reshape(g, vkg_reduce(g, VKG_REDUCE_SUM, out, 0, 0), ndim, shape);
+}
+
+// ---- backward ----
+/* conv2d (and conv1d) of geometry c:   dx = convt(dy, w),  dw = bwd_weight(x, dy);
+ * conv_transpose2d of geometry c:      dx = conv2d(dy, w), dw = bwd_weight(dy, x);
+ * and the bias gradient is dy summed over batch and pixels. */
+
+/* Copies the shape of t into shape (VKG_MAX_DIMS ints); returns its ndim. */
+static int shape_of(vkg_graph *g, vkg_t t, int *shape) {
+  const struct vkg_gtensor *tt = vkg__t(g, t);
+  memcpy(shape, tt->shape, sizeof(int) * VKG_MAX_DIMS);
+  return tt->ndim;
+}
+
+/* dbias (bias's shape) = dy (B, ch, pixels) summed over B and pixels. */
+static vkg_t bias_grad(vkg_graph *g, vkg_t dy, int B, int ch, int pixels, vkg_t bias) {
+  int bshape[VKG_MAX_DIMS], bnd = shape_of(g, bias, bshape);
+  int s3[3] = {B, ch, pixels}, s2[2] = {B, ch};
+  vkg_t r = vkg_reshape(g, dy, 3, s3);
+  r = pixels > 1 ? vkg_reduce(g, VKG_REDUCE_SUM, r, 2, 0) : vkg_reshape(g, r, 2, s2);
+  if (B > 1) r = vkg_reduce(g, VKG_REDUCE_SUM, r, 0, 0);
+  return vkg_reshape(g, r, bnd, bshape);
+}
+
+/* Starts a node named after the forward op and the part of its backward, e.g. conv2d_bwd_weight. */
+static void begin_part(vkg_graph *g, const struct vkg_node *n, const char *part) {
+  char name[sizeof n->op + 16];
+  snprintf(name, sizeof name, "%s_%s", n->op, part);
+  vkg__begin(g, name);
+}
+
+/* The node's attributes: the geometry, and whether the op was the transposed convolution. */
+struct conv_attrs {
+  struct conv_geom c;
+  int transposed;
+};
+
+static void conv_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {
+  struct conv_attrs a;
+  memcpy(&a, n->attrs, sizeof a);
+  const struct conv_geom *c = &a.c;
+  vkg_t x = n->in[0], w = n->in[1], bias = n->in[2], dy = gout[0];
+  int shape[VKG_MAX_DIMS], nd;
+  if (vkg__wants_grad(g, x)) {
+    nd = shape_of(g, x, shape);
+    begin_part(g, n, "bwd_input");
+    gin[0] = a.transposed ? conv2d_launch(g, dy, w, VKG_NONE, c, nd, shape)
+                          : convt_launch(g, dy, w, VKG_NONE, c, nd, shape);
+  }
+  if (vkg__wants_grad(g, w)) {
+    nd = shape_of(g, w, shape);
+    begin_part(g, n, "bwd_weight");
+    gin[1] = a.transposed ? bwd_weight_launch(g, dy, x, c, nd, shape) : bwd_weight_launch(g, x, dy, c, nd, shape);
+  }
+  if (bias != VKG_NONE && vkg__wants_grad(g, bias))
+    gin[2] = a.transposed ? bias_grad(g, dy, c->B, c->C, c->H * c->W, bias)
+                          : bias_grad(g, dy, c->B, c->O, c->OH * c->OW, bias);
 }
 
 /* Checks that x, w (and bias) are f32 and bias holds O values; 1 (error recorded) if not. */
@@ -173,7 +376,11 @@ vkg_t vkg_conv2d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const struct vkg_co
   c.OH = (int)((in_h - span_h) / c.stride_h + 1);
   c.OW = (int)((in_w - span_w) / c.stride_w + 1);
   int shape[4] = {c.B, c.O, c.OH, c.OW};
-  return conv2d_launch(g, x, w, bias, &c, 4, shape);
+  vkg_t out = conv2d_launch(g, x, w, bias, &c, 4, shape);
+  vkg_t in[3] = {x, w, bias};
+  struct conv_attrs a = {c, 0};
+  vkg__node_io(g, 3, in, 1, &out, &a, sizeof a, conv_backward);
+  return out;
 }
 
 // ---- conv1d ----
@@ -212,22 +419,14 @@ vkg_t vkg_conv1d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, int stride, int pad
                         .stride_w = stride, .dil_h = 1, .dil_w = dilation, .pad_t = 0, .pad_l = (int)pad_l,
                         .groups = groups};
   int shape[3] = {c.B, c.O, c.OW};
-  return conv2d_launch(g, x, w, bias, &c, 3, shape);
+  vkg_t out = conv2d_launch(g, x, w, bias, &c, 3, shape);
+  vkg_t in[3] = {x, w, bias};
+  struct conv_attrs a = {c, 0};
+  vkg__node_io(g, 3, in, 1, &out, &a, sizeof a, conv_backward);
+  return out;
 }
 
 // ---- conv_transpose2d ----
-
-struct conv_transpose2d_pc {
-  uint32_t total;
-  uint32_t C, H, W;
-  uint32_t O, OH, OW;
-  uint32_t KH, KW;
-  uint32_t stride_h, stride_w, dil_h, dil_w;
-  uint32_t pad_h, pad_w;
-  uint32_t Cg, Og;
-  uint32_t has_bias;
-};
-_Static_assert(sizeof(struct conv_transpose2d_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
 
 vkg_t vkg_conv_transpose2d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const struct vkg_conv2d_desc *d) {
   vkg_t ids[3] = {x, w, bias};
@@ -277,24 +476,14 @@ vkg_t vkg_conv_transpose2d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const str
                     s1, s2, dd.stride_h, dd.stride_w, dd.pad_h, dd.pad_w, dd.dil_h, dd.dil_w, dd.out_pad_h,
                     dd.out_pad_w, (long long)oh, (long long)ow),
            VKG_NONE;
-  int shape[4] = {tx->shape[0], O, (int)oh, (int)ow}, Og = tw->shape[1];
-  /* vkg__new may move the tensor array, so tx and tw are not used past this point. */
-  vkg_t out = vkg__new(g, VKG_F32, 4, shape);
-  if (out < 0) return VKG_NONE;
-  struct conv_transpose2d_pc pc = {
-      .total = (uint32_t)vkg__numel(shape, 4),
-      .C = (uint32_t)C, .H = (uint32_t)H, .W = (uint32_t)W,
-      .O = (uint32_t)O, .OH = (uint32_t)oh, .OW = (uint32_t)ow,
-      .KH = (uint32_t)KH, .KW = (uint32_t)KW,
-      .stride_h = (uint32_t)dd.stride_h, .stride_w = (uint32_t)dd.stride_w,
-      .dil_h = (uint32_t)dd.dil_h, .dil_w = (uint32_t)dd.dil_w,
-      .pad_h = (uint32_t)dd.pad_h, .pad_w = (uint32_t)dd.pad_w,
-      .Cg = (uint32_t)(C / groups), .Og = (uint32_t)Og,
-      .has_bias = bias != VKG_NONE,
-  };
-  uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[3] = {wg, 1, 1};
-  vkg__grid1d(pc.total, wg, &gx, &gy);
-  vkg_t bind[4] = {x, w, bias != VKG_NONE ? bias : x, out};
-  if (vkg__dispatch(g, "conv_transpose2d", spec, 3, 4, bind, 1u << 3, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
+  /* As a conv2d geometry, the image side is this op's output and the output side its input x. */
+  struct conv_geom c = {.B = tx->shape[0], .C = O, .H = (int)oh, .W = (int)ow, .O = C, .OH = H, .OW = W,
+                        .KH = KH, .KW = KW, .stride_h = dd.stride_h, .stride_w = dd.stride_w, .dil_h = dd.dil_h,
+                        .dil_w = dd.dil_w, .pad_t = dd.pad_h, .pad_l = dd.pad_w, .groups = groups};
+  int shape[4] = {c.B, O, (int)oh, (int)ow};
+  vkg_t out = convt_launch(g, x, w, bias, &c, 4, shape);
+  vkg_t in[3] = {x, w, bias};
+  struct conv_attrs a = {c, 1};
+  vkg__node_io(g, 3, in, 1, &out, &a, sizeof a, conv_backward);
   return out;
 }

@@ -166,3 +166,25 @@ vkg_t vkg_full(vkg_graph *g, int ndim, const int *shape, float value) {
   vkg__node_io(g, 0, NULL, 1, &out, NULL, 0, NULL);
   return out;
 }
+
+vkg_t vkg_history(vkg_graph *g, vkg_t x, int n, int step_slot) {
+  if (vkg__check(g, 1, &x)) return VKG_NONE;
+  vkg__begin(g, "history");
+  const struct vkg_gtensor *tx = vkg__t(g, x);
+  if (vkg__numel(tx->shape, tx->ndim) != 1 || tx->dtype != VKG_F32)
+    return vkg__bad(g, VKG_ERR_SHAPE, "history records one f32 value per run"), VKG_NONE;
+  if (n < 1 || step_slot < 0 || step_slot >= g->nscalars)
+    return vkg__bad(g, VKG_ERR_ARG, "history needs n >= 1 (got %d) and a scalar slot for the step", n), VKG_NONE;
+  int shape[1] = {n};
+  vkg_t hist = vkg__new(g, VKG_F32, 1, shape);
+  if (hist < 0) return VKG_NONE;
+  vkg_output(g, hist); /* own memory, kept across runs */
+  struct {
+    uint32_t n, step_slot;
+  } pc = {(uint32_t)n, (uint32_t)step_slot};
+  uint32_t spec[3] = {1, 1, 1}; /* one value: a single invocation is the whole job */
+  vkg_t bind[3] = {x, vkg__scalars(g), hist};
+  if (vkg__dispatch(g, "history", spec, 3, 3, bind, 1u << 2, &pc, sizeof pc, 1, 1, 1)) return VKG_NONE;
+  vkg__node_io(g, 1, &x, 1, &hist, NULL, 0, NULL);
+  return hist;
+}

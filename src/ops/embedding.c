@@ -1,5 +1,6 @@
 /* Embedding lookup: table (V, C) f32, ids i32 of any shape -> (ids..., C). Shape letters: V
- * vocabulary, C channels. */
+ * vocabulary, C channels, N the number of ids, P the sort length (a power of two >= N). */
+#include <stdint.h>
 #include <string.h>
 
 #include "internal.h"
@@ -8,6 +9,89 @@ struct embedding_pc {
   uint32_t n, V, C;
 };
 _Static_assert(sizeof(struct embedding_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+struct embedding_sort_pc {
+  uint32_t N, V, P, k, j;
+};
+_Static_assert(sizeof(struct embedding_sort_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+struct embedding_seg_pc {
+  uint32_t V, C, P, L, nseg;
+};
+_Static_assert(sizeof(struct embedding_seg_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+/* ---- backward ----
+ * dtable (V, C) is a scatter-add of the rows of dy by id. Adding with float atomics would make the
+ * result depend on timing; instead the (id, index) pairs are sorted (a bitonic sort: O(P log^2 P)
+ * work in about log^2(P / E) / 2 dispatches), so the rows with one id lie together in index order,
+ * and fixed segments of the sorted order are summed (embedding_bwd_seg.comp, then
+ * embedding_bwd_join.comp for ids whose run crosses segments). Every addition happens in a fixed
+ * order: the same inputs give the same bits on every run. Out-of-range ids sort last and add nothing;
+ * ids are not differentiable. */
+
+/* The most ids one backward can take: positions and segment counts then fit in 32 bits. */
+#define EMB_MAX_IDS (1u << 30)
+
+static void embedding_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {
+  vkg_t table = n->in[0], ids = n->in[1], dy = gout[0];
+  if (!vkg__wants_grad(g, table)) return;
+  vkg__begin(g, "embedding backward");
+  const struct vkg_gtensor *tt = vkg__t(g, table), *ti = vkg__t(g, ids);
+  int V = tt->shape[0], C = tt->shape[1];
+  size_t N = vkg__numel(ti->shape, ti->ndim);
+  if (N > EMB_MAX_IDS) {
+    vkg__bad(g, VKG_ERR_UNSUPPORTED, "the backward takes at most %u ids; got %zu", EMB_MAX_IDS, N);
+    return;
+  }
+  uint32_t wg = vkg__wg1d(g->ctx), E = 2 * wg, P = E, gx, gy, spec[4] = {wg, 1, 1, 0};
+  while (P < N) P *= 2;
+  int pshape[2] = {(int)P, 2};
+  vkg_t pairs = vkg__new(g, VKG_I32, 2, pshape);
+  if (pairs < 0) return;
+
+  /* Sort: blocks of E in shared memory, then per stage k > E the steps with distance >= E over the
+   * whole array and the rest inside blocks again. */
+  struct embedding_sort_pc sp = {(uint32_t)N, (uint32_t)V, P, 0, 0};
+  vkg_t sbind[2] = {ids, pairs};
+  vkg__grid1d(P / E, 1, &gx, &gy); /* one workgroup per block */
+  if (vkg__dispatch(g, "embedding_bwd_sort", spec, 4, 2, sbind, 1u << 1, &sp, sizeof sp, gx, gy, 1)) return;
+  for (uint32_t k = 2 * E; k <= P; k *= 2) {
+    sp.k = k;
+    spec[3] = 1;
+    vkg__grid1d(P / 2, wg, &gx, &gy);
+    for (uint32_t j = k / 2; j >= E; j /= 2) {
+      sp.j = j;
+      if (vkg__dispatch(g, "embedding_bwd_sort", spec, 4, 2, sbind, 1u << 1, &sp, sizeof sp, gx, gy, 1)) return;
+    }
+    spec[3] = 2;
+    vkg__grid1d(P / E, 1, &gx, &gy);
+    if (vkg__dispatch(g, "embedding_bwd_sort", spec, 4, 2, sbind, 1u << 1, &sp, sizeof sp, gx, gy, 1)) return;
+  }
+
+  /* Segments of L sorted positions: at least 256, and at most 32768 segments, so neither the walk
+   * over a segment nor the walk over segments runs long. */
+  uint32_t L = P >> 15 > 256 ? P >> 15 : 256;
+  if (L > P) L = P;
+  struct embedding_seg_pc pc = {(uint32_t)V, (uint32_t)C, P, L, P / L};
+  if ((uint64_t)pc.nseg * (uint32_t)C > UINT32_MAX) {
+    vkg__bad(g, VKG_ERR_UNSUPPORTED, "the backward of %zu ids over %d channels needs more than 2^32 invocations", N, C);
+    return;
+  }
+  int tshape[2] = {V, C}, hshape[2] = {(int)pc.nseg, C};
+  vkg_t dtable = vkg_full(g, 2, tshape, 0.0f); /* rows of ids that never occur stay 0 */
+  vkg__begin(g, "embedding backward");
+  vkg_t head = vkg__new(g, VKG_F32, 2, hshape), tail = vkg__new(g, VKG_F32, 2, hshape);
+  if (dtable < 0 || head < 0 || tail < 0) return;
+  uint32_t spec3[3] = {wg, 1, 1};
+  vkg__grid1d((uint64_t)pc.nseg * (uint32_t)C, wg, &gx, &gy);
+  vkg_t abind[5] = {pairs, dy, dtable, head, tail};
+  if (vkg__dispatch(g, "embedding_bwd_seg", spec3, 3, 5, abind, (1u << 2) | (1u << 3) | (1u << 4), &pc, sizeof pc, gx,
+                    gy, 1))
+    return;
+  vkg_t bbind[4] = {pairs, head, tail, dtable};
+  if (vkg__dispatch(g, "embedding_bwd_join", spec3, 3, 4, bbind, 1u << 3, &pc, sizeof pc, gx, gy, 1)) return;
+  gin[0] = dtable;
+}
 
 vkg_t vkg_embedding(vkg_graph *g, vkg_t table, vkg_t ids) {
   vkg_t args[2] = {table, ids};
@@ -34,6 +118,6 @@ vkg_t vkg_embedding(vkg_graph *g, vkg_t table, vkg_t ids) {
   vkg__grid1d(pc.n, wg, &gx, &gy);
   vkg_t bind[3] = {table, ids, out};
   if (vkg__dispatch(g, "embedding_fwd", spec, 3, 3, bind, 1u << 2, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
-  vkg__node_io(g, 2, args, 1, &out, NULL, 0, NULL); /* no backward yet */
+  vkg__node_io(g, 2, args, 1, &out, NULL, 0, embedding_backward);
   return out;
 }

@@ -2,10 +2,11 @@
  * Shape letters: B batch, C channels (the normalized axis for softmax and layernorm), S the product
  * of batchnorm's spatial dims (1 for a 2-D input).
  *
- * Each op records its node (vkg__node_io) with no backward yet. Saved for a later backward pass:
+ * Each op records its node (vkg__node_io) with its backward. Saved for the backward pass:
  *   softmax, log_softmax: out[0], the result itself;
  *   layernorm: out[1] = stats (rows, 2), per-row (mean, rstd);
- *   batchnorm: out[1] = stats (C, 2), per-channel batch (mean, rstd) in training, VKG_NONE in inference. */
+ *   batchnorm: out[1] = stats (C, 2), per-channel batch (mean, rstd) in training, VKG_NONE in inference.
+ * The saved statistics get no gradient of their own: they are not results a caller can use. */
 #include <string.h>
 
 #include "internal.h"
@@ -47,6 +48,27 @@ struct softmax_pc {
 };
 _Static_assert(sizeof(struct softmax_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
 
+/* ---- backward ----
+ * softmax_bwd.comp works from the saved output alone, one workgroup per row like the forward. */
+static void softmax_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {
+  int log_;
+  memcpy(&log_, n->attrs, sizeof log_);
+  if (!vkg__wants_grad(g, n->in[0])) return;
+  vkg__begin(g, log_ ? "log_softmax backward" : "softmax backward");
+  const struct vkg_gtensor *ty = vkg__t(g, n->out[0]);
+  int shape[VKG_MAX_DIMS], ndim = ty->ndim;
+  memcpy(shape, ty->shape, sizeof shape);
+  size_t C = (size_t)shape[ndim - 1], rows = vkg__numel(shape, ndim) / C;
+  vkg_t dx = vkg__new(g, VKG_F32, ndim, shape);
+  if (dx < 0) return;
+  struct softmax_pc pc = {(uint32_t)rows, (uint32_t)C};
+  uint32_t spec[4] = {row_wg(g->ctx, C), 1, 1, (uint32_t)log_}, gx, gy;
+  vkg__grid1d(rows, 1, &gx, &gy);
+  vkg_t bind[3] = {n->out[0], gout[0], dx};
+  if (vkg__dispatch(g, "softmax_bwd", spec, 4, 3, bind, 1u << 2, &pc, sizeof pc, gx, gy, 1)) return;
+  gin[0] = dx;
+}
+
 static vkg_t softmax_common(vkg_graph *g, vkg_t x, int log_) {
   if (vkg__check(g, 1, &x)) return VKG_NONE;
   vkg__begin(g, log_ ? "log_softmax" : "softmax");
@@ -64,7 +86,7 @@ static vkg_t softmax_common(vkg_graph *g, vkg_t x, int log_) {
   vkg__grid1d(rows, 1, &gx, &gy); /* one workgroup per row */
   vkg_t bind[2] = {x, out};
   if (vkg__dispatch(g, "softmax_fwd", spec, 4, 2, bind, 1u << 1, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
-  vkg__node_io(g, 1, &x, 1, &out, &log_, sizeof log_, NULL);
+  vkg__node_io(g, 1, &x, 1, &out, &log_, sizeof log_, softmax_backward);
   return out;
 }
 
@@ -78,6 +100,50 @@ struct layernorm_pc {
   float eps;
 };
 _Static_assert(sizeof(struct layernorm_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+struct layernorm_bwd_pc {
+  uint32_t rows, C, has_gamma, want_dx, want_dyx;
+};
+_Static_assert(sizeof(struct layernorm_bwd_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+/* Sums t, viewed as (rows, C), over its rows, shaped like the parameter `like` (C values). vkg_reduce
+ * splits long columns over several passes, so any number of rows works. */
+static vkg_t column_sum(vkg_graph *g, vkg_t t, size_t rows, size_t C, vkg_t like) {
+  const struct vkg_gtensor *tl = vkg__t(g, like);
+  int shape[VKG_MAX_DIMS], ndim = tl->ndim, two[2] = {(int)rows, (int)C};
+  memcpy(shape, tl->shape, sizeof shape);
+  return vkg_reshape(g, vkg_reduce(g, VKG_REDUCE_SUM, vkg_reshape(g, t, 2, two), 0, 0), ndim, shape);
+}
+
+/* ---- backward ----
+ * layernorm_bwd.comp gives dx per row from the saved (mean, rstd), and dy * xhat, whose column sums
+ * are dgamma; dbeta is the column sums of dy. Outputs nobody wants are replaced by one-value
+ * stand-ins that the shader never writes. */
+static void layernorm_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {
+  vkg_t x = n->in[0], gamma = n->in[1], beta = n->in[2], stats = n->out[1], dy = gout[0];
+  int want_dx = vkg__wants_grad(g, x), want_dg = gamma != VKG_NONE && vkg__wants_grad(g, gamma);
+  int want_db = beta != VKG_NONE && vkg__wants_grad(g, beta);
+  vkg__begin(g, "layernorm backward");
+  const struct vkg_gtensor *tx = vkg__t(g, x);
+  int shape[VKG_MAX_DIMS], ndim = tx->ndim, one[1] = {1};
+  memcpy(shape, tx->shape, sizeof shape);
+  size_t C = (size_t)shape[ndim - 1], rows = vkg__numel(shape, ndim) / C;
+  if (want_dx || want_dg) {
+    vkg_t dx = want_dx ? vkg__new(g, VKG_F32, ndim, shape) : vkg__new(g, VKG_F32, 1, one);
+    vkg_t dyx = want_dg ? vkg__new(g, VKG_F32, ndim, shape) : vkg__new(g, VKG_F32, 1, one);
+    if (dx < 0 || dyx < 0) return;
+    struct layernorm_bwd_pc pc = {(uint32_t)rows, (uint32_t)C, gamma != VKG_NONE, (uint32_t)want_dx,
+                                  (uint32_t)want_dg};
+    uint32_t spec[3] = {row_wg(g->ctx, C), 1, 1}, gx, gy;
+    vkg__grid1d(rows, 1, &gx, &gy);
+    vkg_t bind[6] = {x, stats, gamma != VKG_NONE ? gamma : x, dy, dx, dyx};
+    if (vkg__dispatch(g, "layernorm_bwd", spec, 3, 6, bind, (1u << 4) | (1u << 5), &pc, sizeof pc, gx, gy, 1))
+      return;
+    if (want_dx) gin[0] = dx;
+    if (want_dg) gin[1] = column_sum(g, dyx, rows, C, gamma);
+  }
+  if (want_db) gin[2] = column_sum(g, dy, rows, C, beta);
+}
 
 vkg_t vkg_layernorm(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, float eps) {
   vkg_t ids[3];
@@ -110,7 +176,7 @@ vkg_t vkg_layernorm(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, float eps) {
   if (vkg__dispatch(g, "layernorm_fwd", spec, 3, 5, bind, (1u << 3) | (1u << 4), &pc, sizeof pc, gx, gy, 1))
     return VKG_NONE;
   vkg_t in[3] = {x, gamma, beta}, outs[2] = {out, stats};
-  vkg__node_io(g, 3, in, 2, outs, &eps, sizeof eps, NULL);
+  vkg__node_io(g, 3, in, 2, outs, &eps, sizeof eps, layernorm_backward);
   return out;
 }
 
@@ -134,6 +200,78 @@ struct batchnorm_attrs {
   float momentum, eps;
   int training;
 };
+
+struct batchnorm_bwd_sums_pc {
+  uint32_t B, C, S, nseg, seg, training;
+  float eps;
+};
+_Static_assert(sizeof(struct batchnorm_bwd_sums_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+struct batchnorm_bwd_pc {
+  uint32_t n, C, S, training, has_gamma;
+  float eps, count;
+};
+_Static_assert(sizeof(struct batchnorm_bwd_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+/* Loop iterations per invocation in batchnorm_bwd_sums: a channel's values are split into segments
+ * of this many per invocation of a workgroup (lavapipe ends loops after 65535 iterations). */
+#define BN_SUM_ITERS 1024u
+
+/* ---- backward ----
+ * Per-channel sums of dy and dy * xhat (batchnorm_bwd_sums.comp, then vkg_reduce over segments when
+ * a channel has many values) give dbeta and dgamma, and in training the two terms by which the batch
+ * statistics change dx (batchnorm_bwd.comp). In inference the running statistics are constants and
+ * dx is just dy * gamma * rstd. The running-statistics update is not differentiated. */
+static void batchnorm_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {
+  struct batchnorm_attrs a;
+  memcpy(&a, n->attrs, sizeof a);
+  vkg_t x = n->in[0], gamma = n->in[1], beta = n->in[2], dy = gout[0];
+  vkg_t sa = a.training ? n->out[1] : n->in[3], sb = a.training ? n->out[1] : n->in[4];
+  int want_dx = vkg__wants_grad(g, x), want_dg = gamma != VKG_NONE && vkg__wants_grad(g, gamma);
+  int want_db = beta != VKG_NONE && vkg__wants_grad(g, beta);
+  vkg__begin(g, "batchnorm backward");
+  const struct vkg_gtensor *tx = vkg__t(g, x);
+  int shape[VKG_MAX_DIMS], ndim = tx->ndim;
+  memcpy(shape, tx->shape, sizeof shape);
+  size_t B = (size_t)shape[0], C = (size_t)shape[1], S = vkg__numel(shape + 2, ndim - 2), N = B * S;
+  uint32_t gx, gy;
+
+  vkg_t sums = VKG_NONE; /* (C, 2): sum dy, sum dy * xhat */
+  if (want_dg || want_db || (want_dx && a.training)) {
+    uint32_t wg = row_wg(g->ctx, N), seg = wg * BN_SUM_ITERS, nseg = vkg__ceil_div(N, seg);
+    int pshape[3] = {(int)C, (int)nseg, 2}, sshape[2] = {(int)C, 2};
+    vkg_t part = vkg__new(g, VKG_F32, 3, pshape);
+    if (part < 0) return;
+    struct batchnorm_bwd_sums_pc spc = {(uint32_t)B, (uint32_t)C, (uint32_t)S, nseg, seg, (uint32_t)a.training, a.eps};
+    uint32_t spec[3] = {wg, 1, 1};
+    vkg__grid1d((uint64_t)C * nseg, 1, &gx, &gy); /* one workgroup per (channel, segment) */
+    vkg_t bind[5] = {x, sa, sb, dy, part};
+    if (vkg__dispatch(g, "batchnorm_bwd_sums", spec, 3, 5, bind, 1u << 4, &spc, sizeof spc, gx, gy, 1)) return;
+    sums = nseg == 1 ? vkg_reshape(g, part, 2, sshape) : vkg_reduce(g, VKG_REDUCE_SUM, part, 1, 0);
+    vkg__begin(g, "batchnorm backward");
+  }
+  if (want_dx) {
+    vkg_t dx = vkg__new(g, VKG_F32, ndim, shape);
+    if (dx < 0) return;
+    struct batchnorm_bwd_pc pc = {(uint32_t)(N * C), (uint32_t)C, (uint32_t)S, (uint32_t)a.training,
+                                  gamma != VKG_NONE, a.eps, (float)N};
+    uint32_t wg = vkg__wg1d(g->ctx), spec[3] = {wg, 1, 1};
+    vkg__grid1d(pc.n, wg, &gx, &gy);
+    /* Bindings the mode does not read (gamma, the sums in inference) are filled with x. */
+    vkg_t bind[7] = {x, sa, sb, gamma != VKG_NONE ? gamma : x, a.training ? sums : x, dy, dx};
+    if (vkg__dispatch(g, "batchnorm_bwd", spec, 3, 7, bind, 1u << 6, &pc, sizeof pc, gx, gy, 1)) return;
+    gin[0] = dx;
+  }
+  for (int i = 1; i <= 2; i++) {
+    vkg_t p = n->in[i];
+    if (!(i == 1 ? want_dg : want_db)) continue;
+    const struct vkg_gtensor *tp = vkg__t(g, p);
+    int pshape[VKG_MAX_DIMS], pnd = tp->ndim;
+    memcpy(pshape, tp->shape, sizeof pshape);
+    /* gamma gets sum(dy * xhat) (column 1 of the sums), beta sum(dy) (column 0). */
+    gin[i] = vkg_reshape(g, vkg_slice(g, sums, 1, i == 1, (i == 1) + 1), pnd, pshape);
+  }
+}
 
 vkg_t vkg_batchnorm(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, vkg_t running_mean, vkg_t running_var,
                     float momentum, float eps, int training) {
@@ -224,6 +362,7 @@ vkg_t vkg_batchnorm(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, vkg_t runnin
   if (vkg__dispatch(g, "batchnorm_fwd", spec, 3, 6, bind, 1u << 5, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
   struct batchnorm_attrs attrs = {momentum, eps, training != 0};
   vkg_t in[5] = {x, gamma, beta, running_mean, running_var}, outs[2] = {out, stats};
-  vkg__node_io(g, 5, in, 2, outs, &attrs, sizeof attrs, NULL);
+  /* Inference saves no statistics: the node then has one output (autodiff indexes every output). */
+  vkg__node_io(g, 5, in, training ? 2 : 1, outs, &attrs, sizeof attrs, batchnorm_backward);
   return out;
 }

@@ -28,10 +28,42 @@ _Static_assert(sizeof(struct reduce_axis_pc) <= VKG_PC_MAX, "push constants over
 /* ---- backward ----
  * The gradient of a sum spreads each output's gradient over the n inputs it summed (scaled by 1 / n
  * for the mean): a fill of the scale times the output gradient seen with the axis kept as 1, which
- * broadcasts. max has no gradient yet. */
+ * broadcasts. The gradient of max goes to the first maximal element of each reduced line, as a
+ * subgradient must pick one: reduce_max_bwd_arg.comp finds its position (an atomic min over the
+ * elements equal to the max, so every invocation's work stays one element however long the line),
+ * reduce_max_bwd.comp writes dx. */
 struct reduce_attrs {
   int op, axis; /* axis normalized */
 };
+
+struct reduce_max_bwd_pc {
+  uint32_t total, n, inner;
+};
+_Static_assert(sizeof(struct reduce_max_bwd_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+static vkg_t max_backward(vkg_graph *g, vkg_t x, vkg_t y, vkg_t dy, int axis) {
+  vkg__begin(g, "reduce_max backward");
+  const struct vkg_gtensor *tx = vkg__t(g, x);
+  int shape[VKG_MAX_DIMS], ndim = tx->ndim;
+  memcpy(shape, tx->shape, sizeof shape);
+  uint32_t outer = (uint32_t)vkg__numel(shape, axis), n = (uint32_t)shape[axis];
+  uint32_t inner = (uint32_t)vkg__numel(shape + axis + 1, ndim - axis - 1);
+  int lines[1] = {(int)(outer * inner)};
+  vkg_t arg = vkg__new(g, VKG_I32, 1, lines), dx = vkg__new(g, VKG_F32, ndim, shape);
+  if (arg < 0 || dx < 0) return VKG_NONE;
+  uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[4] = {wg, 1, 1, 0};
+  struct reduce_max_bwd_pc pc = {outer * inner, n, inner};
+  vkg_t abind[3] = {x, y, arg};
+  vkg__grid1d(pc.total, wg, &gx, &gy);
+  if (vkg__dispatch(g, "reduce_max_bwd_arg", spec, 4, 3, abind, 1u << 2, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
+  pc.total = outer * n * inner;
+  spec[3] = 1;
+  vkg__grid1d(pc.total, wg, &gx, &gy);
+  if (vkg__dispatch(g, "reduce_max_bwd_arg", spec, 4, 3, abind, 1u << 2, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
+  vkg_t bind[3] = {arg, dy, dx};
+  if (vkg__dispatch(g, "reduce_max_bwd", spec, 3, 3, bind, 1u << 2, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
+  return dx;
+}
 
 static void reduce_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {
   struct reduce_attrs a;
@@ -41,6 +73,10 @@ static void reduce_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t 
   memcpy(shape, tx->shape, sizeof shape);
   memcpy(kshape, tx->shape, sizeof kshape);
   kshape[a.axis] = 1;
+  if (a.op == VKG_REDUCE_MAX) {
+    gin[0] = max_backward(g, n->in[0], n->out[0], gout[0], a.axis);
+    return;
+  }
   float scale = a.op == VKG_REDUCE_MEAN ? 1.0f / (float)shape[a.axis] : 1.0f;
   gin[0] = vkg_binary(g, VKG_MUL, vkg_full(g, ndim, shape, scale), vkg_reshape(g, gout[0], ndim, kshape));
 }
@@ -110,6 +146,6 @@ vkg_t vkg_reduce(vkg_graph *g, vkg_reduce_op op, vkg_t x, int axis, int keepdim)
     n = nseg;
   }
   struct reduce_attrs attrs = {(int)op, ax};
-  vkg__node_io(g, 1, &x, 1, &out, &attrs, sizeof attrs, op == VKG_REDUCE_MAX ? NULL : reduce_backward);
+  vkg__node_io(g, 1, &x, 1, &out, &attrs, sizeof attrs, reduce_backward);
   return out;
 }

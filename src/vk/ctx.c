@@ -43,6 +43,7 @@ const char *vkg_status_str(vkg_status s) {
   case VKG_ERR_UNSUPPORTED: return "unsupported";
   case VKG_ERR_FORMAT: return "bad file format";
   case VKG_ERR_DEVICE_LOST: return "device lost";
+  case VKG_ERR_NUMERIC: return "numeric failure";
   }
   return "unknown status";
 }

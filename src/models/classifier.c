@@ -1,0 +1,178 @@
+/* A small convolutional classifier for 28x28 Fashion-MNIST images. It is the first model trained by
+ * the shared loop, and its hidden layer gives the features that FID is computed on.
+ * Shape letters: B batch, C channels, H W height width. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "models/models.h"
+
+struct classifier {
+  struct nn_model m;
+  struct classifier_opts o;
+  struct vkg_images train, test;
+  vkg_t x, y;        /* streamed inputs of the training graph */
+  float *xbuf;       /* (B, 1, 28, 28) staging on the host */
+  int32_t *ybuf;
+};
+
+/* Parameter order (ids index): */
+enum { C1_W, C1_B, C2_W, BN_G, BN_B, BN_MEAN, BN_VAR, FC1_W, FC1_B, FC2_W, FC2_B, NPARAM };
+
+struct classifier_opts classifier_opts_default(void) {
+  return (struct classifier_opts){.c1 = 16, .c2 = 32, .hidden = 64, .batch = 64, .seed = 1};
+}
+
+/* ---- forward ---- */
+
+/* x (B, 1, 28, 28) -> logits (B, 10); *features gets the hidden layer (B, hidden). */
+static vkg_t forward(struct classifier *c, vkg_graph *g, const vkg_t *p, vkg_t x, int training, vkg_t *features) {
+  struct vkg_conv2d_desc d = vkg_conv2d_desc_default();
+  d.stride_h = d.stride_w = 2;
+  d.pad_h = d.pad_w = 2;
+  vkg_t h = vkg_unary(g, VKG_RELU, vkg_conv2d(g, x, p[C1_W], p[C1_B], &d), 0, 0); // (B, c1, 14, 14)
+  h = vkg_conv2d(g, h, p[C2_W], VKG_NONE, &d); /* no bias: batchnorm cancels it */ // (B, c2, 7, 7)
+  h = vkg_batchnorm(g, h, p[BN_G], p[BN_B], p[BN_MEAN], p[BN_VAR], 0.1f, 1e-5f, training);
+  h = vkg_unary(g, VKG_RELU, h, 0, 0);
+  int flat[2] = {vkg_dim(g, x, 0), c->o.c2 * 7 * 7};
+  h = vkg_unary(g, VKG_RELU, nn_linear(g, vkg_reshape(g, h, 2, flat), p[FC1_W], p[FC1_B]), 0, 0); // (B, hidden)
+  if (features) *features = h;
+  return nn_linear(g, h, p[FC2_W], p[FC2_B]); // (B, 10)
+}
+
+static vkg_t build_loss(struct nn_model *m, vkg_graph *g, const vkg_t *ids) {
+  struct classifier *c = m->self;
+  int xs[4] = {m->batch, 1, 28, 28}, ys[1] = {m->batch};
+  c->x = vkg_input_streamed(g, "images", VKG_F32, 4, xs);
+  c->y = vkg_input_streamed(g, "labels", VKG_I32, 1, ys);
+  return vkg_cross_entropy_loss(g, forward(c, g, ids, c->x, 1, NULL), c->y, -100);
+}
+
+static vkg_status write_batch(struct nn_model *m, vkg_graph *g, const uint32_t *idx) {
+  struct classifier *c = m->self;
+  const size_t img = 28 * 28;
+  for (int i = 0; i < m->batch; i++) {
+    memcpy(c->xbuf + (size_t)i * img, c->train.pixels + (size_t)idx[i] * img, img * sizeof(float));
+    c->ybuf[i] = c->train.labels[idx[i]];
+  }
+  vkg_status s = vkg_graph_write(g, c->x, c->xbuf, (size_t)m->batch * img);
+  return s ? s : vkg_graph_write_i32(g, c->y, c->ybuf, (size_t)m->batch);
+}
+
+/* Test-set loss and accuracy with batchnorm in inference mode, in batches of up to 500. */
+static vkg_status evaluate(struct nn_model *m, int *n, const char **names, double *values) {
+  struct classifier *c = m->self;
+  int B = c->test.n < 500 ? c->test.n : 500;
+  vkg_graph *g;
+  vkg_status s = vkg_graph_create(m->params.ctx, &g);
+  if (s) return s;
+  vkg_t p[NPARAM];
+  nn_bind_all(g, &m->params, 0, p);
+  int xs[4] = {B, 1, 28, 28}, ys[1] = {B};
+  vkg_t x = vkg_input_streamed(g, "images", VKG_F32, 4, xs), y = vkg_input_streamed(g, "labels", VKG_I32, 1, ys);
+  vkg_t logits = forward(c, g, p, x, 0, NULL);
+  vkg_t loss = vkg_cross_entropy_loss(g, logits, y, -100);
+  vkg_output(g, logits);
+  vkg_output(g, loss);
+  s = vkg_graph_compile(g);
+  double total_loss = 0;
+  long correct = 0, seen = 0;
+  float *lg = malloc(sizeof *lg * (size_t)B * 10);
+  int32_t *lab = malloc(sizeof *lab * (size_t)B);
+  for (int start = 0; !s && start + B <= c->test.n; start += B) {
+    for (int i = 0; i < B; i++) lab[i] = c->test.labels[start + i];
+    float l;
+    s = vkg_graph_write(g, x, c->test.pixels + (size_t)start * 784, (size_t)B * 784);
+    if (!s) s = vkg_graph_write_i32(g, y, lab, (size_t)B);
+    if (!s) s = vkg_graph_run(g);
+    if (!s) s = vkg_graph_read(g, logits, lg, (size_t)B * 10);
+    if (!s) s = vkg_graph_read(g, loss, &l, 1);
+    for (int i = 0; !s && i < B; i++) {
+      int best = 0;
+      for (int k = 1; k < 10; k++)
+        if (lg[i * 10 + k] > lg[i * 10 + best]) best = k;
+      correct += best == lab[i];
+    }
+    total_loss += (double)l * B;
+    seen += B;
+  }
+  free(lg);
+  free(lab);
+  vkg_graph_destroy(g);
+  if (s) return s;
+  names[0] = "val_loss", values[0] = total_loss / (double)seen;
+  names[1] = "val_accuracy", values[1] = (double)correct / (double)seen;
+  *n = 2;
+  return VKG_OK;
+}
+
+/* ---- construction ---- */
+
+vkg_status classifier_create(vkg_ctx *ctx, const struct classifier_opts *o, struct nn_model **out) {
+  *out = NULL;
+  if (o->c1 < 1 || o->c2 < 1 || o->hidden < 1 || o->batch < 1)
+    return vkg__fail(VKG_ERR_ARG, "classifier sizes must be positive (c1 %d, c2 %d, hidden %d, batch %d)", o->c1, o->c2,
+                     o->hidden, o->batch);
+  struct classifier *c = calloc(1, sizeof *c);
+  c->o = *o;
+  struct nn_model *m = &c->m;
+  m->name = "classifier";
+  m->self = c;
+  m->batch = o->batch;
+  m->build_loss = build_loss;
+  m->write_batch = write_batch;
+  m->evaluate = evaluate;
+  snprintf(m->config, sizeof m->config, "{\"c1\": %d, \"c2\": %d, \"hidden\": %d}", o->c1, o->c2, o->hidden);
+  vkg_status s = vkg_fashion_mnist_load(o->data_dir, "train", &c->train);
+  if (!s) s = vkg_fashion_mnist_load(o->data_dir, "test", &c->test);
+  if (s) {
+    classifier_destroy(m);
+    return s;
+  }
+  m->n_train = o->limit > 0 && o->limit < (size_t)c->train.n ? o->limit : (size_t)c->train.n;
+  c->xbuf = malloc(sizeof *c->xbuf * (size_t)o->batch * 784);
+  c->ybuf = malloc(sizeof *c->ybuf * (size_t)o->batch);
+
+  nn_params_init(&m->params, ctx);
+  struct nn_params *p = &m->params;
+  int c1w[4] = {o->c1, 1, 5, 5}, c1b[1] = {o->c1}, c2w[4] = {o->c2, o->c1, 5, 5}, c2b[1] = {o->c2};
+  int f1w[2] = {o->hidden, o->c2 * 49}, f1b[1] = {o->hidden}, f2w[2] = {10, o->hidden}, f2b[1] = {10};
+  /* PyTorch's default init: uniform(+-1/sqrt(fan_in)) for weights and biases; batchnorm 1 and 0. */
+  struct {
+    const char *name;
+    int trainable, ndim;
+    const int *shape;
+    float init; /* > 0: uniform bound; else a constant of -init */
+  } spec[NPARAM] = {
+      {"conv1.weight", 1, 4, c1w, 1 / sqrtf(25)},       {"conv1.bias", 1, 1, c1b, 1 / sqrtf(25)},
+      {"conv2.weight", 1, 4, c2w, 1 / sqrtf(25.f * o->c1)},
+      {"bn.weight", 1, 1, c2b, -1},                      {"bn.bias", 1, 1, c2b, 0},
+      {"bn.running_mean", 0, 1, c2b, 0},                 {"bn.running_var", 0, 1, c2b, -1},
+      {"fc1.weight", 1, 2, f1w, 1 / sqrtf(49.f * o->c2)}, {"fc1.bias", 1, 1, f1b, 1 / sqrtf(49.f * o->c2)},
+      {"fc2.weight", 1, 2, f2w, 1 / sqrtf((float)o->hidden)}, {"fc2.bias", 1, 1, f2b, 1 / sqrtf((float)o->hidden)},
+  };
+  for (int i = 0; i < NPARAM && !s; i++) {
+    vkg_tensor *t = nn_param(p, spec[i].name, spec[i].trainable, spec[i].ndim, spec[i].shape);
+    if (!t) s = VKG_ERR_OOM;
+    else s = spec[i].init > 0 ? nn_init_uniform(t, spec[i].init, nn_mix(o->seed, (uint64_t)i)) : nn_init_const(t, -spec[i].init);
+  }
+  if (s) {
+    classifier_destroy(m);
+    return s;
+  }
+  *out = m;
+  return VKG_OK;
+}
+
+void classifier_destroy(struct nn_model *m) {
+  if (!m) return;
+  struct classifier *c = m->self;
+  nn_params_free(&m->params);
+  vkg_images_free(&c->train);
+  vkg_images_free(&c->test);
+  free(c->xbuf);
+  free(c->ybuf);
+  free(c);
+}

@@ -1,0 +1,46 @@
+/* Building blocks for models: named parameter sets with PyTorch's default initialization, layers
+ * written as graph ops, and the training loop (train.c). Internal to vkgen (the CLI uses it). */
+#ifndef VKGEN_NN_H
+#define VKGEN_NN_H
+#include "vkgen.h"
+
+// ---- parameter sets ----
+
+/* Named tensors in a fixed order. Trainable ones get gradients and optimizer state; the others
+ * (batchnorm running statistics) are state that is saved but not trained. */
+struct nn_params {
+  vkg_ctx *ctx;
+  int n, cap;
+  char (*names)[64];
+  vkg_tensor **t;
+  uint8_t *trainable;
+  int ntrain;
+};
+void nn_params_init(struct nn_params *p, vkg_ctx *ctx);
+void nn_params_free(struct nn_params *p);
+/* Adds a tensor; returns NULL (with the error set) on failure. */
+vkg_tensor *nn_param(struct nn_params *p, const char *name, int trainable, int ndim, const int *shape);
+int nn_param_index(const struct nn_params *p, const char *name);
+/* Trainable tensors in order (for the optimizer); *n gets their count. Caller frees. */
+vkg_tensor **nn_trainable(const struct nn_params *p, int *n);
+
+/* Initialization on the host from a seed (reproducible): uniform(-b, b) with b = 1/sqrt(fan_in), which
+ * is PyTorch's default for Linear and Conv weights and biases. */
+vkg_status nn_init_uniform(vkg_tensor *t, float bound, uint64_t seed);
+vkg_status nn_init_const(vkg_tensor *t, float value);
+
+/* Adds every parameter to w (under prefix+name). */
+vkg_status nn_params_save(const struct nn_params *p, vkg_st_writer *w, const char *prefix);
+/* Loads every parameter from st (prefix+name); errors name the file, the tensor and the shapes. */
+vkg_status nn_params_load(const struct nn_params *p, const vkg_st *st, const char *prefix);
+
+// ---- layers (each builds ops on g from tensors bound in g) ----
+
+/* Binds every parameter into g (ids[i] for p->t[i]); trainable ones get requires_grad if train. */
+void nn_bind_all(vkg_graph *g, const struct nn_params *p, int train, vkg_t *ids);
+/* x (..., in) @ W^T + b with W (out, in) as in PyTorch's Linear. */
+vkg_t nn_linear(vkg_graph *g, vkg_t x, vkg_t w, vkg_t b);
+
+/* A 64-bit mix of two values (splitmix64), for deriving seeds. */
+uint64_t nn_mix(uint64_t a, uint64_t b);
+#endif

@@ -1,0 +1,111 @@
+/* Parameter sets: named tensors, initialization, and saving/loading through safetensors. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "nn/nn.h"
+
+void nn_params_init(struct nn_params *p, vkg_ctx *ctx) {
+  memset(p, 0, sizeof *p);
+  p->ctx = ctx;
+}
+
+void nn_params_free(struct nn_params *p) {
+  for (int i = 0; i < p->n; i++) vkg_tensor_destroy(p->t[i]);
+  free(p->names);
+  free(p->t);
+  free(p->trainable);
+  memset(p, 0, sizeof *p);
+}
+
+vkg_tensor *nn_param(struct nn_params *p, const char *name, int trainable, int ndim, const int *shape) {
+  if (p->n == p->cap) {
+    p->cap = p->cap ? 2 * p->cap : 16;
+    p->names = realloc(p->names, sizeof *p->names * (size_t)p->cap);
+    p->t = realloc(p->t, sizeof *p->t * (size_t)p->cap);
+    p->trainable = realloc(p->trainable, (size_t)p->cap);
+  }
+  vkg_tensor *t;
+  if (vkg_tensor_create(p->ctx, VKG_F32, ndim, shape, &t)) return NULL;
+  snprintf(p->names[p->n], sizeof p->names[0], "%s", name);
+  p->t[p->n] = t;
+  p->trainable[p->n] = (uint8_t)(trainable != 0);
+  p->ntrain += trainable != 0;
+  p->n++;
+  return t;
+}
+
+int nn_param_index(const struct nn_params *p, const char *name) {
+  for (int i = 0; i < p->n; i++)
+    if (strcmp(p->names[i], name) == 0) return i;
+  return -1;
+}
+
+vkg_tensor **nn_trainable(const struct nn_params *p, int *n) {
+  vkg_tensor **out = malloc(sizeof *out * (size_t)(p->n + 1));
+  *n = 0;
+  for (int i = 0; i < p->n; i++)
+    if (p->trainable[i]) out[(*n)++] = p->t[i];
+  return out;
+}
+
+uint64_t nn_mix(uint64_t a, uint64_t b) {
+  uint64_t z = a * 0x9E3779B97F4A7C15ull + b + 0x632BE59BD9B4E019ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+vkg_status nn_init_uniform(vkg_tensor *t, float bound, uint64_t seed) {
+  size_t n = vkg_tensor_numel(t);
+  float *v = malloc(n * sizeof *v + 1);
+  if (!v) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  for (size_t i = 0; i < n; i++) {
+    double u = (double)(nn_mix(seed, i) >> 11) * (1.0 / 9007199254740992.0); /* [0, 1) */
+    v[i] = (float)((2 * u - 1) * bound);
+  }
+  vkg_status s = vkg_tensor_upload_f32(t, v, n);
+  free(v);
+  return s;
+}
+
+vkg_status nn_init_const(vkg_tensor *t, float value) {
+  size_t n = vkg_tensor_numel(t);
+  float *v = malloc(n * sizeof *v + 1);
+  if (!v) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  for (size_t i = 0; i < n; i++) v[i] = value;
+  vkg_status s = vkg_tensor_upload_f32(t, v, n);
+  free(v);
+  return s;
+}
+
+vkg_status nn_params_save(const struct nn_params *p, vkg_st_writer *w, const char *prefix) {
+  for (int i = 0; i < p->n; i++) {
+    char name[160];
+    snprintf(name, sizeof name, "%s%s", prefix, p->names[i]);
+    vkg_status s = vkg_st_add_tensor(w, name, p->t[i]);
+    if (s) return s;
+  }
+  return VKG_OK;
+}
+
+vkg_status nn_params_load(const struct nn_params *p, const vkg_st *st, const char *prefix) {
+  for (int i = 0; i < p->n; i++) {
+    char name[160];
+    snprintf(name, sizeof name, "%s%s", prefix, p->names[i]);
+    vkg_status s = vkg_st_load_tensor(st, name, p->t[i]);
+    if (s) return s;
+  }
+  return VKG_OK;
+}
+
+void nn_bind_all(vkg_graph *g, const struct nn_params *p, int train, vkg_t *ids) {
+  for (int i = 0; i < p->n; i++) {
+    ids[i] = vkg_bind(g, p->t[i]);
+    if (train && p->trainable[i]) vkg_requires_grad(g, ids[i]);
+  }
+}
+
+vkg_t nn_linear(vkg_graph *g, vkg_t x, vkg_t w, vkg_t b) { return vkg_matmul(g, x, w, b, VKG_TRANS_B); }

@@ -1,0 +1,368 @@
+/* The training loop. One graph holds the whole step (forward, loss, backward, optimizer, and a
+ * history of the loss); it is recorded once and replayed for every batch with two runs in flight,
+ * while the host stages the next batch. The loss history is read back every log_every steps, which is
+ * the only host synchronization in steady state. Checkpoints hold the parameters, the optimizer state,
+ * the step and the seed, so a resumed run replays the same batches and gives the same losses. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "nn/train.h"
+
+struct curve {
+  double *x, *y;
+  int n, cap;
+};
+
+static void curve_add(struct curve *c, double x, double y) {
+  if (c->n == c->cap) {
+    c->cap = c->cap ? 2 * c->cap : 256;
+    c->x = realloc(c->x, sizeof *c->x * (size_t)c->cap);
+    c->y = realloc(c->y, sizeof *c->y * (size_t)c->cap);
+  }
+  c->x[c->n] = x;
+  c->y[c->n++] = y;
+}
+
+struct run {
+  struct nn_model *m;
+  const struct nn_train_opts *o;
+  vkg_ctx *ctx;
+  vkg_graph *g;
+  vkg_optim *opt;
+  vkg_t loss_hist, norm_hist;
+  int slot_lr, slot_step, slot_seed, hist_n;
+  long step, total, spe, logged, last_ckpt;
+  uint64_t seed;
+  struct curve train, val;
+  char ckpt[4096], metrics[4096], plot[4096], weights[4096];
+  double t0;
+  long step0;
+  int tty;
+};
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static vkg_status mkdirs(const char *dir) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s", dir);
+  for (char *s = p + 1;; s++) {
+    if (*s == '/' || *s == 0) {
+      char c = *s;
+      *s = 0;
+      if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+        vkg__fail(VKG_ERR_IO, "cannot create directory '%s': %s", p, strerror(errno));
+        vkg__hint("choose an --out directory you can write to");
+        return VKG_ERR_IO;
+      }
+      *s = c;
+      if (!c) break;
+    }
+  }
+  return VKG_OK;
+}
+
+// ---- checkpoints ----
+
+static vkg_status save_checkpoint(struct run *r) {
+  vkg_st_writer *w = vkg_st_writer_create();
+  if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  vkg_status s = nn_params_save(&r->m->params, w, "");
+  for (int i = 0; !s && i < vkg_optim_state_count(r->opt); i++) {
+    const char *name;
+    vkg_tensor *t = vkg_optim_state(r->opt, i, &name);
+    char full[160];
+    snprintf(full, sizeof full, "optim.%s", name);
+    s = vkg_st_add_tensor(w, full, t);
+  }
+  char step[32], seed[32];
+  snprintf(step, sizeof step, "%ld", r->step);
+  snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->seed);
+  if (!s) s = vkg_st_add_metadata(w, "format", "vkgen-checkpoint");
+  if (!s) s = vkg_st_add_metadata(w, "model", r->m->name);
+  if (!s) s = vkg_st_add_metadata(w, "config", r->m->config);
+  if (!s) s = vkg_st_add_metadata(w, "step", step);
+  if (!s) s = vkg_st_add_metadata(w, "seed", seed);
+  if (!s) s = vkg_st_write(w, r->ckpt);
+  vkg_st_writer_destroy(w);
+  if (!s) r->last_ckpt = r->step;
+  return s;
+}
+
+static vkg_status save_weights(struct run *r) {
+  vkg_st_writer *w = vkg_st_writer_create();
+  if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  vkg_status s = nn_params_save(&r->m->params, w, "");
+  if (!s) s = vkg_st_add_metadata(w, "format", "vkgen-weights");
+  if (!s) s = vkg_st_add_metadata(w, "model", r->m->name);
+  if (!s) s = vkg_st_add_metadata(w, "config", r->m->config);
+  if (!s) s = vkg_st_write(w, r->weights);
+  vkg_st_writer_destroy(w);
+  return s;
+}
+
+/* Reads a metrics log back: the lines up to `upto` are kept (and rewritten), for the curves. */
+static vkg_status reload_metrics(struct run *r, long upto) {
+  FILE *f = fopen(r->metrics, "r");
+  if (!f) return VKG_OK;
+  size_t cap = 1 << 16, n = 0;
+  char *kept = malloc(cap), line[1024];
+  while (fgets(line, sizeof line, f)) {
+    long step;
+    double v;
+    const char *p = strstr(line, "\"step\": ");
+    if (!p || sscanf(p, "\"step\": %ld", &step) != 1 || step > upto) continue;
+    if ((p = strstr(line, "\"loss\": ")) && sscanf(p, "\"loss\": %lf", &v) == 1) curve_add(&r->train, (double)step, v);
+    if ((p = strstr(line, "\"val_loss\": ")) && sscanf(p, "\"val_loss\": %lf", &v) == 1)
+      curve_add(&r->val, (double)step, v);
+    size_t l = strlen(line);
+    if (n + l + 1 > cap) kept = realloc(kept, cap = 2 * (n + l + 1));
+    memcpy(kept + n, line, l);
+    n += l;
+  }
+  fclose(f);
+  vkg_status s = vkg__write_file(r->metrics, kept, n);
+  free(kept);
+  return s;
+}
+
+static vkg_status resume(struct run *r) {
+  vkg_st *st;
+  vkg_status s = vkg_st_open(r->ckpt, &st);
+  if (s) return s;
+  const char *fmt = vkg_st_metadata(st, "format"), *model = vkg_st_metadata(st, "model");
+  const char *config = vkg_st_metadata(st, "config"), *step = vkg_st_metadata(st, "step");
+  const char *seed = vkg_st_metadata(st, "seed");
+  if (!fmt || strcmp(fmt, "vkgen-checkpoint") != 0 || !model || !config || !step || !seed) {
+    s = vkg__fail(VKG_ERR_FORMAT, "'%s' is not a vkgen training checkpoint (its metadata lacks format/model/step)",
+                  r->ckpt);
+  } else if (strcmp(model, r->m->name) != 0) {
+    s = vkg__fail(VKG_ERR_ARG, "checkpoint '%s' is of a %s model, not %s", r->ckpt, model, r->m->name);
+    vkg__hint("resume with 'vkgen train %s', or choose another --out", model);
+  } else if (strcmp(config, r->m->config) != 0) {
+    s = vkg__fail(VKG_ERR_ARG, "checkpoint '%s' has architecture %s, but this run asks for %s", r->ckpt, config,
+                  r->m->config);
+    vkg__hint("resume with the architecture options the run started with, or choose another --out");
+  }
+  if (!s) s = nn_params_load(&r->m->params, st, "");
+  for (int i = 0; !s && i < vkg_optim_state_count(r->opt); i++) {
+    const char *name;
+    vkg_tensor *t = vkg_optim_state(r->opt, i, &name);
+    char full[160];
+    snprintf(full, sizeof full, "optim.%s", name);
+    s = vkg_st_load_tensor(st, full, t);
+  }
+  if (!s) {
+    r->step = r->last_ckpt = strtol(step, NULL, 10);
+    uint64_t ck_seed = strtoull(seed, NULL, 10);
+    if (ck_seed != r->seed && !r->o->quiet)
+      fprintf(stderr, "note: continuing with the checkpoint's seed %llu\n", (unsigned long long)ck_seed);
+    r->seed = ck_seed;
+  }
+  vkg_st_close(st);
+  if (!s) s = reload_metrics(r, r->step);
+  return s;
+}
+
+// ---- progress ----
+
+static void fmt_time(char *buf, size_t n, double s) {
+  if (!isfinite(s) || s < 0) snprintf(buf, n, "?");
+  else if (s < 3600) snprintf(buf, n, "%d:%02d", (int)s / 60, (int)s % 60);
+  else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+static void progress(struct run *r, double loss) {
+  if (r->o->quiet) return;
+  double el = now_s() - r->t0, rate = (double)(r->step - r->step0) / (el > 0 ? el : 1e-9);
+  char eta[32];
+  fmt_time(eta, sizeof eta, (double)(r->total - r->step) / rate);
+  long epoch = (r->step - 1) / r->spe + 1, epochs = (r->total + r->spe - 1) / r->spe;
+  if (r->tty) {
+    int width = 24, filled = (int)(width * r->step / r->total);
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+    bar[width] = 0;
+    fprintf(stderr, "\r[%s] step %ld/%ld  epoch %ld/%ld  loss %.4f  %.1f steps/s  ETA %s  ", bar, r->step, r->total,
+            epoch, epochs, loss, rate, eta);
+    if (r->step == r->total) fputc('\n', stderr);
+  } else {
+    fprintf(stderr, "step %ld/%ld  epoch %ld/%ld  loss %.4f  %.1f steps/s  ETA %s\n", r->step, r->total, epoch, epochs,
+            loss, rate, eta);
+  }
+  fflush(stderr);
+}
+
+static vkg_status append_metrics(struct run *r, const char *line) {
+  FILE *f = fopen(r->metrics, "a");
+  if (!f) {
+    vkg__fail(VKG_ERR_IO, "cannot append to '%s': %s", r->metrics, strerror(errno));
+    return VKG_ERR_IO;
+  }
+  fputs(line, f);
+  int bad = fclose(f) != 0;
+  return bad ? vkg__fail(VKG_ERR_IO, "cannot write '%s'", r->metrics) : VKG_OK;
+}
+
+/* Reads the loss and gradient-norm histories and logs every step since the last read. */
+static vkg_status read_losses(struct run *r) {
+  float *loss = malloc(sizeof *loss * (size_t)r->hist_n), *norm = malloc(sizeof *norm * (size_t)r->hist_n);
+  vkg_status s = vkg_graph_read(r->g, r->loss_hist, loss, (size_t)r->hist_n);
+  if (!s) s = vkg_graph_read(r->g, r->norm_hist, norm, (size_t)r->hist_n);
+  for (long k = r->logged + 1; !s && k <= r->step; k++) {
+    double l = loss[(k - 1) % r->hist_n], gn = norm[(k - 1) % r->hist_n];
+    if (!isfinite(l)) {
+      s = vkg__fail(VKG_ERR_NUMERIC, "the loss became %s at step %ld (epoch %ld)", isnan(l) ? "NaN" : "infinite", k,
+                    (k - 1) / r->spe + 1);
+      if (r->last_ckpt > 0)
+        vkg__hint("the last good checkpoint '%s' (step %ld) is kept; resume from it with a lower --lr", r->ckpt,
+                  r->last_ckpt);
+      else
+        vkg__hint("no checkpoint was written yet; try a lower --lr");
+      break;
+    }
+    char line[256];
+    snprintf(line, sizeof line, "{\"step\": %ld, \"epoch\": %ld, \"loss\": %.7g, \"lr\": %.6g, \"grad_norm\": %.6g}\n", k,
+             (k - 1) / r->spe + 1, l, vkg_lr_at(&r->o->lr, k), gn);
+    s = append_metrics(r, line);
+    curve_add(&r->train, (double)k, l);
+  }
+  if (!s) {
+    r->logged = r->step;
+    progress(r, loss[(r->step - 1) % r->hist_n]);
+  }
+  free(loss);
+  free(norm);
+  return s;
+}
+
+static vkg_status evaluate(struct run *r) {
+  if (!r->m->evaluate) return VKG_OK;
+  int n = 0;
+  const char *names[4];
+  double v[4];
+  vkg_status s = r->m->evaluate(r->m, &n, names, v);
+  if (s) return s;
+  char line[512];
+  int l = snprintf(line, sizeof line, "{\"step\": %ld, \"epoch\": %ld", r->step, (r->step - 1) / r->spe + 1);
+  for (int i = 0; i < n && i < 4; i++) l += snprintf(line + l, sizeof line - (size_t)l, ", \"%s\": %.7g", names[i], v[i]);
+  snprintf(line + l, sizeof line - (size_t)l, "}\n");
+  if (n && strcmp(names[0], "val_loss") == 0) curve_add(&r->val, (double)r->step, v[0]);
+  if (!r->o->quiet) {
+    fprintf(stderr, "epoch %ld:", (r->step - 1) / r->spe + 1);
+    for (int i = 0; i < n && i < 4; i++) fprintf(stderr, " %s %.4f", names[i], v[i]);
+    fputc('\n', stderr);
+  }
+  return append_metrics(r, line);
+}
+
+static vkg_status write_plot(struct run *r) {
+  struct nn_curve t = {r->train.n, r->train.x, r->train.y}, v = {r->val.n, r->val.x, r->val.y};
+  return nn_plot(r->plot, &t, &v);
+}
+
+// ---- the loop ----
+
+static vkg_status build(struct run *r) {
+  struct nn_model *m = r->m;
+  int ntrain;
+  vkg_tensor **trainable = nn_trainable(&m->params, &ntrain);
+  vkg_status s = vkg_optim_create(r->ctx, &r->o->optim, ntrain, trainable, &r->opt);
+  free(trainable);
+  if (s) return s;
+  if ((s = vkg_graph_create(r->ctx, &r->g))) return s;
+  vkg_graph *g = r->g;
+  r->slot_lr = vkg_scalar(g, "lr");
+  r->slot_step = vkg_scalar(g, "step");
+  r->slot_seed = vkg_scalar(g, "seed");
+  vkg_t *ids = malloc(sizeof *ids * (size_t)(m->params.n + 1)), *tids = malloc(sizeof *tids * (size_t)(m->params.n + 1));
+  nn_bind_all(g, &m->params, 1, ids);
+  vkg_t loss = m->build_loss(m, g, ids);
+  vkg_backward(g, loss);
+  int k = 0;
+  for (int i = 0; i < m->params.n; i++)
+    if (m->params.trainable[i]) tids[k++] = ids[i];
+  vkg_t norm = vkg_optim_apply(g, r->opt, tids);
+  r->hist_n = r->o->log_every > 0 ? r->o->log_every : 1;
+  r->loss_hist = vkg_history(g, loss, r->hist_n, r->slot_step);
+  r->norm_hist = vkg_history(g, norm, r->hist_n, r->slot_step);
+  free(ids);
+  free(tids);
+  return vkg_graph_compile(g);
+}
+
+vkg_status nn_train(struct nn_model *m, const struct nn_train_opts *o) {
+  struct run r = {.m = m, .o = o, .ctx = m->params.ctx, .seed = o->seed};
+  r.spe = (long)(m->n_train / (size_t)m->batch);
+  if (r.spe < 1)
+    return vkg__fail(VKG_ERR_ARG, "a batch of %d is larger than the %zu training examples", m->batch, m->n_train);
+  r.total = o->steps > 0 ? o->steps : (long)o->epochs * r.spe;
+  vkg_status s = mkdirs(o->out_dir);
+  if (s) return s;
+  snprintf(r.ckpt, sizeof r.ckpt, "%s/checkpoint.safetensors", o->out_dir);
+  snprintf(r.metrics, sizeof r.metrics, "%s/metrics.jsonl", o->out_dir);
+  snprintf(r.plot, sizeof r.plot, "%s/loss.png", o->out_dir);
+  snprintf(r.weights, sizeof r.weights, "%s/%s.safetensors", o->out_dir, m->name);
+  if (!o->resume && access(r.ckpt, F_OK) == 0) {
+    vkg__fail(VKG_ERR_ARG, "'%s' already exists", r.ckpt);
+    vkg__hint("pass --resume to continue that run, or choose another --out directory");
+    return VKG_ERR_ARG;
+  }
+  if (o->resume && access(r.ckpt, F_OK) != 0) {
+    vkg__fail(VKG_ERR_IO, "--resume: there is no checkpoint '%s'", r.ckpt);
+    vkg__hint("start the run without --resume, or point --out at the run's directory");
+    return VKG_ERR_IO;
+  }
+  s = build(&r);
+  if (!s && o->resume) s = resume(&r);
+  if (!s && !o->resume) s = vkg__write_file(r.metrics, "", 0);
+  uint32_t *perm = malloc(sizeof *perm * (m->n_train + 1));
+  long epoch = -1;
+  r.logged = r.step;
+  r.t0 = now_s();
+  r.step0 = r.step;
+  r.tty = isatty(2);
+  if (!s && !o->quiet)
+    fprintf(stderr, "training %s: %ld steps (%ld per epoch, batch %d)%s\n", m->name, r.total, r.spe, m->batch,
+            r.step ? ", resumed" : "");
+  while (!s && r.step < r.total) {
+    long e = r.step / r.spe;
+    if (e != epoch) vkg_shuffle(perm, m->n_train, r.seed, (uint64_t)(epoch = e));
+    s = m->write_batch(m, r.g, perm + (size_t)(r.step % r.spe) * (size_t)m->batch);
+    if (s) break;
+    long next = r.step + 1;
+    vkg_graph_set_f32(r.g, r.slot_lr, vkg_lr_at(&o->lr, next));
+    vkg_graph_set_u32(r.g, r.slot_step, (uint32_t)next);
+    vkg_graph_set_u32(r.g, r.slot_seed, (uint32_t)nn_mix(r.seed, (uint64_t)next));
+    if ((s = vkg_graph_run_async(r.g))) break;
+    r.step = next;
+    int epoch_end = r.step % r.spe == 0, last = r.step == r.total;
+    if (r.step % r.hist_n == 0 || epoch_end || last) {
+      if ((s = read_losses(&r))) break;
+      if (epoch_end && (s = evaluate(&r))) break;
+      int ckpt = last || (o->ckpt_every > 0 ? r.step % o->ckpt_every == 0 : epoch_end);
+      if (ckpt && ((s = save_checkpoint(&r)) || (s = write_plot(&r)))) break;
+    }
+  }
+  if (!s && r.step == r.total) s = save_weights(&r);
+  if (!s && !o->quiet) fprintf(stderr, "wrote %s, %s, %s and %s\n", r.weights, r.ckpt, r.metrics, r.plot);
+  free(perm);
+  if (r.g) vkg_graph_wait(r.g);
+  vkg_graph_destroy(r.g);
+  vkg_optim_destroy(r.opt);
+  free(r.train.x);
+  free(r.train.y);
+  free(r.val.x);
+  free(r.val.y);
+  return s;
+}

@@ -1,0 +1,88 @@
+#!/bin/bash
+# Training end to end through the CLI: a resumed run gives the same losses as an uninterrupted one;
+# kill -9 at random moments never leaves an unloadable checkpoint; a diverging loss stops with the
+# step named and the last good checkpoint kept; a missing or corrupt dataset is one clear error.
+vkgen="$1"
+pass=0 fail=0
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1" >&2; fail=$((fail + 1)); }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+common=(--batch 16 --limit 512 --quiet --seed 3)
+losses() { sed -n 's/.*"step": \([0-9]*\),.*"loss": \([^,]*\),.*/\1 \2/p' "$1"; }
+
+# ---- resume equals an uninterrupted run ----
+"$vkgen" train classifier "${common[@]}" --steps 12 --log-every 3 --ckpt-every 6 --out "$tmp/full" 2>"$tmp/err" \
+  && ok "12 uninterrupted steps" || bad "uninterrupted run: $(cat "$tmp/err")"
+"$vkgen" train classifier "${common[@]}" --steps 6 --log-every 3 --out "$tmp/split" 2>"$tmp/err" \
+  && "$vkgen" train classifier "${common[@]}" --steps 12 --log-every 3 --out "$tmp/split" --resume 2>"$tmp/err" \
+  && ok "6 steps, then 6 more with --resume" || bad "split run: $(cat "$tmp/err")"
+losses "$tmp/full/metrics.jsonl" >"$tmp/a"
+losses "$tmp/split/metrics.jsonl" >"$tmp/b"
+[ "$(wc -l <"$tmp/a")" = 12 ] && cmp -s "$tmp/a" "$tmp/b" \
+  && ok "the resumed run logs the same 12 losses, bit for bit" || bad "losses differ: $(paste "$tmp/a" "$tmp/b" | head -12)"
+[ -s "$tmp/full/loss.png" ] && [ "$(head -c 4 "$tmp/full/loss.png" | tail -c 3)" = PNG ] \
+  && ok "loss.png written" || bad "no loss plot"
+[ -s "$tmp/full/classifier.safetensors" ] && ok "weights written" || bad "no weights file"
+
+"$vkgen" train classifier "${common[@]}" --steps 12 --out "$tmp/full" 2>"$tmp/err"
+[ $? = 1 ] && grep -q "already exists" "$tmp/err" && grep -q "^hint: .*--resume" "$tmp/err" \
+  && ok "an existing run is not overwritten without --resume" || bad "overwrite: $(cat "$tmp/err")"
+
+# ---- kill -9 at random moments while checkpointing every step ----
+run="$tmp/killed"
+good=0
+for round in 1 2 3 4 5 6; do
+  args=("${common[@]}" --steps 400 --log-every 1 --ckpt-every 1 --out "$run")
+  [ -f "$run/checkpoint.safetensors" ] && args+=(--resume)
+  "$vkgen" train classifier "${args[@]}" 2>/dev/null &
+  pid=$!
+  sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 1.0 + (r % 150) / 100 }')"
+  kill -9 $pid 2>/dev/null
+  wait $pid 2>/dev/null
+  if [ -f "$run/checkpoint.safetensors" ]; then
+    # The checkpoint must load: resuming for one more step succeeds.
+    step=$(grep -ao '"step":"[0-9]*"' "$run/checkpoint.safetensors" | head -1 | tr -dc 0-9)
+    "$vkgen" train classifier "${common[@]}" --steps $((step + 1)) --log-every 1 --out "$run" --resume 2>"$tmp/err" \
+      && good=$((good + 1)) || { bad "round $round: checkpoint at step $step did not resume: $(cat "$tmp/err")"; }
+  fi
+done
+[ $good -ge 3 ] && ok "after $good kill -9s the checkpoint always resumed" || bad "only $good kill rounds had a checkpoint"
+
+# ---- a diverging loss stops with the step named; the last checkpoint stays ----
+"$vkgen" train classifier "${common[@]}" --lr 1e12 --steps 50 --log-every 1 --ckpt-every 1 \
+  --out "$tmp/nan" 2>"$tmp/err"
+rc=$?
+[ $rc = 1 ] && grep -Eq "^error: .*loss became (NaN|infinite) at step [0-9]+" "$tmp/err" \
+  && ok "a diverging loss stops: $(grep '^error' "$tmp/err" | cut -c1-90)" || bad "nan: rc $rc $(cat "$tmp/err")"
+# Each step is checkpointed once its loss is known to be finite, so the checkpoint is the step before.
+bad_step=$(sed -n 's/^error: .*at step \([0-9]*\).*/\1/p' "$tmp/err")
+if [ -n "$bad_step" ] && [ "$bad_step" -gt 1 ]; then
+  kept=$(grep -ao '"step":"[0-9]*"' "$tmp/nan/checkpoint.safetensors" | head -1 | tr -dc 0-9)
+  [ "$kept" = $((bad_step - 1)) ] && grep -q "^hint: the last good checkpoint .*(step $kept)" "$tmp/err" \
+    && ok "the last good checkpoint (step $kept) is kept and named" || bad "checkpoint after NaN: '$kept' $(cat "$tmp/err")"
+else
+  grep -q "^hint: no checkpoint was written yet" "$tmp/err" && ok "diverged at step 1: says no checkpoint exists" \
+    || bad "nan at step 1: $(cat "$tmp/err")"
+fi
+
+# ---- data problems ----
+"$vkgen" train classifier "${common[@]}" --steps 1 --data "$tmp/nowhere" --out "$tmp/x1" 2>"$tmp/err"
+[ $? = 1 ] && grep -q "^error: " "$tmp/err" && grep -q "dataset-fashion-mnist" "$tmp/err" \
+  && ok "a missing dataset names the Debian package" || bad "missing data: $(cat "$tmp/err")"
+mkdir -p "$tmp/bad"
+cp /usr/share/datasets/fashion-mnist/* "$tmp/bad/" 2>/dev/null
+f=$(ls "$tmp/bad"/train-images* 2>/dev/null | head -1)
+if [ -n "$f" ]; then
+  head -c 100000 "$f" >"$tmp/cut" && mv "$tmp/cut" "$f"
+  "$vkgen" train classifier "${common[@]}" --steps 1 --data "$tmp/bad" --out "$tmp/x2" 2>"$tmp/err"
+  [ $? = 1 ] && [ "$(grep -c '^error: ' "$tmp/err")" = 1 ] && grep -qi "truncated\|corrupt\|unexpected end" "$tmp/err" \
+    && ok "a truncated IDX file is a clear error: $(grep '^error' "$tmp/err" | cut -c1-90)" || bad "truncated: $(cat "$tmp/err")"
+fi
+"$vkgen" train classifier --batch abc 2>"$tmp/err"
+[ $? = 1 ] && grep -q "^error: --batch expects" "$tmp/err" && ok "a malformed number is refused" || bad "bad number"
+"$vkgen" train nosuchmodel 2>"$tmp/err"
+[ $? = 1 ] && grep -q "unknown model" "$tmp/err" && ok "an unknown model is refused" || bad "unknown model"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
