@@ -42,7 +42,8 @@ static vkg_t forward(struct classifier *c, vkg_graph *g, const vkg_t *p, vkg_t x
   return nn_linear(g, h, p[FC2_W], p[FC2_B]); // (B, 10)
 }
 
-static vkg_t build_loss(struct nn_model *m, vkg_graph *g, const vkg_t *ids) {
+static vkg_t build_loss(struct nn_model *m, vkg_graph *g, const vkg_t *ids, int phase) {
+  (void)phase;
   struct classifier *c = m->self;
   int xs[4] = {m->batch, 1, 28, 28}, ys[1] = {m->batch};
   c->x = vkg_input_streamed(g, "images", VKG_F32, 4, xs);
@@ -50,7 +51,8 @@ static vkg_t build_loss(struct nn_model *m, vkg_graph *g, const vkg_t *ids) {
   return vkg_cross_entropy_loss(g, forward(c, g, ids, c->x, 1, NULL), c->y, -100);
 }
 
-static vkg_status write_batch(struct nn_model *m, vkg_graph *g, const uint32_t *idx) {
+static vkg_status write_batch(struct nn_model *m, vkg_graph *g, int phase, const uint32_t *idx) {
+  (void)phase;
   struct classifier *c = m->self;
   const size_t img = 28 * 28;
   for (int i = 0; i < m->batch; i++) {
@@ -69,7 +71,7 @@ static vkg_status evaluate(struct nn_model *m, int *n, const char **names, doubl
   vkg_status s = vkg_graph_create(m->params.ctx, &g);
   if (s) return s;
   vkg_t p[NPARAM];
-  nn_bind_all(g, &m->params, 0, p);
+  nn_bind_all(g, &m->params, -1, p);
   int xs[4] = {B, 1, 28, 28}, ys[1] = {B};
   vkg_t x = vkg_input_streamed(g, "images", VKG_F32, 4, xs), y = vkg_input_streamed(g, "labels", VKG_I32, 1, ys);
   vkg_t logits = forward(c, g, p, x, 0, NULL);

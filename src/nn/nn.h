@@ -14,15 +14,18 @@ struct nn_params {
   char (*names)[64];
   vkg_tensor **t;
   uint8_t *trainable;
-  int ntrain;
+  uint8_t *group; /* training phase group of each param (0 unless set; see train.h) */
+  int ntrain, cur_group;
 };
 void nn_params_init(struct nn_params *p, vkg_ctx *ctx);
 void nn_params_free(struct nn_params *p);
 /* Adds a tensor; returns NULL (with the error set) on failure. */
 vkg_tensor *nn_param(struct nn_params *p, const char *name, int trainable, int ndim, const int *shape);
 int nn_param_index(const struct nn_params *p, const char *name);
-/* Trainable tensors in order (for the optimizer); *n gets their count. Caller frees. */
-vkg_tensor **nn_trainable(const struct nn_params *p, int *n);
+/* Trainable tensors of one group in order (for an optimizer); *n gets their count. Caller frees. */
+vkg_tensor **nn_trainable(const struct nn_params *p, int group, int *n);
+/* Sets the group of every param added from now on (0 at first). */
+void nn_params_set_group(struct nn_params *p, int group);
 
 /* Initialization on the host from a seed (reproducible): uniform(-b, b) with b = 1/sqrt(fan_in), which
  * is PyTorch's default for Linear and Conv weights and biases. */
@@ -36,8 +39,9 @@ vkg_status nn_params_load(const struct nn_params *p, const vkg_st *st, const cha
 
 // ---- layers (each builds ops on g from tensors bound in g) ----
 
-/* Binds every parameter into g (ids[i] for p->t[i]); trainable ones get requires_grad if train. */
-void nn_bind_all(vkg_graph *g, const struct nn_params *p, int train, vkg_t *ids);
+/* Binds every parameter into g (ids[i] for p->t[i]); trainable ones of group `train_group` get
+ * requires_grad (-1: none, for inference graphs). */
+void nn_bind_all(vkg_graph *g, const struct nn_params *p, int train_group, vkg_t *ids);
 /* x (..., in) @ W^T + b with W (out, in) as in PyTorch's Linear. */
 vkg_t nn_linear(vkg_graph *g, vkg_t x, vkg_t w, vkg_t b);
 

@@ -17,6 +17,7 @@ void nn_params_free(struct nn_params *p) {
   free(p->names);
   free(p->t);
   free(p->trainable);
+  free(p->group);
   memset(p, 0, sizeof *p);
 }
 
@@ -26,12 +27,14 @@ vkg_tensor *nn_param(struct nn_params *p, const char *name, int trainable, int n
     p->names = realloc(p->names, sizeof *p->names * (size_t)p->cap);
     p->t = realloc(p->t, sizeof *p->t * (size_t)p->cap);
     p->trainable = realloc(p->trainable, (size_t)p->cap);
+    p->group = realloc(p->group, (size_t)p->cap);
   }
   vkg_tensor *t;
   if (vkg_tensor_create(p->ctx, VKG_F32, ndim, shape, &t)) return NULL;
   snprintf(p->names[p->n], sizeof p->names[0], "%s", name);
   p->t[p->n] = t;
   p->trainable[p->n] = (uint8_t)(trainable != 0);
+  p->group[p->n] = (uint8_t)p->cur_group;
   p->ntrain += trainable != 0;
   p->n++;
   return t;
@@ -43,13 +46,15 @@ int nn_param_index(const struct nn_params *p, const char *name) {
   return -1;
 }
 
-vkg_tensor **nn_trainable(const struct nn_params *p, int *n) {
+vkg_tensor **nn_trainable(const struct nn_params *p, int group, int *n) {
   vkg_tensor **out = malloc(sizeof *out * (size_t)(p->n + 1));
   *n = 0;
   for (int i = 0; i < p->n; i++)
-    if (p->trainable[i]) out[(*n)++] = p->t[i];
+    if (p->trainable[i] && p->group[i] == group) out[(*n)++] = p->t[i];
   return out;
 }
+
+void nn_params_set_group(struct nn_params *p, int group) { p->cur_group = group; }
 
 uint64_t nn_mix(uint64_t a, uint64_t b) {
   uint64_t z = a * 0x9E3779B97F4A7C15ull + b + 0x632BE59BD9B4E019ull;
@@ -101,10 +106,10 @@ vkg_status nn_params_load(const struct nn_params *p, const vkg_st *st, const cha
   return VKG_OK;
 }
 
-void nn_bind_all(vkg_graph *g, const struct nn_params *p, int train, vkg_t *ids) {
+void nn_bind_all(vkg_graph *g, const struct nn_params *p, int train_group, vkg_t *ids) {
   for (int i = 0; i < p->n; i++) {
     ids[i] = vkg_bind(g, p->t[i]);
-    if (train && p->trainable[i]) vkg_requires_grad(g, ids[i]);
+    if (train_group >= 0 && p->trainable[i] && p->group[i] == train_group) vkg_requires_grad(g, ids[i]);
   }
 }
 

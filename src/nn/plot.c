@@ -1,5 +1,5 @@
-/* Loss curves as a PNG: training loss per step (a line) and validation loss per epoch (dots), on a
- * canvas with axes and numeric tick labels in a small built-in 5x7 font. */
+/* Loss curves as a PNG: each phase's training loss per step (lines) and the validation loss per epoch
+ * (dots), on a canvas with axes and numeric tick labels in a small built-in 5x7 font. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,20 +77,19 @@ static void png_sink(void *ctx, void *data, int size) {
   b->n += (size_t)size;
 }
 
-vkg_status nn_plot(const char *path, const struct nn_curve *train, const struct nn_curve *val) {
+vkg_status nn_plot(const char *path, const struct nn_curve *curves, int ncurves) {
   struct canvas *c = malloc(sizeof *c);
   if (!c) return vkg__fail(VKG_ERR_OOM, "out of host memory");
   memset(c, 255, sizeof *c);
-  static const uint8_t black[3] = {0, 0, 0}, grey[3] = {225, 225, 225}, blue[3] = {31, 100, 200},
-                       orange[3] = {230, 110, 20};
-  /* Ranges over the finite values of both curves. */
+  static const uint8_t black[3] = {0, 0, 0}, grey[3] = {225, 225, 225};
+  static const uint8_t colors[4][3] = {{31, 100, 200}, {200, 40, 40}, {40, 150, 60}, {230, 110, 20}};
+  /* Ranges over the finite values of every curve. */
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
-  const struct nn_curve *curves[2] = {train, val};
-  for (int k = 0; k < 2; k++)
-    for (int i = 0; curves[k] && i < curves[k]->n; i++)
-      if (isfinite(curves[k]->y[i])) {
-        x0 = fmin(x0, curves[k]->x[i]), x1 = fmax(x1, curves[k]->x[i]);
-        y0 = fmin(y0, curves[k]->y[i]), y1 = fmax(y1, curves[k]->y[i]);
+  for (int k = 0; k < ncurves; k++)
+    for (int i = 0; i < curves[k].n; i++)
+      if (isfinite(curves[k].y[i])) {
+        x0 = fmin(x0, curves[k].x[i]), x1 = fmax(x1, curves[k].x[i]);
+        y0 = fmin(y0, curves[k].y[i]), y1 = fmax(y1, curves[k].y[i]);
       }
   if (!(x0 <= x1)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
   if (x1 - x0 < 1) x1 = x0 + 1;
@@ -100,7 +99,7 @@ vkg_status nn_plot(const char *path, const struct nn_curve *train, const struct 
   int pw = W - LEFT - RIGHT, ph = H - TOP - BOTTOM;
 #define PX(v) (LEFT + (int)lround(((v) - x0) / (x1 - x0) * pw))
 #define PY(v) (TOP + ph - (int)lround(((v) - y0) / (y1 - y0) * ph))
-  char label[32];
+  char label[64];
   double ys = nice_step(y1 - y0, 6), xs = nice_step(x1 - x0, 8);
   for (double v = ceil(y0 / ys) * ys; v <= y1; v += ys) {
     line(c, LEFT, PY(v), W - RIGHT, PY(v), grey);
@@ -115,15 +114,25 @@ vkg_status nn_plot(const char *path, const struct nn_curve *train, const struct 
   line(c, LEFT, TOP, LEFT, TOP + ph, black);
   line(c, LEFT, TOP + ph, W - RIGHT, TOP + ph, black);
   text(c, LEFT + pw / 2 - 12, H - 14, "step", black);
-  text(c, LEFT, 10, "train loss", blue);
-  if (val && val->n) text(c, LEFT + 80, 10, "val loss", orange);
-  for (int i = 1; train && i < train->n; i++)
-    if (isfinite(train->y[i - 1]) && isfinite(train->y[i]))
-      line(c, PX(train->x[i - 1]), PY(train->y[i - 1]), PX(train->x[i]), PY(train->y[i]), blue);
-  for (int i = 0; val && i < val->n; i++)
-    if (isfinite(val->y[i]))
-      for (int dy = -2; dy <= 2; dy++)
-        for (int dx = -2; dx <= 2; dx++) dot(c, PX(val->x[i]) + dx, PY(val->y[i]) + dy, orange);
+  int lx = LEFT;
+  for (int k = 0; k < ncurves; k++) {
+    const struct nn_curve *cv = &curves[k];
+    const uint8_t *col = colors[k % 4];
+    /* Legend: underscores read better as spaces. */
+    snprintf(label, sizeof label, "%s", cv->label);
+    for (char *q = label; *q; q++)
+      if (*q == '_') *q = ' ';
+    text(c, lx, 10, label, col);
+    lx += 6 * (int)strlen(label) + 18;
+    for (int i = 0; i < cv->n; i++) {
+      if (!isfinite(cv->y[i])) continue;
+      if (cv->dots)
+        for (int dy = -2; dy <= 2; dy++)
+          for (int dx = -2; dx <= 2; dx++) dot(c, PX(cv->x[i]) + dx, PY(cv->y[i]) + dy, col);
+      else if (i > 0 && isfinite(cv->y[i - 1]))
+        line(c, PX(cv->x[i - 1]), PY(cv->y[i - 1]), PX(cv->x[i]), PY(cv->y[i]), col);
+    }
+  }
 #undef PX
 #undef PY
   struct png_buf b = {0};

@@ -30,17 +30,25 @@ static void curve_add(struct curve *c, double x, double y) {
   c->y[c->n++] = y;
 }
 
+/* One phase's recorded step: its graph, optimizer and the histories of its loss and gradient norm. */
+struct phase_run {
+  vkg_graph *g;
+  vkg_optim *opt;
+  vkg_t loss_hist, norm_hist;
+  int slot_lr, slot_step, slot_seed;
+  char loss_name[40], norm_name[40]; /* metric names */
+  struct curve curve;
+};
+
 struct run {
   struct nn_model *m;
   const struct nn_train_opts *o;
   vkg_ctx *ctx;
-  vkg_graph *g;
-  vkg_optim *opt;
-  vkg_t loss_hist, norm_hist;
-  int slot_lr, slot_step, slot_seed, hist_n;
+  struct phase_run ph[NN_MAX_PHASES];
+  int nph, hist_n;
   long step, total, spe, logged, last_ckpt;
   uint64_t seed;
-  struct curve train, val;
+  struct curve val;
   char ckpt[4096], metrics[4096], plot[4096], weights[4096];
   double t0;
   long step0;
@@ -74,17 +82,26 @@ static vkg_status mkdirs(const char *dir) {
 
 // ---- checkpoints ----
 
+/* The checkpoint name of optimizer state i of phase p: "optim.<state>" for a single phase, else
+ * "optim.<phase>.<state>". */
+static vkg_tensor *optim_state(const struct run *r, int p, int i, char *full, size_t n) {
+  const char *name;
+  vkg_tensor *t = vkg_optim_state(r->ph[p].opt, i, &name);
+  if (r->nph == 1) snprintf(full, n, "optim.%s", name);
+  else snprintf(full, n, "optim.%s.%s", r->m->phases[p].name, name);
+  return t;
+}
+
 static vkg_status save_checkpoint(struct run *r) {
   vkg_st_writer *w = vkg_st_writer_create();
   if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
   vkg_status s = nn_params_save(&r->m->params, w, "");
-  for (int i = 0; !s && i < vkg_optim_state_count(r->opt); i++) {
-    const char *name;
-    vkg_tensor *t = vkg_optim_state(r->opt, i, &name);
-    char full[160];
-    snprintf(full, sizeof full, "optim.%s", name);
-    s = vkg_st_add_tensor(w, full, t);
-  }
+  for (int p = 0; p < r->nph; p++)
+    for (int i = 0; !s && i < vkg_optim_state_count(r->ph[p].opt); i++) {
+      char full[160];
+      vkg_tensor *t = optim_state(r, p, i, full, sizeof full);
+      s = vkg_st_add_tensor(w, full, t);
+    }
   char step[32], seed[32];
   snprintf(step, sizeof step, "%ld", r->step);
   snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->seed);
@@ -122,7 +139,11 @@ static vkg_status reload_metrics(struct run *r, long upto) {
     double v;
     const char *p = strstr(line, "\"step\": ");
     if (!p || sscanf(p, "\"step\": %ld", &step) != 1 || step > upto) continue;
-    if ((p = strstr(line, "\"loss\": ")) && sscanf(p, "\"loss\": %lf", &v) == 1) curve_add(&r->train, (double)step, v);
+    for (int k = 0; k < r->nph; k++) {
+      char key[64];
+      snprintf(key, sizeof key, "\"%s\": ", r->ph[k].loss_name);
+      if ((p = strstr(line, key)) && sscanf(p + strlen(key), "%lf", &v) == 1) curve_add(&r->ph[k].curve, (double)step, v);
+    }
     if ((p = strstr(line, "\"val_loss\": ")) && sscanf(p, "\"val_loss\": %lf", &v) == 1)
       curve_add(&r->val, (double)step, v);
     size_t l = strlen(line);
@@ -155,13 +176,12 @@ static vkg_status resume(struct run *r) {
     vkg__hint("resume with the architecture options the run started with, or choose another --out");
   }
   if (!s) s = nn_params_load(&r->m->params, st, "");
-  for (int i = 0; !s && i < vkg_optim_state_count(r->opt); i++) {
-    const char *name;
-    vkg_tensor *t = vkg_optim_state(r->opt, i, &name);
-    char full[160];
-    snprintf(full, sizeof full, "optim.%s", name);
-    s = vkg_st_load_tensor(st, full, t);
-  }
+  for (int p = 0; p < r->nph; p++)
+    for (int i = 0; !s && i < vkg_optim_state_count(r->ph[p].opt); i++) {
+      char full[160];
+      vkg_tensor *t = optim_state(r, p, i, full, sizeof full);
+      s = vkg_st_load_tensor(st, full, t);
+    }
   if (!s) {
     r->step = r->last_ckpt = strtol(step, NULL, 10);
     uint64_t ck_seed = strtoull(seed, NULL, 10);
@@ -182,8 +202,14 @@ static void fmt_time(char *buf, size_t n, double s) {
   else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
-static void progress(struct run *r, double loss) {
+/* One line (or a redrawn bar on a terminal): step, epoch, each phase's loss, speed and ETA. */
+static void progress(struct run *r, const float *loss, size_t stride) {
   if (r->o->quiet) return;
+  char losses[160];
+  int l = 0;
+  for (int p = 0; p < r->nph; p++)
+    l += snprintf(losses + l, sizeof losses - (size_t)l, "%s%s %.4f", p ? "  " : "", r->ph[p].loss_name,
+                  (double)loss[(size_t)p * stride]);
   double el = now_s() - r->t0, rate = (double)(r->step - r->step0) / (el > 0 ? el : 1e-9);
   char eta[32];
   fmt_time(eta, sizeof eta, (double)(r->total - r->step) / rate);
@@ -193,12 +219,12 @@ static void progress(struct run *r, double loss) {
     char bar[32];
     for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
     bar[width] = 0;
-    fprintf(stderr, "\r[%s] step %ld/%ld  epoch %ld/%ld  loss %.4f  %.1f steps/s  ETA %s  ", bar, r->step, r->total,
-            epoch, epochs, loss, rate, eta);
+    fprintf(stderr, "\r[%s] step %ld/%ld  epoch %ld/%ld  %s  %.1f steps/s  ETA %s  ", bar, r->step, r->total, epoch,
+            epochs, losses, rate, eta);
     if (r->step == r->total) fputc('\n', stderr);
   } else {
-    fprintf(stderr, "step %ld/%ld  epoch %ld/%ld  loss %.4f  %.1f steps/s  ETA %s\n", r->step, r->total, epoch, epochs,
-            loss, rate, eta);
+    fprintf(stderr, "step %ld/%ld  epoch %ld/%ld  %s  %.1f steps/s  ETA %s\n", r->step, r->total, epoch, epochs, losses,
+            rate, eta);
   }
   fflush(stderr);
 }
@@ -214,32 +240,41 @@ static vkg_status append_metrics(struct run *r, const char *line) {
   return bad ? vkg__fail(VKG_ERR_IO, "cannot write '%s'", r->metrics) : VKG_OK;
 }
 
-/* Reads the loss and gradient-norm histories and logs every step since the last read. */
+/* Reads every phase's loss and gradient-norm histories and logs each step since the last read. */
 static vkg_status read_losses(struct run *r) {
-  float *loss = malloc(sizeof *loss * (size_t)r->hist_n), *norm = malloc(sizeof *norm * (size_t)r->hist_n);
-  vkg_status s = vkg_graph_read(r->g, r->loss_hist, loss, (size_t)r->hist_n);
-  if (!s) s = vkg_graph_read(r->g, r->norm_hist, norm, (size_t)r->hist_n);
+  size_t hn = (size_t)r->hist_n;
+  float *loss = malloc(sizeof *loss * hn * (size_t)r->nph), *norm = malloc(sizeof *norm * hn * (size_t)r->nph);
+  vkg_status s = VKG_OK;
+  for (int p = 0; p < r->nph && !s; p++) {
+    s = vkg_graph_read(r->ph[p].g, r->ph[p].loss_hist, loss + p * hn, hn);
+    if (!s) s = vkg_graph_read(r->ph[p].g, r->ph[p].norm_hist, norm + p * hn, hn);
+  }
   for (long k = r->logged + 1; !s && k <= r->step; k++) {
-    double l = loss[(k - 1) % r->hist_n], gn = norm[(k - 1) % r->hist_n];
-    if (!isfinite(l)) {
-      s = vkg__fail(VKG_ERR_NUMERIC, "the loss became %s at step %ld (epoch %ld)", isnan(l) ? "NaN" : "infinite", k,
-                    (k - 1) / r->spe + 1);
-      if (r->last_ckpt > 0)
-        vkg__hint("the last good checkpoint '%s' (step %ld) is kept; resume from it with a lower --lr", r->ckpt,
-                  r->last_ckpt);
-      else
-        vkg__hint("no checkpoint was written yet; try a lower --lr");
-      break;
+    char line[512];
+    int l = snprintf(line, sizeof line, "{\"step\": %ld, \"epoch\": %ld", k, (k - 1) / r->spe + 1);
+    for (int p = 0; p < r->nph && !s; p++) {
+      double lv = loss[p * hn + (size_t)(k - 1) % hn], gn = norm[p * hn + (size_t)(k - 1) % hn];
+      if (!isfinite(lv)) {
+        s = vkg__fail(VKG_ERR_NUMERIC, "the %s became %s at step %ld (epoch %ld)", r->nph > 1 ? r->ph[p].loss_name : "loss",
+                      isnan(lv) ? "NaN" : "infinite", k, (k - 1) / r->spe + 1);
+        if (r->last_ckpt > 0)
+          vkg__hint("the last good checkpoint '%s' (step %ld) is kept; resume from it with a lower --lr", r->ckpt,
+                    r->last_ckpt);
+        else
+          vkg__hint("no checkpoint was written yet; try a lower --lr");
+        break;
+      }
+      l += snprintf(line + l, sizeof line - (size_t)l, ", \"%s\": %.7g, \"%s\": %.6g", r->ph[p].loss_name, lv,
+                    r->ph[p].norm_name, gn);
+      curve_add(&r->ph[p].curve, (double)k, lv);
     }
-    char line[256];
-    snprintf(line, sizeof line, "{\"step\": %ld, \"epoch\": %ld, \"loss\": %.7g, \"lr\": %.6g, \"grad_norm\": %.6g}\n", k,
-             (k - 1) / r->spe + 1, l, vkg_lr_at(&r->o->lr, k), gn);
+    if (s) break;
+    snprintf(line + l, sizeof line - (size_t)l, ", \"lr\": %.6g}\n", vkg_lr_at(&r->o->lr, k));
     s = append_metrics(r, line);
-    curve_add(&r->train, (double)k, l);
   }
   if (!s) {
     r->logged = r->step;
-    progress(r, loss[(r->step - 1) % r->hist_n]);
+    progress(r, loss + (size_t)(r->step - 1) % hn, hn);
   }
   free(loss);
   free(norm);
@@ -267,38 +302,61 @@ static vkg_status evaluate(struct run *r) {
 }
 
 static vkg_status write_plot(struct run *r) {
-  struct nn_curve t = {r->train.n, r->train.x, r->train.y}, v = {r->val.n, r->val.x, r->val.y};
-  return nn_plot(r->plot, &t, &v);
+  struct nn_curve c[NN_MAX_PHASES + 1];
+  for (int p = 0; p < r->nph; p++)
+    c[p] = (struct nn_curve){r->ph[p].loss_name, r->ph[p].curve.n, r->ph[p].curve.x, r->ph[p].curve.y, 0};
+  c[r->nph] = (struct nn_curve){"val_loss", r->val.n, r->val.x, r->val.y, 1};
+  return nn_plot(r->plot, c, r->nph + (r->val.n > 0));
 }
 
 // ---- the loop ----
 
-static vkg_status build(struct run *r) {
+/* Phase p's graph: forward, loss, backward over its group, its optimizer, and the histories. */
+static vkg_status build_phase(struct run *r, int p) {
   struct nn_model *m = r->m;
-  int ntrain;
-  vkg_tensor **trainable = nn_trainable(&m->params, &ntrain);
-  vkg_status s = vkg_optim_create(r->ctx, &r->o->optim, ntrain, trainable, &r->opt);
+  struct phase_run *ph = &r->ph[p];
+  int group = m->nphases ? m->phases[p].group : 0, ntrain;
+  if (r->nph == 1) snprintf(ph->loss_name, sizeof ph->loss_name, "loss");
+  else snprintf(ph->loss_name, sizeof ph->loss_name, "loss_%s", m->phases[p].name);
+  snprintf(ph->norm_name, sizeof ph->norm_name, "grad_norm%s%s", r->nph == 1 ? "" : "_",
+           r->nph == 1 ? "" : m->phases[p].name);
+  vkg_tensor **trainable = nn_trainable(&m->params, group, &ntrain);
+  vkg_status s = vkg_optim_create(r->ctx, &r->o->optim, ntrain, trainable, &ph->opt);
   free(trainable);
   if (s) return s;
-  if ((s = vkg_graph_create(r->ctx, &r->g))) return s;
-  vkg_graph *g = r->g;
-  r->slot_lr = vkg_scalar(g, "lr");
-  r->slot_step = vkg_scalar(g, "step");
-  r->slot_seed = vkg_scalar(g, "seed");
+  if ((s = vkg_graph_create(r->ctx, &ph->g))) return s;
+  vkg_graph *g = ph->g;
+  ph->slot_lr = vkg_scalar(g, "lr");
+  ph->slot_step = vkg_scalar(g, "step");
+  ph->slot_seed = vkg_scalar(g, "seed");
   vkg_t *ids = malloc(sizeof *ids * (size_t)(m->params.n + 1)), *tids = malloc(sizeof *tids * (size_t)(m->params.n + 1));
-  nn_bind_all(g, &m->params, 1, ids);
-  vkg_t loss = m->build_loss(m, g, ids);
+  nn_bind_all(g, &m->params, group, ids);
+  vkg_t loss = m->build_loss(m, g, ids, p);
   vkg_backward(g, loss);
   int k = 0;
   for (int i = 0; i < m->params.n; i++)
-    if (m->params.trainable[i]) tids[k++] = ids[i];
-  vkg_t norm = vkg_optim_apply(g, r->opt, tids);
-  r->hist_n = r->o->log_every > 0 ? r->o->log_every : 1;
-  r->loss_hist = vkg_history(g, loss, r->hist_n, r->slot_step);
-  r->norm_hist = vkg_history(g, norm, r->hist_n, r->slot_step);
+    if (m->params.trainable[i] && m->params.group[i] == group) tids[k++] = ids[i];
+  vkg_t norm = vkg_optim_apply(g, ph->opt, tids);
+  ph->loss_hist = vkg_history(g, loss, r->hist_n, ph->slot_step);
+  ph->norm_hist = vkg_history(g, norm, r->hist_n, ph->slot_step);
   free(ids);
   free(tids);
   return vkg_graph_compile(g);
+}
+
+/* Runs every phase once on the batch of step r->step + 1. */
+static vkg_status run_step(struct run *r, const uint32_t *idx) {
+  long next = r->step + 1;
+  for (int p = 0; p < r->nph; p++) {
+    struct phase_run *ph = &r->ph[p];
+    vkg_status s = r->m->write_batch(r->m, ph->g, p, idx);
+    if (s) return s;
+    vkg_graph_set_f32(ph->g, ph->slot_lr, vkg_lr_at(&r->o->lr, next));
+    vkg_graph_set_u32(ph->g, ph->slot_step, (uint32_t)next);
+    vkg_graph_set_u32(ph->g, ph->slot_seed, (uint32_t)nn_mix(nn_mix(r->seed, (uint64_t)next), (uint64_t)p));
+    if ((s = vkg_graph_run_async(ph->g))) return s;
+  }
+  return VKG_OK;
 }
 
 vkg_status nn_train(struct nn_model *m, const struct nn_train_opts *o) {
@@ -323,7 +381,9 @@ vkg_status nn_train(struct nn_model *m, const struct nn_train_opts *o) {
     vkg__hint("start the run without --resume, or point --out at the run's directory");
     return VKG_ERR_IO;
   }
-  s = build(&r);
+  r.nph = m->nphases ? m->nphases : 1;
+  r.hist_n = o->log_every > 0 ? o->log_every : 1;
+  for (int p = 0; p < r.nph && !s; p++) s = build_phase(&r, p);
   if (!s && o->resume) s = resume(&r);
   if (!s && !o->resume) s = vkg__write_file(r.metrics, "", 0);
   uint32_t *perm = malloc(sizeof *perm * (m->n_train + 1));
@@ -338,14 +398,8 @@ vkg_status nn_train(struct nn_model *m, const struct nn_train_opts *o) {
   while (!s && r.step < r.total) {
     long e = r.step / r.spe;
     if (e != epoch) vkg_shuffle(perm, m->n_train, r.seed, (uint64_t)(epoch = e));
-    s = m->write_batch(m, r.g, perm + (size_t)(r.step % r.spe) * (size_t)m->batch);
-    if (s) break;
-    long next = r.step + 1;
-    vkg_graph_set_f32(r.g, r.slot_lr, vkg_lr_at(&o->lr, next));
-    vkg_graph_set_u32(r.g, r.slot_step, (uint32_t)next);
-    vkg_graph_set_u32(r.g, r.slot_seed, (uint32_t)nn_mix(r.seed, (uint64_t)next));
-    if ((s = vkg_graph_run_async(r.g))) break;
-    r.step = next;
+    if ((s = run_step(&r, perm + (size_t)(r.step % r.spe) * (size_t)m->batch))) break;
+    r.step++;
     int epoch_end = r.step % r.spe == 0, last = r.step == r.total;
     if (r.step % r.hist_n == 0 || epoch_end || last) {
       if ((s = read_losses(&r))) break;
@@ -357,11 +411,13 @@ vkg_status nn_train(struct nn_model *m, const struct nn_train_opts *o) {
   if (!s && r.step == r.total) s = save_weights(&r);
   if (!s && !o->quiet) fprintf(stderr, "wrote %s, %s, %s and %s\n", r.weights, r.ckpt, r.metrics, r.plot);
   free(perm);
-  if (r.g) vkg_graph_wait(r.g);
-  vkg_graph_destroy(r.g);
-  vkg_optim_destroy(r.opt);
-  free(r.train.x);
-  free(r.train.y);
+  for (int p = 0; p < r.nph; p++) {
+    if (r.ph[p].g) vkg_graph_wait(r.ph[p].g);
+    vkg_graph_destroy(r.ph[p].g);
+    vkg_optim_destroy(r.ph[p].opt);
+    free(r.ph[p].curve.x);
+    free(r.ph[p].curve.y);
+  }
   free(r.val.x);
   free(r.val.y);
   return s;

@@ -5,6 +5,15 @@
 #define VKGEN_TRAIN_H
 #include "nn/nn.h"
 
+/* A training phase: one loss, minimized over one group of parameters with its own optimizer. Most
+ * models have one phase; a GAN has two (the discriminator's, then the generator's), run one after
+ * the other for every batch, each as its own recorded graph. */
+#define NN_MAX_PHASES 4
+struct nn_phase {
+  const char *name;        /* metric name: "loss" for a single phase, else "loss_<name>" */
+  int group;               /* trains the trainable params whose nn_params group equals this */
+};
+
 /* What a model family provides to the loop. */
 struct nn_model {
   const char *name;        /* "classifier", "gan", ... (checked on resume) */
@@ -13,10 +22,14 @@ struct nn_model {
   int batch;
   size_t n_train;          /* examples per epoch */
   void *self;
-  /* Builds the forward pass and loss on g (ids: the bound params, in params order); returns the loss. */
-  vkg_t (*build_loss)(struct nn_model *m, vkg_graph *g, const vkg_t *ids);
-  /* Writes the streamed inputs of one batch (example indices idx[0..batch)). */
-  vkg_status (*write_batch)(struct nn_model *m, vkg_graph *g, const uint32_t *idx);
+  int nphases;             /* 0 means 1 phase named "loss" over group 0 */
+  struct nn_phase phases[NN_MAX_PHASES];
+  /* Builds phase p's forward pass and loss on g (ids: every param bound in g, in params order, with
+   * requires_grad on that phase's group); returns the loss (one value). The per-run scalars "seed",
+   * "step" and "lr" exist on g. */
+  vkg_t (*build_loss)(struct nn_model *m, vkg_graph *g, const vkg_t *ids, int phase);
+  /* Writes phase p's streamed inputs for one batch (example indices idx[0..batch)). */
+  vkg_status (*write_batch)(struct nn_model *m, vkg_graph *g, int phase, const uint32_t *idx);
   /* After each epoch (may be NULL): up to 4 named metrics; the first, if named "val_loss", is plotted. */
   vkg_status (*evaluate)(struct nn_model *m, int *n, const char **names, double *values);
 };
@@ -38,9 +51,12 @@ struct nn_train_opts {
  * at the end DIR/<name>.safetensors (weights only). */
 vkg_status nn_train(struct nn_model *m, const struct nn_train_opts *o);
 
+/* A labelled curve for nn_plot: a line, or dots. */
 struct nn_curve {
+  const char *label;
   int n;
   const double *x, *y;
+  int dots;
 };
-vkg_status nn_plot(const char *path, const struct nn_curve *train, const struct nn_curve *val);
+vkg_status nn_plot(const char *path, const struct nn_curve *curves, int n);
 #endif
