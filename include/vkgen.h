@@ -69,6 +69,7 @@ struct vkg_ctx_desc {
   const char *device;          /* index or name substring; NULL: $VKGEN_DEVICE, else the best device */
   int validate;                /* 1 on, 0 off, -1: from $VKGEN_VALIDATE */
   const char *pipeline_cache;  /* file path; NULL: $VKGEN_PIPELINE_CACHE or ~/.cache/vkgen/; "": none */
+  const char *watch_shaders;   /* a directory of .comp/.glsl sources to hot-reload from (NULL: off) */
 };
 struct vkg_ctx_desc vkg_ctx_desc_default(void);
 vkg_status vkg_ctx_create(const struct vkg_ctx_desc *desc, vkg_ctx **out);
@@ -352,6 +353,12 @@ struct vkg_text {
  * subdirectories. Missing: VKG_ERR_IO with a hint naming the Debian package 'fortunes'. */
 vkg_status vkg_text_load(const char *dir, struct vkg_text *out);
 void vkg_text_free(struct vkg_text *t);
+
+/* ---- images ---- */
+
+/* Writes n images (n, c, h, w), values in [0, 1] (clamped), c = 1 or 3, as one PNG grid with `cols`
+ * columns and a 2-pixel gap, atomically (no partial file on any error). */
+vkg_status vkg_png_grid(const char *path, const float *pixels, int n, int c, int h, int w, int cols);
 
 /* A permutation of 0..n-1 determined by (seed, epoch) alone, the same on every machine. */
 void vkg_shuffle(uint32_t *perm, size_t n, uint64_t seed, uint64_t epoch);

@@ -1,13 +1,19 @@
 /* Shared by the vkgen subcommands. */
 #ifndef VKGEN_CLI_H
 #define VKGEN_CLI_H
+#include <stdio.h>
+
 #include "vkgen.h"
 
 /* Options every subcommand takes. */
 struct cli_common {
   const char *device; /* --device INDEX|NAME */
+  const char *watch;  /* --watch [DIR]: hot-reload shaders from DIR (default: the source tree's shaders/) */
   int json;           /* --json */
 };
+/* If argv[i] is --device D or --watch [DIR], parses it and returns the argv entries used; else 0;
+ * -1 after printing an error. */
+int cli_common_opt(struct cli_common *c, int argc, char **argv, int i);
 
 /* Prints "error: <msg>" and, if there is one, "hint: <hint>" to stderr. Returns 1 (the exit code). */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -20,8 +26,54 @@ int cli_ctx_done(vkg_ctx *ctx, int rc);
 /* Parses a whole decimal integer in [lo, hi]; prints an error naming opt and returns 0 if bad. */
 int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 
+/* ---- model families: vkgen train|sample|eval|bench <family> ---- */
+struct cli_family {
+  const char *name, *summary;
+  int (*train)(int argc, char **argv); /* argv[0] is the family name */
+  int (*sample)(int argc, char **argv);
+  int (*eval)(int argc, char **argv);
+  int (*bench)(int argc, char **argv);
+};
+extern const struct cli_family cli_families[]; /* ends with a NULL name */
+int cmd_family(const char *verb, int argc, char **argv); /* dispatches verb to the family in argv[1] */
+
+/* ---- training options shared by every family (cli/train.c) ---- */
+#include "nn/train.h"
+struct cli_train {
+  struct cli_common c;
+  struct nn_train_opts o;
+  vkg_optim_kind optim;
+  int cosine, batch;
+  double clip;
+  size_t limit;
+  const char *data_dir;
+};
+/* Defaults for a family: its output directory runs/<family>, epochs, learning rate and batch. */
+void cli_train_defaults(struct cli_train *t, const char *family, int epochs, float lr, int batch);
+/* If argv[i] is a common training option, parses it and returns how many argv entries it used (1 or
+ * 2); 0 if it is not one; -1 after printing an error. */
+int cli_train_opt(struct cli_train *t, int argc, char **argv, int i);
+void cli_train_help(FILE *f); /* the common options, for a family's --help */
+/* Completes the optimizer and schedule for m and runs nn_train; returns the exit code. */
+int cli_train_run(struct cli_train *t, struct nn_model *m);
+
+/* ---- shared helpers ---- */
+/* Finds a default asset: $VKGEN_ASSETS/file, the source tree's assets/file, or assets/file next to
+ * (or one level above) the executable. Returns 1 and the path in out if found. */
+int cli_asset(const char *file, char *out, size_t n);
+/* Parses a number strictly within [lo, hi]; prints an error naming opt and returns 0 if bad. */
+int cli_float(const char *opt, const char *s, double lo, double hi, double *out);
+
 int cmd_devices(int argc, char **argv);
 int cmd_selfcheck(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
-int cmd_train(int argc, char **argv);
+int train_classifier(int argc, char **argv);
+int train_gan(int argc, char **argv);
+int sample_gan(int argc, char **argv);
+int eval_gan(int argc, char **argv);
+int bench_gan(int argc, char **argv);
+int train_vae(int argc, char **argv);
+int sample_vae(int argc, char **argv);
+int eval_vae(int argc, char **argv);
+int bench_vae(int argc, char **argv);
 #endif

@@ -24,9 +24,35 @@ int cli_vkg_error(const char *doing) {
   return 1;
 }
 
+int cli_common_opt(struct cli_common *c, int argc, char **argv, int i) {
+  if (!strcmp(argv[i], "--device")) {
+    if (i + 1 >= argc) {
+      cli_error("--device needs an index or a name (see 'vkgen devices')");
+      return -1;
+    }
+    c->device = argv[i + 1];
+    return 2;
+  }
+  if (!strcmp(argv[i], "--watch")) {
+    /* The directory is optional: the next argument is taken only if it is not an option. */
+    if (i + 1 < argc && argv[i + 1][0] != '-') {
+      c->watch = argv[i + 1];
+      return 2;
+    }
+#ifdef VKGEN_SOURCE_SHADERS
+    c->watch = VKGEN_SOURCE_SHADERS;
+#else
+    c->watch = "shaders";
+#endif
+    return 1;
+  }
+  return 0;
+}
+
 vkg_ctx *cli_ctx(const struct cli_common *c) {
   struct vkg_ctx_desc d = vkg_ctx_desc_default();
   d.device = c->device;
+  d.watch_shaders = c->watch;
   vkg_ctx *ctx;
   if (vkg_ctx_create(&d, &ctx)) {
     cli_vkg_error(NULL);
@@ -64,7 +90,10 @@ static void usage(FILE *f) {
         "  devices      list Vulkan devices and their capabilities\n"
         "  selfcheck    run every op once against a plain-C reference on the chosen device\n"
         "  bench ops    time each op at a few sizes (GFLOP/s or GB/s); --json for JSON\n"
-        "  train MODEL  train a model (classifier) with checkpoints, metrics and a loss plot\n"
+        "  train MODEL  train a model (classifier, gan, vae) with checkpoints, metrics and a loss plot\n"
+        "  sample MODEL sample from a trained model (gan, vae) into a PNG grid\n"
+        "  eval MODEL   measure a trained model (FID; for the VAE also reconstruction and ELBO)\n"
+        "  bench MODEL  sampling images/s and training steps/s of a model\n"
         "\n"
         "options for every command:\n"
         "  --device INDEX|NAME   use this device (index or part of its name; also $VKGEN_DEVICE)\n"
@@ -90,8 +119,11 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
   if (!strcmp(cmd, "selfcheck")) return cmd_selfcheck(argc - 1, argv + 1);
+  if (!strcmp(cmd, "bench") && argc > 2 && strcmp(argv[2], "ops") != 0 && argv[2][0] != '-')
+    return cmd_family("bench", argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
-  if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+  if (!strcmp(cmd, "train") || !strcmp(cmd, "sample") || !strcmp(cmd, "eval"))
+    return cmd_family(cmd, argc - 1, argv + 1);
   cli_error("unknown command '%s'", cmd);
   fputs("hint: run 'vkgen --help' for the list of commands\n", stderr);
   return 2;

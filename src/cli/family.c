@@ -1,0 +1,68 @@
+/* The model families behind 'vkgen train|sample|eval|bench <family>', and finding default assets. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const struct cli_family cli_families[] = {
+    {"classifier", "Fashion-MNIST classifier (FID features)", train_classifier, NULL, NULL, NULL},
+    {"gan", "DCGAN on Fashion-MNIST or your images", train_gan, sample_gan, eval_gan, bench_gan},
+    {"vae", "convolutional VAE on Fashion-MNIST or your images", train_vae, sample_vae, eval_vae, bench_vae},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+int cmd_family(const char *verb, int argc, char **argv) {
+  char names[256] = "";
+  for (const struct cli_family *f = cli_families; f->name; f++) {
+    int (*fn)(int, char **) = !strcmp(verb, "train")    ? f->train
+                              : !strcmp(verb, "sample") ? f->sample
+                              : !strcmp(verb, "eval")   ? f->eval
+                                                        : f->bench;
+    if (fn) snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", f->name);
+    if (argc >= 2 && !strcmp(argv[1], f->name)) {
+      if (fn) return fn(argc - 1, argv + 1);
+      cli_error("%s: the %s model cannot be %s", verb, f->name,
+                !strcmp(verb, "sample") ? "sampled" : !strcmp(verb, "eval") ? "evaluated" : "benchmarked");
+      return 1;
+    }
+  }
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    FILE *out = argc < 2 ? stderr : stdout;
+    fprintf(out, "usage: vkgen %s MODEL [options]   (MODEL: %s)\nRun 'vkgen %s MODEL --help' for its options.\n", verb,
+            names, verb);
+    return argc < 2 ? 2 : 0;
+  }
+  cli_error("%s: unknown model '%s'", verb, argv[1]);
+  fprintf(stderr, "hint: models: %s\n", names);
+  return 1;
+}
+
+static int readable(const char *path) { return access(path, R_OK) == 0; }
+
+int cli_asset(const char *file, char *out, size_t n) {
+  const char *env = getenv("VKGEN_ASSETS");
+  if (env && *env) {
+    snprintf(out, n, "%s/%s", env, file);
+    if (readable(out)) return 1;
+  }
+#ifdef VKGEN_SOURCE_ASSETS
+  snprintf(out, n, "%s/%s", VKGEN_SOURCE_ASSETS, file);
+  if (readable(out)) return 1;
+#endif
+  char exe[PATH_MAX];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (len > 0) {
+    exe[len] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    static const char *rel[] = {"assets", "../assets", "../share/vkgen/assets"};
+    for (int i = 0; i < 3; i++) {
+      snprintf(out, n, "%s/%s/%s", exe, rel[i], file);
+      if (readable(out)) return 1;
+    }
+  }
+  return 0;
+}
