@@ -116,6 +116,9 @@ struct vkg_ctx {
 
 /* Workgroup size for 1-D elementwise kernels on this device. */
 uint32_t vkg__wg1d(const vkg_ctx *ctx);
+/* Workgroup size for one-workgroup-per-row kernels with rows of n values: enough invocations to
+ * cover short rows in one step without idling most of a large group, capped by vkg__wg1d. */
+uint32_t vkg__wg_rows(const vkg_ctx *ctx, size_t n);
 
 struct vkg_tensor {
   vkg_ctx *ctx;
@@ -235,6 +238,8 @@ int vkg__check(vkg_graph *g, int n, const vkg_t *ids);
 /* A new intermediate tensor. Tensors never move once made: pointers from vkg__t() stay valid. */
 vkg_t vkg__new(vkg_graph *g, vkg_dtype dtype, int ndim, const int *shape);
 const struct vkg_gtensor *vkg__t(const vkg_graph *g, vkg_t t);
+/* The tensor that owns t's memory (t itself unless t is a view). */
+vkg_t vkg__root(const vkg_graph *g, vkg_t t);
 size_t vkg__numel(const int *shape, int ndim);
 /* Formats a shape as "(2, 3, 4)" into buf. */
 const char *vkg__shape_str(const int *shape, int ndim, char *buf, size_t n);

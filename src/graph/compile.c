@@ -6,11 +6,6 @@
 
 #include "internal.h"
 
-static vkg_t root(const vkg_graph *g, vkg_t t) {
-  while (VKG_T(g, t)->kind == VKG_KIND_VIEW) t = VKG_T(g, t)->base;
-  return t;
-}
-
 static size_t bytes_of(const struct vkg_gtensor *t) { return vkg__numel(t->shape, t->ndim) * vkg_dtype_size(t->dtype); }
 
 /* The memory behind tensor t: buffer, offset and size in bytes. */
@@ -19,7 +14,7 @@ struct span {
   VkDeviceSize off, size;
 };
 static struct span span_of(const vkg_graph *g, vkg_t t) {
-  vkg_t r = root(g, t);
+  vkg_t r = vkg__root(g, t);
   const struct vkg_gtensor *rt = VKG_T(g, r);
   VkDeviceSize size = (bytes_of(VKG_T(g, t)) + 3) & ~(VkDeviceSize)3;
   if (rt->kind == VKG_KIND_INTERMEDIATE) return (struct span){g->arena.buffer, g->arena.offset + rt->offset, size};
@@ -47,7 +42,7 @@ static int by_size_desc(const void *pa, const void *pb, void *gp) {
 static vkg_status plan(vkg_graph *g) {
   for (int i = 0; i < g->nd; i++)
     for (int j = 0; j < g->d[i].nbind; j++) {
-      struct vkg_gtensor *r = VKG_T(g, root(g, g->d[i].bind[j]));
+      struct vkg_gtensor *r = VKG_T(g, vkg__root(g, g->d[i].bind[j]));
       if (r->first < 0) {
         if ((r->kind == VKG_KIND_INTERMEDIATE || r->kind == VKG_KIND_OUTPUT) && !g->d[i].writes[j])
           return vkg__fail(VKG_ERR_ARG, "op %s reads a tensor that nothing has written", g->nodes[g->d[i].node].op);
@@ -365,7 +360,7 @@ vkg_status vkg_graph_run_timed(vkg_graph *g, double *ms) {
 static vkg_status host_io(vkg_graph *g, vkg_t t, size_t count, int writing, const struct vkg_alloc **a, VkDeviceSize *off) {
   if (t < 0 || t >= g->nt) return vkg__fail(VKG_ERR_ARG, "tensor id %d is not in this graph", t);
   if (!g->compiled) return vkg__fail(VKG_ERR_ARG, "compile the graph before writing or reading its tensors");
-  vkg_t r = root(g, t);
+  vkg_t r = vkg__root(g, t);
   const struct vkg_gtensor *rt = VKG_T(g, r);
   const char *what = writing ? "written" : "read";
   if (rt->kind == VKG_KIND_INTERMEDIATE || (writing && rt->kind == VKG_KIND_OUTPUT)) {

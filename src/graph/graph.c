@@ -52,6 +52,11 @@ int vkg__check(vkg_graph *g, int n, const vkg_t *ids) {
   return 0;
 }
 
+vkg_t vkg__root(const vkg_graph *g, vkg_t t) {
+  while (VKG_T(g, t)->kind == VKG_KIND_VIEW) t = VKG_T(g, t)->base;
+  return t;
+}
+
 const struct vkg_gtensor *vkg__t(const vkg_graph *g, vkg_t t) {
   VKG_ASSERT(t >= 0 && t < g->nt);
   return VKG_T(g, t);
@@ -123,14 +128,9 @@ vkg_t vkg_bind(vkg_graph *g, vkg_tensor *bt) {
   return t;
 }
 
-static vkg_t root(const vkg_graph *g, vkg_t t) {
-  while (VKG_T(g, t)->kind == VKG_KIND_VIEW) t = VKG_T(g, t)->base;
-  return t;
-}
-
 void vkg_output(vkg_graph *g, vkg_t t) {
   if (vkg__check(g, 1, &t)) return;
-  t = root(g, t);
+  t = vkg__root(g, t);
   if (VKG_T(g, t)->kind == VKG_KIND_INTERMEDIATE) VKG_T(g, t)->kind = VKG_KIND_OUTPUT;
 }
 
@@ -280,7 +280,7 @@ vkg_t vkg_reshape(vkg_graph *g, vkg_t x, int ndim, const int *shape) {
              vkg__shape_str(shape, ndim, b, sizeof b));
     return VKG_NONE;
   }
-  vkg_t base = root(g, x);
+  vkg_t base = vkg__root(g, x);
   vkg_dtype dt = src->dtype;
   vkg_t t = add_tensor(g, VKG_KIND_VIEW, dt, ndim, s, NULL);
   if (t < 0) return VKG_NONE;

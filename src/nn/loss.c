@@ -90,15 +90,6 @@ _Static_assert(sizeof(struct ce_bwd_pc) <= VKG_PC_MAX, "push constants over 128 
  * MEAN_ITERS times (lavapipe ends loops after 65535 iterations). */
 #define MEAN_ITERS 64
 
-/* Workgroup size for the one-workgroup-per-row kernel: enough invocations to cover short rows in
- * one step without idling most of a large group. */
-static uint32_t row_wg(const vkg_ctx *ctx, size_t C) {
-  uint32_t max = vkg__wg1d(ctx), wg = 32;
-  while (wg < C && wg < max)
-    wg *= 2;
-  return wg < max ? wg : max;
-}
-
 /* ---- backward ----
  * d loss / d logits[r, c] = (softmax(x_r)[c] - [c == label_r]) * gy / count for rows whose label
  * counts, 0 for ignored rows: one elementwise dispatch from the saved per-row log-sum-exp and count.
@@ -156,7 +147,7 @@ vkg_t vkg_cross_entropy_loss(vkg_graph *g, vkg_t logits, vkg_t labels, int ignor
 
   /* Per row: loss_r (0 when ignored), valid_r (1 or 0) and the log-sum-exp kept for the backward. */
   struct ce_fwd_pc fpc = {N, C, ignore_index};
-  uint32_t gx, gy, spec[3] = {row_wg(g->ctx, C), 1, 1};
+  uint32_t gx, gy, spec[3] = {vkg__wg_rows(g->ctx, C), 1, 1};
   vkg__grid1d(N, 1, &gx, &gy); /* one workgroup per row */
   vkg_t fbind[5] = {logits, labels, rowloss, rowvalid, lse};
   if (vkg__dispatch(g, "cross_entropy_fwd", spec, 3, 5, fbind, (1u << 2) | (1u << 3) | (1u << 4), &fpc, sizeof fpc, gx,

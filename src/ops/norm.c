@@ -11,19 +11,6 @@
 
 #include "internal.h"
 
-/* Workgroup size for one-workgroup-per-row kernels: enough invocations to cover short rows in one
- * step without idling most of a large group, capped by the device's 1-D size. */
-static uint32_t row_wg(const vkg_ctx *ctx, size_t C) {
-  uint32_t max = vkg__wg1d(ctx), wg = 32;
-  while (wg < C && wg < max) wg *= 2;
-  return wg < max ? wg : max;
-}
-
-static vkg_t root(const vkg_graph *g, vkg_t t) {
-  while (vkg__t(g, t)->kind == VKG_KIND_VIEW) t = vkg__t(g, t)->base;
-  return t;
-}
-
 /* 1 if t is an f32 tensor of exactly n values (a per-channel parameter). */
 static int is_vec(const vkg_graph *g, vkg_t t, size_t n) {
   const struct vkg_gtensor *x = vkg__t(g, t);
@@ -62,7 +49,7 @@ static void softmax_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t
   vkg_t dx = vkg__new(g, VKG_F32, ndim, shape);
   if (dx < 0) return;
   struct softmax_pc pc = {(uint32_t)rows, (uint32_t)C};
-  uint32_t spec[4] = {row_wg(g->ctx, C), 1, 1, (uint32_t)log_}, gx, gy;
+  uint32_t spec[4] = {vkg__wg_rows(g->ctx, C), 1, 1, (uint32_t)log_}, gx, gy;
   vkg__grid1d(rows, 1, &gx, &gy);
   vkg_t bind[3] = {n->out[0], gout[0], dx};
   if (vkg__dispatch(g, "softmax_bwd", spec, 4, 3, bind, 1u << 2, &pc, sizeof pc, gx, gy, 1)) return;
@@ -82,7 +69,7 @@ static vkg_t softmax_common(vkg_graph *g, vkg_t x, int log_) {
   vkg_t out = vkg__new(g, VKG_F32, ndim, shape);
   if (out < 0) return VKG_NONE;
   struct softmax_pc pc = {(uint32_t)rows, (uint32_t)C};
-  uint32_t spec[4] = {row_wg(g->ctx, C), 1, 1, (uint32_t)log_}, gx, gy;
+  uint32_t spec[4] = {vkg__wg_rows(g->ctx, C), 1, 1, (uint32_t)log_}, gx, gy;
   vkg__grid1d(rows, 1, &gx, &gy); /* one workgroup per row */
   vkg_t bind[2] = {x, out};
   if (vkg__dispatch(g, "softmax_fwd", spec, 4, 2, bind, 1u << 1, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
@@ -134,7 +121,7 @@ static void layernorm_backward(vkg_graph *g, const struct vkg_node *n, const vkg
     if (dx < 0 || dyx < 0) return;
     struct layernorm_bwd_pc pc = {(uint32_t)rows, (uint32_t)C, gamma != VKG_NONE, (uint32_t)want_dx,
                                   (uint32_t)want_dg};
-    uint32_t spec[3] = {row_wg(g->ctx, C), 1, 1}, gx, gy;
+    uint32_t spec[3] = {vkg__wg_rows(g->ctx, C), 1, 1}, gx, gy;
     vkg__grid1d(rows, 1, &gx, &gy);
     vkg_t bind[6] = {x, stats, gamma != VKG_NONE ? gamma : x, dy, dx, dyx};
     if (vkg__dispatch(g, "layernorm_bwd", spec, 3, 6, bind, (1u << 4) | (1u << 5), &pc, sizeof pc, gx, gy, 1))
@@ -169,7 +156,7 @@ vkg_t vkg_layernorm(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, float eps) {
   vkg_t stats = vkg__new(g, VKG_F32, 2, sshape);
   if (out < 0 || stats < 0) return VKG_NONE;
   struct layernorm_pc pc = {(uint32_t)rows, (uint32_t)C, gamma != VKG_NONE, beta != VKG_NONE, eps};
-  uint32_t spec[3] = {row_wg(g->ctx, C), 1, 1}, gx, gy;
+  uint32_t spec[3] = {vkg__wg_rows(g->ctx, C), 1, 1}, gx, gy;
   vkg__grid1d(rows, 1, &gx, &gy);
   /* A missing gamma or beta is replaced by x, which the shader then never reads. */
   vkg_t bind[5] = {x, gamma != VKG_NONE ? gamma : x, beta != VKG_NONE ? beta : x, out, stats};
@@ -238,7 +225,7 @@ static void batchnorm_backward(vkg_graph *g, const struct vkg_node *n, const vkg
 
   vkg_t sums = VKG_NONE; /* (C, 2): sum dy, sum dy * xhat */
   if (want_dg || want_db || (want_dx && a.training)) {
-    uint32_t wg = row_wg(g->ctx, N), seg = wg * BN_SUM_ITERS, nseg = vkg__ceil_div(N, seg);
+    uint32_t wg = vkg__wg_rows(g->ctx, N), seg = wg * BN_SUM_ITERS, nseg = vkg__ceil_div(N, seg);
     int pshape[3] = {(int)C, (int)nseg, 2}, sshape[2] = {(int)C, 2};
     vkg_t part = vkg__new(g, VKG_F32, 3, pshape);
     if (part < 0) return;
@@ -315,7 +302,7 @@ vkg_t vkg_batchnorm(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, vkg_t runnin
   if (training && has_running) {
     /* The running statistics are written in place, so they must be the graph's own memory (not
      * computed by another op) and must not alias each other or x. */
-    vkg_t rm = root(g, running_mean), rv = root(g, running_var), rx = root(g, x);
+    vkg_t rm = vkg__root(g, running_mean), rv = vkg__root(g, running_var), rx = vkg__root(g, x);
     for (int i = 0; i < 2; i++) {
       enum vkg_tensor_kind k = vkg__t(g, i ? rv : rm)->kind;
       if (k != VKG_KIND_INPUT && k != VKG_KIND_BOUND)
@@ -345,7 +332,7 @@ vkg_t vkg_batchnorm(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, vkg_t runnin
     }
     if (stats < 0 || rm < 0 || rv < 0) return VKG_NONE;
     struct batchnorm_stats_pc spc = {(uint32_t)B, (uint32_t)C, (uint32_t)S, (uint32_t)has_running, momentum, eps};
-    uint32_t spec[3] = {row_wg(g->ctx, B * S), 1, 1};
+    uint32_t spec[3] = {vkg__wg_rows(g->ctx, B * S), 1, 1};
     vkg__grid1d(C, 1, &gx, &gy); /* one workgroup per channel */
     vkg_t bind[4] = {x, stats, rm, rv};
     if (vkg__dispatch(g, "batchnorm_stats", spec, 3, 4, bind, (1u << 1) | (1u << 2) | (1u << 3), &spc, sizeof spc, gx,

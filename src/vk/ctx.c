@@ -438,3 +438,9 @@ uint32_t vkg__wg1d(const vkg_ctx *ctx) {
   if (wg > ctx->props.limits.maxComputeWorkGroupInvocations) wg = ctx->props.limits.maxComputeWorkGroupInvocations;
   return wg;
 }
+
+uint32_t vkg__wg_rows(const vkg_ctx *ctx, size_t n) {
+  uint32_t max = vkg__wg1d(ctx), wg = 32;
+  while (wg < n && wg < max) wg *= 2;
+  return wg < max ? wg : max;
+}
