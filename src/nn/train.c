@@ -294,6 +294,7 @@ static vkg_status evaluate(struct run *r) {
   snprintf(line + l, sizeof line - (size_t)l, "}\n");
   if (n && strcmp(names[0], "val_loss") == 0) curve_add(&r->val, (double)r->step, v[0]);
   if (!r->o->quiet) {
+    if (r->tty && r->step != r->total) fputc('\n', stderr); /* end the progress bar's line */
     fprintf(stderr, "epoch %ld:", (r->step - 1) / r->spe + 1);
     for (int i = 0; i < n && i < 4; i++) fprintf(stderr, " %s %.4f", names[i], v[i]);
     fputc('\n', stderr);
