@@ -69,7 +69,8 @@ struct vkg_ctx_desc {
   const char *device;          /* index or name substring; NULL: $VKGEN_DEVICE, else the best device */
   int validate;                /* 1 on, 0 off, -1: from $VKGEN_VALIDATE */
   const char *pipeline_cache;  /* file path; NULL: $VKGEN_PIPELINE_CACHE or ~/.cache/vkgen/; "": none */
-  const char *watch_shaders;   /* a directory of .comp/.glsl sources to hot-reload from (NULL: off) */
+  const char *watch_shaders;   /* a directory of .comp/.glsl sources to hot-reload from (NULL: off);
+                                  see vkg_ctx_poll_shaders */
 };
 struct vkg_ctx_desc vkg_ctx_desc_default(void);
 vkg_status vkg_ctx_create(const struct vkg_ctx_desc *desc, vkg_ctx **out);
@@ -80,6 +81,16 @@ uint32_t vkg_ctx_validation_messages(const vkg_ctx *ctx);
 int vkg_ctx_validation_enabled(const vkg_ctx *ctx);
 /* Allow fp16 storage tensors (default: on when the device supports them). */
 int vkg_ctx_has_fp16(const vkg_ctx *ctx);
+/* Shader hot reload, when the context watches a directory (vkg_ctx_desc.watch_shaders): shaders are
+ * compiled from that directory's sources on first use, and after an edit of a .comp (or of a .glsl it
+ * includes) this recompiles it, swaps the pipelines of every spec-constant variant and re-records the
+ * compiled graphs that use them (waiting for their runs in flight). An edit that does not compile, or
+ * that changes the shader's interface (bindings, push-constant block, specialization constants), is
+ * printed with file:line and the previous code kept. vkg_graph_run_async calls this before each run;
+ * call it yourself to apply edits at a known point. Returns the number of shaders reloaded (0 when
+ * nothing changed or nothing is watched), or -(vkg_status) if an edit was refused: VKG_ERR_FORMAT for
+ * a compile error, VKG_ERR_UNSUPPORTED for an interface change (vkg_last_error() says which). */
+int vkg_ctx_poll_shaders(vkg_ctx *ctx);
 
 /* ---- tensors that live outside any graph (weights shared by several graphs) ---- */
 
@@ -360,8 +371,54 @@ void vkg_text_free(struct vkg_text *t);
  * columns and a 2-pixel gap, atomically (no partial file on any error). */
 vkg_status vkg_png_grid(const char *path, const float *pixels, int n, int c, int h, int w, int cols);
 
+/* Every .png/.jpg/.jpeg file (case-insensitive extension) directly in dir, in sorted name order (bytewise),
+ * as images (n, channels, size, size) in [0, 1], labels NULL. Each image: alpha composited over white,
+ * center-cropped to a square, resized to size x size (area averaging when shrinking, bilinear with
+ * half-pixel centers when growing), then luminance Y = 0.299 R + 0.587 G + 0.114 B for 1 channel or RGB
+ * (gray replicated) for 3. size must be 28, 32 or 64 and channels 1 or 3 (VKG_ERR_ARG). Strict: a file
+ * that cannot be decoded is VKG_ERR_FORMAT naming it; a missing directory or one without images is
+ * VKG_ERR_IO with a hint. Other files, hidden (dot) files and subdirectories are ignored. Free with
+ * vkg_images_free. */
+vkg_status vkg_image_folder_load(const char *dir, int size, int channels, struct vkg_images *out);
+
 /* A permutation of 0..n-1 determined by (seed, epoch) alone, the same on every machine. */
 void vkg_shuffle(uint32_t *perm, size_t n, uint64_t seed, uint64_t epoch);
+
+/* ---- tokenizers and BLEU ---- */
+
+/* Text <-> token ids. A tokenizer is immutable once made: one may be shared by threads. */
+typedef struct vkg_tokenizer vkg_tokenizer;
+/* Every byte is a token (vocabulary 256); decoding is the identity. */
+vkg_status vkg_tokenizer_bytes(vkg_tokenizer **out);
+/* GPT-2's byte-level BPE from vocab.json (token string -> id) and merges.txt ("#version" line, then
+ * "a b" pairs by rank). Pre-tokenization is GPT-2's regex, with Unicode classes from a table (Unicode
+ * 14; code points unassigned there count as letters). A missing file is VKG_ERR_IO; a malformed one,
+ * a merge of unknown tokens, or a vocabulary lacking a byte is VKG_ERR_FORMAT naming the file (and the
+ * line of merges.txt). */
+vkg_status vkg_tokenizer_gpt2(const char *vocab_json, const char *merges_txt, vkg_tokenizer **out);
+void vkg_tokenizer_free(vkg_tokenizer *t);
+int vkg_tokenizer_vocab(const vkg_tokenizer *t); /* ids are in [0, vocab) */
+/* The id of the token whose bytes are exactly bytes[0..len) (e.g. "<|endoftext|>"), or -1. */
+int32_t vkg_tokenizer_token(const vkg_tokenizer *t, const char *bytes, size_t len);
+/* Any bytes (invalid UTF-8 included) -> *ids (malloc'd, never NULL on success; free()). */
+vkg_status vkg_tokenize(const vkg_tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n);
+/* ids -> *text (malloc'd, NUL-terminated, *len bytes before the NUL; free()). An id outside the
+ * vocabulary is VKG_ERR_ARG. detokenize(tokenize(x)) == x for every x. */
+vkg_status vkg_detokenize(const vkg_tokenizer *t, const int32_t *ids, size_t n, char **text, size_t *len);
+
+/* Corpus BLEU-4 in [0, 1] as sacreBLEU defines it on pre-tokenized input, without smoothing: clipped
+ * 1..4-gram matches and hypothesis n-gram counts summed over the corpus, the geometric mean of the
+ * four precisions (0 if any is 0), times the brevity penalty exp(1 - r/c) when c < r (c: hypothesis
+ * tokens, r: the closest reference length per hypothesis, ties to the shorter). One reference per
+ * hypothesis; n >= 1 (else VKG_ERR_ARG). */
+vkg_status vkg_bleu(const int32_t *const *hyp, const size_t *hyp_len, const int32_t *const *ref,
+                    const size_t *ref_len, int n, double *bleu);
+/* Self-BLEU: the corpus BLEU of each of n >= 2 sequences against all the others as references (an
+ * n-gram is clipped by its largest count in any of them). Lower means more diverse samples. */
+vkg_status vkg_self_bleu(const int32_t *const *seq, const size_t *len, int n, double *bleu);
+/* The same on texts split into words at ASCII whitespace. */
+vkg_status vkg_bleu_text(const char *const *hyp, const char *const *ref, int n, double *bleu);
+vkg_status vkg_self_bleu_text(const char *const *texts, int n, double *bleu);
 
 #ifdef __cplusplus
 }

@@ -70,12 +70,51 @@ struct vkg_pipeline {
   VkPipelineLayout layout;
   VkDescriptorSetLayout set_layout;
 };
-/* Finds or builds the pipeline for shader + specialization constants (cached in the context). */
+/* Finds or builds the pipeline for shader + specialization constants (cached in the context). The
+ * struct stays at the same address for the context's life; hot reload swaps .pipeline inside it. */
 vkg_status vkg__pipeline(vkg_ctx *ctx, const char *shader, const uint32_t *spec, int nspec, int nbind,
                          struct vkg_pipeline **out);
+/* A VkPipeline from SPIR-V code with p's specialization constants and layout (counted in
+ * ctx->live_pipelines); destroy it with vkg__pipeline_free. */
+VkResult vkg__pipeline_build(vkg_ctx *ctx, const uint32_t *code, size_t words, const struct vkg_pipeline *p,
+                             VkPipeline *out);
+void vkg__pipeline_free(vkg_ctx *ctx, VkPipeline pipeline);
 void vkg__pipelines_destroy(vkg_ctx *ctx);
 /* SPIR-V embedded at build time; NULL if no shader has that name. */
 const uint32_t *vkg__shader_spirv(const char *name, size_t *words);
+
+/* ---- shader hot reload (vk/reload.c) ---- */
+
+struct vkg_watch; /* the watched directory, compiled overrides and include dependencies */
+/* Starts watching dir (inotify) for edits of .comp/.glsl files. */
+vkg_status vkg__watch_start(vkg_ctx *ctx, const char *dir);
+void vkg__watch_stop(vkg_ctx *ctx); /* after the device is idle */
+/* The SPIR-V to build shader `name` from while watching: compiled from the watched directory on first
+ * use (a compile error or interface change is printed, and NULL returned: use the built-in code). */
+const uint32_t *vkg__watch_spirv(vkg_ctx *ctx, const char *name, size_t *words);
+/* The live graphs of a context (compiled and not yet released), so a reload can re-record them. */
+void vkg__graph_register(vkg_graph *g);
+void vkg__graph_unregister(vkg_graph *g);
+/* Re-records a compiled graph's command buffers after waiting for its runs in flight. */
+vkg_status vkg__graph_rerecord(vkg_graph *g);
+
+/* The interface of a compute shader, read from its SPIR-V (vk/spirv_iface.c). */
+#define VKG_IFACE_MAX 32
+struct vkg_shader_iface {
+  int nbind;
+  struct { uint32_t set, binding, storage; } bind[VKG_IFACE_MAX]; /* storage: 0 storage buffer, 1 uniform, 2 other */
+  uint32_t pc_size;          /* bytes of the push-constant block, 0 if none */
+  int npc_members;
+  uint32_t pc_offset[VKG_IFACE_MAX];
+  int nspec;
+  uint32_t spec_id[VKG_IFACE_MAX];
+};
+/* Fills iface from SPIR-V; returns 0, or -1 with a reason in err if the module is malformed. */
+int vkg__spirv_iface(const uint32_t *code, size_t words, struct vkg_shader_iface *iface, char *err, size_t n);
+/* Checks that a new interface fits the launcher written for the old one (bindings, push-constant
+ * block and specialization constants the old one declares). Returns 0, or -1 with what differs. */
+int vkg__iface_compatible(const struct vkg_shader_iface *old, const struct vkg_shader_iface *neu, char *why,
+                          size_t n);
 
 /* ---- context ---- */
 
@@ -112,6 +151,12 @@ struct vkg_ctx {
   int npipes, cap_pipes;
   VkDescriptorSetLayout set_layouts[VKG_MAX_BINDINGS + 1];
   VkPipelineLayout pipe_layouts[VKG_MAX_BINDINGS + 1];
+  int live_pipelines; /* VkPipelines alive (a leak check for hot reload) */
+
+  /* hot reload: NULL unless vkg_ctx_desc.watch_shaders was set */
+  struct vkg_watch *watch;
+  vkg_graph **graphs; /* live compiled graphs */
+  int ngraphs, cap_graphs;
 };
 
 /* Workgroup size for 1-D elementwise kernels on this device. */

@@ -230,17 +230,20 @@ int cmd_bench(int argc, char **argv) {
   const char *what = NULL, *only = NULL;
   int quick = 0;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--device") && i + 1 < argc) c.device = argv[++i];
+    int used = cli_common_opt(&c, argc, argv, i); /* --device, --watch */
+    if (used < 0) return 1;
+    if (used) i += used - 1;
     else if (!strcmp(argv[i], "--json")) c.json = 1;
     else if (!strcmp(argv[i], "--quick")) quick = 1;
     else if (!strcmp(argv[i], "--op") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      puts("usage: vkgen bench ops [--op NAME] [--quick] [--json] [--device D]\n\n"
+      puts("usage: vkgen bench ops [--op NAME] [--quick] [--json] [--device D] [--watch [DIR]]\n\n"
            "Times each op at three sizes on the device (median of 5 runs, GPU timestamps where\n"
            "available) and prints GFLOP/s for compute-bound ops, GB/s for memory-bound ones.\n"
            "  --op NAME   only this op (matmul, conv2d, attention, softmax, ...)\n"
            "  --quick     only the smallest size of each op\n"
-           "  --json      one JSON array instead of a table");
+           "  --json      one JSON array instead of a table\n"
+           "  --watch [DIR]  compile shaders from DIR and hot-reload them when edited");
       return 0;
     } else if (argv[i][0] != '-' && !what) what = argv[i];
     else return cli_error("bench: unknown option '%s' (see 'vkgen bench --help')", argv[i]);

@@ -1,7 +1,615 @@
-/* vkgen train|sample|eval|bench gan (not built yet). */
-#include "cli.h"
+/* vkgen train|sample|eval|bench gan: the DCGAN family (src/models/gan.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
-int train_gan(int argc, char **argv) { return cli_error("train gan: not built yet"); }
-int sample_gan(int argc, char **argv) { return cli_error("sample gan: not built yet"); }
-int eval_gan(int argc, char **argv) { return cli_error("eval gan: not built yet"); }
-int bench_gan(int argc, char **argv) { return cli_error("bench gan: not built yet"); }
+#include "cli.h"
+#include "models/gan.h"
+#include "models/models.h"
+#include "nn/fid.h"
+
+#define DEFAULT_EPOCHS 1
+#define MAX_SAMPLES 100000
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// ---- options shared by the subcommands ----
+
+/* If argv[i] is an architecture option, parses it into a; returns the argv entries used, 0 if it is
+ * not one, -1 after an error. */
+static int arch_opt(struct gan_arch *a, int argc, char **argv, int i) {
+  const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+  long n;
+  if (!strcmp(o, "--conditional")) {
+    a->classes = 10;
+    return 1;
+  }
+  struct {
+    const char *name;
+    int *field;
+    long lo, hi;
+  } opts[] = {{"--size", &a->size, 28, 64},
+              {"--channels", &a->channels, 1, 3},
+              {"--z", &a->z, 1, 4096},
+              {"--width", &a->width, 1, 1024},
+              {"--embed", &a->embed, 1, 4096}};
+  for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+    if (strcmp(o, opts[k].name)) continue;
+    if (!cli_int(o, v, opts[k].lo, opts[k].hi, &n)) return -1;
+    if (!strcmp(o, "--size") && n != 28 && n != 32 && n != 64) {
+      cli_error("--size expects 28, 32 or 64, got '%s'", v);
+      return -1;
+    }
+    if (!strcmp(o, "--channels") && n == 2) {
+      cli_error("--channels expects 1 or 3, got '%s'", v);
+      return -1;
+    }
+    *opts[k].field = (int)n;
+    return 2;
+  }
+  return 0;
+}
+
+static const char *arch_help = "  --size N          image side: 28, 32 or 64 (default 28)\n"
+                               "  --channels N      1 (gray) or 3 (RGB) (default 1)\n"
+                               "  --z N             latent size (default 64)\n"
+                               "  --width N         base channel count w (default 8); G starts at w*2^n channels\n"
+                               "  --conditional     condition G and D on the 10 Fashion-MNIST classes\n"
+                               "  --embed N         G's class-embedding size (default 16)\n";
+
+/* The weights to use: --weights, else the default asset; prints an error if there is none. */
+static const char *weights_path(const char *given, char *buf, size_t n) {
+  if (given) return given;
+  if (cli_asset("gan.safetensors", buf, n)) return buf;
+  cli_error("no trained GAN weights found (gan.safetensors is not in the assets)");
+  fputs("hint: train one with 'vkgen train gan' and pass --weights runs/gan/gan.safetensors\n", stderr);
+  return NULL;
+}
+
+/* 1 if the directory part of path exists (so the file can be created there); else prints an error. */
+static int output_dir_ok(const char *path) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash) return 1;
+  if (slash == dir)
+    slash[1] = 0;
+  else
+    *slash = 0;
+  struct stat st;
+  if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
+  cli_error("cannot write '%s': the directory '%s' does not exist", path, dir);
+  fprintf(stderr, "hint: create it first (mkdir -p '%s') or choose another -o\n", dir);
+  return 0;
+}
+
+/* Labels for n samples: `cls` for all, or (cls < 0) cycling through the classes. NULL if unconditional. */
+static int32_t *make_labels(const struct gan_arch *a, int n, int cls, int per_row) {
+  if (!a->classes) return NULL;
+  int32_t *y = malloc(sizeof *y * (size_t)n);
+  for (int i = 0; y && i < n; i++)
+    y[i] = cls >= 0 ? cls : (per_row > 0 ? i / per_row : i) % a->classes;
+  return y;
+}
+
+// ---- vkgen train gan ----
+
+int train_gan(int argc, char **argv) {
+  struct cli_train t;
+  cli_train_defaults(&t, "gan", DEFAULT_EPOCHS, 2e-4f, 64);
+  struct gan_opts go = gan_opts_default();
+  go.arch.embed = 16;
+  double beta1 = 0.5;
+  for (int i = 1; i < argc;) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: vkgen train gan [options]\n\n"
+             "Trains a DCGAN on Fashion-MNIST (or on a folder of images with --data DIR): the discriminator's\n"
+             "step (real vs generated), then the generator's (non-saturating loss), for every batch. Writes\n"
+             "checkpoint.safetensors (resumable), metrics.jsonl (loss_d, loss_g), loss.png, gan.safetensors and\n"
+             "a grid of 64 samples samples.png into --out.\n"
+             "Defaults: %d epoch, batch 64, Adam lr 0.0002 with beta1 0.5.\n\noptions:\n",
+             DEFAULT_EPOCHS);
+      fputs(arch_help, stdout);
+      puts("  --beta1 X         Adam's beta1 (default 0.5, as DCGAN)");
+      cli_train_help(stdout);
+      puts("\n--data DIR takes Fashion-MNIST's IDX files or any folder of .png/.jpg images (cropped and resized\n"
+           "to --size); 28-pixel Fashion-MNIST is padded to 32 or scaled 2x and padded to 64.");
+      return 0;
+    }
+    int used = arch_opt(&go.arch, argc, argv, i);
+    if (!used && !strcmp(argv[i], "--beta1")) {
+      if (!cli_float("--beta1", i + 1 < argc ? argv[i + 1] : NULL, 0, 0.999999, &beta1)) return 1;
+      used = 2;
+    }
+    if (!used) used = cli_train_opt(&t, argc, argv, i);
+    if (used < 0) return 1;
+    if (used == 0) return cli_error("train gan: unknown option '%s' (see 'vkgen train gan --help')", argv[i]);
+    i += used;
+  }
+  if (t.batch < 2) return cli_error("--batch must be at least 2 for the GAN's batchnorm, got %d", t.batch);
+  go.batch = t.batch;
+  go.limit = t.limit;
+  go.data_dir = t.data_dir;
+  go.seed = t.o.seed;
+  vkg_ctx *ctx = cli_ctx(&t.c);
+  if (!ctx) return 1;
+  struct nn_model *m;
+  int rc = 0;
+  if (gan_create(ctx, &go, &m)) return cli_ctx_done(ctx, cli_vkg_error("train"));
+  /* As cli_train_run, with DCGAN's beta1 for Adam. */
+  t.o.optim = vkg_optim_desc_default(t.optim);
+  if (t.optim != VKG_SGD) t.o.optim.beta1 = (float)beta1;
+  t.o.optim.clip_norm = (float)t.clip;
+  long spe = (long)(m->n_train / (size_t)m->batch);
+  if (t.cosine) t.o.lr.total = (int)(t.o.steps > 0 ? t.o.steps : (long)t.o.epochs * spe);
+  vkg_status s = nn_train(m, &t.o);
+  if (s) rc = cli_vkg_error("train");
+  /* A look at the result: 64 samples of the trained generator. */
+  if (!rc) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/samples.png", t.o.out_dir);
+    const struct gan_arch *a = gan_arch_of(m);
+    float *z = malloc(sizeof *z * 64 * (size_t)a->z);
+    float *img = malloc(sizeof *img * 64 * (size_t)a->channels * a->size * a->size);
+    int32_t *y = make_labels(a, 64, -1, 0);
+    s = gan_latents(m, 1, 64, z);
+    if (!s) s = gan_generate(m, z, y, 64, img);
+    if (!s) s = vkg_png_grid(path, img, 64, a->channels, a->size, a->size, a->classes ? a->classes : 8);
+    if (s)
+      rc = cli_vkg_error("train: writing samples");
+    else if (!t.o.quiet)
+      fprintf(stderr, "wrote %s\n", path);
+    free(z), free(img), free(y);
+  }
+  gan_destroy(m);
+  return cli_ctx_done(ctx, rc);
+}
+
+// ---- vkgen sample gan ----
+
+int sample_gan(int argc, char **argv) {
+  struct cli_common c = {0};
+  const char *out = "samples.png", *weights = NULL;
+  long n = 64, seed = 1, cols = 0, cls = -1, steps = 8;
+  int interpolate = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int used = cli_common_opt(&c, argc, argv, i);
+    if (used < 0) return 1;
+    if (used) {
+      i += used - 1;
+      continue;
+    }
+    if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+      puts("usage: vkgen sample gan [-n N] [-o FILE] [--seed S] [--weights FILE] [--cols N] [--class K]\n"
+           "                        [--interpolate [--steps-per-row N]]\n\n"
+           "Draws N images from the generator (batchnorm in inference mode, batches of up to 256) into one PNG\n"
+           "grid. The same seed gives the same file; sample i depends only on the seed and i.\n"
+           "  -n N              samples (default 64), or rows with --interpolate\n"
+           "  -o FILE           output PNG (default samples.png)\n"
+           "  --seed S          latent noise seed (default 1)\n"
+           "  --weights FILE    gan.safetensors from 'vkgen train gan' (default: the assets' gan.safetensors)\n"
+           "  --cols N          grid columns (default: square; the classes for a conditional model)\n"
+           "  --class K         conditional models: only class K (0-9); default: every class in turn\n"
+           "  --interpolate     each row walks between two random latents by spherical interpolation (slerp)\n"
+           "  --steps-per-row N images per interpolation row (default 8)\n"
+           "  --device D        device index or name");
+      return 0;
+    }
+    int takes = !strcmp(o, "-n") || !strcmp(o, "-o") || !strcmp(o, "--seed") || !strcmp(o, "--weights") ||
+                !strcmp(o, "--cols") || !strcmp(o, "--class") || !strcmp(o, "--steps-per-row");
+    if (takes && !v) return cli_error("%s needs a value", o);
+    if (!strcmp(o, "-n")) {
+      if (!cli_int(o, v, 1, MAX_SAMPLES, &n)) return 1;
+    } else if (!strcmp(o, "-o")) {
+      out = v;
+    } else if (!strcmp(o, "--seed")) {
+      if (!cli_int(o, v, 0, 4294967295L, &seed)) return 1;
+    } else if (!strcmp(o, "--weights")) {
+      weights = v;
+    } else if (!strcmp(o, "--cols")) {
+      if (!cli_int(o, v, 1, 1000, &cols)) return 1;
+    } else if (!strcmp(o, "--class")) {
+      if (!cli_int(o, v, 0, 999, &cls)) return 1;
+    } else if (!strcmp(o, "--steps-per-row")) {
+      if (!cli_int(o, v, 2, 100, &steps)) return 1;
+    } else if (!strcmp(o, "--interpolate")) {
+      interpolate = 1;
+      continue;
+    } else {
+      return cli_error("sample gan: unknown option '%s' (see 'vkgen sample gan --help')", o);
+    }
+    i++;
+  }
+  if (interpolate && n * steps > MAX_SAMPLES)
+    return cli_error("--interpolate: %ld rows of %ld images is more than %d images", n, steps, MAX_SAMPLES);
+  if (!output_dir_ok(out)) return 1;
+  char buf[4096];
+  if (!(weights = weights_path(weights, buf, sizeof buf))) return 1;
+  vkg_ctx *ctx = cli_ctx(&c);
+  if (!ctx) return 1;
+  struct nn_model *m;
+  if (gan_load(ctx, weights, &m)) return cli_ctx_done(ctx, cli_vkg_error("sample gan"));
+  const struct gan_arch *a = gan_arch_of(m);
+  int rc = 0;
+  if (cls >= 0 && !a->classes) {
+    rc = cli_error("--class: the GAN in '%s' is not conditional", weights);
+    fputs("hint: train one with 'vkgen train gan --conditional', or drop --class\n", stderr);
+  } else if (cls >= a->classes && a->classes) {
+    rc = cli_error("--class %ld: the GAN in '%s' has classes 0 to %d", cls, weights, a->classes - 1);
+  }
+  int total = interpolate ? (int)(n * steps) : (int)n, Z = a->z;
+  size_t img = (size_t)a->channels * a->size * a->size;
+  float *z = malloc(sizeof *z * (size_t)total * Z), *images = malloc(sizeof *images * (size_t)total * img);
+  int32_t *y = make_labels(a, total, (int)cls, interpolate ? (int)steps : 0);
+  vkg_status s = VKG_OK;
+  if (!rc && interpolate) {
+    /* Row r walks from latent 2r to latent 2r+1. */
+    float *ends = malloc(sizeof *ends * 2 * (size_t)n * Z);
+    s = gan_latents(m, (uint32_t)seed, 2 * (int)n, ends);
+    for (long r = 0; !s && r < n; r++)
+      for (long k = 0; k < steps; k++)
+        gan_slerp(ends + 2 * r * Z, ends + (2 * r + 1) * Z, Z, (float)k / (float)(steps - 1), z + (r * steps + k) * Z);
+    free(ends);
+  } else if (!rc) {
+    s = gan_latents(m, (uint32_t)seed, total, z);
+  }
+  if (!rc && !s) s = gan_generate(m, z, y, total, images);
+  if (!cols) cols = interpolate ? steps : a->classes && cls < 0 ? a->classes : (long)ceil(sqrt((double)total));
+  if (!rc && !s) s = vkg_png_grid(out, images, total, a->channels, a->size, a->size, (int)cols);
+  if (!rc && s) rc = cli_vkg_error("sample gan");
+  if (!rc)
+    printf("wrote %s: %d samples (%s%dx%d), seed %ld\n", out, total, interpolate ? "slerp rows, " : "", a->size,
+           a->size, seed);
+  free(z), free(images), free(y);
+  gan_destroy(m);
+  return cli_ctx_done(ctx, rc);
+}
+
+// ---- vkgen eval gan ----
+
+/* Failures found here rather than reported by the library (whose last error would be stale). */
+#define OWN_OOM ((vkg_status)1000)
+#define OWN_NAN ((vkg_status)1001)
+
+/* Features of n images (n, 1, 28, 28) through the loaded classifier, then their mean and covariance;
+ * logits (n, 10) too when asked. */
+static vkg_status feature_stats(struct nn_model *cm, const float *gray, int n, double **mean, double **cov,
+                                float *logits) {
+  int dim = classifier_feature_dim(cm);
+  float *f = malloc(sizeof *f * (size_t)n * dim);
+  *mean = malloc(sizeof **mean * (size_t)dim);
+  *cov = malloc(sizeof **cov * (size_t)dim * dim);
+  if (!f || !*mean || !*cov) {
+    free(f);
+    return OWN_OOM;
+  }
+  vkg_status s = classifier_features(cm, gray, n, f, logits);
+  if (!s) s = fid_stats(f, n, dim, *mean, *cov);
+  free(f);
+  return s;
+}
+
+/* The fraction of rows of logits (n, 10) whose largest value is at labels[i]. */
+static double accuracy(const float *logits, const int32_t *labels, const uint8_t *labels8, int n) {
+  long hits = 0;
+  for (int i = 0; i < n; i++) {
+    int best = 0;
+    for (int k = 1; k < 10; k++)
+      if (logits[i * 10 + k] > logits[i * 10 + best]) best = k;
+    hits += best == (labels ? labels[i] : labels8[i]);
+  }
+  return (double)hits / n;
+}
+
+int eval_gan(int argc, char **argv) {
+  struct cli_common c = {0};
+  const char *weights = NULL, *clf = NULL, *data = NULL;
+  long n = 10000, seed = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int used = cli_common_opt(&c, argc, argv, i);
+    if (used < 0) return 1;
+    if (used) {
+      i += used - 1;
+      continue;
+    }
+    if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+      puts("usage: vkgen eval gan [--weights FILE] [-n N] [--classifier FILE] [--seed S] [--json]\n\n"
+           "FID between N generated images and the Fashion-MNIST test set, on the features of the Fashion-MNIST\n"
+           "classifier's hidden layer, and the same FID of N training images (the floor a perfect generator\n"
+           "would reach). Also the classifier's test accuracy and, for a conditional model, how often the\n"
+           "classifier recognizes the class each sample was drawn for.\n"
+           "  -n N              generated images (default 10000; the test set has 10000)\n"
+           "  --weights FILE    the GAN (default: the assets' gan.safetensors)\n"
+           "  --classifier FILE classifier weights (default: the assets' classifier.safetensors)\n"
+           "  --seed S          latent noise seed (default 1)\n"
+           "  --json            one JSON object\n"
+           "  --data DIR        reference Fashion-MNIST directory (default: the Debian package's)\n"
+           "  --device D        device index or name");
+      return 0;
+    }
+    int takes = !strcmp(o, "-n") || !strcmp(o, "--weights") || !strcmp(o, "--classifier") || !strcmp(o, "--seed") ||
+                !strcmp(o, "--data");
+    if (takes && !v) return cli_error("%s needs a value", o);
+    if (!strcmp(o, "-n")) {
+      if (!cli_int(o, v, 2, 60000, &n)) return 1;
+    } else if (!strcmp(o, "--weights")) {
+      weights = v;
+    } else if (!strcmp(o, "--classifier")) {
+      clf = v;
+    } else if (!strcmp(o, "--data")) {
+      data = v;
+    } else if (!strcmp(o, "--seed")) {
+      if (!cli_int(o, v, 0, 4294967295L, &seed)) return 1;
+    } else if (!strcmp(o, "--json")) {
+      c.json = 1;
+      continue;
+    } else {
+      return cli_error("eval gan: unknown option '%s' (see 'vkgen eval gan --help')", o);
+    }
+    i++;
+  }
+  char wbuf[4096], cbuf[4096];
+  if (!(weights = weights_path(weights, wbuf, sizeof wbuf))) return 1;
+  if (!clf && !(clf = cli_asset("classifier.safetensors", cbuf, sizeof cbuf) ? cbuf : NULL)) {
+    cli_error("no classifier weights for FID (classifier.safetensors is not in the assets)");
+    fputs(
+        "hint: train one with 'vkgen train classifier' and pass --classifier runs/classifier/classifier.safetensors\n",
+        stderr);
+    return 1;
+  }
+  vkg_ctx *ctx = cli_ctx(&c);
+  if (!ctx) return 1;
+  struct nn_model *m = NULL, *cm = NULL;
+  struct vkg_images test = {0}, train = {0};
+  float *z = NULL, *images = NULL, *gray = NULL, *logits = NULL;
+  int32_t *y = NULL;
+  double *mu[3] = {0}, *cov[3] = {0}, acc = -1, cond_acc = -1;
+  int dim = 0;
+  const char *doing = "eval gan";
+  vkg_status s = gan_load(ctx, weights, &m);
+  /* Check the classifier before generating anything. */
+  if (!s) s = classifier_load(ctx, clf, &cm);
+  if (!s) s = vkg_fashion_mnist_load(data, "test", &test);
+  if (!s) s = vkg_fashion_mnist_load(data, "train", &train);
+  const struct gan_arch *a = s ? NULL : gan_arch_of(m);
+  int nref = n < 10000 ? (int)n : 10000;
+  if (!s) {
+    size_t img = (size_t)a->channels * a->size * a->size;
+    z = malloc(sizeof *z * (size_t)n * a->z);
+    images = malloc(sizeof *images * (size_t)n * img);
+    y = make_labels(a, (int)n, -1, 0);
+    double t0 = now_s();
+    s = gan_latents(m, (uint32_t)seed, (int)n, z);
+    if (!s) s = gan_generate(m, z, y, (int)n, images);
+    if (!s) fprintf(stderr, "generated %ld images in %.1f s\n", n, now_s() - t0);
+  }
+  /* Stats: 0 the generated images, 1 the test set's first nref, 2 the training set's first n. The
+   * classifier sees 28x28 gray images: generated ones of another geometry are converted as FID does. */
+  if (!s) {
+    gray = malloc(sizeof *gray * (size_t)n * 784);
+    logits = malloc(sizeof *logits * (size_t)n * 10);
+    s = gray && logits ? fid_to_gray28(images, (int)n, a->channels, a->size, a->size, gray) : OWN_OOM;
+  }
+  if (!s) s = feature_stats(cm, gray, (int)n, &mu[0], &cov[0], logits);
+  if (!s && a->classes) cond_acc = accuracy(logits, y, NULL, (int)n);
+  if (!s) s = feature_stats(cm, test.pixels, nref, &mu[1], &cov[1], logits);
+  if (!s) acc = accuracy(logits, NULL, test.labels, nref);
+  if (!s) s = feature_stats(cm, train.pixels, (int)n, &mu[2], &cov[2], NULL);
+  dim = cm ? classifier_feature_dim(cm) : 0;
+  double fid = 0, floor = 0;
+  if (!s) {
+    fid = fid_distance(mu[0], cov[0], mu[1], cov[1], dim);
+    floor = fid_distance(mu[2], cov[2], mu[1], cov[1], dim);
+    if (fid != fid || floor != floor) s = OWN_NAN;
+  }
+  int rc = s == OWN_OOM   ? cli_error("eval gan: out of host memory for the features of %ld images", n)
+           : s == OWN_NAN ? cli_error("eval gan: the FID's eigen-decomposition did not converge")
+           : s            ? cli_vkg_error(doing)
+                          : 0;
+  if (!rc) {
+    if (c.json) {
+      printf("{\"fid\": %.4f, \"fid_floor\": %.4f, \"n\": %ld, \"n_test\": %d, \"classifier_accuracy\": %.4f", fid,
+             floor, n, nref, acc);
+      if (cond_acc >= 0) printf(", \"class_accuracy\": %.4f", cond_acc);
+      printf("}\n");
+    } else {
+      printf("FID (%ld samples vs %d Fashion-MNIST test images): %.3f\n", n, nref, fid);
+      printf("FID floor (%ld training images vs the same test images): %.3f\n", n, floor);
+      printf("classifier accuracy on those test images: %.2f%%\n", 100 * acc);
+      if (cond_acc >= 0) printf("samples classified as the class they were drawn for: %.2f%%\n", 100 * cond_acc);
+    }
+  }
+  for (int k = 0; k < 3; k++)
+    free(mu[k]), free(cov[k]);
+  free(z), free(images), free(y), free(gray), free(logits);
+  vkg_images_free(&test);
+  vkg_images_free(&train);
+  if (cm) classifier_destroy(cm);
+  gan_destroy(m);
+  return cli_ctx_done(ctx, rc);
+}
+
+// ---- vkgen bench gan ----
+
+/* Training steps per second of the model's two phases, built as the training loop builds them (forward,
+ * loss, backward, Adam), replayed with two runs in flight, on random images of the model's shape. */
+static vkg_status bench_train(vkg_ctx *ctx, const struct gan_arch *a, int batch, int steps, double *steps_per_s) {
+  struct gan_opts o = gan_opts_default();
+  o.arch = *a;
+  o.batch = batch;
+  o.synthetic = batch;
+  struct nn_model *m;
+  vkg_status s = gan_create(ctx, &o, &m);
+  if (s) return s;
+  vkg_graph *g[2] = {0};
+  vkg_optim *opt[2] = {0};
+  int slot[2][3];
+  struct vkg_optim_desc od = vkg_optim_desc_default(VKG_ADAM);
+  od.beta1 = 0.5f;
+  vkg_t *ids = malloc(sizeof *ids * (size_t)m->params.n), *tids = malloc(sizeof *tids * (size_t)m->params.n);
+  for (int p = 0; p < 2 && !s; p++) {
+    int group = m->phases[p].group, nt, k = 0;
+    vkg_tensor **tr = nn_trainable(&m->params, group, &nt);
+    s = vkg_optim_create(ctx, &od, nt, tr, &opt[p]);
+    free(tr);
+    if (!s) s = vkg_graph_create(ctx, &g[p]);
+    if (s) break;
+    slot[p][0] = vkg_scalar(g[p], "lr"), slot[p][1] = vkg_scalar(g[p], "step"), slot[p][2] = vkg_scalar(g[p], "seed");
+    nn_bind_all(g[p], &m->params, group, ids);
+    vkg_backward(g[p], m->build_loss(m, g[p], ids, p));
+    for (int i = 0; i < m->params.n; i++)
+      if (m->params.trainable[i] && m->params.group[i] == group) tids[k++] = ids[i];
+    vkg_optim_apply(g[p], opt[p], tids);
+    s = vkg_graph_compile(g[p]);
+  }
+  uint32_t *idx = malloc(sizeof *idx * (size_t)batch);
+  for (int i = 0; i < batch; i++)
+    idx[i] = (uint32_t)i;
+  double t0 = 0;
+  for (int k = 0; k <= steps && !s; k++) {
+    if (k == 1) { /* step 0 warms up */
+      for (int p = 0; p < 2 && !s; p++)
+        s = vkg_graph_wait(g[p]);
+      t0 = now_s();
+    }
+    for (int p = 0; p < 2 && !s; p++) {
+      s = m->write_batch(m, g[p], p, idx);
+      vkg_graph_set_f32(g[p], slot[p][0], 2e-4f);
+      vkg_graph_set_u32(g[p], slot[p][1], (uint32_t)k + 1);
+      vkg_graph_set_u32(g[p], slot[p][2], (uint32_t)k * 2 + (uint32_t)p);
+      if (!s) s = vkg_graph_run_async(g[p]);
+    }
+  }
+  for (int p = 0; p < 2 && !s; p++)
+    s = vkg_graph_wait(g[p]);
+  if (!s) *steps_per_s = steps / (now_s() - t0);
+  for (int p = 0; p < 2; p++) {
+    if (g[p]) vkg_graph_wait(g[p]);
+    vkg_graph_destroy(g[p]);
+    vkg_optim_destroy(opt[p]);
+  }
+  free(ids), free(tids), free(idx);
+  gan_destroy(m);
+  return s;
+}
+
+int bench_gan(int argc, char **argv) {
+  struct cli_common c = {0};
+  const char *weights = NULL;
+  struct gan_arch arch = gan_arch_default();
+  arch.embed = 16;
+  long batch = 64, steps = 5;
+  int arch_given = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int used = cli_common_opt(&c, argc, argv, i);
+    if (!used) used = arch_opt(&arch, argc, argv, i), arch_given |= used > 0;
+    if (used < 0) return 1;
+    if (used) {
+      i += used - 1;
+      continue;
+    }
+    if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+      puts("usage: vkgen bench gan [--weights FILE] [--batch N] [--steps N] [--json] [architecture options]\n\n"
+           "Sampling images/s at batches 1, 64 and 1024 (GPU time of the generator's graph, and wall time with\n"
+           "the host transfers), and training steps/s (both phases) at --batch on random images.\n"
+           "  --weights FILE    time this model (default: the assets' gan.safetensors, else an untrained\n"
+           "                    model of the architecture options below)\n"
+           "  --batch N         training batch (default 64)\n"
+           "  --steps N         timed training steps (default 5, after one warm-up step)\n"
+           "  --json            one JSON object\n"
+           "  --device D        device index or name");
+      fputs(arch_help, stdout);
+      return 0;
+    }
+    int takes = !strcmp(o, "--weights") || !strcmp(o, "--batch") || !strcmp(o, "--steps");
+    if (takes && !v) return cli_error("%s needs a value", o);
+    if (!strcmp(o, "--weights")) {
+      weights = v;
+    } else if (!strcmp(o, "--batch")) {
+      if (!cli_int(o, v, 2, 4096, &batch)) return 1;
+    } else if (!strcmp(o, "--steps")) {
+      if (!cli_int(o, v, 1, 100000, &steps)) return 1;
+    } else if (!strcmp(o, "--json")) {
+      c.json = 1;
+      continue;
+    } else {
+      return cli_error("bench gan: unknown option '%s' (see 'vkgen bench gan --help')", o);
+    }
+    i++;
+  }
+  char buf[4096];
+  if (!weights && !arch_given && cli_asset("gan.safetensors", buf, sizeof buf)) weights = buf;
+  vkg_ctx *ctx = cli_ctx(&c);
+  if (!ctx) return 1;
+  struct nn_model *m = NULL;
+  vkg_status s;
+  if (weights) {
+    s = gan_load(ctx, weights, &m);
+  } else {
+    struct gan_opts o = gan_opts_default();
+    o.arch = arch;
+    o.synthetic = 2;
+    o.batch = 2;
+    s = gan_create(ctx, &o, &m);
+  }
+  if (s) return cli_ctx_done(ctx, cli_vkg_error("bench gan"));
+  const struct gan_arch *a = gan_arch_of(m);
+  const struct vkg_device_info *dev = vkg_ctx_device(ctx);
+  char cfg[256];
+  gan_arch_json(a, cfg, sizeof cfg);
+  if (c.json)
+    printf("{\"device\": \"%s\", \"config\": %s, \"sampling\": [", dev->name, cfg);
+  else
+    printf("device: %s (%s timing)\nmodel: %s %s\n%-10s %12s %14s %16s\n", dev->name,
+           dev->timestamps ? "GPU timestamp" : "wall-clock", weights ? weights : "untrained", cfg, "batch", "ms/batch",
+           "images/s", "images/s (wall)");
+  static const int batches[3] = {1, 64, 1024};
+  size_t img = (size_t)a->channels * a->size * a->size;
+  for (int k = 0; k < 3 && !s; k++) {
+    int B = batches[k], reps = B >= 1024 ? 2 : 5;
+    struct gan_sampler *sp;
+    float *z = malloc(sizeof *z * (size_t)B * a->z), *images = malloc(sizeof *images * (size_t)B * img);
+    int32_t *y = make_labels(a, B, -1, 0);
+    s = gan_sampler_create(m, B, &sp);
+    if (!s) s = gan_latents(m, 1, B, z);
+    if (!s) s = gan_sampler_run(sp, z, y, B, images, NULL); /* warm-up */
+    double best = INFINITY, t0 = now_s();
+    for (int r = 0; r < reps && !s; r++) {
+      double ms;
+      s = gan_sampler_run(sp, z, y, B, images, &ms);
+      if (ms < best) best = ms;
+    }
+    double wall = (now_s() - t0) / reps;
+    if (!s && c.json)
+      printf("%s\n  {\"batch\": %d, \"ms\": %.3f, \"images_per_s\": %.1f, \"wall_images_per_s\": %.1f}", k ? "," : "",
+             B, best, B / (best * 1e-3), B / wall);
+    else if (!s)
+      printf("%-10d %12.3f %14.1f %16.1f\n", B, best, B / (best * 1e-3), B / wall);
+    fflush(stdout);
+    gan_sampler_destroy(sp);
+    free(z), free(images), free(y);
+  }
+  double sps = 0;
+  if (!s) s = bench_train(ctx, a, (int)batch, (int)steps, &sps);
+  if (!s) {
+    if (c.json)
+      printf("\n], \"training\": {\"batch\": %ld, \"steps_per_s\": %.3f, \"images_per_s\": %.1f}}\n", batch, sps,
+             sps * batch);
+    else
+      printf("training: %.3f steps/s at batch %ld (%.1f images/s; both phases)\n", sps, batch, sps * batch);
+  }
+  int rc = s ? cli_vkg_error("bench gan") : 0;
+  gan_destroy(m);
+  return cli_ctx_done(ctx, rc);
+}

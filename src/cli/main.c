@@ -94,9 +94,12 @@ static void usage(FILE *f) {
         "  sample MODEL sample from a trained model (gan, vae) into a PNG grid\n"
         "  eval MODEL   measure a trained model (FID; for the VAE also reconstruction and ELBO)\n"
         "  bench MODEL  sampling images/s and training steps/s of a model\n"
+        "  dev OP       re-check an op against a plain-C reference on every shader save (hot reload)\n"
         "\n"
         "options for every command:\n"
         "  --device INDEX|NAME   use this device (index or part of its name; also $VKGEN_DEVICE)\n"
+        "  --watch [DIR]         (train, sample, bench, dev) hot-reload shaders edited in DIR (default:\n"
+        "                        the source tree's shaders/)\n"
         "\n"
         "environment:\n"
         "  VKGEN_DEVICE          default device (as --device)\n"
@@ -119,6 +122,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
   if (!strcmp(cmd, "selfcheck")) return cmd_selfcheck(argc - 1, argv + 1);
+  if (!strcmp(cmd, "dev")) return cmd_dev(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench") && argc > 2 && strcmp(argv[2], "ops") != 0 && argv[2][0] != '-')
     return cmd_family("bench", argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);

@@ -268,7 +268,41 @@ vkg_status vkg_graph_compile(vkg_graph *g) {
     return vkg__fail(s, "%s", msg);
   }
   g->compiled = 1;
+  vkg__graph_register(g);
   return VKG_OK;
+}
+
+vkg_status vkg__graph_rerecord(vkg_graph *g) {
+  if (!g->compiled) return VKG_OK;
+  vkg_status s = vkg_graph_wait(g);
+  for (int i = 0; i < VKG_SLOTS && !s; i++) {
+    VK_CHECK(vkResetCommandBuffer(g->cb[i], 0));
+    s = record(g, i);
+  }
+  return s;
+}
+
+// ---- the context's list of live graphs (hot reload re-records them) ----
+
+void vkg__graph_register(vkg_graph *g) {
+  vkg_ctx *ctx = g->ctx;
+  if (ctx->ngraphs == ctx->cap_graphs) {
+    int cap = ctx->cap_graphs ? 2 * ctx->cap_graphs : 16;
+    vkg_graph **gs = realloc(ctx->graphs, sizeof *gs * (size_t)cap);
+    if (!gs) return; /* only hot reload misses it */
+    ctx->graphs = gs;
+    ctx->cap_graphs = cap;
+  }
+  ctx->graphs[ctx->ngraphs++] = g;
+}
+
+void vkg__graph_unregister(vkg_graph *g) {
+  vkg_ctx *ctx = g->ctx;
+  for (int i = 0; i < ctx->ngraphs; i++)
+    if (ctx->graphs[i] == g) {
+      ctx->graphs[i] = ctx->graphs[--ctx->ngraphs];
+      return;
+    }
 }
 
 static vkg_status wait_slot(vkg_graph *g, int slot) {
@@ -289,6 +323,7 @@ vkg_status vkg_graph_wait(vkg_graph *g) {
 void vkg__graph_release(vkg_graph *g) {
   vkg_ctx *ctx = g->ctx;
   vkg_graph_wait(g);
+  vkg__graph_unregister(g);
   if (g->cb[0]) vkFreeCommandBuffers(ctx->device, ctx->pool, VKG_SLOTS, g->cb);
   for (int i = 0; i < VKG_SLOTS; i++) {
     g->cb[i] = VK_NULL_HANDLE;
@@ -315,6 +350,10 @@ vkg_status vkg_graph_run_async(vkg_graph *g) {
   if (!g->compiled) {
     if (g->err) return vkg__fail(g->err, "%s", g->errmsg);
     return vkg__fail(VKG_ERR_ARG, "the graph must be compiled before it runs");
+  }
+  if (ctx->watch) { /* hot reload: apply shader edits before this run (a failed edit is only printed) */
+    vkg_ctx_poll_shaders(ctx);
+    vkg__clear_error();
   }
   int slot = g->next_slot;
   vkg_status s = wait_slot(g, slot);

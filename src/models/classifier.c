@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "internal.h"
 #include "models/models.h"
 
@@ -16,6 +18,11 @@ struct classifier {
   vkg_t x, y;        /* streamed inputs of the training graph */
   float *xbuf;       /* (B, 1, 28, 28) staging on the host */
   int32_t *ybuf;
+  /* The inference graph of classifier_features, built on first use: batch ib, input ix, outputs. */
+  vkg_graph *ig;
+  int ib;
+  vkg_t ix, ifeat, ilogits;
+  float *ibuf; /* (ib, 1, 28, 28) padded last batch */
 };
 
 /* Parameter order (ids index): */
@@ -127,8 +134,8 @@ vkg_status classifier_create(vkg_ctx *ctx, const struct classifier_opts *o, stru
   m->write_batch = write_batch;
   m->evaluate = evaluate;
   snprintf(m->config, sizeof m->config, "{\"c1\": %d, \"c2\": %d, \"hidden\": %d}", o->c1, o->c2, o->hidden);
-  vkg_status s = vkg_fashion_mnist_load(o->data_dir, "train", &c->train);
-  if (!s) s = vkg_fashion_mnist_load(o->data_dir, "test", &c->test);
+  vkg_status s = o->no_data ? VKG_OK : vkg_fashion_mnist_load(o->data_dir, "train", &c->train);
+  if (!s && !o->no_data) s = vkg_fashion_mnist_load(o->data_dir, "test", &c->test);
   if (s) {
     classifier_destroy(m);
     return s;
@@ -171,10 +178,148 @@ vkg_status classifier_create(vkg_ctx *ctx, const struct classifier_opts *o, stru
 void classifier_destroy(struct nn_model *m) {
   if (!m) return;
   struct classifier *c = m->self;
+  vkg_graph_destroy(c->ig);
+  free(c->ibuf);
   nn_params_free(&m->params);
   vkg_images_free(&c->train);
   vkg_images_free(&c->test);
   free(c->xbuf);
   free(c->ybuf);
   free(c);
+}
+
+// ---- inference ----
+
+/* The positive integer `key` of a JSON config, or 0. */
+static int config_int(const cJSON *cfg, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+  return cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 1 << 20 ? (int)v->valuedouble : 0;
+}
+
+vkg_status classifier_load(vkg_ctx *ctx, const char *weights, struct nn_model **out) {
+  *out = NULL;
+  vkg_st *st;
+  vkg_status s = vkg_st_open(weights, &st);
+  if (s) {
+    if (s == VKG_ERR_IO)
+      vkg__hint("train a classifier with 'vkgen train classifier' or pass the path of its classifier.safetensors");
+    return s;
+  }
+  const char *model = vkg_st_metadata(st, "model"), *config = vkg_st_metadata(st, "config");
+  cJSON *cfg = config ? cJSON_Parse(config) : NULL;
+  struct classifier_opts o = classifier_opts_default();
+  if (!model || !config) {
+    s = vkg__fail(VKG_ERR_FORMAT, "'%s' is not a vkgen weights file (its metadata lacks model/config)", weights);
+    vkg__hint("use the classifier.safetensors written by 'vkgen train classifier'");
+  } else if (strcmp(model, "classifier")) {
+    s = vkg__fail(VKG_ERR_FORMAT, "weights '%s' are for a %s model, not classifier", weights, model);
+    vkg__hint("FID needs the Fashion-MNIST classifier's weights (classifier.safetensors)");
+  } else if (!cfg || !(o.c1 = config_int(cfg, "c1")) || !(o.c2 = config_int(cfg, "c2")) ||
+             !(o.hidden = config_int(cfg, "hidden"))) {
+    s = vkg__fail(VKG_ERR_FORMAT, "weights '%s': bad classifier config '%s' (expected positive c1, c2, hidden)", weights,
+                  config);
+    vkg__hint("the file is corrupt or from another program; train a classifier again");
+  }
+  cJSON_Delete(cfg);
+  o.no_data = 1;
+  struct nn_model *m = NULL;
+  if (!s) s = classifier_create(ctx, &o, &m);
+  if (!s && (s = nn_params_load(&m->params, st, "")))
+    vkg__hint("the weights file does not match its own config; it is corrupt: train a classifier again");
+  vkg_st_close(st);
+  if (s) {
+    classifier_destroy(m);
+    return s;
+  }
+  *out = m;
+  return VKG_OK;
+}
+
+int classifier_feature_dim(const struct nn_model *m) { return ((const struct classifier *)m->self)->o.hidden; }
+
+/* (Re)builds the inference graph for batches of B images. */
+static vkg_status build_inference(struct classifier *c, int B) {
+  vkg_graph_destroy(c->ig);
+  free(c->ibuf);
+  c->ig = NULL;
+  c->ib = 0;
+  c->ibuf = calloc((size_t)B * 784, sizeof *c->ibuf);
+  if (!c->ibuf) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  vkg_graph *g;
+  vkg_status s = vkg_graph_create(c->m.params.ctx, &g);
+  if (s) return s;
+  vkg_t p[NPARAM];
+  nn_bind_all(g, &c->m.params, -1, p);
+  int xs[4] = {B, 1, 28, 28};
+  c->ix = vkg_input_streamed(g, "images", VKG_F32, 4, xs);
+  c->ilogits = forward(c, g, p, c->ix, 0, &c->ifeat);
+  vkg_output(g, c->ifeat);
+  vkg_output(g, c->ilogits);
+  s = vkg_graph_compile(g);
+  if (s) {
+    vkg_graph_destroy(g);
+    return s;
+  }
+  c->ig = g, c->ib = B;
+  return VKG_OK;
+}
+
+vkg_status classifier_features(struct nn_model *m, const float *images, int n, float *features, float *logits) {
+  struct classifier *c = m->self;
+  enum { MAX_BATCH = 256 };
+  if (n < 1) return vkg__fail(VKG_ERR_ARG, "classifier_features: %d images", n);
+  int want = n < MAX_BATCH ? n : MAX_BATCH;
+  vkg_status s = VKG_OK;
+  if (!c->ig || c->ib < want) s = build_inference(c, want);
+  const int B = c->ib, H = c->o.hidden;
+  float *feat = malloc(sizeof *feat * (size_t)B * H), *lg = malloc(sizeof *lg * (size_t)B * 10);
+  if (!s && (!feat || !lg)) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+  for (int start = 0; !s && start < n; start += B) {
+    int k = n - start < B ? n - start : B; /* the last batch is padded with blank images */
+    const float *x = images + (size_t)start * 784;
+    if (k < B) {
+      memcpy(c->ibuf, x, sizeof *x * (size_t)k * 784);
+      x = c->ibuf;
+    }
+    s = vkg_graph_write(c->ig, c->ix, x, (size_t)B * 784);
+    if (!s) s = vkg_graph_run(c->ig);
+    if (!s && features) s = vkg_graph_read(c->ig, c->ifeat, feat, (size_t)B * H);
+    if (!s && logits) s = vkg_graph_read(c->ig, c->ilogits, lg, (size_t)B * 10);
+    if (!s && features) memcpy(features + (size_t)start * H, feat, sizeof *feat * (size_t)k * H);
+    if (!s && logits) memcpy(logits + (size_t)start * 10, lg, sizeof *lg * (size_t)k * 10);
+  }
+  free(feat);
+  free(lg);
+  return s;
+}
+
+vkg_status classifier_accuracy(struct nn_model *m, const struct vkg_images *set, double *accuracy) {
+  if (set->n < 1 || set->c != 1 || set->h != 28 || set->w != 28 || !set->labels)
+    return vkg__fail(VKG_ERR_ARG, "classifier_accuracy needs labelled 28x28 grayscale images (got %d of %dx%dx%d%s)",
+                     set->n, set->c, set->h, set->w, set->labels ? "" : ", no labels");
+  float *lg = malloc(sizeof *lg * (size_t)set->n * 10);
+  if (!lg) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  vkg_status s = classifier_features(m, set->pixels, set->n, NULL, lg);
+  long correct = 0;
+  for (int i = 0; !s && i < set->n; i++) {
+    int best = 0;
+    for (int k = 1; k < 10; k++)
+      if (lg[i * 10 + k] > lg[i * 10 + best]) best = k;
+    correct += best == set->labels[i];
+  }
+  free(lg);
+  if (!s) *accuracy = (double)correct / set->n;
+  return s;
+}
+
+vkg_status classifier_save(struct nn_model *m, const char *path) {
+  vkg_st_writer *w = vkg_st_writer_create();
+  if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  vkg_status s = nn_params_save(&m->params, w, "");
+  if (!s) s = vkg_st_add_metadata(w, "format", "vkgen-weights");
+  if (!s) s = vkg_st_add_metadata(w, "model", m->name);
+  if (!s) s = vkg_st_add_metadata(w, "config", m->config);
+  if (!s) s = vkg_st_write(w, path);
+  vkg_st_writer_destroy(w);
+  return s;
 }

@@ -12,9 +12,27 @@ struct classifier_opts {
   const char *data_dir; /* NULL: the Debian package's directory */
   size_t limit;         /* > 0: use only the first `limit` training images */
   uint64_t seed;        /* initialization */
+  int no_data;          /* 1: skip loading the dataset (for inference only; the model cannot be trained) */
 };
 struct classifier_opts classifier_opts_default(void);
 /* Loads the data, makes and initializes the parameters. */
 vkg_status classifier_create(vkg_ctx *ctx, const struct classifier_opts *o, struct nn_model **out);
 void classifier_destroy(struct nn_model *m);
+
+// ---- inference (FID features, accuracy) ----
+
+/* Builds the classifier from a weights file (or a training checkpoint) of the 'classifier' model: the
+ * architecture comes from the file's config; no dataset is loaded. Errors name the file (wrong model,
+ * missing config, tensor shapes) with a hint. Free with classifier_destroy. */
+vkg_status classifier_load(vkg_ctx *ctx, const char *weights, struct nn_model **out);
+/* The size of the feature vector (the hidden layer). */
+int classifier_feature_dim(const struct nn_model *m);
+/* Runs n images (n, 1, 28, 28) in [0, 1] through the classifier with batchnorm in inference mode, in
+ * batches through one compiled graph (kept in the model): features (n, hidden) and logits (n, 10),
+ * either may be NULL. Results do not depend on n or on how images fall into batches. */
+vkg_status classifier_features(struct nn_model *m, const float *images, int n, float *features, float *logits);
+/* Fraction of images of `set` (n, 1, 28, 28, with labels) whose largest logit is their label. */
+vkg_status classifier_accuracy(struct nn_model *m, const struct vkg_images *set, double *accuracy);
+/* Writes the parameters as a weights file like the training loop's (metadata format/model/config). */
+vkg_status classifier_save(struct nn_model *m, const char *path);
 #endif

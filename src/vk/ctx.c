@@ -394,12 +394,15 @@ vkg_status vkg_ctx_create(const struct vkg_ctx_desc *desc_in, vkg_ctx **out) {
     const char *path = desc.pipeline_cache;
     s = vkg__pipeline_cache_open(ctx, path);
   }
+  if (!s && desc.watch_shaders) s = vkg__watch_start(ctx, desc.watch_shaders);
   if (s) {
     vkg_status keep = s;
-    char msg[1024];
+    char msg[1024], hint[512];
     snprintf(msg, sizeof msg, "%s", vkg_last_error());
+    snprintf(hint, sizeof hint, "%s", vkg_last_hint());
     vkg_ctx_destroy(ctx);
     vkg__fail(keep, "%s", msg);
+    if (hint[0]) vkg__hint("%s", hint);
     return keep;
   }
   *out = ctx;
@@ -412,6 +415,7 @@ void vkg_ctx_destroy(vkg_ctx *ctx) {
     vkDeviceWaitIdle(ctx->device);
     vkg__pipeline_cache_save(ctx);
     vkg__pipelines_destroy(ctx);
+    vkg__watch_stop(ctx);
     vkg__mem_destroy(ctx);
     if (ctx->fence) vkDestroyFence(ctx->device, ctx->fence, NULL);
     if (ctx->pool) vkDestroyCommandPool(ctx->device, ctx->pool, NULL);
@@ -424,6 +428,7 @@ void vkg_ctx_destroy(vkg_ctx *ctx) {
   }
   if (ctx->instance) vkDestroyInstance(ctx->instance, NULL);
   free(ctx->pipeline_cache_path);
+  free(ctx->graphs);
   free(ctx);
 }
 

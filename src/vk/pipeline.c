@@ -1,5 +1,6 @@
-/* Compute pipelines: SPIR-V embedded at build time, specialization constants, one descriptor-set
- * layout and pipeline layout per binding count, and a pipeline cache kept on disk between runs. */
+/* Compute pipelines: SPIR-V embedded at build time (or compiled from a watched directory, see
+ * reload.c), specialization constants, one descriptor-set layout and pipeline layout per binding
+ * count, and a pipeline cache kept on disk between runs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -75,12 +76,13 @@ vkg_status vkg__pipeline_cache_open(vkg_ctx *ctx, const char *path) {
   return VKG_OK;
 }
 
-/* Writes the cache through a temporary file and rename, so a crash never leaves a torn file. */
+/* Writes the cache through a temporary file and rename, so a crash never leaves a torn file. Not
+ * while hot-reloading shaders: every edit would add pipelines that are never built again. */
 void vkg__pipeline_cache_save(vkg_ctx *ctx) {
   if (!ctx->pipeline_cache) return;
   const char *path = ctx->pipeline_cache_path;
   size_t size = 0;
-  if (path && *path && ctx->npipes > 0 && vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &size, NULL) == VK_SUCCESS && size) {
+  if (path && *path && ctx->npipes > 0 && !ctx->watch && vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &size, NULL) == VK_SUCCESS && size) {
     void *data = malloc(size);
     if (data && vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &size, data) == VK_SUCCESS) {
       mkdirs(path);
@@ -123,6 +125,40 @@ static vkg_status layouts(vkg_ctx *ctx, int nbind) {
   return VKG_OK;
 }
 
+VkResult vkg__pipeline_build(vkg_ctx *ctx, const uint32_t *code, size_t words, const struct vkg_pipeline *p,
+                             VkPipeline *out) {
+  VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+                                 .codeSize = words * 4,
+                                 .pCode = code};
+  VkShaderModule module;
+  VkResult r = vkCreateShaderModule(ctx->device, &mi, NULL, &module);
+  if (r != VK_SUCCESS) return r;
+  VkSpecializationMapEntry entries[VKG_MAX_SPEC];
+  for (int i = 0; i < p->nspec; i++) entries[i] = (VkSpecializationMapEntry){(uint32_t)i, (uint32_t)(4 * i), 4};
+  VkSpecializationInfo si = {.mapEntryCount = (uint32_t)p->nspec,
+                             .pMapEntries = entries,
+                             .dataSize = 4 * (size_t)p->nspec,
+                             .pData = p->spec};
+  VkComputePipelineCreateInfo ci = {
+      .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+      .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                .module = module,
+                .pName = "main",
+                .pSpecializationInfo = p->nspec ? &si : NULL},
+      .layout = p->layout};
+  r = vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &ci, NULL, out);
+  vkDestroyShaderModule(ctx->device, module, NULL);
+  if (r == VK_SUCCESS) ctx->live_pipelines++;
+  return r;
+}
+
+void vkg__pipeline_free(vkg_ctx *ctx, VkPipeline pipeline) {
+  if (!pipeline) return;
+  vkDestroyPipeline(ctx->device, pipeline, NULL);
+  ctx->live_pipelines--;
+}
+
 vkg_status vkg__pipeline(vkg_ctx *ctx, const char *shader, const uint32_t *spec, int nspec, int nbind,
                          struct vkg_pipeline **out) {
   VKG_ASSERT(nspec <= VKG_MAX_SPEC && nbind <= VKG_MAX_BINDINGS && strlen(shader) < 64);
@@ -134,44 +170,33 @@ vkg_status vkg__pipeline(vkg_ctx *ctx, const char *shader, const uint32_t *spec,
       return VKG_OK;
     }
   }
-  size_t words;
-  const uint32_t *code = vkg__shader_spirv(shader, &words);
-  if (!code) return vkg__fail(VKG_ERR_ARG, "no shader named '%s' is built into vkgen", shader);
+  size_t words, builtin_words;
+  const uint32_t *builtin = vkg__shader_spirv(shader, &builtin_words);
+  if (!builtin) return vkg__fail(VKG_ERR_ARG, "no shader named '%s' is built into vkgen", shader);
+  /* While watching a shader directory, the shader's source there is the code to run. */
+  const uint32_t *code = ctx->watch ? vkg__watch_spirv(ctx, shader, &words) : NULL;
+  if (!code) code = builtin, words = builtin_words;
   vkg_status s = layouts(ctx, nbind);
   if (s) return s;
 
-  VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-                                 .codeSize = words * 4,
-                                 .pCode = code};
-  VkShaderModule module;
-  VK_CHECK(vkCreateShaderModule(ctx->device, &mi, NULL, &module));
-  VkSpecializationMapEntry entries[VKG_MAX_SPEC];
-  for (int i = 0; i < nspec; i++) entries[i] = (VkSpecializationMapEntry){(uint32_t)i, (uint32_t)(4 * i), 4};
-  VkSpecializationInfo si = {.mapEntryCount = (uint32_t)nspec,
-                             .pMapEntries = entries,
-                             .dataSize = 4 * (size_t)nspec,
-                             .pData = spec};
-  VkComputePipelineCreateInfo ci = {
-      .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
-      .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
-                .stage = VK_SHADER_STAGE_COMPUTE_BIT,
-                .module = module,
-                .pName = "main",
-                .pSpecializationInfo = nspec ? &si : NULL},
-      .layout = ctx->pipe_layouts[nbind]};
   struct vkg_pipeline *p = calloc(1, sizeof *p);
-  VkResult r = vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &ci, NULL, &p->pipeline);
-  vkDestroyShaderModule(ctx->device, module, NULL);
-  if (r != VK_SUCCESS) {
-    free(p);
-    return vkg__fail(VKG_ERR_VULKAN, "building pipeline '%s' failed: %s", shader, vkg__vkresult_str(r));
-  }
+  if (!p) return vkg__fail(VKG_ERR_OOM, "out of host memory");
   snprintf(p->shader, sizeof p->shader, "%s", shader);
   memcpy(p->spec, spec, sizeof(uint32_t) * (size_t)nspec);
   p->nspec = nspec;
   p->nbind = nbind;
   p->layout = ctx->pipe_layouts[nbind];
   p->set_layout = ctx->set_layouts[nbind];
+  VkResult r = vkg__pipeline_build(ctx, code, words, p, &p->pipeline);
+  if (r != VK_SUCCESS && code != builtin) {
+    fprintf(stderr, "vkgen: building '%s' from the watched source failed (%s); using the built-in shader\n", shader,
+            vkg__vkresult_str(r));
+    r = vkg__pipeline_build(ctx, builtin, builtin_words, p, &p->pipeline);
+  }
+  if (r != VK_SUCCESS) {
+    free(p);
+    return vkg__fail(VKG_ERR_VULKAN, "building pipeline '%s' failed: %s", shader, vkg__vkresult_str(r));
+  }
   if (ctx->npipes == ctx->cap_pipes) {
     ctx->cap_pipes = ctx->cap_pipes ? 2 * ctx->cap_pipes : 32;
     ctx->pipes = realloc(ctx->pipes, sizeof *ctx->pipes * (size_t)ctx->cap_pipes);
@@ -183,7 +208,7 @@ vkg_status vkg__pipeline(vkg_ctx *ctx, const char *shader, const uint32_t *spec,
 
 void vkg__pipelines_destroy(vkg_ctx *ctx) {
   for (int i = 0; i < ctx->npipes; i++) {
-    vkDestroyPipeline(ctx->device, ctx->pipes[i]->pipeline, NULL);
+    vkg__pipeline_free(ctx, ctx->pipes[i]->pipeline);
     free(ctx->pipes[i]);
   }
   free(ctx->pipes);

@@ -1,0 +1,612 @@
+/* The DCGAN family (see gan.h for the architecture and the losses).
+ * Shape letters: B batch, Z latent size, E class-embedding size, C channels, S image side,
+ * H W height width, F the discriminator's flattened features. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "models/gan.h"
+
+#define MAX_STAGES 4
+#define SAMPLE_BATCH 256
+
+/* Where each layer's parameters sit in the params (and so in the ids of a graph). A batchnorm is four
+ * consecutive params: weight, bias, running_mean, running_var. -1: absent. */
+struct layout {
+  int stages, s0;                     /* n up/down-sampling stages; the side of the smallest feature map */
+  int gc[MAX_STAGES], dc[MAX_STAGES]; /* channels of G's and D's feature maps per stage */
+  int g_embed, g_fc, g_bn[MAX_STAGES], g_up[MAX_STAGES], g_out_w, g_out_b;
+  int d_conv[MAX_STAGES], d_conv0_b, d_bn[MAX_STAGES], d_fc_w, d_fc_b, d_embed;
+};
+
+struct gan {
+  struct nn_model m;
+  struct gan_arch a;
+  struct layout L;
+  struct vkg_images data; /* [0, 1], at the data's own size */
+  vkg_t x[2], y[2];       /* streamed inputs of each phase's training graph (VKG_NONE if unused) */
+  float *xbuf;            /* (B, C, S, S) staging, in [-1, 1] */
+  int32_t *ybuf;          /* (B) */
+  struct gan_sampler *sampler;
+};
+
+enum { PHASE_D, PHASE_G };
+enum { GROUP_D = 0, GROUP_G = 1 };
+
+struct gan_sampler {
+  struct nn_model *m;
+  vkg_graph *g;
+  int batch;
+  vkg_t z, y, img;
+  float *zbuf, *ibuf;
+  int32_t *ybuf;
+};
+
+// ---- architecture ----
+
+struct gan_arch gan_arch_default(void) {
+  return (struct gan_arch){.size = 28, .channels = 1, .z = 64, .width = 8, .classes = 0, .embed = 0};
+}
+
+struct gan_opts gan_opts_default(void) {
+  return (struct gan_opts){.arch = gan_arch_default(), .batch = 64, .seed = 1};
+}
+
+vkg_status gan_arch_check(const struct gan_arch *a) {
+  if (a->size != 28 && a->size != 32 && a->size != 64)
+    return vkg__fail(VKG_ERR_ARG, "gan: image size %d is not supported (28, 32 or 64)", a->size);
+  if (a->channels != 1 && a->channels != 3)
+    return vkg__fail(VKG_ERR_ARG, "gan: %d image channels are not supported (1 or 3)", a->channels);
+  if (a->z < 1 || a->z > 4096) return vkg__fail(VKG_ERR_ARG, "gan: latent size %d is out of range (1 to 4096)", a->z);
+  if (a->width < 1 || a->width > 1024)
+    return vkg__fail(VKG_ERR_ARG, "gan: width %d is out of range (1 to 1024)", a->width);
+  if (a->classes < 0 || a->classes > 1000)
+    return vkg__fail(VKG_ERR_ARG, "gan: %d classes is out of range (0 to 1000)", a->classes);
+  if (a->classes > 0 && (a->embed < 1 || a->embed > 4096))
+    return vkg__fail(VKG_ERR_ARG, "gan: a conditional model needs a class embedding of 1 to 4096 values, got %d",
+                     a->embed);
+  return VKG_OK;
+}
+
+void gan_arch_json(const struct gan_arch *a, char *out, size_t n) {
+  snprintf(out, n, "{\"size\": %d, \"channels\": %d, \"z\": %d, \"width\": %d, \"classes\": %d, \"embed\": %d}",
+           a->size, a->channels, a->z, a->width, a->classes, a->classes ? a->embed : 0);
+}
+
+vkg_status gan_arch_parse(const char *json, struct gan_arch *a) {
+  cJSON *root = cJSON_Parse(json);
+  static const char *keys[] = {"size", "channels", "z", "width", "classes", "embed"};
+  int *fields[] = {&a->size, &a->channels, &a->z, &a->width, &a->classes, &a->embed};
+  vkg_status s = root && cJSON_IsObject(root) ? VKG_OK : VKG_ERR_FORMAT;
+  for (int i = 0; i < 6 && !s; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, keys[i]);
+    if (!cJSON_IsNumber(v) || v->valuedouble != (int)v->valuedouble)
+      s = VKG_ERR_FORMAT;
+    else
+      *fields[i] = (int)v->valuedouble;
+  }
+  cJSON_Delete(root);
+  if (s)
+    return vkg__fail(VKG_ERR_FORMAT, "'%.200s' is not a gan config (size, channels, z, width, classes, embed)", json);
+  return gan_arch_check(a) ? VKG_ERR_FORMAT : VKG_OK;
+}
+
+const struct gan_arch *gan_arch_of(const struct nn_model *m) { return &((const struct gan *)m->self)->a; }
+
+// ---- parameters ----
+
+/* Host N(mean, std) from a seed (Box-Muller on splitmix64 pairs), reproducible on every machine. */
+static vkg_status init_normal(vkg_tensor *t, float mean, float std, uint64_t seed) {
+  size_t n = vkg_tensor_numel(t);
+  float *v = malloc(n * sizeof *v + 1);
+  if (!v) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  for (size_t i = 0; i < n; i++) {
+    double u1 = ((double)(nn_mix(seed, 2 * i) >> 11) + 1.0) * (1.0 / 9007199254740993.0); /* (0, 1] */
+    double u2 = (double)(nn_mix(seed, 2 * i + 1) >> 11) * (1.0 / 9007199254740992.0);
+    v[i] = (float)(mean + std * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+  }
+  vkg_status s = vkg_tensor_upload_f32(t, v, n);
+  free(v);
+  return s;
+}
+
+/* How a parameter starts: N(mean, std), or the constant `mean` when std is 0. */
+struct init {
+  float mean, std;
+};
+
+/* Adds one parameter and initializes it (when init is set); returns its index or -1. */
+static int add(struct nn_params *p, const char *name, int trainable, int ndim, const int *shape, struct init in,
+               int initialize, uint64_t seed, vkg_status *s) {
+  if (*s) return -1;
+  vkg_tensor *t = nn_param(p, name, trainable, ndim, shape);
+  if (!t) {
+    *s = VKG_ERR_OOM;
+    return -1;
+  }
+  if (initialize)
+    *s = in.std > 0 ? init_normal(t, in.mean, in.std, nn_mix(seed, (uint64_t)p->n)) : nn_init_const(t, in.mean);
+  return p->n - 1;
+}
+
+/* A batchnorm of c channels named prefix.*: scale N(1, 0.02), shift 0, running mean 0, variance 1. */
+static int add_bn(struct nn_params *p, const char *prefix, int c, int initialize, uint64_t seed, vkg_status *s) {
+  char name[64];
+  int shape[1] = {c};
+  snprintf(name, sizeof name, "%s.weight", prefix);
+  int first = add(p, name, 1, 1, shape, (struct init){1, 0.02f}, initialize, seed, s);
+  snprintf(name, sizeof name, "%s.bias", prefix);
+  add(p, name, 1, 1, shape, (struct init){0, 0}, initialize, seed, s);
+  snprintf(name, sizeof name, "%s.running_mean", prefix);
+  add(p, name, 0, 1, shape, (struct init){0, 0}, initialize, seed, s);
+  snprintf(name, sizeof name, "%s.running_var", prefix);
+  add(p, name, 0, 1, shape, (struct init){1, 0}, initialize, seed, s);
+  return first;
+}
+
+/* The stage plan of an image size, then every parameter in a fixed order: D's (group 0), then G's
+ * (group 1). Weights start as in DCGAN: N(0, 0.02). */
+static vkg_status make_params(struct gan *gn, vkg_ctx *ctx, int initialize, uint64_t seed) {
+  const struct gan_arch *a = &gn->a;
+  struct layout *L = &gn->L;
+  memset(L, -1, sizeof *L);
+  L->stages = a->size == 28 ? 2 : a->size == 32 ? 3 : 4;
+  L->s0 = a->size >> L->stages;
+  int n = L->stages, w = a->width, s0 = L->s0;
+  for (int i = 0; i < n; i++) {
+    L->gc[i] = w << (n - i);
+    L->dc[i] = w << i;
+  }
+  const struct init wt = {0, 0.02f}, zero = {0, 0};
+  struct nn_params *p = &gn->m.params;
+  nn_params_init(p, ctx);
+  vkg_status s = VKG_OK;
+  char name[64];
+
+  // ---- discriminator ----
+  nn_params_set_group(p, GROUP_D);
+  int F = L->dc[n - 1] * s0 * s0;
+  for (int i = 0; i < n; i++) {
+    int cin = i ? L->dc[i - 1] : a->channels, shape[4] = {L->dc[i], cin, 4, 4}, bshape[1] = {L->dc[i]};
+    snprintf(name, sizeof name, "d.conv%d.weight", i);
+    L->d_conv[i] = add(p, name, 1, 4, shape, wt, initialize, seed, &s);
+    if (i == 0) { /* the first layer has no batchnorm, so it keeps its bias */
+      L->d_conv0_b = add(p, "d.conv0.bias", 1, 1, bshape, zero, initialize, seed, &s);
+    } else {
+      snprintf(name, sizeof name, "d.bn%d", i);
+      L->d_bn[i] = add_bn(p, name, L->dc[i], initialize, seed, &s);
+    }
+  }
+  int fcw[2] = {1, F}, fcb[1] = {1};
+  L->d_fc_w = add(p, "d.fc.weight", 1, 2, fcw, wt, initialize, seed, &s);
+  L->d_fc_b = add(p, "d.fc.bias", 1, 1, fcb, zero, initialize, seed, &s);
+  if (a->classes) {
+    int es[2] = {a->classes, F};
+    L->d_embed = add(p, "d.embed.weight", 1, 2, es, wt, initialize, seed, &s);
+  }
+
+  // ---- generator ----
+  nn_params_set_group(p, GROUP_G);
+  int zin = a->z + (a->classes ? a->embed : 0);
+  if (a->classes) {
+    int es[2] = {a->classes, a->embed};
+    L->g_embed = add(p, "g.embed.weight", 1, 2, es, (struct init){0, 1}, initialize, seed, &s);
+  }
+  /* No biases before a batchnorm: it would cancel them. */
+  int fs[2] = {L->gc[0] * s0 * s0, zin};
+  L->g_fc = add(p, "g.fc.weight", 1, 2, fs, wt, initialize, seed, &s);
+  L->g_bn[0] = add_bn(p, "g.bn0", L->gc[0], initialize, seed, &s);
+  for (int i = 1; i < n; i++) {
+    int shape[4] = {L->gc[i - 1], L->gc[i], 4, 4};
+    snprintf(name, sizeof name, "g.up%d.weight", i);
+    L->g_up[i] = add(p, name, 1, 4, shape, wt, initialize, seed, &s);
+    snprintf(name, sizeof name, "g.bn%d", i);
+    L->g_bn[i] = add_bn(p, name, L->gc[i], initialize, seed, &s);
+  }
+  int os[4] = {L->gc[n - 1], a->channels, 4, 4}, ob[1] = {a->channels};
+  L->g_out_w = add(p, "g.out.weight", 1, 4, os, wt, initialize, seed, &s);
+  L->g_out_b = add(p, "g.out.bias", 1, 1, ob, zero, initialize, seed, &s);
+  nn_params_set_group(p, 0);
+  return s;
+}
+
+// ---- forward ----
+
+static vkg_t batchnorm(vkg_graph *g, const vkg_t *p, int k, vkg_t x, enum gan_mode mode) {
+  /* Inference reads the running statistics; training updates them only when asked. */
+  int stats = mode != GAN_TRAIN;
+  return vkg_batchnorm(g, x, p[k], p[k + 1], stats ? p[k + 2] : VKG_NONE, stats ? p[k + 3] : VKG_NONE, 0.1f, 1e-5f,
+                       mode != GAN_INFER);
+}
+
+/* k4 s2 p1: doubles (transposed) or halves (strided) the side. */
+static struct vkg_conv2d_desc k4s2p1(void) {
+  struct vkg_conv2d_desc d = vkg_conv2d_desc_default();
+  d.stride_h = d.stride_w = 2;
+  d.pad_h = d.pad_w = 1;
+  return d;
+}
+
+vkg_t gan_generator(struct nn_model *m, vkg_graph *g, const vkg_t *p, vkg_t z, vkg_t labels, enum gan_mode mode) {
+  const struct gan *gn = m->self;
+  const struct layout *L = &gn->L;
+  int B = vkg_dim(g, z, 0), s0 = L->s0;
+  struct vkg_conv2d_desc d = k4s2p1();
+  vkg_t in = z; // (B, Z)
+  if (gn->a.classes) {
+    vkg_t parts[2] = {z, vkg_embedding(g, p[L->g_embed], labels)}; // (B, E)
+    in = vkg_concat(g, 2, parts, 1);                               // (B, Z + E)
+  }
+  int fm[4] = {B, L->gc[0], s0, s0};
+  vkg_t h = vkg_reshape(g, nn_linear(g, in, p[L->g_fc], VKG_NONE), 4, fm); // (B, gc0, s0, s0)
+  h = vkg_unary(g, VKG_RELU, batchnorm(g, p, L->g_bn[0], h, mode), 0, 0);
+  for (int i = 1; i < L->stages; i++) {
+    h = vkg_conv_transpose2d(g, h, p[L->g_up[i]], VKG_NONE, &d); // (B, gc[i], s0 2^i, s0 2^i)
+    h = vkg_unary(g, VKG_RELU, batchnorm(g, p, L->g_bn[i], h, mode), 0, 0);
+  }
+  h = vkg_conv_transpose2d(g, h, p[L->g_out_w], p[L->g_out_b], &d); // (B, C, S, S)
+  return vkg_unary(g, VKG_TANH, h, 0, 0);
+}
+
+vkg_t gan_discriminator(struct nn_model *m, vkg_graph *g, const vkg_t *p, vkg_t x, vkg_t labels, enum gan_mode mode) {
+  const struct gan *gn = m->self;
+  const struct layout *L = &gn->L;
+  struct vkg_conv2d_desc d = k4s2p1();
+  vkg_t h = x; // (B, C, S, S)
+  for (int i = 0; i < L->stages; i++) {
+    h = vkg_conv2d(g, h, p[L->d_conv[i]], i ? VKG_NONE : p[L->d_conv0_b], &d); // (B, dc[i], S / 2^(i+1), ...)
+    if (i) h = batchnorm(g, p, L->d_bn[i], h, mode);
+    h = vkg_unary(g, VKG_LEAKY_RELU, h, 0.2f, 0);
+  }
+  int flat[2] = {vkg_dim(g, x, 0), L->dc[L->stages - 1] * L->s0 * L->s0};
+  h = vkg_reshape(g, h, 2, flat);                            // (B, F)
+  vkg_t logit = nn_linear(g, h, p[L->d_fc_w], p[L->d_fc_b]); // (B, 1)
+  if (gn->a.classes) {
+    /* Projection: the class embedding's inner product with the features adds to the logit. */
+    vkg_t e = vkg_embedding(g, p[L->d_embed], labels);                              // (B, F)
+    vkg_t proj = vkg_reduce(g, VKG_REDUCE_SUM, vkg_binary(g, VKG_MUL, e, h), 1, 1); // (B, 1)
+    logit = vkg_binary(g, VKG_ADD, logit, proj);
+  }
+  return logit;
+}
+
+// ---- training ----
+
+static vkg_t build_loss(struct nn_model *m, vkg_graph *g, const vkg_t *ids, int phase) {
+  struct gan *gn = m->self;
+  const struct gan_arch *a = &gn->a;
+  int B = m->batch, xs[4] = {B, a->channels, a->size, a->size}, ys[1] = {B}, zs[2] = {B, a->z}, ls[2] = {B, 1};
+  vkg_t y = a->classes ? vkg_input_streamed(g, "labels", VKG_I32, 1, ys) : VKG_NONE;
+  gn->y[phase] = y;
+  gn->x[phase] = VKG_NONE;
+  /* Fakes are conditioned on the batch's own labels, so every class is drawn as often as it occurs. */
+  vkg_t z = vkg_random_normal(g, 2, zs, vkg_scalar(g, "seed"), 0, 1); // (B, Z)
+  if (phase == PHASE_D) {
+    gn->x[phase] = vkg_input_streamed(g, "images", VKG_F32, 4, xs);
+    /* G is frozen here (its params have no requires_grad), so no gradient flows into it; its
+     * running statistics are updated only in the G phase. */
+    vkg_t fake = gan_generator(m, g, ids, z, y, GAN_TRAIN);
+    vkg_t real_logits = gan_discriminator(m, g, ids, gn->x[phase], y, GAN_TRAIN_UPDATE);
+    vkg_t fake_logits = gan_discriminator(m, g, ids, fake, y, GAN_TRAIN);
+    return vkg_binary(g, VKG_ADD, vkg_bce_logits_loss(g, real_logits, vkg_full(g, 2, ls, 1.0f)),
+                      vkg_bce_logits_loss(g, fake_logits, vkg_full(g, 2, ls, 0.0f)));
+  }
+  /* Non-saturating: G maximizes log D(G(z)) instead of minimizing log(1 - D(G(z))). */
+  vkg_t fake = gan_generator(m, g, ids, z, y, GAN_TRAIN_UPDATE);
+  return vkg_bce_logits_loss(g, gan_discriminator(m, g, ids, fake, y, GAN_TRAIN), vkg_full(g, 2, ls, 1.0f));
+}
+
+/* Copies image k of the data into dst (C, S, S) in [-1, 1]: a smaller image is scaled up by the
+ * largest whole factor that fits (nearest neighbour) and centred on a black border; gray is replicated
+ * into 3 channels. */
+static void place_image(const struct gan *gn, size_t k, float *dst) {
+  const struct vkg_images *im = &gn->data;
+  int S = gn->a.size, C = gn->a.channels, f = S / im->h, pad = (S - f * im->h) / 2;
+  for (int c = 0; c < C; c++) {
+    const float *src = im->pixels + ((size_t)k * im->c + (im->c == C ? c : 0)) * im->h * im->w;
+    float *out = dst + (size_t)c * S * S;
+    for (int y = 0; y < S; y++)
+      for (int x = 0; x < S; x++) {
+        int sy = y - pad, sx = x - pad;
+        int inside = sy >= 0 && sx >= 0 && sy < f * im->h && sx < f * im->w;
+        out[y * S + x] = inside ? 2.0f * src[(sy / f) * im->w + sx / f] - 1.0f : -1.0f;
+      }
+  }
+}
+
+static vkg_status write_batch(struct nn_model *m, vkg_graph *g, int phase, const uint32_t *idx) {
+  struct gan *gn = m->self;
+  size_t img = (size_t)gn->a.channels * gn->a.size * gn->a.size;
+  vkg_status s = VKG_OK;
+  if (gn->x[phase] != VKG_NONE) {
+    for (int i = 0; i < m->batch; i++)
+      place_image(gn, idx[i], gn->xbuf + (size_t)i * img);
+    s = vkg_graph_write(g, gn->x[phase], gn->xbuf, (size_t)m->batch * img);
+  }
+  if (!s && gn->y[phase] != VKG_NONE) {
+    for (int i = 0; i < m->batch; i++)
+      gn->ybuf[i] = gn->data.labels[idx[i]];
+    s = vkg_graph_write_i32(g, gn->y[phase], gn->ybuf, (size_t)m->batch);
+  }
+  return s;
+}
+
+// ---- construction ----
+
+static struct gan *new_gan(const struct gan_arch *a) {
+  struct gan *gn = calloc(1, sizeof *gn);
+  if (!gn) return NULL;
+  gn->a = *a;
+  gn->m.name = "gan";
+  gn->m.self = gn;
+  gn->m.nphases = 2;
+  gn->m.phases[PHASE_D] = (struct nn_phase){"d", GROUP_D};
+  gn->m.phases[PHASE_G] = (struct nn_phase){"g", GROUP_G};
+  gn->m.build_loss = build_loss;
+  gn->m.write_batch = write_batch;
+  gn->x[0] = gn->x[1] = gn->y[0] = gn->y[1] = VKG_NONE;
+  gan_arch_json(a, gn->m.config, sizeof gn->m.config);
+  return gn;
+}
+
+/* Fashion-MNIST if dir is NULL or holds its IDX files, else a folder of images at the model's size. */
+static vkg_status load_data(struct gan *gn, const struct gan_opts *o) {
+  const struct gan_arch *a = &gn->a;
+  if (o->synthetic > 0) {
+    struct vkg_images *im = &gn->data;
+    size_t n = (size_t)o->synthetic, px = (size_t)a->channels * a->size * a->size;
+    im->n = o->synthetic, im->c = a->channels, im->h = im->w = a->size;
+    im->pixels = malloc(sizeof *im->pixels * n * px);
+    im->labels = malloc(n);
+    if (!im->pixels || !im->labels) return vkg__fail(VKG_ERR_OOM, "out of host memory for %zu images", n);
+    for (size_t i = 0; i < n * px; i++)
+      im->pixels[i] = (float)(nn_mix(o->seed, i) >> 40) / (float)(1 << 24);
+    for (size_t i = 0; i < n; i++)
+      im->labels[i] = (uint8_t)(i % (size_t)(a->classes ? a->classes : 10));
+    return VKG_OK;
+  }
+  int fashion = !o->data_dir;
+  if (o->data_dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", o->data_dir);
+    fashion = access(path, F_OK) == 0;
+  }
+  vkg_status s;
+  if (fashion) {
+    s = vkg_fashion_mnist_load(o->data_dir, "train", &gn->data);
+  } else {
+    if (a->classes) {
+      vkg__fail(VKG_ERR_ARG, "a conditional GAN needs labelled data, and the images of '%s' have no labels",
+                o->data_dir);
+      vkg__hint("train a conditional model on Fashion-MNIST (no --data), or drop --conditional");
+      return VKG_ERR_ARG;
+    }
+    s = vkg_image_folder_load(o->data_dir, a->size, a->channels, &gn->data);
+  }
+  if (s) return s;
+  const struct vkg_images *im = &gn->data;
+  if (im->h != im->w || im->h > a->size || (im->c != 1 && im->c != a->channels)) {
+    vkg__fail(VKG_ERR_ARG, "images of %dx%dx%d do not fit a %d-pixel model of %d channel%s", im->c, im->h, im->w,
+              a->size, a->channels, a->channels == 1 ? "" : "s");
+    vkg__hint("choose --size and --channels to match the data");
+    return VKG_ERR_ARG;
+  }
+  if (a->classes) {
+    for (int i = 0; i < im->n && im->labels; i++)
+      if (im->labels[i] >= a->classes) {
+        vkg__fail(VKG_ERR_ARG, "image %d has label %d, but the model has %d classes", i, im->labels[i], a->classes);
+        return VKG_ERR_ARG;
+      }
+    if (!im->labels) return vkg__fail(VKG_ERR_ARG, "a conditional GAN needs labelled data");
+  }
+  return VKG_OK;
+}
+
+vkg_status gan_create(vkg_ctx *ctx, const struct gan_opts *o, struct nn_model **out) {
+  *out = NULL;
+  vkg_status s = gan_arch_check(&o->arch);
+  if (s) return s;
+  if (o->batch < 2)
+    return vkg__fail(VKG_ERR_ARG, "gan: a batch of %d is too small (batchnorm needs at least 2)", o->batch);
+  struct gan *gn = new_gan(&o->arch);
+  if (!gn) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  struct nn_model *m = &gn->m;
+  m->batch = o->batch;
+  s = load_data(gn, o);
+  if (!s) {
+    m->n_train = o->limit > 0 && o->limit < (size_t)gn->data.n ? o->limit : (size_t)gn->data.n;
+    gn->xbuf = malloc(sizeof *gn->xbuf * (size_t)o->batch * o->arch.channels * o->arch.size * o->arch.size);
+    gn->ybuf = malloc(sizeof *gn->ybuf * (size_t)o->batch);
+    if (!gn->xbuf || !gn->ybuf) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+  }
+  if (!s) s = make_params(gn, ctx, 1, o->seed);
+  if (s) {
+    gan_destroy(m);
+    return s;
+  }
+  *out = m;
+  return VKG_OK;
+}
+
+vkg_status gan_load(vkg_ctx *ctx, const char *weights, struct nn_model **out) {
+  *out = NULL;
+  vkg_st *st;
+  vkg_status s = vkg_st_open(weights, &st);
+  if (s) return s;
+  const char *model = vkg_st_metadata(st, "model"), *config = vkg_st_metadata(st, "config");
+  struct gan_arch a;
+  if (!model || !config) {
+    s = vkg__fail(VKG_ERR_FORMAT, "weights '%s' have no vkgen model metadata (model, config)", weights);
+    vkg__hint("pass weights written by 'vkgen train gan' (its --out directory holds gan.safetensors)");
+  } else if (strcmp(model, "gan") != 0) {
+    s = vkg__fail(VKG_ERR_FORMAT, "weights '%s' are for a %s model, not gan", weights, model);
+    vkg__hint("use 'vkgen sample %s' for them, or pass the weights of a GAN", model);
+  } else if (gan_arch_parse(config, &a)) {
+    s = vkg__fail(VKG_ERR_FORMAT, "weights '%s': its gan config '%.200s' is not valid", weights, config);
+    vkg__hint("the file was not written by this version of vkgen; train the model again");
+  }
+  struct gan *gn = s ? NULL : new_gan(&a);
+  if (!s && !gn) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+  if (!s) s = make_params(gn, ctx, 0, 0);
+  if (!s) {
+    s = nn_params_load(&gn->m.params, st, "");
+    if (s && !*vkg_last_hint())
+      vkg__hint("the file does not match its own config; write it again with 'vkgen train gan'");
+  }
+  vkg_st_close(st);
+  if (s) {
+    if (gn) gan_destroy(&gn->m);
+    return s;
+  }
+  gn->m.batch = 1;
+  *out = &gn->m;
+  return VKG_OK;
+}
+
+vkg_status gan_save(struct nn_model *m, const char *path) {
+  vkg_st_writer *w = vkg_st_writer_create();
+  if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  vkg_status s = nn_params_save(&m->params, w, "");
+  if (!s) s = vkg_st_add_metadata(w, "format", "vkgen-weights");
+  if (!s) s = vkg_st_add_metadata(w, "model", "gan");
+  if (!s) s = vkg_st_add_metadata(w, "config", m->config);
+  if (!s) s = vkg_st_write(w, path);
+  vkg_st_writer_destroy(w);
+  return s;
+}
+
+void gan_destroy(struct nn_model *m) {
+  if (!m) return;
+  struct gan *gn = m->self;
+  gan_sampler_destroy(gn->sampler);
+  nn_params_free(&m->params);
+  vkg_images_free(&gn->data);
+  free(gn->xbuf);
+  free(gn->ybuf);
+  free(gn);
+}
+
+// ---- sampling ----
+
+vkg_status gan_latents(struct nn_model *m, uint32_t seed, int n, float *z) {
+  const struct gan *gn = m->self;
+  if (n < 1) return vkg__fail(VKG_ERR_ARG, "gan_latents: n = %d, expected at least 1", n);
+  vkg_graph *g;
+  vkg_status s = vkg_graph_create(m->params.ctx, &g);
+  if (s) return s;
+  int slot = vkg_scalar(g, "seed"), shape[2] = {n, gn->a.z};
+  vkg_t t = vkg_random_normal(g, 2, shape, slot, 0, 1); // (n, Z)
+  vkg_output(g, t);
+  s = vkg_graph_compile(g);
+  if (!s) s = vkg_graph_set_u32(g, slot, seed);
+  if (!s) s = vkg_graph_run(g);
+  if (!s) s = vkg_graph_read(g, t, z, (size_t)n * gn->a.z);
+  vkg_graph_destroy(g);
+  return s;
+}
+
+vkg_status gan_sampler_create(struct nn_model *m, int batch, struct gan_sampler **out) {
+  *out = NULL;
+  const struct gan *gn = m->self;
+  const struct gan_arch *a = &gn->a;
+  if (batch < 1) return vkg__fail(VKG_ERR_ARG, "gan sampler: batch %d, expected at least 1", batch);
+  struct gan_sampler *sp = calloc(1, sizeof *sp);
+  if (!sp) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  sp->m = m;
+  sp->batch = batch;
+  size_t img = (size_t)a->channels * a->size * a->size;
+  sp->zbuf = calloc((size_t)batch * a->z, sizeof *sp->zbuf);
+  sp->ybuf = calloc((size_t)batch, sizeof *sp->ybuf);
+  sp->ibuf = malloc(sizeof *sp->ibuf * (size_t)batch * img);
+  vkg_status s = sp->zbuf && sp->ybuf && sp->ibuf
+                     ? vkg_graph_create(m->params.ctx, &sp->g)
+                     : vkg__fail(VKG_ERR_OOM, "out of host memory for a batch of %d", batch);
+  if (!s) {
+    vkg_graph *g = sp->g;
+    vkg_t *ids = malloc(sizeof *ids * (size_t)m->params.n);
+    nn_bind_all(g, &m->params, -1, ids);
+    int zs[2] = {batch, a->z}, ys[1] = {batch};
+    sp->z = vkg_input_streamed(g, "z", VKG_F32, 2, zs);
+    sp->y = a->classes ? vkg_input_streamed(g, "labels", VKG_I32, 1, ys) : VKG_NONE;
+    /* tanh's [-1, 1] back to [0, 1] for the PNG. */
+    sp->img = vkg_unary(g, VKG_AFFINE, gan_generator(m, g, ids, sp->z, sp->y, GAN_INFER), 0.5f, 0.5f);
+    vkg_output(g, sp->img);
+    free(ids);
+    s = vkg_graph_compile(g);
+  }
+  if (s) {
+    gan_sampler_destroy(sp);
+    return s;
+  }
+  *out = sp;
+  return VKG_OK;
+}
+
+void gan_sampler_destroy(struct gan_sampler *s) {
+  if (!s) return;
+  vkg_graph_destroy(s->g);
+  free(s->zbuf);
+  free(s->ybuf);
+  free(s->ibuf);
+  free(s);
+}
+
+vkg_status gan_sampler_run(struct gan_sampler *sp, const float *z, const int32_t *labels, int n, float *images,
+                           double *gpu_ms) {
+  const struct gan_arch *a = &((const struct gan *)sp->m->self)->a;
+  size_t img = (size_t)a->channels * a->size * a->size, B = (size_t)sp->batch;
+  if (a->classes && !labels) return vkg__fail(VKG_ERR_ARG, "a conditional GAN needs a label per sample");
+  if (gpu_ms) *gpu_ms = 0;
+  vkg_status s = VKG_OK;
+  for (size_t start = 0; start < (size_t)n && !s; start += B) {
+    size_t k = (size_t)n - start < B ? (size_t)n - start : B;
+    /* The last batch is padded with zero latents and label 0; their images are dropped. */
+    memcpy(sp->zbuf, z + start * a->z, sizeof *z * k * a->z);
+    memset(sp->zbuf + k * a->z, 0, sizeof *z * (B - k) * a->z);
+    s = vkg_graph_write(sp->g, sp->z, sp->zbuf, B * a->z);
+    if (!s && a->classes) {
+      for (size_t i = 0; i < B; i++)
+        sp->ybuf[i] = i < k ? labels[start + i] : 0;
+      s = vkg_graph_write_i32(sp->g, sp->y, sp->ybuf, B);
+    }
+    double ms = 0;
+    if (!s) s = gpu_ms ? vkg_graph_run_timed(sp->g, &ms) : vkg_graph_run(sp->g);
+    if (gpu_ms) *gpu_ms += ms;
+    if (!s && k == B)
+      s = vkg_graph_read(sp->g, sp->img, images + start * img, B * img);
+    else if (!s) {
+      s = vkg_graph_read(sp->g, sp->img, sp->ibuf, B * img);
+      memcpy(images + start * img, sp->ibuf, sizeof *images * k * img);
+    }
+  }
+  return s;
+}
+
+vkg_status gan_generate(struct nn_model *m, const float *z, const int32_t *labels, int n, float *images) {
+  struct gan *gn = m->self;
+  if (n < 1) return vkg__fail(VKG_ERR_ARG, "gan_generate: n = %d, expected at least 1", n);
+  int batch = n < SAMPLE_BATCH ? n : SAMPLE_BATCH;
+  if (gn->sampler && gn->sampler->batch != batch) {
+    gan_sampler_destroy(gn->sampler);
+    gn->sampler = NULL;
+  }
+  vkg_status s = gn->sampler ? VKG_OK : gan_sampler_create(m, batch, &gn->sampler);
+  return s ? s : gan_sampler_run(gn->sampler, z, labels, n, images, NULL);
+}
+
+void gan_slerp(const float *a, const float *b, int dim, float t, float *out) {
+  double na = 0, nb = 0, dot = 0;
+  for (int i = 0; i < dim; i++)
+    na += (double)a[i] * a[i], nb += (double)b[i] * b[i], dot += (double)a[i] * b[i];
+  double c = na > 0 && nb > 0 ? dot / sqrt(na * nb) : 1.0;
+  c = c > 1 ? 1 : c < -1 ? -1 : c;
+  double omega = acos(c), so = sin(omega);
+  double wa = 1 - t, wb = t;
+  if (so > 1e-6) wa = sin((1 - t) * omega) / so, wb = sin(t * omega) / so;
+  for (int i = 0; i < dim; i++)
+    out[i] = (float)(wa * a[i] + wb * b[i]);
+}

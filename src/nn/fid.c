@@ -1,0 +1,262 @@
+/* FID: classifier features on the GPU, statistics and the Frechet distance in double on the CPU.
+ * Shape letters: N images, D feature dimension. Matrices are row-major D x D. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "io/resample.h"
+#include "models/models.h"
+#include "nn/fid.h"
+
+// ---- symmetric eigen-decomposition (cyclic Jacobi) ----
+
+int fid_eigh(const double *a, int n, double *evals, double *evecs) {
+  if (n < 1) return -1;
+  double *A = malloc(sizeof *A * (size_t)n * n), *V = malloc(sizeof *V * (size_t)n * n);
+  if (!A || !V) {
+    free(A);
+    free(V);
+    return -1;
+  }
+  /* Work on the symmetric part, so a matrix that is symmetric only up to rounding is fine. */
+  double frob = 0;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) {
+      double v = 0.5 * (a[(size_t)i * n + j] + a[(size_t)j * n + i]);
+      A[(size_t)i * n + j] = v;
+      V[(size_t)i * n + j] = i == j;
+      frob += v * v;
+    }
+  frob = sqrt(frob);
+  int converged = 0;
+  for (int sweep = 0; sweep <= 100 && !converged; sweep++) {
+    double off = 0;
+    for (int p = 0; p < n; p++)
+      for (int q = p + 1; q < n; q++) off += A[(size_t)p * n + q] * A[(size_t)p * n + q];
+    off = sqrt(2 * off);
+    /* Jacobi converges quadratically, so this is reached in about 10 sweeps; the off-diagonal mass
+     * that is left bounds each eigenvalue's error. Should rounding ever stall it just above the
+     * target, 1e-10 of the norm after 100 sweeps is still far more than FID needs. */
+    if (off == 0 || off <= 1e-15 * frob || (sweep == 100 && off <= 1e-10 * frob)) {
+      converged = 1;
+      break;
+    }
+    if (sweep == 100 || off != off) break; /* NaN input, or no convergence */
+    for (int p = 0; p < n; p++)
+      for (int q = p + 1; q < n; q++) {
+        double apq = A[(size_t)p * n + q];
+        if (fabs(apq) < DBL_MIN) continue;
+        /* The rotation angle that zeroes A[p][q]: t = tan(phi), the smaller root of
+         * t^2 + 2 theta t - 1 = 0, which keeps the rotation below 45 degrees (stable). */
+        double theta = (A[(size_t)q * n + q] - A[(size_t)p * n + p]) / (2 * apq);
+        double t = fabs(theta) > 1e150 ? 0.5 / theta : (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
+        double c = 1 / sqrt(t * t + 1), s = t * c, tau = s / (1 + c);
+        A[(size_t)p * n + p] -= t * apq;
+        A[(size_t)q * n + q] += t * apq;
+        A[(size_t)p * n + q] = A[(size_t)q * n + p] = 0;
+        for (int r = 0; r < n; r++)
+          if (r != p && r != q) {
+            double g = A[(size_t)p * n + r], h = A[(size_t)q * n + r];
+            A[(size_t)r * n + p] = A[(size_t)p * n + r] = g - s * (h + g * tau);
+            A[(size_t)r * n + q] = A[(size_t)q * n + r] = h + s * (g - h * tau);
+          }
+        /* V is kept transposed (row k = eigenvector k), so this touches two contiguous rows. */
+        double *vp = V + (size_t)p * n, *vq = V + (size_t)q * n;
+        for (int r = 0; evecs && r < n; r++) {
+          double g = vp[r], h = vq[r];
+          vp[r] = g - s * (h + g * tau);
+          vq[r] = h + s * (g - h * tau);
+        }
+      }
+  }
+  if (converged) {
+    /* Ascending order (selection sort: n is small next to the O(n^3) sweeps). */
+    for (int i = 0; i < n; i++) evals[i] = A[(size_t)i * n + i];
+    for (int i = 0; i < n; i++) {
+      int k = i;
+      for (int j = i + 1; j < n; j++)
+        if (evals[j] < evals[k]) k = j;
+      if (k == i) continue;
+      double e = evals[i];
+      evals[i] = evals[k], evals[k] = e;
+      for (int r = 0; r < n; r++) {
+        double v = V[(size_t)i * n + r];
+        V[(size_t)i * n + r] = V[(size_t)k * n + r], V[(size_t)k * n + r] = v;
+      }
+    }
+    for (int i = 0; evecs && i < n; i++)
+      for (int r = 0; r < n; r++) evecs[(size_t)r * n + i] = V[(size_t)i * n + r];
+  }
+  free(A);
+  free(V);
+  return converged ? 0 : -1;
+}
+
+int fid_sqrtm_psd(const double *a, int n, double *out) {
+  double *l = malloc(sizeof *l * (size_t)n), *V = malloc(sizeof *V * (size_t)n * n);
+  int r = l && V ? fid_eigh(a, n, l, V) : -1;
+  if (!r) {
+    /* out = V diag(sqrt(l)) V^T, negative eigenvalues (rounding of a PSD matrix) taken as 0. */
+    for (int k = 0; k < n; k++) l[k] = l[k] > 0 ? sqrt(l[k]) : 0;
+    for (int i = 0; i < n; i++)
+      for (int j = i; j < n; j++) {
+        double acc = 0;
+        for (int k = 0; k < n; k++) acc += V[(size_t)i * n + k] * l[k] * V[(size_t)j * n + k];
+        out[(size_t)i * n + j] = out[(size_t)j * n + i] = acc;
+      }
+  }
+  free(l);
+  free(V);
+  return r;
+}
+
+double fid_trace_sqrt_product(const double *c1, const double *c2, int n) {
+  if (n < 1) return NAN;
+  /* With C1 = V L V^T, S = sqrt(C1) = V L^1/2 V^T and S C2 S = V (L^1/2 W L^1/2) V^T where
+   * W = V^T C2 V: the same eigenvalues as M = L^1/2 W L^1/2, which is symmetric PSD. */
+  double *l = malloc(sizeof *l * (size_t)n), *V = malloc(sizeof *V * (size_t)n * n);
+  double *T = malloc(sizeof *T * (size_t)n * n), *M = calloc((size_t)n * n, sizeof *M);
+  double result = NAN;
+  if (!l || !V || !T || !M || fid_eigh(c1, n, l, V)) goto done;
+  for (int k = 0; k < n; k++) l[k] = l[k] > 0 ? sqrt(l[k]) : 0;
+  for (int i = 0; i < n; i++) // T = C2 V
+    for (int j = 0; j < n; j++) {
+      double acc = 0;
+      for (int k = 0; k < n; k++) acc += c2[(size_t)i * n + k] * V[(size_t)k * n + j];
+      T[(size_t)i * n + j] = acc;
+    }
+  for (int i = 0; i < n; i++) // M = L^1/2 V^T T L^1/2
+    for (int j = i; j < n; j++) {
+      double acc = 0;
+      for (int k = 0; k < n; k++) acc += V[(size_t)k * n + i] * T[(size_t)k * n + j];
+      M[(size_t)i * n + j] = M[(size_t)j * n + i] = l[i] * acc * l[j];
+    }
+  if (fid_eigh(M, n, l, NULL)) goto done;
+  result = 0;
+  for (int k = 0; k < n; k++) result += l[k] > 0 ? sqrt(l[k]) : 0;
+done:
+  free(l);
+  free(V);
+  free(T);
+  free(M);
+  return result;
+}
+
+// ---- statistics and distance ----
+
+vkg_status fid_stats(const float *x, int n, int d, double *mean, double *cov) {
+  if (n < 2 || d < 1)
+    return vkg__fail(VKG_ERR_ARG, "FID statistics need at least 2 feature vectors (got %d of dimension %d)", n, d);
+  double *c = malloc(sizeof *c * (size_t)d);
+  if (!c) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  for (int j = 0; j < d; j++) mean[j] = 0;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < d; j++) mean[j] += x[(size_t)i * d + j];
+  for (int j = 0; j < d; j++) mean[j] /= n;
+  for (int j = 0; j < d; j++)
+    if (!isfinite(mean[j])) {
+      free(c);
+      return vkg__fail(VKG_ERR_NUMERIC, "FID features hold NaN or infinite values (feature %d)", j);
+    }
+  memset(cov, 0, sizeof *cov * (size_t)d * d);
+  /* Two passes (centered products) keep the covariance accurate when the mean is large. */
+  for (int i = 0; i < n; i++) {
+    for (int j = 0; j < d; j++) c[j] = x[(size_t)i * d + j] - mean[j];
+    for (int j = 0; j < d; j++)
+      for (int k = j; k < d; k++) cov[(size_t)j * d + k] += c[j] * c[k];
+  }
+  for (int j = 0; j < d; j++)
+    for (int k = j; k < d; k++) cov[(size_t)k * d + j] = cov[(size_t)j * d + k] /= (n - 1);
+  free(c);
+  return VKG_OK;
+}
+
+double fid_distance(const double *mu1, const double *cov1, const double *mu2, const double *cov2, int d) {
+  double diff = 0, tr = 0;
+  for (int j = 0; j < d; j++) {
+    diff += (mu1[j] - mu2[j]) * (mu1[j] - mu2[j]);
+    tr += cov1[(size_t)j * d + j] + cov2[(size_t)j * d + j];
+  }
+  double f = diff + tr - 2 * fid_trace_sqrt_product(cov1, cov2, d);
+  return f < 0 ? 0 : f; /* NaN (a failed eigen-decomposition) passes through */
+}
+
+// ---- features ----
+
+vkg_status fid_to_gray28(const float *images, int n, int c, int h, int w, float *out) {
+  if (n < 1 || (c != 1 && c != 3) || h < 1 || w < 1)
+    return vkg__fail(VKG_ERR_ARG, "FID images must be (n, 1 or 3, h, w) with n >= 1 (got (%d, %d, %d, %d))", n, c, h, w);
+  size_t hw = (size_t)h * w;
+  float *gray = malloc(sizeof *gray * hw); // (h, w)
+  if (!gray) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  vkg_status s = VKG_OK;
+  for (int i = 0; i < n && !s; i++) {
+    const float *im = images + (size_t)i * c * hw;
+    for (size_t k = 0; k < hw; k++) {
+      float v = c == 1 ? im[k] : VKG_LUMA_R * im[k] + VKG_LUMA_G * im[hw + k] + VKG_LUMA_B * im[2 * hw + k];
+      gray[k] = v != v ? 0 : v < 0 ? 0 : v > 1 ? 1 : v; /* as vkg_png_grid shows them */
+    }
+    if (vkg__resize_plane(gray, h, w, out + (size_t)i * 784, 28, 28)) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+  }
+  free(gray);
+  return s;
+}
+
+/* Features (n, D) of images with a loaded classifier; *out is malloc'd. */
+static vkg_status features_with(struct nn_model *m, const float *images, int n, int c, int h, int w, float **out) {
+  *out = NULL;
+  int D = classifier_feature_dim(m);
+  float *x = malloc(sizeof *x * (size_t)n * 784), *f = malloc(sizeof *f * (size_t)n * D);
+  vkg_status s = x && f ? VKG_OK : vkg__fail(VKG_ERR_OOM, "out of host memory for the features of %d images", n);
+  if (!s) s = fid_to_gray28(images, n, c, h, w, x);
+  if (!s) s = classifier_features(m, x, n, f, NULL);
+  free(x);
+  if (s) free(f);
+  else *out = f;
+  return s;
+}
+
+vkg_status fid_features(vkg_ctx *ctx, const char *weights, const float *images, int n, int c, int h, int w,
+                        float **features, int *dim) {
+  *features = NULL;
+  if (n < 1 || (c != 1 && c != 3) || h < 1 || w < 1)
+    return vkg__fail(VKG_ERR_ARG, "FID images must be (n, 1 or 3, h, w) with n >= 1 (got (%d, %d, %d, %d))", n, c, h, w);
+  struct nn_model *m;
+  vkg_status s = classifier_load(ctx, weights, &m);
+  if (s) return s;
+  *dim = classifier_feature_dim(m);
+  s = features_with(m, images, n, c, h, w, features);
+  classifier_destroy(m);
+  return s;
+}
+
+vkg_status fid_of_images(vkg_ctx *ctx, const char *weights, const float *images_a, int n_a, const float *images_b,
+                         int n_b, int c, int h, int w, double *fid) {
+  if (n_a < 2 || n_b < 2)
+    return vkg__fail(VKG_ERR_ARG, "FID needs at least 2 images in each set (got %d and %d)", n_a, n_b);
+  if ((c != 1 && c != 3) || h < 1 || w < 1)
+    return vkg__fail(VKG_ERR_ARG, "FID images must have 1 or 3 channels (got %d channels of %dx%d)", c, h, w);
+  struct nn_model *m;
+  vkg_status s = classifier_load(ctx, weights, &m);
+  if (s) return s;
+  int D = classifier_feature_dim(m);
+  float *fa = NULL, *fb = NULL;
+  double *mu = malloc(sizeof *mu * 2 * (size_t)D), *cov = malloc(sizeof *cov * 2 * (size_t)D * D);
+  if (!mu || !cov) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+  if (!s) s = features_with(m, images_a, n_a, c, h, w, &fa);
+  if (!s) s = features_with(m, images_b, n_b, c, h, w, &fb);
+  if (!s) s = fid_stats(fa, n_a, D, mu, cov);
+  if (!s) s = fid_stats(fb, n_b, D, mu + D, cov + (size_t)D * D);
+  if (!s) {
+    *fid = fid_distance(mu, cov, mu + D, cov + (size_t)D * D, D);
+    if (*fid != *fid) s = vkg__fail(VKG_ERR_NUMERIC, "FID: the eigen-decomposition of a covariance did not converge");
+  }
+  classifier_destroy(m);
+  free(fa);
+  free(fb);
+  free(mu);
+  free(cov);
+  return s;
+}
