@@ -1,4 +1,9 @@
+#define _GNU_SOURCE /* mkdtemp */
 #include "harness.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <math.h>
 #include <stdarg.h>
@@ -23,9 +28,11 @@ vkg_ctx *th_ctx(void) {
 }
 
 static void free_pending(void);
+static void remove_tmpdir(void);
 
 int th_finish(vkg_ctx *ctx) {
   free_pending();
+  remove_tmpdir();
   uint32_t msgs = ctx ? vkg_ctx_validation_messages(ctx) : 0;
   int validated = ctx ? vkg_ctx_validation_enabled(ctx) : 0;
   vkg_ctx_destroy(ctx);
@@ -166,4 +173,60 @@ static void free_pending(void) {
   free(pend);
   pend = NULL;
   npend = cap_pend = 0;
+}
+
+// ---- temporary files ----
+
+static char tmpdir[64];
+
+const char *th_tmpdir(void) {
+  if (!tmpdir[0]) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/vkgen-test-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+      perror("mkdtemp");
+      exit(1);
+    }
+  }
+  return tmpdir;
+}
+
+char *th_tmppath(const char *name) {
+  static char buf[8][512];
+  static int k;
+  char *p = buf[k++ % 8];
+  snprintf(p, sizeof buf[0], "%s/%s", th_tmpdir(), name);
+  return p;
+}
+
+void th_write_file(const char *path, const void *data, size_t n) {
+  FILE *f = fopen(path, "wb");
+  if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
+    fprintf(stderr, "cannot write %s\n", path);
+    exit(1);
+  }
+}
+
+static void remove_tree(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+    struct stat sb;
+    if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+      chmod(p, 0755); /* tests may leave read-only directories behind */
+      remove_tree(p);
+    } else {
+      unlink(p);
+    }
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+static void remove_tmpdir(void) {
+  if (tmpdir[0]) remove_tree(tmpdir);
+  tmpdir[0] = 0;
 }

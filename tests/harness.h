@@ -29,6 +29,14 @@ int th_check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 /* Checks a call's status is VKG_OK (prints vkg_last_error otherwise). */
 int th_ok(vkg_status s, const char *what);
 
+/* A fresh temporary directory for this test program, made on first use and removed with everything
+ * in it by th_finish(). */
+const char *th_tmpdir(void);
+/* th_tmpdir()/name, in one of 8 rotating buffers. */
+char *th_tmppath(const char *name);
+/* Writes a whole file, or ends the test program with a message. */
+void th_write_file(const char *path, const void *data, size_t n);
+
 /* Poisons the graph's computed tensors with NaN, then runs it. */
 vkg_status th_run(vkg_graph *g);
 

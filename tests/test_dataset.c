@@ -14,25 +14,7 @@
 
 #include "harness.h"
 
-static char tmpdir[64];
-
-static char *tpath(const char *name) {
-  static char buf[8][256];
-  static int k;
-  char *p = buf[k++ % 8];
-  snprintf(p, 256, "%s/%s", tmpdir, name);
-  return p;
-}
-
 static int contains(const char *s, const char *sub) { return s && sub && strstr(s, sub) != NULL; }
-
-static void write_bytes(const char *path, const void *data, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f || (n && fwrite(data, 1, n, f) != n) || fclose(f) != 0) {
-    fprintf(stderr, "cannot write %s\n", path);
-    exit(1);
-  }
-}
 
 static void write_gz(const char *path, const void *data, size_t n) {
   gzFile f = gzopen(path, "wb");
@@ -95,12 +77,12 @@ static void idx_files(void) {
       char name[32];
       snprintf(name, sizeof name, "ok%zu%s", c, gz ? ".gz" : "");
       if (gz)
-        write_gz(tpath(name), b, n);
+        write_gz(th_tmppath(name), b, n);
       else
-        write_bytes(tpath(name), b, n);
+        th_write_file(th_tmppath(name), b, n);
       int gnd = 0, gdims[4] = {0};
       uint8_t *data = NULL;
-      if (th_ok(vkg_idx_load(tpath(name), &gnd, gdims, &data), name)) {
+      if (th_ok(vkg_idx_load(th_tmppath(name), &gnd, gdims, &data), name)) {
         int ok = gnd == nd && memcmp(data, b + 4 + 4 * nd, n - 4 - 4 * (size_t)nd) == 0;
         for (int i = 0; ok && i < nd; i++)
           ok = gdims[i] == dims[i];
@@ -115,29 +97,29 @@ static void idx_files(void) {
   size_t n;
   unsigned char *b = idx_bytes(0x08, 3, d3, &n); /* 16 header bytes + 24 data bytes */
   /* Truncated data: plain and gzip give the expected and actual byte counts. */
-  write_bytes(tpath("trunc"), b, n - 5);
-  expect_idx_fail("truncated plain IDX", tpath("trunc"), VKG_ERR_FORMAT, "need 24 data bytes, got 19");
-  write_gz(tpath("trunc.gz"), b, n - 5);
-  expect_idx_fail("truncated gzip IDX (complete stream)", tpath("trunc.gz"), VKG_ERR_FORMAT,
+  th_write_file(th_tmppath("trunc"), b, n - 5);
+  expect_idx_fail("truncated plain IDX", th_tmppath("trunc"), VKG_ERR_FORMAT, "need 24 data bytes, got 19");
+  write_gz(th_tmppath("trunc.gz"), b, n - 5);
+  expect_idx_fail("truncated gzip IDX (complete stream)", th_tmppath("trunc.gz"), VKG_ERR_FORMAT,
                   "need 24 data bytes, got 19");
-  write_bytes(tpath("trunchdr"), b, 10);
-  expect_idx_fail("truncated in the dims", tpath("trunchdr"), VKG_ERR_FORMAT, "truncated in its header");
-  write_bytes(tpath("tiny"), b, 2);
-  expect_idx_fail("2-byte file", tpath("tiny"), VKG_ERR_FORMAT, "only 2 bytes");
-  write_bytes(tpath("empty"), b, 0);
-  expect_idx_fail("empty file", tpath("empty"), VKG_ERR_FORMAT, "only 0 bytes");
+  th_write_file(th_tmppath("trunchdr"), b, 10);
+  expect_idx_fail("truncated in the dims", th_tmppath("trunchdr"), VKG_ERR_FORMAT, "truncated in its header");
+  th_write_file(th_tmppath("tiny"), b, 2);
+  expect_idx_fail("2-byte file", th_tmppath("tiny"), VKG_ERR_FORMAT, "only 2 bytes");
+  th_write_file(th_tmppath("empty"), b, 0);
+  expect_idx_fail("empty file", th_tmppath("empty"), VKG_ERR_FORMAT, "only 0 bytes");
 
   /* A gzip stream cut short: every length of the compressed file fails cleanly. */
-  write_gz(tpath("full.gz"), b, n);
+  write_gz(th_tmppath("full.gz"), b, n);
   size_t gn;
-  unsigned char *gzb = read_bytes(tpath("full.gz"), &gn);
+  unsigned char *gzb = read_bytes(th_tmppath("full.gz"), &gn);
   int all = 1;
   for (size_t len = 0; len < gn; len++) {
-    write_bytes(tpath("cut.gz"), gzb, len);
+    th_write_file(th_tmppath("cut.gz"), gzb, len);
     int nd, dims[4];
     uint8_t *data = NULL;
-    vkg_status s = vkg_idx_load(tpath("cut.gz"), &nd, dims, &data);
-    if (s != VKG_ERR_FORMAT || data || !contains(vkg_last_error(), tpath("cut.gz"))) {
+    vkg_status s = vkg_idx_load(th_tmppath("cut.gz"), &nd, dims, &data);
+    if (s != VKG_ERR_FORMAT || data || !contains(vkg_last_error(), th_tmppath("cut.gz"))) {
       all = 0;
       fprintf(stderr, "gzip prefix %zu: %s: %s\n", len, vkg_status_str(s), vkg_last_error());
       free(data);
@@ -146,11 +128,11 @@ static void idx_files(void) {
   th_check(all, "each of the %zu proper prefixes of a gzip IDX file fails with VKG_ERR_FORMAT", gn);
   /* A flipped byte inside the compressed data is caught by zlib or by the checks after it. */
   gzb[gn / 2] ^= 0x55;
-  write_bytes(tpath("flip.gz"), gzb, gn);
+  th_write_file(th_tmppath("flip.gz"), gzb, gn);
   {
     int nd, dims[4];
     uint8_t *data = NULL;
-    vkg_status s = vkg_idx_load(tpath("flip.gz"), &nd, dims, &data);
+    vkg_status s = vkg_idx_load(th_tmppath("flip.gz"), &nd, dims, &data);
     th_check(s == VKG_ERR_FORMAT && !data, "a corrupted gzip stream is VKG_ERR_FORMAT: %s", vkg_last_error());
     free(data);
   }
@@ -160,37 +142,37 @@ static void idx_files(void) {
   unsigned char *longer = malloc(n + 3);
   memcpy(longer, b, n);
   memset(longer + n, 0xAB, 3);
-  write_bytes(tpath("trail"), longer, n + 3);
-  expect_idx_fail("trailing bytes (plain)", tpath("trail"), VKG_ERR_FORMAT, "3 bytes after the data");
-  write_gz(tpath("trail.gz"), longer, n + 3);
-  expect_idx_fail("trailing bytes (gzip)", tpath("trail.gz"), VKG_ERR_FORMAT, "3 bytes after the data");
+  th_write_file(th_tmppath("trail"), longer, n + 3);
+  expect_idx_fail("trailing bytes (plain)", th_tmppath("trail"), VKG_ERR_FORMAT, "3 bytes after the data");
+  write_gz(th_tmppath("trail.gz"), longer, n + 3);
+  expect_idx_fail("trailing bytes (gzip)", th_tmppath("trail.gz"), VKG_ERR_FORMAT, "3 bytes after the data");
   free(longer);
 
   /* Bad magic, other dtypes, bad dim counts. */
   unsigned char bad[40];
   memcpy(bad, b, n < 40 ? n : 40);
   bad[0] = 0x12;
-  write_bytes(tpath("magic"), bad, 40);
-  expect_idx_fail("bad magic", tpath("magic"), VKG_ERR_FORMAT, "bad magic number 0x12000803");
+  th_write_file(th_tmppath("magic"), bad, 40);
+  expect_idx_fail("bad magic", th_tmppath("magic"), VKG_ERR_FORMAT, "bad magic number 0x12000803");
   memcpy(bad, "PK\x03\x04", 4);
-  write_bytes(tpath("zip"), bad, 40);
-  expect_idx_fail("a zip file", tpath("zip"), VKG_ERR_FORMAT, "not an IDX file");
+  th_write_file(th_tmppath("zip"), bad, 40);
+  expect_idx_fail("a zip file", th_tmppath("zip"), VKG_ERR_FORMAT, "not an IDX file");
   memcpy(bad, b, 4);
   bad[2] = 0x07;
-  write_bytes(tpath("type7"), bad, 40);
-  expect_idx_fail("unknown element type", tpath("type7"), VKG_ERR_FORMAT, "bad magic");
+  th_write_file(th_tmppath("type7"), bad, 40);
+  expect_idx_fail("unknown element type", th_tmppath("type7"), VKG_ERR_FORMAT, "bad magic");
   size_t fn;
   unsigned char *fl = idx_bytes(0x0D, 3, d3, &fn);
-  write_bytes(tpath("float"), fl, fn);
-  expect_idx_fail("float IDX", tpath("float"), VKG_ERR_FORMAT, "holds float data (magic 0x00000d03)");
+  th_write_file(th_tmppath("float"), fl, fn);
+  expect_idx_fail("float IDX", th_tmppath("float"), VKG_ERR_FORMAT, "holds float data (magic 0x00000d03)");
   free(fl);
   memcpy(bad, b, 4);
   bad[3] = 0;
-  write_bytes(tpath("dims0"), bad, 40);
-  expect_idx_fail("0 dims", tpath("dims0"), VKG_ERR_FORMAT, "has 0 dims");
+  th_write_file(th_tmppath("dims0"), bad, 40);
+  expect_idx_fail("0 dims", th_tmppath("dims0"), VKG_ERR_FORMAT, "has 0 dims");
   bad[3] = 5;
-  write_bytes(tpath("dims5"), bad, 40);
-  expect_idx_fail("5 dims", tpath("dims5"), VKG_ERR_FORMAT, "has 5 dims");
+  th_write_file(th_tmppath("dims5"), bad, 40);
+  expect_idx_fail("5 dims", th_tmppath("dims5"), VKG_ERR_FORMAT, "has 5 dims");
   /* dims claiming far more than the file holds fail on the data, not on a giant allocation. */
   int huge[3] = {60000, 60000, 60000};
   unsigned char hb[16];
@@ -202,16 +184,16 @@ static void idx_files(void) {
   for (int i = 0; i < 3; i++)
     for (int k = 0; k < 4; k++)
       hb[4 + 4 * i + k] = (unsigned char)((unsigned)huge[i] >> (24 - 8 * k));
-  write_bytes(tpath("huge"), hb, 16);
-  expect_idx_fail("dims claiming 216e12 bytes", tpath("huge"), VKG_ERR_FORMAT, "got 0");
+  th_write_file(th_tmppath("huge"), hb, 16);
+  expect_idx_fail("dims claiming 216e12 bytes", th_tmppath("huge"), VKG_ERR_FORMAT, "got 0");
   memset(hb + 4, 0xFF, 12);
-  write_bytes(tpath("huge2"), hb, 16);
-  expect_idx_fail("a dim over 2^31", tpath("huge2"), VKG_ERR_FORMAT, "too large");
+  th_write_file(th_tmppath("huge2"), hb, 16);
+  expect_idx_fail("a dim over 2^31", th_tmppath("huge2"), VKG_ERR_FORMAT, "too large");
 
-  expect_idx_fail("missing file", tpath("nope.gz"), VKG_ERR_IO, "No such file");
-  expect_idx_fail("a directory", tmpdir, VKG_ERR_IO, "directory");
-  mkfifo(tpath("fifo"), 0644); /* opening it would block: it must be refused before that */
-  expect_idx_fail("a FIFO", tpath("fifo"), VKG_ERR_IO, "not a regular file");
+  expect_idx_fail("missing file", th_tmppath("nope.gz"), VKG_ERR_IO, "No such file");
+  expect_idx_fail("a directory", th_tmpdir(), VKG_ERR_IO, "directory");
+  mkfifo(th_tmppath("fifo"), 0644); /* opening it would block: it must be refused before that */
+  expect_idx_fail("a FIFO", th_tmppath("fifo"), VKG_ERR_IO, "not a regular file");
   free(b);
 }
 
@@ -231,19 +213,19 @@ static void fake_fashion(const char *dir, const char *prefix, int n, int h, int 
   if (gz)
     write_gz(p, im, ni);
   else
-    write_bytes(p, im, ni);
+    th_write_file(p, im, ni);
   snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte%s", dir, prefix, gz ? ".gz" : "");
   if (gz)
     write_gz(p, lb, nl);
   else
-    write_bytes(p, lb, nl);
+    th_write_file(p, lb, nl);
   free(im);
   free(lb);
 }
 
 static void fashion_fake(void) {
   struct vkg_images im;
-  const char *d = tpath("fm");
+  const char *d = th_tmppath("fm");
   fake_fashion(d, "train", 3, 28, 28, 3, -1, 1);
   if (th_ok(vkg_fashion_mnist_load(d, "train", &im), "load a fake train split")) {
     int ok = im.n == 3 && im.c == 1 && im.h == 28 && im.w == 28 && im.labels && im.labels[2] == 2;
@@ -254,7 +236,7 @@ static void fashion_fake(void) {
     th_check(im.pixels == NULL && im.labels == NULL && im.n == 0, "vkg_images_free clears the struct");
   }
   /* Uncompressed files are found too. */
-  const char *d2 = tpath("fmplain");
+  const char *d2 = th_tmppath("fmplain");
   fake_fashion(d2, "t10k", 2, 28, 28, 2, -1, 0);
   if (th_ok(vkg_fashion_mnist_load(d2, "test", &im), "load a fake test split from uncompressed files")) {
     th_check(im.n == 2, "2 test images");
@@ -269,22 +251,22 @@ static void fashion_fake(void) {
            vkg_last_error());
   s = vkg_fashion_mnist_load(d, NULL, &im);
   th_check(s == VKG_ERR_ARG, "a NULL split is VKG_ERR_ARG");
-  s = vkg_fashion_mnist_load(tpath("no-such-dir"), "train", &im);
+  s = vkg_fashion_mnist_load(th_tmppath("no-such-dir"), "train", &im);
   th_check(s == VKG_ERR_IO && contains(vkg_last_error(), "no-such-dir") &&
                contains(vkg_last_hint(), "dataset-fashion-mnist"),
            "a missing directory is VKG_ERR_IO with the package hint: %s [hint: %s]", vkg_last_error(), vkg_last_hint());
 
-  const char *d3 = tpath("fmcount");
+  const char *d3 = th_tmppath("fmcount");
   fake_fashion(d3, "train", 4, 28, 28, 5, -1, 1);
   s = vkg_fashion_mnist_load(d3, "train", &im);
   th_check(s == VKG_ERR_FORMAT && contains(vkg_last_error(), "4 images") && contains(vkg_last_error(), "5 labels"),
            "image and label counts must match: %s", vkg_last_error());
-  const char *d4 = tpath("fmlabel");
+  const char *d4 = th_tmppath("fmlabel");
   fake_fashion(d4, "train", 4, 28, 28, 4, 2, 1);
   s = vkg_fashion_mnist_load(d4, "train", &im);
   th_check(s == VKG_ERR_FORMAT && contains(vkg_last_error(), "label 10 of image 2"), "labels must be < 10: %s",
            vkg_last_error());
-  const char *d5 = tpath("fmdims");
+  const char *d5 = th_tmppath("fmdims");
   fake_fashion(d5, "train", 4, 27, 28, 4, -1, 1);
   s = vkg_fashion_mnist_load(d5, "train", &im);
   th_check(s == VKG_ERR_FORMAT && contains(vkg_last_error(), "(4, 27, 28)") && im.pixels == NULL,
@@ -294,7 +276,7 @@ static void fashion_fake(void) {
   snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", d);
   size_t n;
   unsigned char *gzb = read_bytes(p, &n);
-  write_bytes(p, gzb, n / 2);
+  th_write_file(p, gzb, n / 2);
   free(gzb);
   s = vkg_fashion_mnist_load(d, "train", &im);
   th_check(s == VKG_ERR_FORMAT && contains(vkg_last_error(), p), "a truncated dataset file: %s", vkg_last_error());
@@ -352,19 +334,19 @@ static void fashion_real(void) {
 // ---- text ----
 
 static void text_fake(void) {
-  const char *d = tpath("fortunes");
+  const char *d = th_tmppath("fortunes");
   mkdir(d, 0755);
   char p[300], q[300];
   snprintf(p, sizeof p, "%s/b", d);
-  write_bytes(p, "bee\n%\n", 6);
+  th_write_file(p, "bee\n%\n", 6);
   snprintf(p, sizeof p, "%s/a", d);
-  write_bytes(p, "ay\n%\n", 5);
+  th_write_file(p, "ay\n%\n", 5);
   snprintf(p, sizeof p, "%s/a.dat", d);
-  write_bytes(p, "\x00\x00\x00\x02", 4);
+  th_write_file(p, "\x00\x00\x00\x02", 4);
   snprintf(p, sizeof p, "%s/a.u8", d);
   symlink("a", p);
   snprintf(p, sizeof p, "%s/c.dat", d);
-  write_bytes(p, "\x01\x02", 2);
+  th_write_file(p, "\x01\x02", 2);
   snprintf(p, sizeof p, "%s/link-to-index", d);
   symlink("c.dat", p);
   snprintf(p, sizeof p, "%s/zz-alias", d);
@@ -374,11 +356,11 @@ static void text_fake(void) {
   snprintf(p, sizeof p, "%s/off", d);
   mkdir(p, 0755);
   snprintf(q, sizeof q, "%s/off/rude", d);
-  write_bytes(q, "subdirectory text\n", 18);
+  th_write_file(q, "subdirectory text\n", 18);
   snprintf(p, sizeof p, "%s/fifo", d);
   mkfifo(p, 0644); /* reading it would block forever: it must be skipped */
   snprintf(p, sizeof p, "%s/C", d);
-  write_bytes(p, "upper\n", 6); /* 'C' sorts before 'a' bytewise */
+  th_write_file(p, "upper\n", 6); /* 'C' sorts before 'a' bytewise */
   struct vkg_text t;
   if (th_ok(vkg_text_load(d, &t), "load a fake fortunes directory")) {
     const char *want = "upper\nay\n%\nbee\n%\nbee\n%\n";
@@ -389,14 +371,14 @@ static void text_fake(void) {
     vkg_text_free(&t);
     th_check(t.bytes == NULL && t.n == 0, "vkg_text_free clears the struct");
   }
-  const char *e = tpath("emptytext");
+  const char *e = th_tmppath("emptytext");
   mkdir(e, 0755);
   snprintf(p, sizeof p, "%s/x.dat", e);
-  write_bytes(p, "x", 1);
+  th_write_file(p, "x", 1);
   vkg_status s = vkg_text_load(e, &t);
   th_check(s == VKG_ERR_IO && contains(vkg_last_error(), e) && contains(vkg_last_hint(), "fortunes"),
            "a directory with only index files is VKG_ERR_IO: %s [hint: %s]", vkg_last_error(), vkg_last_hint());
-  s = vkg_text_load(tpath("missing-fortunes"), &t);
+  s = vkg_text_load(th_tmppath("missing-fortunes"), &t);
   th_check(s == VKG_ERR_IO && contains(vkg_last_error(), "missing-fortunes") &&
                contains(vkg_last_hint(), "apt-get install fortunes") && t.bytes == NULL,
            "a missing directory is VKG_ERR_IO naming the package: %s [hint: %s]", vkg_last_error(), vkg_last_hint());
@@ -549,36 +531,12 @@ static void shuffle(void) {
   free(b);
 }
 
-static void remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-    struct stat sb;
-    if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-      remove_tree(p);
-    else
-      unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
-
 int main(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/vkg_ds_XXXXXX");
-  if (!mkdtemp(tmpdir)) {
-    perror("mkdtemp");
-    return 1;
-  }
   idx_files();
   fashion_fake();
   fashion_real();
   text_fake();
   text_real();
   shuffle();
-  remove_tree(tmpdir);
   return th_finish(NULL); /* no device needed */
 }

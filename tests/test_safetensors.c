@@ -15,24 +15,6 @@
 
 #include "harness.h"
 
-static char tmpdir[64];
-
-static char *tpath(const char *name) {
-  static char buf[8][256];
-  static int k;
-  char *p = buf[k++ % 8];
-  snprintf(p, 256, "%s/%s", tmpdir, name);
-  return p;
-}
-
-static void write_bytes(const char *path, const void *data, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
-    fprintf(stderr, "cannot write %s\n", path);
-    exit(1);
-  }
-}
-
 static unsigned char *read_bytes(const char *path, size_t *n) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
@@ -55,8 +37,8 @@ static const char *st_file(const char *name, const char *header, const void *dat
     buf[i] = (unsigned char)(l >> (8 * i));
   memcpy(buf + 8, header, hl);
   if (ndata) memcpy(buf + 8 + hl, data, ndata);
-  const char *p = tpath(name);
-  write_bytes(p, buf, 8 + hl + ndata);
+  const char *p = th_tmppath(name);
+  th_write_file(p, buf, 8 + hl + ndata);
   free(buf);
   return p;
 }
@@ -111,7 +93,7 @@ static void round_trip(void) {
   th_ok(vkg_st_add_metadata(w, "note", "quotes \" backslash \\ newline \n tab \t unicode \xc3\xa9 \xe2\x82\xac"),
         "metadata 2");
   th_ok(vkg_st_add_metadata(w, "format", "vkgen"), "metadata replaced");
-  const char *path = tpath("rt.safetensors");
+  const char *path = th_tmppath("rt.safetensors");
   th_ok(vkg_st_write(w, path), "write round-trip file");
   vkg_st_writer_destroy(w);
 
@@ -124,7 +106,7 @@ static void round_trip(void) {
   th_check(hl % 8 == 0 && 8 + hl <= n, "header length %llu is a multiple of 8", (unsigned long long)hl);
   th_check(memcmp(raw + 8, "{\"__metadata__\":", 16) == 0, "metadata comes first in the header");
   free(raw);
-  DIR *d = opendir(tmpdir);
+  DIR *d = opendir(th_tmpdir());
   struct dirent *de;
   int leftovers = 0;
   while ((de = readdir(d)))
@@ -214,9 +196,9 @@ static void round_trip(void) {
 
   /* An empty writer writes a valid file of no tensors. */
   w = vkg_st_writer_create();
-  th_ok(vkg_st_write(w, tpath("none.safetensors")), "write a file with no tensors");
+  th_ok(vkg_st_write(w, th_tmppath("none.safetensors")), "write a file with no tensors");
   vkg_st_writer_destroy(w);
-  if (th_ok(vkg_st_open(tpath("none.safetensors"), &st), "open a file with no tensors")) {
+  if (th_ok(vkg_st_open(th_tmppath("none.safetensors"), &st), "open a file with no tensors")) {
     th_check(vkg_st_count(st) == 0 && vkg_st_metadata(st, "x") == NULL, "no tensors, no metadata");
     vkg_st_close(st);
   }
@@ -267,8 +249,8 @@ static void corruptions(void) {
   for (int len = 0; len < 8; len += 3) {
     char name[32];
     snprintf(name, sizeof name, "short%d.safetensors", len);
-    write_bytes(tpath(name), "\x10\0\0\0\0\0", (size_t)len);
-    expect_open_fail("file shorter than 8 bytes", tpath(name), VKG_ERR_FORMAT, "shorter than the 8-byte");
+    th_write_file(th_tmppath(name), "\x10\0\0\0\0\0", (size_t)len);
+    expect_open_fail("file shorter than 8 bytes", th_tmppath(name), VKG_ERR_FORMAT, "shorter than the 8-byte");
   }
   expect_open_fail("header length past the end", st_file("hl1.safetensors", "{}", NULL, 0, 1000), VKG_ERR_FORMAT,
                    "exceeds");
@@ -276,11 +258,11 @@ static void corruptions(void) {
                    "absurd");
   {
     unsigned char b[10] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, '{', '}'};
-    write_bytes(tpath("hl4.safetensors"), b, sizeof b);
-    expect_open_fail("header length 2^64-1", tpath("hl4.safetensors"), VKG_ERR_FORMAT, "absurd");
+    th_write_file(th_tmppath("hl4.safetensors"), b, sizeof b);
+    expect_open_fail("header length 2^64-1", th_tmppath("hl4.safetensors"), VKG_ERR_FORMAT, "absurd");
     unsigned char c[11] = {3, 0, 0, 0, 0, 0, 0, 0, '{', '}', 0};
-    write_bytes(tpath("nul.safetensors"), c, sizeof c);
-    expect_open_fail("NUL inside the header", tpath("nul.safetensors"), VKG_ERR_FORMAT, "stray bytes");
+    th_write_file(th_tmppath("nul.safetensors"), c, sizeof c);
+    expect_open_fail("NUL inside the header", th_tmppath("nul.safetensors"), VKG_ERR_FORMAT, "stray bytes");
   }
   expect_open_fail("header is not JSON", st_file("j1.safetensors", "{not json}", NULL, 0, -1), VKG_ERR_FORMAT,
                    "not valid JSON");
@@ -356,8 +338,8 @@ static void corruptions(void) {
   vkg_st *st;
   if (th_ok(vkg_st_open(st_file("okempty.safetensors", okhdr, z, 4, -1), &st), "empty tensors at range ends are valid"))
     vkg_st_close(st);
-  expect_open_fail("missing file", tpath("does-not-exist.safetensors"), VKG_ERR_IO, "No such file");
-  expect_open_fail("a directory", tmpdir, VKG_ERR_IO, "directory");
+  expect_open_fail("missing file", th_tmppath("does-not-exist.safetensors"), VKG_ERR_IO, "No such file");
+  expect_open_fail("a directory", th_tmpdir(), VKG_ERR_IO, "directory");
 }
 
 /* Every prefix of a valid file fails cleanly; random byte flips never crash. */
@@ -370,15 +352,15 @@ static void truncation_and_fuzz(void) {
   vkg_st_add_f32(w, "a", 2, sa, a);
   vkg_st_add(w, "h", "F16", 1, sh, h, sizeof h);
   vkg_st_add_metadata(w, "k", "v");
-  const char *full = tpath("full.safetensors");
+  const char *full = th_tmppath("full.safetensors");
   th_ok(vkg_st_write(w, full), "write file for truncation");
   vkg_st_writer_destroy(w);
   size_t n;
   unsigned char *raw = read_bytes(full, &n);
-  const char *cut = tpath("cut.safetensors");
+  const char *cut = th_tmppath("cut.safetensors");
   int all_fail = 1;
   for (size_t len = 0; len < n; len++) {
-    write_bytes(cut, raw, len);
+    th_write_file(cut, raw, len);
     vkg_st *st = NULL;
     vkg_status s = vkg_st_open(cut, &st);
     if (s != VKG_ERR_FORMAT || st || !strstr(vkg_last_error(), cut)) {
@@ -392,7 +374,7 @@ static void truncation_and_fuzz(void) {
   unsigned char *longer = malloc(n + 1);
   memcpy(longer, raw, n);
   longer[n] = 0;
-  write_bytes(cut, longer, n + 1);
+  th_write_file(cut, longer, n + 1);
   expect_open_fail("one trailing byte", cut, VKG_ERR_FORMAT, "belong to no tensor");
   free(longer);
 
@@ -407,7 +389,7 @@ static void truncation_and_fuzz(void) {
       if (pos >= n) pos = n - 1;
       m[pos] = (unsigned char)th_uniform(0, 256);
     }
-    write_bytes(cut, m, n);
+    th_write_file(cut, m, n);
     free(m);
     vkg_st *st = NULL;
     vkg_status s = vkg_st_open(cut, &st);
@@ -435,7 +417,7 @@ static void truncation_and_fuzz(void) {
 // ---- writer failures ----
 
 static void writer_failures(void) {
-  const char *path = tpath("keep.safetensors");
+  const char *path = th_tmppath("keep.safetensors");
   vkg_st_writer *w = vkg_st_writer_create();
   float v[2] = {1, 2};
   int s1[1] = {2};
@@ -488,7 +470,7 @@ static void writer_failures(void) {
   }
 
   /* An unwritable directory (not testable as root, who may write anywhere). */
-  const char *ro = tpath("ro");
+  const char *ro = th_tmppath("ro");
   mkdir(ro, 0755);
   char rofile[300];
   snprintf(rofile, sizeof rofile, "%s/w.safetensors", ro);
@@ -519,7 +501,7 @@ static void writer_failures(void) {
                stat(ro, &sb) == 0 && S_ISDIR(sb.st_mode),
            "writing to a directory path fails and leaves the directory: %s", vkg_last_error());
   /* A directory that does not exist. */
-  s = vkg_st_write(w2, tpath("no/such/dir/x.safetensors"));
+  s = vkg_st_write(w2, th_tmppath("no/such/dir/x.safetensors"));
   th_check(s == VKG_ERR_IO && strstr(vkg_last_error(), "no/such/dir") && *vkg_last_hint(),
            "a missing directory fails: %s [hint: %s]", vkg_last_error(), vkg_last_hint());
 
@@ -553,9 +535,9 @@ static void writer_failures(void) {
   th_check(vkg_st_add(w, "y", "U8", 1, sh, NULL, 2) == VKG_ERR_ARG, "NULL data is refused");
   th_check(vkg_st_add_f32(w, "y", 1, (int[]){-3}, NULL) == VKG_ERR_ARG, "add_f32 with a negative dim is refused: %s",
            vkg_last_error());
-  th_ok(vkg_st_write(w, tpath("after-errors.safetensors")), "the writer still works after refused adds");
+  th_ok(vkg_st_write(w, th_tmppath("after-errors.safetensors")), "the writer still works after refused adds");
   vkg_st_writer_destroy(w);
-  if (th_ok(vkg_st_open(tpath("after-errors.safetensors"), &st), "open after refused adds")) {
+  if (th_ok(vkg_st_open(th_tmppath("after-errors.safetensors"), &st), "open after refused adds")) {
     th_check(vkg_st_count(st) == 1, "only the accepted tensor was written");
     vkg_st_close(st);
   }
@@ -567,7 +549,7 @@ static void shape_message(void) {
   float *z = th_alloc(6272 * 64);
   vkg_st_add_f32(w, "g.fc.weight", 2, sh, z);
   free(z);
-  const char *path = tpath("gan.safetensors");
+  const char *path = th_tmppath("gan.safetensors");
   th_ok(vkg_st_write(w, path), "write gan.safetensors");
   vkg_st_writer_destroy(w);
   vkg_st *st;
@@ -626,7 +608,7 @@ static void device_tensors(vkg_ctx *ctx) {
   vkg_st_add(w, "i64", "I64", 2, s64, ids64, sizeof ids64);
   int64_t big[1] = {5000000000ll};
   vkg_st_add(w, "i64big", "I64", 1, (int64_t[]){1}, big, 8);
-  const char *path = tpath("dev.safetensors");
+  const char *path = th_tmppath("dev.safetensors");
   th_ok(vkg_st_write(w, path), "write device test file");
   vkg_st_writer_destroy(w);
   vkg_st *st;
@@ -687,10 +669,10 @@ static void device_tensors(vkg_ctx *ctx) {
     /* And back out through the writer: vkg_st_add_tensor downloads the raw f16 bytes. */
     w = vkg_st_writer_create();
     th_ok(vkg_st_add_tensor(w, "back", t), "add_tensor f16");
-    th_ok(vkg_st_write(w, tpath("back.safetensors")), "write add_tensor file");
+    th_ok(vkg_st_write(w, th_tmppath("back.safetensors")), "write add_tensor file");
     vkg_st_writer_destroy(w);
     vkg_st *b;
-    if (th_ok(vkg_st_open(tpath("back.safetensors"), &b), "open add_tensor file")) {
+    if (th_ok(vkg_st_open(th_tmppath("back.safetensors"), &b), "open add_tensor file")) {
       size_t nb;
       const void *p = vkg_st_data(b, 0, &nb);
       th_check(strcmp(vkg_st_dtype(b, 0), "F16") == 0 && nb == sizeof h && memcmp(p, h, nb) == 0,
@@ -707,11 +689,11 @@ static void device_tensors(vkg_ctx *ctx) {
   vkg_tensor_upload_f32(t, ref, 15);
   w = vkg_st_writer_create();
   th_ok(vkg_st_add_tensor(w, "w", t), "add_tensor f32");
-  th_ok(vkg_st_write(w, tpath("w.safetensors")), "write add_tensor f32 file");
+  th_ok(vkg_st_write(w, th_tmppath("w.safetensors")), "write add_tensor f32 file");
   vkg_st_writer_destroy(w);
   vkg_tensor_destroy(t);
   vkg_st *b;
-  if (th_ok(vkg_st_open(tpath("w.safetensors"), &b), "open add_tensor f32 file")) {
+  if (th_ok(vkg_st_open(th_tmppath("w.safetensors"), &b), "open add_tensor f32 file")) {
     th_ok(vkg_tensor_create(ctx, VKG_F32, 2, sh, &t), "create f32 tensor");
     if (th_ok(vkg_st_load_tensor(b, "w", t), "load back") && th_ok(vkg_tensor_download_f32(t, got, 15), "download"))
       th_close("f32 tensor -> file -> f32 tensor", got, ref, 15, 0, 0);
@@ -721,32 +703,7 @@ static void device_tensors(vkg_ctx *ctx) {
   vkg_st_close(st);
 }
 
-static void remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-    struct stat sb;
-    if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-      chmod(p, 0755);
-      remove_tree(p);
-    } else {
-      unlink(p);
-    }
-  }
-  closedir(d);
-  rmdir(dir);
-}
-
 int main(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/vkg_st_XXXXXX");
-  if (!mkdtemp(tmpdir)) {
-    perror("mkdtemp");
-    return 1;
-  }
   round_trip();
   known_bytes();
   corruptions();
@@ -755,6 +712,5 @@ int main(void) {
   shape_message();
   vkg_ctx *ctx = th_ctx();
   device_tensors(ctx);
-  remove_tree(tmpdir);
   return th_finish(ctx);
 }

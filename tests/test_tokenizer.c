@@ -5,7 +5,7 @@
  * included; round trips of arbitrary bytes (invalid UTF-8 included). With VKGEN_GPT2_TOKENIZER_DIR
  * (see tests/fetch-gpt2-tokenizer.sh) also GPT-2's real files against known encodings; without it
  * those checks are skipped with a note. No GPU work. */
-#define _GNU_SOURCE /* mkdtemp */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,24 +162,6 @@ static const struct known_split known_splits[] = {
      }},
 };
 // clang-format on
-
-static char tmpdir[64];
-
-static char *tpath(const char *name) {
-  static char buf[8][256];
-  static int k;
-  char *p = buf[k++ % 8];
-  snprintf(p, 256, "%s/%s", tmpdir, name);
-  return p;
-}
-
-static void write_bytes(const char *path, const void *data, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
-    fprintf(stderr, "cannot write %s\n", path);
-    exit(1);
-  }
-}
 
 /* s with bytes outside printable ASCII as octal escapes, for messages (a static buffer). */
 static const char *shown(const char *s, size_t n) {
@@ -391,10 +373,10 @@ static void check_ids(const vkg_tokenizer *t, const char *text, const int32_t *w
 
 static void test_tiny(void) {
   char vocab[8192];
-  write_bytes(tpath("vocab.json"), vocab, make_vocab(vocab, sizeof vocab, -1, tiny_extra));
-  write_bytes(tpath("merges.txt"), tiny_merges, strlen(tiny_merges));
+  th_write_file(th_tmppath("vocab.json"), vocab, make_vocab(vocab, sizeof vocab, -1, tiny_extra));
+  th_write_file(th_tmppath("merges.txt"), tiny_merges, strlen(tiny_merges));
   vkg_tokenizer *t;
-  if (!th_ok(vkg_tokenizer_gpt2(tpath("vocab.json"), tpath("merges.txt"), &t), "load the tiny vocab/merges")) return;
+  if (!th_ok(vkg_tokenizer_gpt2(th_tmppath("vocab.json"), th_tmppath("merges.txt"), &t), "load the tiny vocab/merges")) return;
   th_check(vkg_tokenizer_vocab(t) == 301, "tiny: vocab %d == 301 (the largest id + 1)", vkg_tokenizer_vocab(t));
   /* By hand: l-o (rank 1) and e-r (3) merge, then lo-w (2), then low-er (6). */
   check_ids(t, "lower", (const int32_t[]){260}, 1);
@@ -441,9 +423,9 @@ static void expect_error(const char *what, const char *vocab, const char *merges
   static int k;
   snprintf(vname, sizeof vname, "bad%d-vocab.json", k);
   snprintf(mname, sizeof mname, "bad%d-merges.txt", k++);
-  char *vp = strdup(tpath(vname)), *mp = strdup(tpath(mname));
-  if (vocab) write_bytes(vp, vocab, strlen(vocab));
-  if (merges) write_bytes(mp, merges, strlen(merges));
+  char *vp = strdup(th_tmppath(vname)), *mp = strdup(th_tmppath(mname));
+  if (vocab) th_write_file(vp, vocab, strlen(vocab));
+  if (merges) th_write_file(mp, merges, strlen(merges));
   vkg_tokenizer *t = (vkg_tokenizer *)&k; /* must come back NULL */
   vkg_status st = vkg_tokenizer_gpt2(vp, mp, &t);
   const char *msg = vkg_last_error();
@@ -493,8 +475,8 @@ static void test_errors(void) {
   expect_error("merges.txt with invalid UTF-8", vocab, "l \377\n", VKG_ERR_FORMAT, 'm', "line 1", "invalid UTF-8");
   /* A directory is no file. */
   vkg_tokenizer *t = NULL;
-  vkg_status st = vkg_tokenizer_gpt2(tmpdir, tmpdir, &t);
-  th_check(st == VKG_ERR_IO && !t && has(vkg_last_error(), tmpdir), "a directory as vocab.json: %s: %s",
+  vkg_status st = vkg_tokenizer_gpt2(th_tmpdir(), th_tmpdir(), &t);
+  th_check(st == VKG_ERR_IO && !t && has(vkg_last_error(), th_tmpdir()), "a directory as vocab.json: %s: %s",
            vkg_status_str(st), vkg_last_error());
   st = vkg_tokenizer_gpt2(NULL, "x", &t);
   th_check(st == VKG_ERR_ARG, "NULL path: %s", vkg_status_str(st));
@@ -502,20 +484,20 @@ static void test_errors(void) {
   /* Every truncation of vocab.json is malformed JSON; every truncation of merges.txt loads or is
    * VKG_ERR_FORMAT; random bytes as either file never crash. */
   size_t vlen = strlen(vocab), bad = 0;
-  write_bytes(tpath("m.txt"), tiny_merges, strlen(tiny_merges));
+  th_write_file(th_tmppath("m.txt"), tiny_merges, strlen(tiny_merges));
   for (size_t k = 0; k < vlen; k++) {
-    write_bytes(tpath("v.json"), vocab, k);
-    st = vkg_tokenizer_gpt2(tpath("v.json"), tpath("m.txt"), &t);
-    if (st != VKG_ERR_FORMAT || t || !has(vkg_last_error(), tpath("v.json"))) bad++;
+    th_write_file(th_tmppath("v.json"), vocab, k);
+    st = vkg_tokenizer_gpt2(th_tmppath("v.json"), th_tmppath("m.txt"), &t);
+    if (st != VKG_ERR_FORMAT || t || !has(vkg_last_error(), th_tmppath("v.json"))) bad++;
     vkg_tokenizer_free(t);
   }
   th_check(bad == 0, "all %zu truncations of vocab.json give VKG_ERR_FORMAT naming it (%zu did not)", vlen, bad);
-  write_bytes(tpath("v.json"), vocab, vlen);
+  th_write_file(th_tmppath("v.json"), vocab, vlen);
   bad = 0;
   for (size_t k = 0; k < strlen(tiny_merges); k++) {
-    write_bytes(tpath("m.txt"), tiny_merges, k);
-    st = vkg_tokenizer_gpt2(tpath("v.json"), tpath("m.txt"), &t);
-    if (st != VKG_OK && (st != VKG_ERR_FORMAT || !has(vkg_last_error(), tpath("m.txt")))) bad++;
+    th_write_file(th_tmppath("m.txt"), tiny_merges, k);
+    st = vkg_tokenizer_gpt2(th_tmppath("v.json"), th_tmppath("m.txt"), &t);
+    if (st != VKG_OK && (st != VKG_ERR_FORMAT || !has(vkg_last_error(), th_tmppath("m.txt")))) bad++;
     vkg_tokenizer_free(t);
   }
   th_check(bad == 0, "all truncations of merges.txt load or give VKG_ERR_FORMAT naming it (%zu did not)", bad);
@@ -525,16 +507,16 @@ static void test_errors(void) {
     size_t n = rnd(sizeof junk);
     for (size_t i = 0; i < n; i++)
       junk[i] = rnd(2) ? (char)rnd(256) : "{}\":, 0123lo\n"[rnd(13)];
-    write_bytes(tpath("j"), junk, n);
-    st = vkg_tokenizer_gpt2(tpath("j"), tpath("m.txt"), &t);
+    th_write_file(th_tmppath("j"), junk, n);
+    st = vkg_tokenizer_gpt2(th_tmppath("j"), th_tmppath("m.txt"), &t);
     if (st != VKG_ERR_FORMAT) bad++;
     vkg_tokenizer_free(t);
-    st = vkg_tokenizer_gpt2(tpath("v.json"), tpath("j"), &t);
+    st = vkg_tokenizer_gpt2(th_tmppath("v.json"), th_tmppath("j"), &t);
     if (st != VKG_OK && st != VKG_ERR_FORMAT) bad++;
     vkg_tokenizer_free(t);
   }
   th_check(bad == 0, "200 random files as vocab.json give VKG_ERR_FORMAT and as merges.txt load or give it");
-  unlink(tpath("v.json")), unlink(tpath("m.txt")), unlink(tpath("j"));
+  unlink(th_tmppath("v.json")), unlink(th_tmppath("m.txt")), unlink(th_tmppath("j"));
 }
 
 // ---- GPT-2's files ----
@@ -633,17 +615,11 @@ static void test_gpt2(void) {
 }
 
 int main(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/vkgen-test-tokenizer-XXXXXX");
-  if (!mkdtemp(tmpdir)) {
-    perror("mkdtemp");
-    return 1;
-  }
   test_bytes();
   test_pretokenizer();
   test_tiny();
   test_errors();
   test_gpt2();
-  unlink(tpath("vocab.json")), unlink(tpath("merges.txt"));
-  rmdir(tmpdir);
+  unlink(th_tmppath("vocab.json")), unlink(th_tmppath("merges.txt"));
   return th_finish(NULL);
 }
