@@ -198,6 +198,20 @@ char *th_tmppath(const char *name) {
   return p;
 }
 
+void *th_read_file(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *p = malloc(len > 0 ? (size_t)len + 1 : 1);
+  size_t got = p && len > 0 ? fread(p, 1, (size_t)len, f) : 0;
+  fclose(f);
+  if (p) p[got] = 0;
+  if (n) *n = got;
+  return p;
+}
+
 void th_write_file(const char *path, const void *data, size_t n) {
   FILE *f = fopen(path, "wb");
   if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {

@@ -34,6 +34,9 @@ int th_ok(vkg_status s, const char *what);
 const char *th_tmpdir(void);
 /* th_tmpdir()/name, in one of 8 rotating buffers. */
 char *th_tmppath(const char *name);
+/* A whole file in a malloc'd buffer with a NUL after it (*n gets its size if n is not NULL);
+ * NULL if it cannot be opened. */
+void *th_read_file(const char *path, size_t *n);
 /* Writes a whole file, or ends the test program with a message. */
 void th_write_file(const char *path, const void *data, size_t n);
 

@@ -24,18 +24,6 @@ static void write_gz(const char *path, const void *data, size_t n) {
   }
 }
 
-static unsigned char *read_bytes(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long l = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *p = malloc((size_t)l + 1);
-  *n = fread(p, 1, (size_t)l, f);
-  fclose(f);
-  return p;
-}
-
 /* An IDX file image in memory: magic, big-endian dims, then data bytes i*7+3 (mod 256). */
 static unsigned char *idx_bytes(int type, int ndim, const int *dims, size_t *n) {
   size_t data = 1;
@@ -112,7 +100,7 @@ static void idx_files(void) {
   /* A gzip stream cut short: every length of the compressed file fails cleanly. */
   write_gz(th_tmppath("full.gz"), b, n);
   size_t gn;
-  unsigned char *gzb = read_bytes(th_tmppath("full.gz"), &gn);
+  unsigned char *gzb = th_read_file(th_tmppath("full.gz"), &gn);
   int all = 1;
   for (size_t len = 0; len < gn; len++) {
     th_write_file(th_tmppath("cut.gz"), gzb, len);
@@ -275,7 +263,7 @@ static void fashion_fake(void) {
   char p[300];
   snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", d);
   size_t n;
-  unsigned char *gzb = read_bytes(p, &n);
+  unsigned char *gzb = th_read_file(p, &n);
   th_write_file(p, gzb, n / 2);
   free(gzb);
   s = vkg_fashion_mnist_load(d, "train", &im);
@@ -426,7 +414,7 @@ static void text_real(void) {
     size_t fn = 0;
     char p[600];
     snprintf(p, sizeof p, "%s/%s", VKG_FORTUNES_DIR, nn ? names[0] : "");
-    unsigned char *first = nn ? read_bytes(p, &fn) : NULL;
+    unsigned char *first = nn ? th_read_file(p, &fn) : NULL;
     th_check(first && fn <= t.n && memcmp(t.bytes, first, fn) == 0,
              "the corpus starts with the first file by name (%s)", nn ? names[0] : "?");
     free(first);

@@ -31,21 +31,9 @@ static void rm_dir(const char *dir) {
   rmdir(dir);
 }
 
-static char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long len = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)len + 1);
-  *n = fread(buf, 1, (size_t)len, f);
-  fclose(f);
-  return buf;
-}
-
 static int same_file(const char *a, const char *b) {
   size_t na, nb;
-  char *x = slurp(a, &na), *y = slurp(b, &nb);
+  char *x = th_read_file(a, &na), *y = th_read_file(b, &nb);
   int same = x && y && na == nb && memcmp(x, y, na) == 0;
   free(x), free(y);
   return same;
@@ -351,7 +339,7 @@ static void check_sampling(vkg_ctx *ctx) {
   th_check(s == VKG_ERR_SHAPE && !bad && strstr(vkg_last_error(), "tensor 'd.conv0.weight'"),
            "mismatched shapes name the tensor: %s", vkg_last_error());
   size_t n;
-  char *bytes = slurp(w, &n);
+  char *bytes = th_read_file(w, &n);
   FILE *f = fopen(cut, "wb");
   if (f && bytes) fwrite(bytes, 1, n / 2, f);
   if (f) fclose(f);

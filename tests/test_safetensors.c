@@ -15,18 +15,6 @@
 
 #include "harness.h"
 
-static unsigned char *read_bytes(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long l = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *p = malloc((size_t)l + 1);
-  *n = fread(p, 1, (size_t)l, f);
-  fclose(f);
-  return p;
-}
-
 /* A safetensors file from a header string and raw data; hlen_override >= 0 replaces the length. */
 static const char *st_file(const char *name, const char *header, const void *data, size_t ndata,
                            long long hlen_override) {
@@ -99,7 +87,7 @@ static void round_trip(void) {
 
   /* The layout: header length a multiple of 8, metadata first, no temporary file left behind. */
   size_t n;
-  unsigned char *raw = read_bytes(path, &n);
+  unsigned char *raw = th_read_file(path, &n);
   uint64_t hl = 0;
   for (int i = 7; i >= 0; i--)
     hl = hl << 8 | raw[i];
@@ -356,7 +344,7 @@ static void truncation_and_fuzz(void) {
   th_ok(vkg_st_write(w, full), "write file for truncation");
   vkg_st_writer_destroy(w);
   size_t n;
-  unsigned char *raw = read_bytes(full, &n);
+  unsigned char *raw = th_read_file(full, &n);
   const char *cut = th_tmppath("cut.safetensors");
   int all_fail = 1;
   for (size_t len = 0; len < n; len++) {
@@ -424,7 +412,7 @@ static void writer_failures(void) {
   vkg_st_add_f32(w, "v", 1, s1, v);
   th_ok(vkg_st_write(w, path), "write the file to keep");
   size_t n0;
-  unsigned char *orig = read_bytes(path, &n0);
+  unsigned char *orig = th_read_file(path, &n0);
 
   /* A second writer whose writes must fail, leaving the first file as it was. */
   vkg_st_writer *w2 = vkg_st_writer_create();
@@ -438,7 +426,7 @@ static void writer_failures(void) {
   mkdir(tmpname, 0755);
   vkg_status s = vkg_st_write(w2, path);
   size_t n1;
-  unsigned char *now = read_bytes(path, &n1);
+  unsigned char *now = th_read_file(path, &n1);
   th_check(s == VKG_ERR_IO && strstr(vkg_last_error(), path) && n1 == n0 && memcmp(now, orig, n0) == 0,
            "a failed write leaves the old file intact: %s [hint: %s]", vkg_last_error(), vkg_last_hint());
   free(now);
@@ -461,7 +449,7 @@ static void writer_failures(void) {
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, prev);
     struct stat tsb;
-    now = read_bytes(path, &n1);
+    now = th_read_file(path, &n1);
     th_check(s == VKG_ERR_IO && strstr(vkg_last_error(), path) && n1 == n0 && memcmp(now, orig, n0) == 0 &&
                  stat(tmpname, &tsb) != 0,
              "a write failing part-way removes the temporary file and keeps the old one: %s", vkg_last_error());
@@ -485,7 +473,7 @@ static void writer_failures(void) {
     printf("note: skipping the read-only directory check: this user can write to a 0555 directory (root)\n");
   } else {
     s = vkg_st_write(w2, rofile);
-    now = read_bytes(rofile, &n1);
+    now = th_read_file(rofile, &n1);
     th_check(s == VKG_ERR_IO && strstr(vkg_last_error(), rofile) && now && n1 == n0 && memcmp(now, orig, n0) == 0 &&
                  *vkg_last_hint(),
              "writing into a read-only directory fails, old file intact: %s [hint: %s]", vkg_last_error(),
