@@ -83,6 +83,11 @@ if ! [ -e "$(dirname "$vkgen")/assets/gan.safetensors" ] && ! [ -e "$(dirname "$
 else
   [ "$(rc)" = 0 ] && is_png "$tmp/default.png" && ok "the shipped default weights sample with no --weights" \
     || bad "default weights: $(cat "$tmp/err")"
+  (cd "$tmp" && run "$vkgen" sample gan --weights emoji-gan -n 4 --cols 2 -o "$tmp/emoji.png")
+  # 2x2 grid of 64x64 RGB images: the PNG header's width field is past 64 (with the grid's padding)
+  pngw=$(od -An -tu1 -j16 -N4 "$tmp/emoji.png" 2>/dev/null | awk '{print $3 * 256 + $4}')
+  [ "$(rc)" = 0 ] && is_png "$tmp/emoji.png" && [ "${pngw:-0}" -ge 128 ] \
+    && ok "the shipped emoji GAN samples by name from another directory (width $pngw)" || bad "emoji-gan: $(cat "$tmp/err")"
 fi
 
 # ---- conditional ----

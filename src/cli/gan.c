@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -67,7 +68,15 @@ static const char *arch_help = "  --size N          image side: 28, 32 or 64 (de
 
 /* The weights to use: --weights, else the default asset; prints an error if there is none. */
 static const char *weights_path(const char *given, char *buf, size_t n) {
-  if (given) return given;
+  if (given) {
+    /* A bare name that is not a file here names a shipped model: emoji-gan -> assets/emoji-gan.safetensors. */
+    if (access(given, F_OK) != 0 && !strchr(given, '/')) {
+      char file[256];
+      snprintf(file, sizeof file, "%s.safetensors", given);
+      if (cli_asset(given, buf, n) || cli_asset(file, buf, n)) return buf;
+    }
+    return given;
+  }
   if (cli_asset("gan.safetensors", buf, n)) return buf;
   cli_error("no trained GAN weights found (gan.safetensors is not in the assets)");
   fputs("hint: train one with 'vkgen train gan' and pass --weights runs/gan/gan.safetensors\n", stderr);
@@ -196,7 +205,8 @@ int sample_gan(int argc, char **argv) {
            "  -n N              samples (default 64), or rows with --interpolate\n"
            "  -o FILE           output PNG (default samples.png)\n"
            "  --seed S          latent noise seed (default 1)\n"
-           "  --weights FILE    gan.safetensors from 'vkgen train gan' (default: the assets' gan.safetensors)\n"
+           "  --weights FILE    gan.safetensors from 'vkgen train gan', or a shipped model by name: emoji-gan\n"
+           "                    (64x64 RGB emoji; default: the assets' gan.safetensors)\n"
            "  --cols N          grid columns (default: square; the classes for a conditional model)\n"
            "  --class K         conditional models: only class K (0-9); default: every class in turn\n"
            "  --interpolate     each row walks between two random latents by spherical interpolation (slerp)\n"
