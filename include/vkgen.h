@@ -251,6 +251,51 @@ vkg_t vkg_random_normal(vkg_graph *g, int ndim, const int *shape, int seed_slot,
  * give an unspecified token. */
 vkg_t vkg_sample_logits(vkg_graph *g, vkg_t logits, int seed_slot, int temperature_slot, int top_k_slot);
 
+/* ---- recurrent layers: LSTM and GRU ----
+ * One layer's recurrence over a whole sequence, with PyTorch's semantics and gate order. The input
+ * projection of every time step is one matmul done by the caller, gates_x = x W_ih^T + b_ih, of shape
+ * (T, B, G*H) with G = 4 gates (i, f, g, o) for the LSTM and G = 3 (r, z, n) for the GRU. The op adds
+ * the hidden projection h_{t-1} W_hh^T + b_hh and applies the cell:
+ *   LSTM: c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)   (i, f, o sigmoid; g tanh)
+ *   GRU:  n = tanh(gx_n + r * (W_hn h_{t-1} + b_hn)),  h_t = (1 - z) * n + z * h_{t-1}   (r, z sigmoid)
+ * w_hh (G*H, H); b_hh (G*H) or VKG_NONE; h0, c0 (B, H) or VKG_NONE for zeros. Returns the hidden
+ * states h_1..h_T, (T, B, H); the final state is its last time step (vkg_slice). vkg_lstm also gives
+ * the cell states c_1..c_T (T, B, H) in *c_seq when c_seq is not NULL. Both are differentiable with
+ * respect to every input (backpropagation through time), and c_seq's gradient flows too.
+ * Layers stack by projecting one layer's output as the next one's gates_x. The recurrence loops over
+ * t inside a workgroup per batch row (per block of rows on CPU devices), in a few dispatches for long
+ * sequences; H up to 2048 on devices with 32 KiB of shared memory. */
+vkg_t vkg_lstm(vkg_graph *g, vkg_t gates_x, vkg_t w_hh, vkg_t b_hh, vkg_t h0, vkg_t c0, vkg_t *c_seq);
+vkg_t vkg_gru(vkg_graph *g, vkg_t gates_x, vkg_t w_hh, vkg_t b_hh, vkg_t h0);
+
+/* As vkg_sample_logits, and top_p (f32 scalar slot; -1 or a value >= 1: off) keeps the most
+ * probable tokens (after temperature and top-k) whose probabilities, summed from the largest down,
+ * first reach top_p of the kept total: every token whose weight is >= the smallest weight needed
+ * (ties at that weight are all kept). top_p <= 0 keeps only the largest tokens. */
+vkg_t vkg_sample_logits_p(vkg_graph *g, vkg_t logits, int seed_slot, int temperature_slot, int top_k_slot,
+                          int top_p_slot);
+
+/* ---- decoding with run-time positions (KV caches, token buffers) ----
+ * pos_slot names a u32 scalar read at run time (-1: 0), so one recorded graph serves every position.
+ * The position along `axis` is pos + offset. f32 and i32 tensors both work. */
+
+/* Slice [pos + offset, pos + offset + len) of x along axis; positions outside x read as zeros. */
+vkg_t vkg_gather_at(vkg_graph *g, vkg_t x, int axis, int pos_slot, int offset, int len);
+/* Writes src into dst in place along axis at positions pos + offset + j (j < src's extent there);
+ * the other dims must be equal, and dst must be an input or a bound tensor (it persists across runs).
+ * Positions past dst's end, and (lo_slot >= 0) positions below the u32 scalar lo_slot, are left
+ * alone. Returns dst: ops that use the returned id see the write. No gradient. */
+vkg_t vkg_scatter_at(vkg_graph *g, vkg_t dst, vkg_t src, int axis, int pos_slot, int offset, int lo_slot);
+/* The same product as vkg_matmul for a 2-D a (M, K) with few rows (decoding: M = batch) and a 2-D b:
+ * one pass over b in which each invocation computes one output column for every row, so b is read
+ * once instead of once per 64-row tile. Flags and bias as vkg_matmul. No gradient. */
+vkg_t vkg_matmul_rows(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags);
+/* Causal attention over a cache: q (B, NH, Tq, D), k (B, NH, Tmax, D), v (B, NH, Tmax, Dv) of which
+ * only the first L = min(pos + offset, Tmax) positions are valid (pos: the u32 scalar len_slot).
+ * Query i stands at position L - Tq + i and sees keys at positions <= that; a query that sees no
+ * key gives zeros. scale <= 0 means 1/sqrt(D). No gradient (decoding only). */
+vkg_t vkg_attention_cached(vkg_graph *g, vkg_t q, vkg_t k, vkg_t v, float scale, int len_slot, int offset);
+
 /* ---- gradients ----
  * Mark the leaves to differentiate (weights bound with vkg_bind, or inputs), build the forward ops, then
  * call vkg_backward(loss) once: it appends the backward ops. vkg_grad(t) is then the gradient of the

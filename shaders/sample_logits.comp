@@ -5,6 +5,9 @@
 //  2. Top-k: the k-th largest logit, found exactly by radix select on order-preserving u32 keys
 //     (4 passes over 8-bit digits, a 256-bin histogram in shared memory). Tokens above it are kept,
 //     and tokens equal to it in index order until k are kept.
+//  2b. Top-p (when its slot is set and p < 1): the largest key threshold t such that the kept
+//     tokens with key >= t hold at least p of the kept weight, found bit by bit from the top (32
+//     passes, each a weight sum over the row); tokens below t are dropped.
 //  3. Weights w_i = exp((x_i - max) / T) of the kept tokens, summed per thread over a contiguous
 //     index range, prefixed over threads; u comes from Philox with counter (row, stream, 0, 0) and
 //     the first index whose cumulative weight exceeds u * total is drawn. Only the thread whose range
@@ -21,6 +24,7 @@ layout(std430, binding = 2) writeonly buffer O { int o[]; };    // (B)
 layout(push_constant, std430) uniform PC {
   uint B, V, stream;
   uint seed_slot, temp_slot, topk_slot; // 0xffffffff: the default (seed 0, T = 1, all tokens)
+  uint topp_slot;                       // 0xffffffff: no top-p
 } pc;
 
 const uint NONE = 0xffffffffu;
@@ -135,6 +139,40 @@ void main() {
     eq_seen = sh_u[tid];
   }
 
+  // ---- 2b. top-p threshold on the keys, by bisection over their bits ----
+  uint pthr = 0u;
+  float P_ = pc.topp_slot == NONE ? 1.0 : uintBitsToFloat(scal[pc.topp_slot]);
+  if (P_ < 1.0) {
+    float total = 0.0, target = 0.0;
+    for (int bit = -1; bit < 32; bit++) {
+      // Pass -1 sums every kept weight; pass b tries setting bit 31 - b of the threshold.
+      uint cand = bit < 0 ? 0u : pthr | (1u << uint(31 - bit));
+      float s = 0.0;
+      uint seen = eq_seen;
+      for (uint i = lo; i < hi; i++) {
+        float v = x[base + i];
+        uint key = fkey(v);
+        bool keep = all || key > thr || (key == thr && seen++ < eq_keep);
+        if (keep && key >= cand) s += v == M ? 1.0 : exp((v - M) / T);
+      }
+      sh_f[tid] = s;
+      barrier();
+      for (uint st = p2 >> 1; st > 0u; st >>= 1) {
+        if (tid < st && tid + st < WG) sh_f[tid] += sh_f[tid + st];
+        barrier();
+      }
+      float sum = sh_f[0];
+      barrier(); // everyone has read sh_f[0] before the next pass writes it
+      if (bit < 0) {
+        total = sum;
+        // p <= 0 (or NaN) still keeps the largest tokens: their weight 1 meets any tiny target.
+        target = max(P_ * total, 1e-30);
+      } else if (sum >= target) {
+        pthr = cand;
+      }
+    }
+  }
+
   // ---- 3. weights, prefix over threads, and the draw ----
   if (tid == 0u) {
     sh_pick = NONE;
@@ -146,7 +184,7 @@ void main() {
   for (uint i = lo; i < hi; i++) {
     float v = x[base + i];
     uint key = fkey(v);
-    bool keep = all || key > thr || (key == thr && seen++ < eq_keep);
+    bool keep = (all || key > thr || (key == thr && seen++ < eq_keep)) && key >= pthr;
     precise float w = keep ? (v == M ? 1.0 : exp((v - M) / T)) : 0.0;
     s += w;
     if (w > 0.0) {
@@ -180,7 +218,7 @@ void main() {
     for (uint i = lo; i < hi; i++) {
       float v = x[base + i];
       uint key = fkey(v);
-      bool keep = all || key > thr || (key == thr && seen++ < eq_keep);
+      bool keep = (all || key > thr || (key == thr && seen++ < eq_keep)) && key >= pthr;
       precise float w = keep ? (v == M ? 1.0 : exp((v - M) / T)) : 0.0;
       r += w;
       precise float c = P + r;

@@ -11,6 +11,12 @@ const struct cli_family cli_families[] = {
     {"classifier", "Fashion-MNIST classifier (FID features)", train_classifier, NULL, NULL, NULL},
     {"gan", "DCGAN on Fashion-MNIST or your images", train_gan, sample_gan, eval_gan, bench_gan},
     {"vae", "convolutional VAE on Fashion-MNIST or your images", train_vae, sample_vae, eval_vae, bench_vae},
+    {"gpt", "GPT decoder language model on the fortunes (or a Hugging Face GPT-2)", train_text_family,
+     sample_text_family, eval_text_family, bench_text_family},
+    {"lstm", "LSTM language model on the fortunes", train_text_family, sample_text_family, eval_text_family,
+     bench_text_family},
+    {"gru", "GRU language model on the fortunes", train_text_family, sample_text_family, eval_text_family,
+     bench_text_family},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -109,10 +109,10 @@ int vkg__resize_plane(const float *src, int sh, int sw, float *dst, int dh, int 
 static int is_image_name(const char *name) {
   const char *dot = strrchr(name, '.');
   if (!dot || dot == name) return 0;
-  char ext[8];
+  char ext[8] = {0};
   size_t n = strlen(dot + 1);
   if (n >= sizeof ext) return 0;
-  for (size_t i = 0; i <= n; i++) ext[i] = (char)tolower((unsigned char)dot[1 + i]);
+  for (size_t i = 0; i < n; i++) ext[i] = (char)tolower((unsigned char)dot[1 + i]);
   return !strcmp(ext, "png") || !strcmp(ext, "jpg") || !strcmp(ext, "jpeg");
 }
 

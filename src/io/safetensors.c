@@ -565,7 +565,7 @@ static vkg_status check_float_dtype(const vkg_st *st, int idx, const char *into)
 }
 
 vkg_status vkg_st_read_f32(const vkg_st *st, const char *name, int ndim, const int *shape, float *out) {
-  int idx;
+  int idx = -1;
   vkg_status s = st_lookup(st, name, &idx);
   if (!s) s = check_float_dtype(st, idx, "f32");
   if (!s) s = st_check_shape(st, idx, ndim, shape);
@@ -578,7 +578,7 @@ vkg_status vkg_st_read_f32(const vkg_st *st, const char *name, int ndim, const i
 
 vkg_status vkg_st_load_tensor(const vkg_st *st, const char *name, vkg_tensor *t) {
   if (!t) return vkg__fail(VKG_ERR_ARG, "vkg_st_load_tensor: tensor is NULL");
-  int idx;
+  int idx = -1;
   vkg_status s = st_lookup(st, name, &idx);
   if (!s) s = st_check_shape(st, idx, t->ndim, t->shape);
   if (s) return s;

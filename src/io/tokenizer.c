@@ -376,7 +376,7 @@ static vkg_status load_vocab(vkg_tokenizer *t, const char *path, const int16_t *
   size_t used = 0;
   for (cJSON *e = root->child; e; e = e->next) {
     int32_t id = (int32_t)e->valuedouble;
-    uint32_t bad;
+    uint32_t bad = 0;
     long len = unalias_token(e->string, strlen(e->string), unalias, t->tok_bytes + used, &bad);
     if (len <= 0) {
       s = vkg__fail(VKG_ERR_FORMAT, "tokenizer vocab '%s': token '%.60s' (id %d) %s %s", path, e->string, (int)id,
@@ -472,7 +472,7 @@ static vkg_status load_merges(vkg_tokenizer *t, const char *path, const char *vo
     int32_t id[3];
     size_t tlen = 0;
     for (int k = 0; k < 2; k++) {
-      uint32_t bad;
+      uint32_t bad = 0;
       long len = unalias_token(field[k], flen[k], unalias, tmp + tlen, &bad);
       if (len < 0) {
         s = vkg__fail(VKG_ERR_FORMAT, "tokenizer merges '%s' line %d: token '%.*s' has %s", path, line, (int)flen[k],

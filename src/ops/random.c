@@ -74,11 +74,16 @@ vkg_t vkg_random_normal(vkg_graph *g, int ndim, const int *shape, int seed_slot,
 
 struct sample_pc {
   uint32_t B, V, stream;
-  uint32_t seed_slot, temp_slot, topk_slot;
+  uint32_t seed_slot, temp_slot, topk_slot, topp_slot;
 };
 _Static_assert(sizeof(struct sample_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
 
 vkg_t vkg_sample_logits(vkg_graph *g, vkg_t logits, int seed_slot, int temperature_slot, int top_k_slot) {
+  return vkg_sample_logits_p(g, logits, seed_slot, temperature_slot, top_k_slot, -1);
+}
+
+vkg_t vkg_sample_logits_p(vkg_graph *g, vkg_t logits, int seed_slot, int temperature_slot, int top_k_slot,
+                          int top_p_slot) {
   if (vkg__check(g, 1, &logits)) return VKG_NONE;
   vkg__begin(g, "sample_logits");
   const struct vkg_gtensor *tx = vkg__t(g, logits);
@@ -90,7 +95,7 @@ vkg_t vkg_sample_logits(vkg_graph *g, vkg_t logits, int seed_slot, int temperatu
            VKG_NONE;
   struct sample_pc pc = {.B = (uint32_t)tx->shape[0], .V = (uint32_t)tx->shape[1]};
   if (slot_arg(g, seed_slot, "seed", &pc.seed_slot) || slot_arg(g, temperature_slot, "temperature", &pc.temp_slot) ||
-      slot_arg(g, top_k_slot, "top_k", &pc.topk_slot))
+      slot_arg(g, top_k_slot, "top_k", &pc.topk_slot) || slot_arg(g, top_p_slot, "top_p", &pc.topp_slot))
     return VKG_NONE;
   vkg_t sc = vkg__scalars(g);
   int oshape[1] = {tx->shape[0]};

@@ -1,0 +1,638 @@
+/* 'vkgen train|sample|eval|bench gpt|lstm|gru': the text families, all through the lm interface
+ * (src/models/lm.h). Sampling replays one recorded graph of K decoding steps per submission and
+ * streams the text as it comes, holding back a partial UTF-8 sequence until it is complete. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "models/lm.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// ---- architecture options ----
+
+static const char arch_help[] =
+    "architecture (a new model; weights files carry their own):\n"
+    "  --layers N        layers (default 4)\n"
+    "  --dim N           width (default 128)\n"
+    "  --heads N         attention heads, gpt (default 4)\n"
+    "  --context N       positions (gpt) or training window (rnn) in tokens (default 128)\n"
+    "  --mlp N           gpt MLP width (default 4 * dim)\n"
+    "  --tokenizer NAME  bytes (default) or gpt2 (GPT-2's BPE; needs its vocab.json and merges.txt)\n"
+    "  --tied            the output head is the token embedding (default: its own matrix)\n";
+
+/* Parses an architecture option into c; returns argv entries used, 0 if none, -1 on error. */
+static int arch_opt(struct lm_config *c, int *mlp_given, int argc, char **argv, int i) {
+  const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+  long n;
+  if (!strcmp(o, "--tied")) {
+    c->tied = 1;
+    return 1;
+  }
+  int *dst = !strcmp(o, "--layers")    ? &c->layers
+             : !strcmp(o, "--dim")     ? &c->dim
+             : !strcmp(o, "--heads")   ? &c->heads
+             : !strcmp(o, "--context") ? &c->context
+             : !strcmp(o, "--mlp")     ? &c->mlp
+                                       : NULL;
+  if (!dst && strcmp(o, "--tokenizer")) return 0;
+  if (!v) {
+    cli_error("%s needs a value", o);
+    return -1;
+  }
+  if (!dst) {
+    if (strcmp(v, "bytes") && strcmp(v, "gpt2")) {
+      cli_error("--tokenizer expects bytes or gpt2, got '%s'", v);
+      return -1;
+    }
+    snprintf(c->tokenizer, sizeof c->tokenizer, "%s", v);
+    c->vocab = !strcmp(v, "bytes") ? 256 : 50257;
+    return 2;
+  }
+  if (!cli_int(o, v, 1, dst == &c->context ? 65536 : 16384, &n)) return -1;
+  *dst = (int)n;
+  if (dst == &c->mlp) *mlp_given = 1;
+  return 2;
+}
+
+/* Fills the family's defaults into c and checks that the family is built. */
+static int family_ok(const char *family, const char *verb) {
+  if (lm_family_find(family)) return 1;
+  cli_vkg_error(verb);
+  return 0;
+}
+
+/* The default weights of a family, or an error saying how to get some. */
+static const char *default_weights(const char *family, char *buf, size_t n) {
+  char file[64];
+  snprintf(file, sizeof file, "%s.safetensors", family);
+  if (cli_asset(file, buf, n)) return buf;
+  cli_error("no default %s weights: assets/%s is absent", family, file);
+  fprintf(stderr, "hint: train a model with 'vkgen train %s' and pass --weights runs/%s/%s%s\n", family, family, file,
+          strcmp(family, "gpt") ? "" : ", or pass a Hugging Face GPT-2 directory");
+  return NULL;
+}
+
+// ---- train ----
+
+static int train_text(int argc, char **argv) {
+  const char *family = argv[0];
+  struct cli_train t;
+  cli_train_defaults(&t, family, 1, 1e-3f, 16);
+  t.clip = 1.0;
+  struct lm_config c = lm_config_default(family);
+  int mlp_given = 0;
+  long val_tokens = 16384;
+  for (int i = 1; i < argc;) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: vkgen train %s [options]\n\n"
+             "Trains a %s language model on the Debian fortunes (every 20th fortune held out for validation).\n"
+             "Writes checkpoint.safetensors (resumable), metrics.jsonl, loss.png and %s.safetensors into --out.\n"
+             "After each epoch: val_loss (nats per byte of text), val_ppl (per-token perplexity), val_loss_token.\n"
+             "Defaults: 1 epoch, batch 16, lr 0.001, --clip 1.\n\noptions:\n",
+             family, family, family);
+      cli_train_help(stdout);
+      printf("  --val-tokens N    validation tokens per evaluation (default 16384)\n%s", arch_help);
+      return 0;
+    }
+    int used = cli_train_opt(&t, argc, argv, i);
+    if (!used) used = arch_opt(&c, &mlp_given, argc, argv, i);
+    if (!used && !strcmp(argv[i], "--val-tokens")) {
+      if (!cli_int(argv[i], i + 1 < argc ? argv[i + 1] : NULL, 2, 100000000, &val_tokens)) return 1;
+      used = 2;
+    }
+    if (used < 0) return 1;
+    if (used == 0)
+      return cli_error("train %s: unknown option '%s' (see 'vkgen train %s --help')", family, argv[i], family);
+    i += used;
+  }
+  if (!mlp_given && c.mlp) c.mlp = 4 * c.dim;
+  if (!family_ok(family, "train")) return 1;
+  vkg_ctx *ctx = cli_ctx(&t.c);
+  if (!ctx) return 1;
+  struct lm *lm = NULL;
+  struct nn_model *m = NULL;
+  int rc;
+  struct lm_train_opts o = {
+      .batch = t.batch, .limit = t.limit, .val_tokens = (size_t)val_tokens, .data_dir = t.data_dir};
+  if (lm_create(ctx, &c, NULL, t.o.seed, &lm) || lm_model_create(lm, &o, &m)) {
+    rc = cli_vkg_error("train");
+  } else {
+    rc = cli_train_run(&t, m);
+  }
+  lm_model_destroy(m);
+  lm_destroy(lm);
+  return cli_ctx_done(ctx, rc);
+}
+
+// ---- sampling options shared by sample and eval ----
+
+struct sample_opts {
+  struct cli_common c;
+  const char *weights;
+  struct lm_sampling s;
+  long n, batch, unroll;
+};
+
+/* Parses a sampling option; returns argv entries used, 0 if none, -1 on error. */
+static int sample_opt(struct sample_opts *so, int argc, char **argv, int i) {
+  int used = cli_common_opt(&so->c, argc, argv, i);
+  if (used) return used;
+  const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+  static const char *with_value[] = {"--weights", "-n",      "--temperature", "--top-k", "--top-p",
+                                     "--seed",    "--batch", "--unroll",      NULL};
+  int takes = 0;
+  for (int k = 0; with_value[k]; k++)
+    takes |= !strcmp(o, with_value[k]);
+  if (!takes) return 0;
+  if (!v) {
+    cli_error("%s needs a value", o);
+    return -1;
+  }
+  long n;
+  double x;
+  if (!strcmp(o, "--weights"))
+    so->weights = v;
+  else if (!strcmp(o, "-n")) {
+    if (!cli_int(o, v, 1, 1000000, &so->n)) return -1;
+  } else if (!strcmp(o, "--temperature")) {
+    if (!cli_float(o, v, 0, 100, &x)) return -1;
+    so->s.temperature = (float)x;
+  } else if (!strcmp(o, "--top-k")) {
+    if (!cli_int(o, v, 0, 100000000, &n)) return -1;
+    so->s.top_k = (int)n;
+  } else if (!strcmp(o, "--top-p")) {
+    char *end;
+    x = strtod(v, &end);
+    if (!*v || *end || !(x > 0 && x <= 1)) {
+      cli_error("--top-p expects a number in (0, 1], got '%s'", v);
+      fputs("hint: 0.9 keeps the most probable tokens holding 90% of the probability; 1 keeps all\n", stderr);
+      return -1;
+    }
+    so->s.top_p = (float)x;
+  } else if (!strcmp(o, "--seed")) {
+    if (!cli_int(o, v, 0, 2147483647, &n)) return -1;
+    so->s.seed = (uint64_t)n;
+  } else if (!strcmp(o, "--batch")) {
+    if (!cli_int(o, v, 1, 1024, &so->batch)) return -1;
+  } else if (!strcmp(o, "--unroll")) {
+    if (!cli_int(o, v, 1, 64, &so->unroll)) return -1;
+  }
+  return 2;
+}
+
+static const char sample_help[] =
+    "  --weights FILE|DIR  a vkgen weights file, or (gpt) a Hugging Face GPT-2 directory\n"
+    "                      (default: assets/<model>.safetensors)\n"
+    "  --temperature X     divides the logits (default 1; 0: greedy)\n"
+    "  --top-k N           keep the N most likely tokens (default 0: all)\n"
+    "  --top-p X           keep the most likely tokens holding X of the probability, X in (0, 1] (default 1)\n"
+    "  --seed N            sampling seed (default 1; the same seed gives the same text)\n"
+    "  --unroll K          decoding steps recorded per submission (default 8)\n"
+    "  --device D          device index or name\n";
+
+/* Loads the model named by so->weights or the family's default. */
+static struct lm *load_model(vkg_ctx *ctx, const char *family, struct sample_opts *so, const char *verb) {
+  char buf[4096];
+  if (!so->weights && !(so->weights = default_weights(family, buf, sizeof buf))) return NULL;
+  struct lm *m;
+  if (lm_load(ctx, so->weights, family, &m)) {
+    cli_vkg_error(verb);
+    return NULL;
+  }
+  if (so->weights == buf) so->weights = NULL; /* buf goes out of scope */
+  return m;
+}
+
+/* Bytes at the end of s[0..n) that start a UTF-8 sequence not yet complete (0 to 3). */
+static size_t utf8_pending(const char *s, size_t n) {
+  for (size_t back = 1; back <= 3 && back <= n; back++) {
+    unsigned char c = (unsigned char)s[n - back];
+    if ((c & 0xc0) == 0x80) continue; /* a continuation byte: look further back */
+    size_t need = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 1;
+    return need > back ? back : 0;
+  }
+  return 0;
+}
+
+// ---- sample ----
+
+static int sample_text(int argc, char **argv) {
+  const char *family = argv[0];
+  struct sample_opts so = {.s = {.temperature = 1, .top_p = 1, .seed = 1}, .n = 200, .batch = 1};
+  const char *prompt = "";
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i];
+    if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+      printf("usage: vkgen sample %s [--prompt TEXT] [-n TOKENS] [options]\n\n"
+             "Continues --prompt (default: the start of a new fortune) by -n tokens, streaming the text to\n"
+             "stdout. With --batch B > 1, prints B samples one after the other.\n"
+             "  --prompt TEXT       the text to continue\n"
+             "  -n TOKENS           tokens to generate (default 200; prompt + n must fit the context)\n"
+             "  --batch B           independent samples (default 1)\n%s",
+             family, sample_help);
+      return 0;
+    }
+    if (!strcmp(o, "--prompt")) {
+      if (i + 1 >= argc) return cli_error("--prompt needs a value");
+      prompt = argv[++i];
+      continue;
+    }
+    int used = sample_opt(&so, argc, argv, i);
+    if (used < 0) return 1;
+    if (!used) return cli_error("sample %s: unknown option '%s' (see 'vkgen sample %s --help')", family, o, family);
+    i += used - 1;
+  }
+  if (!family_ok(family, "sample")) return 1;
+  vkg_ctx *ctx = cli_ctx(&so.c);
+  if (!ctx) return 1;
+  struct lm *m = load_model(ctx, family, &so, "sample");
+  if (!m) return cli_ctx_done(ctx, 1);
+  int rc = 0;
+  int32_t *ids = NULL;
+  size_t np = 0;
+  int shown = 1; /* the prompt is printed as given; the start tokens of an empty prompt are not */
+  vkg_status s = *prompt ? vkg_tokenize(m->tok, prompt, strlen(prompt), &ids, &np) : lm_start_tokens(m->tok, &ids, &np);
+  if (!*prompt) shown = 0;
+  const int C = m->cfg.context, V = m->cfg.vocab;
+  if (s) {
+    rc = cli_vkg_error("sample: the prompt");
+  } else if ((long)np > C) {
+    rc = cli_error("the prompt is %zu tokens, longer than the model's context of %d", np, C);
+    fprintf(stderr, "hint: shorten --prompt to at most %d tokens\n", C);
+  } else if ((long)np + so.n > C) {
+    rc = cli_error("the prompt (%zu tokens) and -n %ld do not fit the model's context of %d tokens", np, so.n, C);
+    fprintf(stderr, "hint: use -n %ld or less, or a shorter prompt\n", (long)C - (long)np);
+  } else {
+    for (size_t i = 0; i < np && !rc; i++)
+      if (ids[i] < 0 || ids[i] >= V) {
+        rc = cli_error("prompt token %d is outside the model's vocabulary of %d", ids[i], V);
+        fputs("hint: the model's tokenizer and its weights disagree; check --weights\n", stderr);
+      }
+  }
+  struct lm_decoder *d = NULL;
+  int B = (int)so.batch, len = (int)np + (int)so.n;
+  if (!rc && (lm_decoder_create(m, B, len, (int)so.unroll, 0, &d) || lm_decoder_start(d, ids, (int)np, 0, &so.s)))
+    rc = cli_vkg_error("sample");
+  int32_t *tok = rc ? NULL : malloc(sizeof *tok * (size_t)B * len);
+  char *pend = NULL; /* bytes not yet printed (row 0 when streaming) */
+  size_t npend = 0;
+  if (!rc && B == 1 && shown) fputs(prompt, stdout), fflush(stdout);
+  int done = (int)np; /* tokens of row 0 already turned into text */
+  while (!rc && d->pos < len - 1) {
+    if (lm_decoder_step(d) || lm_decoder_tokens(d, tok)) {
+      rc = cli_vkg_error("sample");
+      break;
+    }
+    if (B != 1) continue;
+    int have = d->pos + 1 < len ? d->pos + 1 : len; /* tokens [0, have) are known */
+    char *text;
+    size_t tn;
+    if (have > done) {
+      if (vkg_detokenize(m->tok, tok + done, (size_t)(have - done), &text, &tn)) {
+        rc = cli_vkg_error("sample");
+        break;
+      }
+      pend = realloc(pend, npend + tn + 1);
+      memcpy(pend + npend, text, tn);
+      npend += tn;
+      free(text);
+      done = have;
+      size_t hold = have == len ? 0 : utf8_pending(pend, npend);
+      fwrite(pend, 1, npend - hold, stdout);
+      fflush(stdout);
+      memmove(pend, pend + npend - hold, hold);
+      npend = hold;
+    }
+  }
+  if (!rc && B == 1) fputc('\n', stdout);
+  for (int b = 0; !rc && B > 1 && b < B; b++) {
+    char *text;
+    size_t tn;
+    int from = shown ? 0 : (int)np;
+    if (vkg_detokenize(m->tok, tok + (size_t)b * len + from, (size_t)(len - from), &text, &tn)) {
+      rc = cli_vkg_error("sample");
+      break;
+    }
+    printf("=== sample %d ===\n", b + 1);
+    fwrite(text, 1, tn, stdout);
+    fputc('\n', stdout);
+    free(text);
+  }
+  fflush(stdout);
+  free(pend);
+  free(tok);
+  free(ids);
+  lm_decoder_destroy(d);
+  lm_destroy(m);
+  return cli_ctx_done(ctx, rc);
+}
+
+// ---- eval ----
+
+static int eval_text(int argc, char **argv) {
+  const char *family = argv[0];
+  struct sample_opts so = {.s = {.temperature = 1, .top_p = 1, .seed = 1}, .n = 16, .batch = 8};
+  const char *data = NULL;
+  long val_tokens = 16384;
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+      printf("usage: vkgen eval %s [options]\n\n"
+             "On the held-out fortunes (every 20th): validation loss (nats per byte) and perplexity (per token);\n"
+             "corpus BLEU-4 of sampled continuations (prompt: the start of a held-out fortune, reference: its\n"
+             "rest) and self-BLEU-4 of those continuations (lower: more diverse).\n"
+             "  -n N                continuations for BLEU (default 16)\n"
+             "  --batch B           batch of the loss evaluation (default 8)\n"
+             "  --val-tokens N      validation tokens (default 16384)\n"
+             "  --data DIR          the fortunes directory (default: the Debian package's)\n"
+             "  --json              one JSON object\n%s",
+             family, sample_help);
+      return 0;
+    }
+    if (!strcmp(o, "--json")) {
+      so.c.json = 1;
+      continue;
+    }
+    if (!strcmp(o, "--data") || !strcmp(o, "--val-tokens")) {
+      if (!v) return cli_error("%s needs a value", o);
+      if (!strcmp(o, "--data"))
+        data = v;
+      else if (!cli_int(o, v, 2, 100000000, &val_tokens))
+        return 1;
+      i++;
+      continue;
+    }
+    int used = sample_opt(&so, argc, argv, i);
+    if (used < 0) return 1;
+    if (!used) return cli_error("eval %s: unknown option '%s' (see 'vkgen eval %s --help')", family, o, family);
+    i += used - 1;
+  }
+  if (so.n < 2) return cli_error("-n %ld: self-BLEU needs at least 2 continuations", so.n);
+  if (!family_ok(family, "eval")) return 1;
+  vkg_ctx *ctx = cli_ctx(&so.c);
+  if (!ctx) return 1;
+  struct lm *m = load_model(ctx, family, &so, "eval");
+  if (!m) return cli_ctx_done(ctx, 1);
+  struct lm_corpus corpus;
+  int rc = 0;
+  if (lm_corpus_load(data, m->tok, &corpus)) {
+    lm_destroy(m);
+    return cli_ctx_done(ctx, cli_vkg_error("eval"));
+  }
+  // ---- validation loss ----
+  size_t nv = corpus.nval < (size_t)val_tokens ? corpus.nval : (size_t)val_tokens, count = 0, bytes = 0;
+  double nats = 0;
+  char *text = NULL;
+  if (lm_nll(m, corpus.val, nv, (int)so.batch, &nats, &count) ||
+      vkg_detokenize(m->tok, corpus.val + 1, nv - 1, &text, &bytes))
+    rc = cli_vkg_error("eval");
+  free(text);
+  double per_byte = nats / (double)(bytes ? bytes : 1), per_token = nats / (double)(count ? count : 1);
+  // ---- continuations of held-out fortunes ----
+  /* Prompt: the first P tokens of a held-out fortune with at least P + 8; reference: the rest, up to
+   * N tokens (N also bounds the generated length). */
+  const int C = m->cfg.context, P = C / 4 < 32 ? (C / 4 > 1 ? C / 4 : 1) : 32;
+  const int N = C - P < 96 ? C - P : 96;
+  int n = 0, want = (int)so.n;
+  int32_t *prompts = malloc(sizeof *prompts * (size_t)want * P);
+  char **refs = calloc((size_t)want, sizeof *refs), **hyps = calloc((size_t)want, sizeof *hyps);
+  for (int i = 0; !rc && i < corpus.nval_texts && n < want; i++) {
+    int32_t *t;
+    size_t nt;
+    const char *f = corpus.val_texts[i];
+    if (vkg_tokenize(m->tok, f, strlen(f), &t, &nt)) {
+      rc = cli_vkg_error("eval");
+      break;
+    }
+    if ((int)nt >= P + 8) {
+      size_t rl;
+      memcpy(prompts + (size_t)n * P, t, sizeof *t * P);
+      vkg_detokenize(m->tok, t + P, nt - P < (size_t)N ? nt - P : (size_t)N, &refs[n], &rl);
+      n++;
+    }
+    free(t);
+  }
+  double bleu = 0, self = 0;
+  if (!rc && n < 2) rc = cli_error("the held-out fortunes hold only %d long enough for a %d-token prompt", n, P);
+  struct lm_decoder *d = NULL;
+  int32_t *tok = NULL;
+  if (!rc && (lm_decoder_create(m, n, P + N, (int)so.unroll, 0, &d) || lm_decoder_start(d, prompts, P, 1, &so.s)))
+    rc = cli_vkg_error("eval");
+  if (!rc) tok = malloc(sizeof *tok * (size_t)n * (P + N));
+  while (!rc && d->pos < P + N - 1)
+    if (lm_decoder_step(d)) rc = cli_vkg_error("eval");
+  if (!rc && lm_decoder_tokens(d, tok)) rc = cli_vkg_error("eval");
+  for (int b = 0; !rc && b < n; b++) {
+    size_t hl;
+    if (vkg_detokenize(m->tok, tok + (size_t)b * (P + N) + P, (size_t)N, &hyps[b], &hl)) rc = cli_vkg_error("eval");
+    /* A continuation ends where the model ends the fortune. */
+    char *end = hyps[b] ? strstr(hyps[b], "%\n") : NULL;
+    if (end) *end = 0;
+  }
+  if (!rc && (vkg_bleu_text((const char *const *)hyps, (const char *const *)refs, n, &bleu) ||
+              vkg_self_bleu_text((const char *const *)hyps, n, &self)))
+    rc = cli_vkg_error("eval");
+  if (!rc) {
+    char cfg[512];
+    lm_config_json(&m->cfg, cfg, sizeof cfg);
+    if (so.c.json)
+      printf("{\"model\": \"%s\", \"config\": %s, \"val_tokens\": %zu, \"val_bytes\": %zu, \"val_loss\": %.6f, "
+             "\"val_ppl\": %.4f, \"val_loss_token\": %.6f, \"bleu\": %.6f, \"self_bleu\": %.6f, \"samples\": %d, "
+             "\"prompt_tokens\": %d, \"max_new_tokens\": %d}\n",
+             m->fam->name, cfg, count, bytes, per_byte, exp(per_token), per_token, bleu, self, n, P, N);
+    else {
+      printf("model: %s %s\n", m->fam->name, cfg);
+      printf("validation (%zu tokens, %zu bytes of held-out fortunes):\n", count, bytes);
+      printf("  loss        %.4f nats/byte (%.3f bits/byte)\n", per_byte, per_byte / log(2));
+      printf("  perplexity  %.3f per token (%.4f nats/token)\n", exp(per_token), per_token);
+      printf("continuations (%d held-out fortunes, %d-token prompts, up to %d new tokens, T %.2g, top-k %d, top-p "
+             "%.2g):\n",
+             n, P, N, (double)so.s.temperature, so.s.top_k, (double)so.s.top_p);
+      printf("  BLEU-4      %.4f against the fortunes' real endings\n", bleu);
+      printf("  self-BLEU-4 %.4f among the continuations (lower: more diverse)\n", self);
+    }
+  }
+  for (int i = 0; i < want; i++)
+    free(refs[i]), free(hyps[i]);
+  free(refs), free(hyps), free(prompts), free(tok);
+  lm_decoder_destroy(d);
+  lm_corpus_free(&corpus);
+  lm_destroy(m);
+  return cli_ctx_done(ctx, rc);
+}
+
+// ---- bench ----
+
+/* Decoding tokens/s at batch B: every position of the context, K steps per submission. */
+static vkg_status bench_decode(struct lm *m, int B, int positions, double *tok_s) {
+  struct lm_decoder *d;
+  vkg_status s = lm_decoder_create(m, B, positions, 8, 0, &d);
+  if (s) return s;
+  int32_t first = 0;
+  struct lm_sampling sp = {.temperature = 1, .top_p = 1, .seed = 1};
+  s = lm_decoder_start(d, &first, 1, 0, &sp);
+  if (!s) s = lm_decoder_step(d); /* warm-up */
+  if (!s) s = lm_decoder_start(d, &first, 1, 0, &sp);
+  double t0 = now_s();
+  int fed = 0;
+  while (!s && d->pos < positions - 1) {
+    s = lm_decoder_step(d);
+    fed += d->unroll;
+  }
+  double el = now_s() - t0;
+  *tok_s = (double)B * fed / (el > 0 ? el : 1e-9);
+  lm_decoder_destroy(d);
+  return s;
+}
+
+/* Training tokens/s: forward, backward and Adam on random token windows of the model's context. */
+static vkg_status bench_train(vkg_ctx *ctx, struct lm *m, int B, int steps, double *tok_s) {
+  const int T = m->cfg.context;
+  int ntrain;
+  vkg_tensor **tr = nn_trainable(&m->params, 0, &ntrain);
+  struct vkg_optim_desc od = vkg_optim_desc_default(VKG_ADAM);
+  vkg_optim *opt;
+  vkg_status s = vkg_optim_create(ctx, &od, ntrain, tr, &opt);
+  free(tr);
+  if (s) return s;
+  vkg_graph *g;
+  if ((s = vkg_graph_create(ctx, &g))) {
+    vkg_optim_destroy(opt);
+    return s;
+  }
+  int lr = vkg_scalar(g, "lr"), step = vkg_scalar(g, "step");
+  vkg_t *p = malloc(sizeof *p * (size_t)(m->params.n + 1));
+  nn_bind_all(g, &m->params, 0, p);
+  int shape[2] = {B, T};
+  vkg_t x = vkg_input_streamed(g, "ids", VKG_I32, 2, shape), y = vkg_input_streamed(g, "labels", VKG_I32, 2, shape);
+  vkg_t loss = vkg_cross_entropy_loss(g, m->fam->forward(m, g, p, x), y, -1);
+  vkg_backward(g, loss);
+  vkg_optim_apply(g, opt, p);
+  free(p);
+  s = vkg_graph_compile(g);
+  int32_t *ids = malloc(sizeof *ids * (size_t)B * T);
+  for (int i = 0; i < B * T; i++)
+    ids[i] = (int32_t)(nn_mix(7, (uint64_t)i) % (uint64_t)m->cfg.vocab);
+  double t0 = 0;
+  for (int k = 0; k <= steps && !s; k++) { /* step 0 is the warm-up */
+    if (k == 1) t0 = now_s();
+    vkg_graph_set_f32(g, lr, 1e-4f);
+    vkg_graph_set_u32(g, step, (uint32_t)k + 1);
+    s = vkg_graph_write_i32(g, x, ids, (size_t)B * T);
+    if (!s) s = vkg_graph_write_i32(g, y, ids, (size_t)B * T);
+    if (!s) s = vkg_graph_run(g);
+  }
+  double el = now_s() - t0;
+  *tok_s = (double)B * T * steps / (el > 0 ? el : 1e-9);
+  free(ids);
+  vkg_graph_destroy(g);
+  vkg_optim_destroy(opt);
+  return s;
+}
+
+static int bench_text(int argc, char **argv) {
+  const char *family = argv[0];
+  struct cli_common c = {0};
+  const char *weights = NULL;
+  struct lm_config cfg = lm_config_default(family);
+  int mlp_given = 0, arch_given = 0, quick = 0;
+  long batch = 16, steps = 3;
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int used = cli_common_opt(&c, argc, argv, i);
+    if (!used) used = arch_opt(&cfg, &mlp_given, argc, argv, i), arch_given |= used > 0;
+    if (used < 0) return 1;
+    if (used) {
+      i += used - 1;
+      continue;
+    }
+    if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+      printf("usage: vkgen bench %s [--weights FILE|DIR] [--batch N] [--steps N] [--quick] [--json] [architecture]\n\n"
+             "Decoding tokens/s at batch 1 and 16 (KV cache / recurrent state, 8 steps per submission, over the\n"
+             "whole context) and training tokens/s (forward, backward, Adam) at --batch windows of the context.\n"
+             "  --weights FILE|DIR  time this model (default: assets/%s.safetensors, else an untrained default)\n"
+             "  --batch N           training batch (default 16)\n"
+             "  --steps N           timed training steps (default 3, after a warm-up)\n"
+             "  --quick             decode 16 positions and train 1 step (a smoke test)\n"
+             "  --json              one JSON object\n%s",
+             family, family, arch_help);
+      return 0;
+    }
+    if (!strcmp(o, "--json")) {
+      c.json = 1;
+      continue;
+    }
+    if (!strcmp(o, "--quick")) {
+      quick = 1;
+      continue;
+    }
+    if (!strcmp(o, "--weights") || !strcmp(o, "--batch") || !strcmp(o, "--steps")) {
+      if (!v) return cli_error("%s needs a value", o);
+      if (!strcmp(o, "--weights"))
+        weights = v;
+      else if (!strcmp(o, "--batch")) {
+        if (!cli_int(o, v, 1, 4096, &batch)) return 1;
+      } else if (!cli_int(o, v, 1, 100000, &steps))
+        return 1;
+      i++;
+      continue;
+    }
+    return cli_error("bench %s: unknown option '%s' (see 'vkgen bench %s --help')", family, o, family);
+  }
+  if (!mlp_given && cfg.mlp) cfg.mlp = 4 * cfg.dim;
+  if (!family_ok(family, "bench")) return 1;
+  char buf[4096], file[64];
+  snprintf(file, sizeof file, "%s.safetensors", family);
+  if (!weights && !arch_given && cli_asset(file, buf, sizeof buf)) weights = buf;
+  vkg_ctx *ctx = cli_ctx(&c);
+  if (!ctx) return 1;
+  struct lm *m;
+  vkg_status s = weights ? lm_load(ctx, weights, family, &m) : lm_create(ctx, &cfg, NULL, 1, &m);
+  if (s) return cli_ctx_done(ctx, cli_vkg_error("bench"));
+  int positions = quick ? (m->cfg.context < 16 ? m->cfg.context : 16) : m->cfg.context;
+  if (quick) steps = 1;
+  double dec1 = 0, dec16 = 0, train = 0;
+  s = bench_decode(m, 1, positions, &dec1);
+  if (!s) s = bench_decode(m, 16, positions, &dec16);
+  if (!s) s = bench_train(ctx, m, (int)batch, (int)steps, &train);
+  int rc = 0;
+  if (s)
+    rc = cli_vkg_error("bench");
+  else {
+    char js[512];
+    lm_config_json(&m->cfg, js, sizeof js);
+    const struct vkg_device_info *dev = vkg_ctx_device(ctx);
+    size_t nparam = 0;
+    for (int i = 0; i < m->params.n; i++)
+      nparam += vkg_tensor_numel(m->params.t[i]);
+    if (c.json)
+      printf("{\"device\": \"%s\", \"model\": \"%s\", \"config\": %s, \"params\": %zu, \"decode_positions\": %d, "
+             "\"decode_tokens_per_s_b1\": %.2f, \"decode_tokens_per_s_b16\": %.2f, \"train_batch\": %ld, "
+             "\"train_tokens_per_s\": %.2f, \"train_steps_per_s\": %.4f}\n",
+             dev->name, m->fam->name, js, nparam, positions, dec1, dec16, batch, train,
+             train / ((double)batch * m->cfg.context));
+    else
+      printf("device: %s\nmodel: %s %s (%zu parameters, %s)\n"
+             "decoding   batch 1:  %10.1f tokens/s\ndecoding   batch 16: %10.1f tokens/s\n"
+             "training   batch %ld x %d tokens: %10.1f tokens/s (%.3f steps/s)\n",
+             dev->name, m->fam->name, js, nparam, weights ? weights : "untrained", dec1, dec16, batch, m->cfg.context,
+             train, train / ((double)batch * m->cfg.context));
+  }
+  lm_destroy(m);
+  return cli_ctx_done(ctx, rc);
+}
+
+// ---- entry points (cli/family.c) ----
+
+int train_text_family(int argc, char **argv) { return train_text(argc, argv); }
+int sample_text_family(int argc, char **argv) { return sample_text(argc, argv); }
+int eval_text_family(int argc, char **argv) { return eval_text(argc, argv); }
+int bench_text_family(int argc, char **argv) { return bench_text(argc, argv); }

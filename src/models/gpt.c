@@ -1,0 +1,370 @@
+/* The GPT decoder: training forward, KV-cache decoding step, and Hugging Face GPT-2 checkpoints.
+ * Shape letters: B batch, T time, C channels (dim), NH heads, D = C / NH head size, V vocabulary,
+ * L layers, F the MLP width. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "internal.h"
+#include "models/gpt.h"
+
+/* Parameter order: the embeddings, 12 per block, then ln_f and (untied) lm_head. */
+enum { P_WTE, P_WPE, P_BLOCKS };
+enum {
+  B_LN1_W,
+  B_LN1_B,
+  B_ATTN_W,
+  B_ATTN_B,
+  B_PROJ_W,
+  B_PROJ_B,
+  B_LN2_W,
+  B_LN2_B,
+  B_FC_W,
+  B_FC_B,
+  B_FCP_W,
+  B_FCP_B,
+  B_N
+};
+#define P_LNF_W(L) (P_BLOCKS + B_N * (L))
+#define P_LNF_B(L) (P_LNF_W(L) + 1)
+#define P_HEAD(L) (P_LNF_W(L) + 2)
+
+// ---- parameters ----
+
+/* N(mean, std) on the host from a seed (Box-Muller on splitmix64 words), as HF's GPT-2 init. */
+static vkg_status init_normal(vkg_tensor *t, float std, uint64_t seed) {
+  size_t n = vkg_tensor_numel(t);
+  float *x = malloc(sizeof *x * n);
+  if (!x) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  for (size_t i = 0; i < n; i += 2) {
+    uint64_t a = nn_mix(seed, 2 * i), b = nn_mix(seed, 2 * i + 1);
+    double u1 = ((double)(a >> 11) + 1.0) / 9007199254740993.0, u2 = (double)(b >> 11) / 9007199254740992.0;
+    double r = sqrt(-2.0 * log(u1));
+    x[i] = (float)(std * r * cos(2 * M_PI * u2));
+    if (i + 1 < n) x[i + 1] = (float)(std * r * sin(2 * M_PI * u2));
+  }
+  vkg_status s = vkg_tensor_upload_f32(t, x, n);
+  free(x);
+  return s;
+}
+
+static vkg_status gpt_create(struct lm *m, uint64_t seed) {
+  const struct lm_config *c = &m->cfg;
+  int C = c->dim, F = c->mlp, V = c->vocab, L = c->layers;
+  struct nn_params *p = &m->params;
+  /* HF's init: weights N(0, 0.02), the residual projections N(0, 0.02 / sqrt(2L)), biases 0,
+   * LayerNorms 1 and 0. */
+  const float std = 0.02f, proj_std = 0.02f / sqrtf(2.0f * (float)L);
+  struct spec {
+    char name[64];
+    int ndim, shape[2];
+    float std; /* > 0: normal; else the constant -std */
+  };
+  int n = P_HEAD(L) + !c->tied, k = 0;
+  struct spec *sp = calloc((size_t)n, sizeof *sp);
+  if (!sp) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  sp[k++] = (struct spec){"wte.weight", 2, {V, C}, std};
+  sp[k++] = (struct spec){"wpe.weight", 2, {c->context, C}, 0.01f};
+  for (int l = 0; l < L; l++) {
+    struct {
+      const char *name;
+      int ndim, s0, s1;
+      float std;
+    } b[B_N] = {{"ln_1.weight", 1, C, 0, -1},
+                {"ln_1.bias", 1, C, 0, 0},
+                {"attn.c_attn.weight", 2, C, 3 * C, std},
+                {"attn.c_attn.bias", 1, 3 * C, 0, 0},
+                {"attn.c_proj.weight", 2, C, C, proj_std},
+                {"attn.c_proj.bias", 1, C, 0, 0},
+                {"ln_2.weight", 1, C, 0, -1},
+                {"ln_2.bias", 1, C, 0, 0},
+                {"mlp.c_fc.weight", 2, C, F, std},
+                {"mlp.c_fc.bias", 1, F, 0, 0},
+                {"mlp.c_proj.weight", 2, F, C, proj_std},
+                {"mlp.c_proj.bias", 1, C, 0, 0}};
+    for (int j = 0; j < B_N; j++) {
+      snprintf(sp[k].name, sizeof sp[k].name, "h.%d.%s", l, b[j].name);
+      sp[k].ndim = b[j].ndim, sp[k].shape[0] = b[j].s0, sp[k].shape[1] = b[j].s1, sp[k].std = b[j].std;
+      k++;
+    }
+  }
+  sp[k++] = (struct spec){"ln_f.weight", 1, {C, 0}, -1};
+  sp[k++] = (struct spec){"ln_f.bias", 1, {C, 0}, 0};
+  if (!c->tied) sp[k++] = (struct spec){"lm_head.weight", 2, {V, C}, std};
+  VKG_ASSERT(k == n);
+  vkg_status s = VKG_OK;
+  for (int i = 0; i < n && !s; i++) {
+    vkg_tensor *t = nn_param(p, sp[i].name, 1, sp[i].ndim, sp[i].shape);
+    if (!t)
+      s = VKG_ERR_OOM;
+    else
+      s = sp[i].std > 0 ? init_normal(t, sp[i].std, nn_mix(seed, (uint64_t)i)) : nn_init_const(t, -sp[i].std);
+  }
+  free(sp);
+  return s;
+}
+
+// ---- forward ----
+
+/* x (B, T, in) times w (in, out) (or w^T with VKG_TRANS_B) plus b, as one (B T, in) matrix: the tiled
+ * matmul then fills its row tiles across the batch. Decoding (few rows, T = 1) uses matmul_rows,
+ * which reads w once instead of once per 64-row tile. */
+static vkg_t linear(vkg_graph *g, vkg_t x, vkg_t w, vkg_t b, unsigned flags, int decoding) {
+  int B = vkg_dim(g, x, 0), T = vkg_dim(g, x, 1), in = vkg_dim(g, x, 2);
+  int s2[2] = {B * T, in};
+  vkg_t x2 = vkg_reshape(g, x, 2, s2);
+  vkg_t y = decoding ? vkg_matmul_rows(g, x2, w, b, flags) : vkg_matmul(g, x2, w, b, flags);
+  int s3[3] = {B, T, vkg_dim(g, y, 1)};
+  return vkg_reshape(g, y, 3, s3);
+}
+
+/* x (B, T, C) -> (B, NH, T, D): split the channels into heads. */
+static vkg_t heads(vkg_graph *g, vkg_t x, int NH) {
+  int B = vkg_dim(g, x, 0), T = vkg_dim(g, x, 1), C = vkg_dim(g, x, 2);
+  int s4[4] = {B, T, NH, C / NH}, perm[4] = {0, 2, 1, 3};
+  return vkg_permute(g, vkg_reshape(g, x, 4, s4), perm);
+}
+
+/* (B, NH, T, D) -> (B, T, C): the heads side by side again. */
+static vkg_t merge_heads(vkg_graph *g, vkg_t x) {
+  int B = vkg_dim(g, x, 0), NH = vkg_dim(g, x, 1), T = vkg_dim(g, x, 2), D = vkg_dim(g, x, 3);
+  int s3[3] = {B, T, NH * D}, perm[4] = {0, 2, 1, 3};
+  return vkg_reshape(g, vkg_permute(g, x, perm), 3, s3);
+}
+
+/* Decoding state: one K and one V cache per layer, (B, NH, max_len, D), bound once per graph. */
+struct gpt_dec {
+  vkg_t *kc, *vc; /* ids in the decoder's graph (VKG_NONE until bound) */
+};
+
+/* One block on x (B, T, C). d == NULL: full causal attention over the T positions (training and
+ * evaluation); else a decoding step (T = 1) at position pos + k through the layer's KV cache. */
+static vkg_t block(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t x, int l, struct lm_decoder *d, int k) {
+  const struct lm_config *c = &m->cfg;
+  const vkg_t *b = p + P_BLOCKS + B_N * l;
+  int C = c->dim;
+  // ---- attention ----
+  vkg_t h = vkg_layernorm(g, x, b[B_LN1_W], b[B_LN1_B], c->ln_eps);
+  vkg_t qkv = linear(g, h, b[B_ATTN_W], b[B_ATTN_B], 0, d != NULL); // (B, T, 3C)
+  vkg_t q = heads(g, vkg_slice(g, qkv, 2, 0, C), c->heads);         // (B, NH, T, D)
+  vkg_t kk = heads(g, vkg_slice(g, qkv, 2, C, 2 * C), c->heads);
+  vkg_t v = heads(g, vkg_slice(g, qkv, 2, 2 * C, 3 * C), c->heads);
+  vkg_t a;
+  if (!d) {
+    a = vkg_attention(g, q, kk, v, 0, 1);
+  } else {
+    /* Write this position's key and value into the caches, then attend over positions
+     * [0, pos + k]; the scatter's returned id orders the read after the write. */
+    struct gpt_dec *st = d->state;
+    st->kc[l] = vkg_scatter_at(g, st->kc[l], kk, 2, d->pos_slot, k, -1);
+    st->vc[l] = vkg_scatter_at(g, st->vc[l], v, 2, d->pos_slot, k, -1);
+    a = vkg_attention_cached(g, q, st->kc[l], st->vc[l], 0, d->pos_slot, k + 1);
+  }
+  x = vkg_binary(g, VKG_ADD, x, linear(g, merge_heads(g, a), b[B_PROJ_W], b[B_PROJ_B], 0, d != NULL));
+  // ---- MLP ----
+  h = vkg_layernorm(g, x, b[B_LN2_W], b[B_LN2_B], c->ln_eps);
+  h = vkg_unary(g, VKG_GELU_TANH, linear(g, h, b[B_FC_W], b[B_FC_B], 0, d != NULL), 0, 0); // (B, T, F)
+  return vkg_binary(g, VKG_ADD, x, linear(g, h, b[B_FCP_W], b[B_FCP_B], 0, d != NULL));
+}
+
+/* The final LayerNorm and the output head: x (B, T, C) -> logits (B, T, V). */
+static vkg_t head(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t x, int decoding) {
+  const struct lm_config *c = &m->cfg;
+  int L = c->layers;
+  x = vkg_layernorm(g, x, p[P_LNF_W(L)], p[P_LNF_B(L)], c->ln_eps);
+  return linear(g, x, c->tied ? p[P_WTE] : p[P_HEAD(L)], VKG_NONE, VKG_TRANS_B, decoding);
+}
+
+static vkg_t gpt_forward(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t ids) {
+  int T = vkg_dim(g, ids, 1);
+  vkg_t x = vkg_embedding(g, p[P_WTE], ids); // (B, T, C)
+  x = vkg_binary(g, VKG_ADD, x, vkg_slice(g, p[P_WPE], 0, 0, T));
+  for (int l = 0; l < m->cfg.layers; l++)
+    x = block(m, g, p, x, l, NULL, 0);
+  return head(m, g, p, x, 0);
+}
+
+// ---- decoding ----
+
+static vkg_status gpt_dec_init(struct lm *m, struct lm_decoder *d) {
+  const struct lm_config *c = &m->cfg;
+  int L = c->layers;
+  if (d->max_len > c->context)
+    return vkg__fail(VKG_ERR_ARG, "gpt: %d positions asked for, the model has %d", d->max_len, c->context);
+  struct gpt_dec *st = calloc(1, sizeof *st);
+  if (!st) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  st->kc = malloc(sizeof *st->kc * (size_t)L);
+  st->vc = malloc(sizeof *st->vc * (size_t)L);
+  d->state = st;
+  if (!st->kc || !st->vc) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  if (2 * L > (int)(sizeof d->state_t / sizeof d->state_t[0]))
+    return vkg__fail(VKG_ERR_ARG, "gpt: %d layers is over the decoder's limit of %d", L,
+                     (int)(sizeof d->state_t / sizeof d->state_t[0]) / 2);
+  int shape[4] = {d->batch, c->heads, d->max_len, c->dim / c->heads};
+  size_t n = vkg__numel(shape, 4);
+  float *zero = calloc(n, sizeof *zero);
+  if (!zero) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  vkg_status s = VKG_OK;
+  for (int i = 0; i < 2 * L && !s; i++) {
+    s = vkg_tensor_create(m->params.ctx, VKG_F32, 4, shape, &d->state_t[i]);
+    if (!s) d->nstate = i + 1;
+    /* Zeros rather than leftover memory: only the valid prefix is ever read, but a cache of
+     * finite values keeps a bug there from turning into NaNs. */
+    if (!s) s = vkg_tensor_upload_f32(d->state_t[i], zero, n);
+  }
+  free(zero);
+  for (int l = 0; l < L; l++)
+    st->kc[l] = st->vc[l] = VKG_NONE;
+  return s;
+}
+
+static void gpt_dec_free(struct lm *m, struct lm_decoder *d) {
+  struct gpt_dec *st = d->state;
+  if (!st) return;
+  free(st->kc);
+  free(st->vc);
+  free(st);
+  d->state = NULL;
+}
+
+static vkg_t gpt_step(struct lm *m, struct lm_decoder *d, vkg_graph *g, const vkg_t *p, vkg_t ids, int k) {
+  struct gpt_dec *st = d->state;
+  int L = m->cfg.layers, B = d->batch, V = m->cfg.vocab;
+  if (st->kc[0] == VKG_NONE)
+    for (int l = 0; l < L; l++)
+      st->kc[l] = vkg_bind(g, d->state_t[2 * l]), st->vc[l] = vkg_bind(g, d->state_t[2 * l + 1]);
+  vkg_t x = vkg_embedding(g, p[P_WTE], ids); // (B, 1, C)
+  x = vkg_binary(g, VKG_ADD, x, vkg_gather_at(g, p[P_WPE], 0, d->pos_slot, k, 1));
+  for (int l = 0; l < L; l++)
+    x = block(m, g, p, x, l, d, k);
+  int s2[2] = {B, V};
+  return vkg_reshape(g, head(m, g, p, x, 1), 2, s2);
+}
+
+const struct lm_family lm_family_gpt = {
+    .name = "gpt",
+    .create = gpt_create,
+    .forward = gpt_forward,
+    .dec_init = gpt_dec_init,
+    .dec_free = gpt_dec_free,
+    .step = gpt_step,
+};
+
+// ---- Hugging Face GPT-2 checkpoints ----
+
+/* The integer `key` of config.json within [lo, hi]; 0 with an error if absent or out of range. */
+static int json_int(const cJSON *cfg, const char *key, const char *alt, int lo, int hi, const char *path,
+                    vkg_status *s) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+  if (!v && alt) v = cJSON_GetObjectItemCaseSensitive(cfg, alt);
+  if (*s) return 0;
+  if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi || v->valuedouble != (int)v->valuedouble) {
+    *s = vkg__fail(VKG_ERR_FORMAT, "'%s': \"%s\" must be a whole number from %d to %d", path, key, lo, hi);
+    vkg__hint("a GPT-2 config.json has n_embd, n_layer, n_head, n_positions and vocab_size");
+    return 0;
+  }
+  return (int)v->valuedouble;
+}
+
+vkg_status gpt_load_hf(vkg_ctx *ctx, const char *dir, struct lm **out) {
+  *out = NULL;
+  char path[4096], vocab[4096], merges[4096], weights[4096];
+  snprintf(path, sizeof path, "%s/config.json", dir);
+  snprintf(vocab, sizeof vocab, "%s/vocab.json", dir);
+  snprintf(merges, sizeof merges, "%s/merges.txt", dir);
+  snprintf(weights, sizeof weights, "%s/model.safetensors", dir);
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    vkg__fail(VKG_ERR_IO, "'%s' has no config.json", dir);
+    vkg__hint("--weights DIR must be a Hugging Face GPT-2 directory (config.json, model.safetensors, vocab.json, "
+              "merges.txt), or a vkgen .safetensors file");
+    return VKG_ERR_IO;
+  }
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *text = len > 0 && len < (1 << 24) ? malloc((size_t)len + 1) : NULL;
+  size_t got = text ? fread(text, 1, (size_t)len, f) : 0;
+  fclose(f);
+  if (text) text[got] = 0;
+  cJSON *cfg = text ? cJSON_Parse(text) : NULL;
+  free(text);
+  vkg_status s = VKG_OK;
+  if (!cJSON_IsObject(cfg)) {
+    cJSON_Delete(cfg);
+    vkg__fail(VKG_ERR_FORMAT, "'%s' is not valid JSON", path);
+    vkg__hint("re-download the checkpoint's config.json");
+    return VKG_ERR_FORMAT;
+  }
+  struct lm_config c = lm_config_default("gpt");
+  snprintf(c.tokenizer, sizeof c.tokenizer, "gpt2");
+  c.dim = json_int(cfg, "n_embd", NULL, 1, 1 << 16, path, &s);
+  c.layers = json_int(cfg, "n_layer", NULL, 1, 1024, path, &s);
+  c.heads = json_int(cfg, "n_head", NULL, 1, 1024, path, &s);
+  c.context = json_int(cfg, "n_positions", "n_ctx", 1, 1 << 20, path, &s);
+  c.vocab = json_int(cfg, "vocab_size", NULL, 1, 1 << 24, path, &s);
+  c.tied = 1;
+  const cJSON *inner = cJSON_GetObjectItemCaseSensitive(cfg, "n_inner");
+  c.mlp = cJSON_IsNumber(inner) && inner->valuedouble >= 1 ? (int)inner->valuedouble : 4 * c.dim;
+  const cJSON *eps = cJSON_GetObjectItemCaseSensitive(cfg, "layer_norm_epsilon");
+  c.ln_eps = cJSON_IsNumber(eps) ? (float)eps->valuedouble : 1e-5f;
+  const cJSON *act = cJSON_GetObjectItemCaseSensitive(cfg, "activation_function");
+  if (!s && cJSON_IsString(act) && strcmp(act->valuestring, "gelu_new") &&
+      strcmp(act->valuestring, "gelu_pytorch_tanh")) {
+    s = vkg__fail(VKG_ERR_UNSUPPORTED, "'%s': activation_function \"%s\" is not supported (only gelu_new)", path,
+                  act->valuestring);
+    vkg__hint("vkgen runs GPT-2 checkpoints, whose MLP uses the tanh GELU (gelu_new)");
+  }
+  const cJSON *tie = cJSON_GetObjectItemCaseSensitive(cfg, "tie_word_embeddings");
+  if (cJSON_IsFalse(tie)) c.tied = 0;
+  cJSON_Delete(cfg);
+  if (!s && (s = lm_config_check(&c))) vkg__hint("'%s' describes no valid GPT-2", path);
+  if (s) return s;
+
+  vkg_tokenizer *tok = NULL;
+  if ((s = vkg_tokenizer_gpt2(vocab, merges, &tok))) {
+    if (!*vkg_last_hint()) vkg__hint("the checkpoint directory needs GPT-2's vocab.json and merges.txt");
+    return s;
+  }
+  if (vkg_tokenizer_vocab(tok) > c.vocab) {
+    s = vkg__fail(VKG_ERR_FORMAT, "'%s' has %d tokens, but config.json says vocab_size %d", vocab,
+                  vkg_tokenizer_vocab(tok), c.vocab);
+    vkg__hint("the tokenizer files do not belong to this checkpoint");
+    vkg_tokenizer_free(tok);
+    return s;
+  }
+  vkg_st *st;
+  if ((s = vkg_st_open(weights, &st))) {
+    vkg_tokenizer_free(tok);
+    if (s == VKG_ERR_IO) vkg__hint("a Hugging Face GPT-2 directory holds its weights in model.safetensors");
+    return s;
+  }
+  /* Checkpoints saved from GPT2LMHeadModel prefix the transformer's tensors; GPT2Model's do not. */
+  const char *prefix = vkg_st_find(st, "transformer.wte.weight") >= 0 ? "transformer." : "";
+  if (!c.tied && vkg_st_find(st, "lm_head.weight") < 0) c.tied = 1;
+  struct lm *m = NULL;
+  s = lm_create(ctx, &c, tok, 0, &m);
+  if (!s) {
+    for (int i = 0; i < m->params.n && !s; i++) {
+      char name[160];
+      const char *pre = strcmp(m->params.names[i], "lm_head.weight") ? prefix : "";
+      snprintf(name, sizeof name, "%s%s", pre, m->params.names[i]);
+      s = vkg_st_load_tensor(st, name, m->params.t[i]);
+    }
+    if (s)
+      vkg__hint("config.json (n_embd %d, n_layer %d, n_head %d, n_positions %d, vocab_size %d) and "
+                "model.safetensors disagree, or the file is incomplete",
+                c.dim, c.layers, c.heads, c.context, c.vocab);
+  }
+  vkg_st_close(st);
+  if (s) {
+    lm_destroy(m);
+    return s;
+  }
+  *out = m;
+  return VKG_OK;
+}
