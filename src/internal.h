@@ -15,6 +15,10 @@ vkg_status vkg__fail(vkg_status s, const char *fmt, ...) __attribute__((format(p
 /* Sets the hint shown with the last error. */
 void vkg__hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vkg__clear_error(void);
+/* vkQueueSubmit / vkWaitForFences(one fence, no timeout) that report a lost device clearly (with a
+ * hint) and honour VKGEN_FAULT=device_lost@N. */
+vkg_status vkg__queue_submit(vkg_ctx *ctx, const VkSubmitInfo *si, VkFence fence);
+vkg_status vkg__fence_wait(vkg_ctx *ctx, VkFence fence);
 const char *vkg__vkresult_str(VkResult r);
 /* An internal invariant: checked in every build type, aborts with file:line. */
 #define VKG_ASSERT(c)                                                                              \

@@ -242,12 +242,39 @@ static vkg_status descriptors(vkg_graph *g) {
   return VKG_OK;
 }
 
+/* Every binding must fit one storage-buffer descriptor: a larger range is invalid and reads past the
+ * device's limit give wrong values silently, so refuse it before allocating anything. */
+static vkg_status check_ranges(vkg_graph *g) {
+  VkDeviceSize limit = g->ctx->props.limits.maxStorageBufferRange;
+  for (int i = 0; i < g->nd; i++)
+    for (int j = 0; j < g->d[i].nbind; j++) {
+      const struct vkg_gtensor *t = VKG_T(g, g->d[i].bind[j]);
+      VkDeviceSize bytes = (bytes_of(t) + 3) & ~(VkDeviceSize)3;
+      if (bytes <= limit) continue;
+      char sh[96];
+      const char *op = g->d[i].node >= 0 ? g->nodes[g->d[i].node].op : "?";
+      vkg__fail(VKG_ERR_UNSUPPORTED,
+                "op %s binds an %s tensor %s of %llu bytes, over this device's maxStorageBufferRange of %llu bytes",
+                op, vkg_dtype_str(t->dtype), vkg__shape_str(t->shape, t->ndim, sh, sizeof sh),
+                (unsigned long long)bytes, (unsigned long long)limit);
+      vkg__hint("split the tensor into blocks of at most %llu bytes (e.g. rows of a large embedding)",
+                (unsigned long long)limit);
+      return VKG_ERR_UNSUPPORTED;
+    }
+  return VKG_OK;
+}
+
 vkg_status vkg_graph_compile(vkg_graph *g) {
   vkg__clear_error();
   if (g->err) return vkg__fail(g->err, "%s", g->errmsg);
   if (g->compiled) return VKG_OK;
   vkg_ctx *ctx = g->ctx;
-  vkg_status s = VKG_OK;
+  vkg_status s = check_ranges(g);
+  if (s) { /* nothing is allocated yet: keep the message (and its hint) for later calls */
+    g->err = s;
+    snprintf(g->errmsg, sizeof g->errmsg, "%s", vkg_last_error());
+    return s;
+  }
   for (vkg_t t = 0; t < g->nt && !s; t++) {
     struct vkg_gtensor *x = VKG_T(g, t);
     if (x->kind == VKG_KIND_INPUT || x->kind == VKG_KIND_OUTPUT || staged(x))
@@ -260,12 +287,15 @@ vkg_status vkg_graph_compile(vkg_graph *g) {
   if (!s) s = record_all(g);
   if (s) {
     /* Keep the message, free what was made, and leave the graph unusable. */
-    char msg[sizeof g->errmsg];
+    char msg[sizeof g->errmsg], hint[512];
     snprintf(msg, sizeof msg, "%s", vkg_last_error());
+    snprintf(hint, sizeof hint, "%s", vkg_last_hint());
     vkg__graph_release(g);
     g->err = s;
     snprintf(g->errmsg, sizeof g->errmsg, "%s", msg);
-    return vkg__fail(s, "%s", msg);
+    vkg__fail(s, "%s", msg);
+    if (hint[0]) vkg__hint("%s", hint); /* e.g. out of device memory: a smaller --batch */
+    return s;
   }
   g->compiled = 1;
   vkg__graph_register(g);
@@ -308,8 +338,7 @@ void vkg__graph_unregister(vkg_graph *g) {
 static vkg_status wait_slot(vkg_graph *g, int slot) {
   if (!g->inflight[slot]) return VKG_OK;
   g->inflight[slot] = 0;
-  VK_CHECK(vkWaitForFences(g->ctx->device, 1, &g->fence[slot], VK_TRUE, UINT64_MAX));
-  return VKG_OK;
+  return vkg__fence_wait(g->ctx, g->fence[slot]);
 }
 
 vkg_status vkg_graph_wait(vkg_graph *g) {
@@ -361,7 +390,8 @@ vkg_status vkg_graph_run_async(vkg_graph *g) {
   if (g->scalars != VKG_NONE) memcpy(VKG_T(g, g->scalars)->stage[slot].mapped, g->scalar_vals, sizeof g->scalar_vals);
   VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &g->cb[slot]};
   VK_CHECK(vkResetFences(ctx->device, 1, &g->fence[slot]));
-  VK_CHECK(vkQueueSubmit(ctx->queue, 1, &si, g->fence[slot]));
+  s = vkg__queue_submit(ctx, &si, g->fence[slot]);
+  if (s) return s;
   g->inflight[slot] = 1;
   g->last_slot = slot;
   g->next_slot = (slot + 1) % VKG_SLOTS;

@@ -281,6 +281,7 @@ struct vkg_ctx_desc vkg_ctx_desc_default(void) {
 }
 
 vkg_status vkg__pipeline_cache_open(vkg_ctx *ctx, const char *path);
+vkg_status vkg__fault_init(void); /* VKGEN_FAULT, the test aid (vk/mem.c) */
 void vkg__pipeline_cache_save(vkg_ctx *ctx);
 
 static vkg_status create_device(vkg_ctx *ctx) {
@@ -346,10 +347,12 @@ vkg_status vkg_ctx_create(const struct vkg_ctx_desc *desc_in, vkg_ctx **out) {
   vkg__clear_error();
   *out = NULL;
   struct vkg_ctx_desc desc = desc_in ? *desc_in : vkg_ctx_desc_default();
+  vkg_status s = vkg__fault_init();
+  if (s) return s;
   vkg_ctx *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return vkg__fail(VKG_ERR_OOM, "out of host memory creating a context");
   ctx->validate = desc.validate >= 0 ? desc.validate : env_flag("VKGEN_VALIDATE");
-  vkg_status s = make_instance(ctx->validate, &ctx->instance);
+  s = make_instance(ctx->validate, &ctx->instance);
   if (s) {
     free(ctx);
     return s;

@@ -1,11 +1,61 @@
 /* Device memory: a few large blocks, each one VkDeviceMemory bound to one VkBuffer, with buffers
  * suballocated first-fit from a sorted free list. Also the staging path for host copies, and
  * tensors that live outside graphs. */
+#include <errno.h>
 #include <string.h>
 
 #include "internal.h"
 
 #define BLOCK_SIZE ((VkDeviceSize)64 << 20)
+
+// ---- fault injection (tests) ----
+
+/* VKGEN_FAULT makes a working device fail the way a full or crashed GPU does, so that tests can
+ * check those failures end in a clear error rather than a crash. A comma-separated list of:
+ *   oom@N          the Nth new device-memory block (from 1) fails with VK_ERROR_OUT_OF_DEVICE_MEMORY
+ *   device_lost@N  the Nth submission through vkg__queue_submit and every later one fail with
+ *                  VK_ERROR_DEVICE_LOST (a lost device stays lost); for now those are the host
+ *                  copies, which carry every upload and download (graph runs submit on their own)
+ *   heap_mib@M     every memory heap counts as M MiB (a small GPU)
+ * Read by each vkg_ctx_create; the counts are per process since then. */
+static struct {
+  long oom_at, lost_at;
+  VkDeviceSize heap_limit;
+  long allocs, submits;
+} fault;
+
+vkg_status vkg__fault_init(void); /* called by vkg_ctx_create (vk/ctx.c) */
+vkg_status vkg__fault_init(void) {
+  memset(&fault, 0, sizeof fault);
+  const char *env = getenv("VKGEN_FAULT");
+  if (!env || !*env) return VKG_OK;
+  for (const char *p = env; *p;) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    char item[64];
+    snprintf(item, sizeof item, "%.*s", (int)(len < sizeof item ? len : sizeof item - 1), p);
+    char *at = strchr(item, '@'), *end = NULL;
+    long n = 0;
+    if (at) {
+      *at = 0;
+      errno = 0;
+      n = strtol(at + 1, &end, 10);
+    }
+    if (!at || !*(at + 1) || *end || errno || n < 1) n = 0;
+    if (n && !strcmp(item, "oom")) fault.oom_at = n;
+    else if (n && !strcmp(item, "device_lost")) fault.lost_at = n;
+    else if (n && !strcmp(item, "heap_mib")) fault.heap_limit = (VkDeviceSize)n << 20;
+    else {
+      vkg__fail(VKG_ERR_ARG, "VKGEN_FAULT='%s': cannot read '%.*s'", env, (int)len, p);
+      vkg__hint("VKGEN_FAULT is a test aid: oom@N, device_lost@N or heap_mib@M, separated by commas");
+      return VKG_ERR_ARG;
+    }
+    p += len + (comma ? 1 : 0);
+  }
+  return VKG_OK;
+}
+
+// ---- blocks ----
 
 struct range {
   VkDeviceSize offset, size;
@@ -16,6 +66,7 @@ struct vkg_block {
   VkBuffer buffer;
   VkDeviceSize size;
   unsigned flags;
+  uint32_t heap; /* the memory heap it was allocated from */
   void *mapped;
   struct range *free; /* sorted by offset, coalesced */
   int nfree, cap_free;
@@ -34,9 +85,75 @@ static int find_type(vkg_ctx *ctx, uint32_t bits, VkMemoryPropertyFlags want, Vk
   return best;
 }
 
-static void mib(char *buf, size_t n, VkDeviceSize b) { snprintf(buf, n, "%.1f MiB", (double)b / (1 << 20)); }
+/* A byte count for people: "3.2 GiB", "96.0 MiB", "12.0 KiB". */
+static const char *human(char *buf, size_t n, VkDeviceSize b) {
+  if (b >= (VkDeviceSize)1 << 30)
+    snprintf(buf, n, "%.1f GiB", (double)b / (1 << 30));
+  else if (b >= (VkDeviceSize)1 << 20)
+    snprintf(buf, n, "%.1f MiB", (double)b / (1 << 20));
+  else
+    snprintf(buf, n, "%.1f KiB", (double)b / (1 << 10));
+  return buf;
+}
+
+static int memory_type(vkg_ctx *ctx, uint32_t bits, unsigned flags) {
+  return (flags & VKG_HOST_VISIBLE)
+             ? find_type(ctx, bits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                         VK_MEMORY_PROPERTY_HOST_CACHED_BIT)
+             : find_type(ctx, bits, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+}
+
+/* The size of a heap (or VKGEN_FAULT's smaller one) and what vkgen's blocks already hold of it. */
+static VkDeviceSize heap_size(const vkg_ctx *ctx, uint32_t heap) {
+  VkDeviceSize size = ctx->memprops.memoryHeaps[heap].size;
+  return fault.heap_limit && fault.heap_limit < size ? fault.heap_limit : size;
+}
+static VkDeviceSize heap_used(const vkg_ctx *ctx, uint32_t heap) {
+  VkDeviceSize used = 0;
+  for (int i = 0; i < ctx->nblocks; i++)
+    if (ctx->blocks[i]->heap == heap) used += ctx->blocks[i]->size;
+  return used;
+}
+
+/* The out-of-device-memory error: what was asked for, and what the heap had left. Other processes'
+ * use of the heap is not visible here, so "free" is the heap less what this process holds. */
+static vkg_status oom_error(vkg_ctx *ctx, VkDeviceSize size, uint32_t heap, const char *why) {
+  VkDeviceSize total = heap_size(ctx, heap), used = heap_used(ctx, heap);
+  char want[32], free_[32], all[32], held[32];
+  vkg__fail(VKG_ERR_OOM, "out of device memory: %s more is needed, and device '%s' has %s free in heap %u (%s in all, %s of it held by vkgen)%s",
+            human(want, sizeof want, size), ctx->info.name, human(free_, sizeof free_, used < total ? total - used : 0),
+            heap, human(all, sizeof all, total), human(held, sizeof held, used), why);
+  vkg__hint("use a smaller batch (--batch) or model, or a device with more memory (--device)");
+  return VKG_ERR_OOM;
+}
+
+static void destroy_block(vkg_ctx *ctx, struct vkg_block *b) {
+  if (b->mapped) vkUnmapMemory(ctx->device, b->memory);
+  vkDestroyBuffer(ctx->device, b->buffer, NULL);
+  vkFreeMemory(ctx->device, b->memory, NULL);
+  free(b->free);
+  free(b);
+}
 
 static vkg_status new_block(vkg_ctx *ctx, VkDeviceSize size, unsigned flags, struct vkg_block **out) {
+  /* Refuse what cannot fit before asking the driver: an allocation larger than the heap is invalid
+   * Vulkan, and a CPU driver may grant one it cannot back and crash later. */
+  int guess = memory_type(ctx, ~0u, flags);
+  if (guess >= 0) {
+    uint32_t heap = ctx->memprops.memoryTypes[guess].heapIndex;
+    VkDeviceSize total = heap_size(ctx, heap), used = heap_used(ctx, heap);
+    if (used >= total || size > total - used) return oom_error(ctx, size, heap, "");
+    VkPhysicalDeviceMaintenance3Properties m3 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &m3};
+    vkGetPhysicalDeviceProperties2(ctx->phys, &p2);
+    if (m3.maxMemoryAllocationSize && size > m3.maxMemoryAllocationSize) {
+      char want[32], max[32];
+      vkg__fail(VKG_ERR_OOM, "out of device memory: %s is needed in one piece, more than device '%s' allocates at once (%s)",
+                human(want, sizeof want, size), ctx->info.name, human(max, sizeof max, m3.maxMemoryAllocationSize));
+      vkg__hint("use a smaller batch (--batch) or model, or a device with more memory (--device)");
+      return VKG_ERR_OOM;
+    }
+  }
   struct vkg_block *b = calloc(1, sizeof *b);
   if (!b) return vkg__fail(VKG_ERR_OOM, "out of host memory");
   b->size = size;
@@ -54,10 +171,7 @@ static vkg_status new_block(vkg_ctx *ctx, VkDeviceSize size, unsigned flags, str
   }
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(ctx->device, b->buffer, &req);
-  int type = (flags & VKG_HOST_VISIBLE)
-                 ? find_type(ctx, req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                             VK_MEMORY_PROPERTY_HOST_CACHED_BIT)
-                 : find_type(ctx, req.memoryTypeBits, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+  int type = memory_type(ctx, req.memoryTypeBits, flags);
   if (type < 0) {
     vkDestroyBuffer(ctx->device, b->buffer, NULL);
     free(b);
@@ -66,34 +180,33 @@ static vkg_status new_block(vkg_ctx *ctx, VkDeviceSize size, unsigned flags, str
   VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                              .allocationSize = req.size,
                              .memoryTypeIndex = (uint32_t)type};
-  r = vkAllocateMemory(ctx->device, &ai, NULL, &b->memory);
+  b->heap = ctx->memprops.memoryTypes[type].heapIndex;
+  r = ++fault.allocs == fault.oom_at ? VK_ERROR_OUT_OF_DEVICE_MEMORY : vkAllocateMemory(ctx->device, &ai, NULL, &b->memory);
   if (r != VK_SUCCESS) {
     vkDestroyBuffer(ctx->device, b->buffer, NULL);
     free(b);
-    char want[32], have[32];
-    mib(want, sizeof want, req.size);
-    mib(have, sizeof have, ctx->memprops.memoryHeaps[ctx->memprops.memoryTypes[type].heapIndex].size);
-    vkg__fail(VKG_ERR_OOM, "device '%s' could not allocate %s (heap size %s): %s", ctx->info.name, want, have,
-              vkg__vkresult_str(r));
-    vkg__hint("use a smaller batch or model, or another device (--device)");
-    return VKG_ERR_OOM;
+    char why[96];
+    snprintf(why, sizeof why, " (vkAllocateMemory: %s)", vkg__vkresult_str(r));
+    return oom_error(ctx, req.size, ctx->memprops.memoryTypes[type].heapIndex, why);
   }
-  VK_CHECK(vkBindBufferMemory(ctx->device, b->buffer, b->memory, 0));
-  if (flags & VKG_HOST_VISIBLE) VK_CHECK(vkMapMemory(ctx->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped));
+  r = vkBindBufferMemory(ctx->device, b->buffer, b->memory, 0);
+  if (r == VK_SUCCESS && (flags & VKG_HOST_VISIBLE)) r = vkMapMemory(ctx->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
+  if (r != VK_SUCCESS) {
+    b->mapped = NULL;
+    destroy_block(ctx, b);
+    return vkg__fail(r == VK_ERROR_DEVICE_LOST ? VKG_ERR_DEVICE_LOST : VKG_ERR_OOM, "binding or mapping %llu bytes of device memory failed: %s",
+                     (unsigned long long)size, vkg__vkresult_str(r));
+  }
   b->cap_free = 8;
   b->free = malloc(sizeof *b->free * (size_t)b->cap_free);
+  if (!b->free) {
+    destroy_block(ctx, b);
+    return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  }
   b->free[0] = (struct range){0, size};
   b->nfree = 1;
   *out = b;
   return VKG_OK;
-}
-
-static void destroy_block(vkg_ctx *ctx, struct vkg_block *b) {
-  if (b->mapped) vkUnmapMemory(ctx->device, b->memory);
-  vkDestroyBuffer(ctx->device, b->buffer, NULL);
-  vkFreeMemory(ctx->device, b->memory, NULL);
-  free(b->free);
-  free(b);
 }
 
 static int take(struct vkg_block *b, VkDeviceSize size, VkDeviceSize align, VkDeviceSize *off) {
@@ -169,8 +282,14 @@ vkg_status vkg__alloc(vkg_ctx *ctx, VkDeviceSize size, unsigned flags, struct vk
   vkg_status s = new_block(ctx, bsize, flags, &b);
   if (s) return s;
   if (ctx->nblocks == ctx->cap_blocks) {
-    ctx->cap_blocks = ctx->cap_blocks ? 2 * ctx->cap_blocks : 8;
-    ctx->blocks = realloc(ctx->blocks, sizeof *ctx->blocks * (size_t)ctx->cap_blocks);
+    int cap = ctx->cap_blocks ? 2 * ctx->cap_blocks : 8;
+    struct vkg_block **blocks = realloc(ctx->blocks, sizeof *blocks * (size_t)cap);
+    if (!blocks) {
+      destroy_block(ctx, b);
+      return vkg__fail(VKG_ERR_OOM, "out of host memory");
+    }
+    ctx->blocks = blocks;
+    ctx->cap_blocks = cap;
   }
   ctx->blocks[ctx->nblocks++] = b;
   VKG_ASSERT(take(b, size, ctx->align, &off));
@@ -203,6 +322,35 @@ void vkg__mem_destroy(vkg_ctx *ctx) {
 
 // ---- one-shot submissions and staging ----
 
+/* The error for a lost device: the GPU was reset or crashed, and all work in flight is gone. */
+static vkg_status device_lost(vkg_ctx *ctx, const char *call) {
+  vkg__fail(VKG_ERR_DEVICE_LOST, "the device '%s' was lost (%s returned VK_ERROR_DEVICE_LOST); the work in flight is gone",
+            ctx->info.name, call);
+  vkg__hint("the driver reset the GPU (a shader ran too long or faulted, or the driver crashed): see the kernel log "
+            "(dmesg), run again, and check the shaders with VKGEN_VALIDATE=1");
+  return VKG_ERR_DEVICE_LOST;
+}
+
+/* vkQueueSubmit and vkWaitForFences with the lost-device error (and VKGEN_FAULT's device_lost):
+ * every submission goes through these (one-shot copies here, graph runs in graph/compile.c). */
+
+vkg_status vkg__queue_submit(vkg_ctx *ctx, const VkSubmitInfo *si, VkFence fence) {
+  /* A lost device stays lost: VKGEN_FAULT's loss covers this submission and all later ones. */
+  ++fault.submits;
+  VkResult r = fault.lost_at && fault.submits >= fault.lost_at ? VK_ERROR_DEVICE_LOST
+                                                               : vkQueueSubmit(ctx->queue, 1, si, fence);
+  if (r == VK_ERROR_DEVICE_LOST) return device_lost(ctx, "vkQueueSubmit");
+  VK_CHECK(r);
+  return VKG_OK;
+}
+
+vkg_status vkg__fence_wait(vkg_ctx *ctx, VkFence fence) {
+  VkResult r = vkWaitForFences(ctx->device, 1, &fence, VK_TRUE, UINT64_MAX);
+  if (r == VK_ERROR_DEVICE_LOST) return device_lost(ctx, "vkWaitForFences");
+  VK_CHECK(r);
+  return VKG_OK;
+}
+
 vkg_status vkg__one_shot(vkg_ctx *ctx, void (*fn)(VkCommandBuffer cb, void *user), void *user) {
   VkCommandBuffer cb = ctx->one_shot_cb;
   VK_CHECK(vkResetCommandBuffer(cb, 0));
@@ -213,9 +361,8 @@ vkg_status vkg__one_shot(vkg_ctx *ctx, void (*fn)(VkCommandBuffer cb, void *user
   VK_CHECK(vkEndCommandBuffer(cb));
   VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cb};
   VK_CHECK(vkResetFences(ctx->device, 1, &ctx->fence));
-  VK_CHECK(vkQueueSubmit(ctx->queue, 1, &si, ctx->fence));
-  VK_CHECK(vkWaitForFences(ctx->device, 1, &ctx->fence, VK_TRUE, UINT64_MAX));
-  return VKG_OK;
+  vkg_status s = vkg__queue_submit(ctx, &si, ctx->fence);
+  return s ? s : vkg__fence_wait(ctx, ctx->fence);
 }
 
 struct copy_job {
