@@ -204,6 +204,11 @@ vkg_t vkg_softmax(vkg_graph *g, vkg_t x);
 vkg_t vkg_log_softmax(vkg_graph *g, vkg_t x);
 /* Embedding: table (V, C), ids i32 of any shape -> (ids..., C). Out-of-range ids give zeros. */
 vkg_t vkg_embedding(vkg_graph *g, vkg_t table, vkg_t ids);
+/* The same lookup in a block of rows of a larger table: table (R, C) holds rows [first, first + R),
+ * so id i reads row i - first, and ids outside the block give zeros. Summing the lookups of blocks
+ * that cover the table gives vkg_embedding of the whole table, for tables larger than one storage
+ * buffer. Differentiable (table only) when first is 0; a gradient with first != 0 is an error. */
+vkg_t vkg_embedding_rows(vkg_graph *g, vkg_t table, vkg_t ids, int first);
 
 /* Elementwise, with NumPy broadcasting. */
 typedef enum vkg_binop { VKG_ADD, VKG_SUB, VKG_MUL, VKG_DIV, VKG_MAXIMUM, VKG_MINIMUM, VKG_POW } vkg_binop;

@@ -28,15 +28,26 @@ static double rel_err(const float *a, const float *b, size_t n) {
   return e / (m > 0 ? m : 1);
 }
 
+/* The logits of the checkpoint in dir against expected.safetensors there. By default the committed tiny
+ * fixture; $VKGEN_GPT2_FIXTURE names another directory made by tools/gpt2_fixture.py --size (e.g. a
+ * random 1.5B-parameter GPT-2 on a GPU machine). */
 static void fixture_logits(vkg_ctx *ctx) {
+  const char *dir = getenv("VKGEN_GPT2_FIXTURE");
+  int tiny = !dir || !*dir;
+  if (tiny) dir = TINY;
+  char path[4096];
   struct lm *m;
-  if (!th_ok(lm_load(ctx, TINY, "gpt", &m), "load the tiny GPT-2 directory")) return;
-  th_check(m->cfg.dim == 64 && m->cfg.layers == 2 && m->cfg.heads == 4 && m->cfg.context == 32 && m->cfg.vocab == 300 &&
-               m->cfg.tied && vkg_tokenizer_vocab(m->tok) == 300,
-           "config.json read: dim %d layers %d heads %d context %d vocab %d tied %d", m->cfg.dim, m->cfg.layers,
-           m->cfg.heads, m->cfg.context, m->cfg.vocab, m->cfg.tied);
+  if (!th_ok(lm_load(ctx, dir, "gpt", &m), "load the GPT-2 directory")) return;
+  printf("note: %s: dim %d, layers %d, heads %d, context %d, vocab %d\n", dir, m->cfg.dim, m->cfg.layers, m->cfg.heads,
+         m->cfg.context, m->cfg.vocab);
+  if (tiny)
+    th_check(m->cfg.dim == 64 && m->cfg.layers == 2 && m->cfg.heads == 4 && m->cfg.context == 32 &&
+                 m->cfg.vocab == 300 && m->cfg.tied && vkg_tokenizer_vocab(m->tok) == 300,
+             "config.json read: dim %d layers %d heads %d context %d vocab %d tied %d", m->cfg.dim, m->cfg.layers,
+             m->cfg.heads, m->cfg.context, m->cfg.vocab, m->cfg.tied);
   vkg_st *st;
-  if (th_ok(vkg_st_open(TINY "/expected.safetensors", &st), "open expected logits")) {
+  snprintf(path, sizeof path, "%s/expected.safetensors", dir);
+  if (th_ok(vkg_st_open(path, &st), "open expected logits")) {
     for (int i = 0; i < 3; i++) {
       char tn[32], ln[32];
       snprintf(tn, sizeof tn, "tokens_%d", i);
@@ -45,7 +56,7 @@ static void fixture_logits(vkg_ctx *ctx) {
       int idx = vkg_st_find(st, tn);
       if (!th_check(idx >= 0, "expected.safetensors holds %s", tn)) continue;
       vkg_st_shape(st, idx, shape);
-      int T = (int)shape[0], V = 300;
+      int T = (int)shape[0], V = m->cfg.vocab;
       size_t bytes;
       const int32_t *ids = vkg_st_data(st, idx, &bytes);
       float *ref = th_alloc((size_t)T * V), *got = th_alloc((size_t)T * V);
@@ -265,6 +276,66 @@ static void bad_checkpoints(vkg_ctx *ctx) {
   th_check(lm_family_find("lstm") == NULL || lm_family_find("lstm") != NULL, "lstm lookup does not crash");
 }
 
+/* A token embedding used in row blocks, as one larger than a storage-buffer binding is:
+ * $VKGEN_GPT_WTE_CHUNK_ROWS=128 splits the tiny fixture's 300 rows into blocks of 128, 128 and 44. The
+ * logits still match PyTorch's and the unsplit model's (1e-6 relative), KV-cache decoding still
+ * matches the full forward, the weights still save as one "wte.weight", and training is refused with
+ * a clear error. */
+static void split_embedding(vkg_ctx *ctx) {
+  const char *fx = getenv("VKGEN_GPT2_FIXTURE");
+  char *fixture = fx ? strdup(fx) : NULL;
+  unsetenv("VKGEN_GPT2_FIXTURE"); /* the tiny fixture: 300 rows in blocks of 128 */
+  setenv("VKGEN_GPT_WTE_CHUNK_ROWS", "128", 1);
+  printf("note: the token embedding in blocks of 128 rows\n");
+  fixture_logits(ctx);
+  struct lm *m;
+  if (th_ok(lm_load(ctx, TINY, NULL, &m), "load the fixture with a split embedding")) {
+    kv_cache(ctx, m, 1, 1, 1);
+    kv_cache(ctx, m, 2, 8, 5);
+    const char *path = th_tmppath("split.safetensors");
+    vkg_st *st;
+    if (th_ok(lm_save(m, path), "save a split model") && th_ok(vkg_st_open(path, &st), "open it")) {
+      int i = vkg_st_find(st, "wte.weight");
+      int64_t shape[8];
+      th_check(i >= 0 && vkg_st_shape(st, i, shape) == 2 && shape[0] == 300 && shape[1] == 64 &&
+                   vkg_st_count(st) == m->params.n,
+               "a split model saves one wte.weight (300, 64) among %d tensors", vkg_st_count(st));
+      vkg_st_close(st);
+      unsetenv("VKGEN_GPT_WTE_CHUNK_ROWS");
+      struct lm *back;
+      if (th_ok(lm_load(ctx, TINY, "gpt", &back), "load the fixture unsplit")) {
+        const int T = 32, V = 300;
+        int32_t ids[32];
+        for (int t = 0; t < T; t++)
+          ids[t] = (t * 97 + 13) % V;
+        float *a = th_alloc((size_t)T * V), *b = th_alloc((size_t)T * V);
+        if (th_ok(lm_logits(m, ids, 1, T, a), "split logits") && th_ok(lm_logits(back, ids, 1, T, b), "logits")) {
+          double e = rel_err(a, b, (size_t)T * V);
+          th_check(e <= 1e-6, "split and unsplit logits agree (relative error %.3g)", e);
+        }
+        free(a), free(b);
+        lm_destroy(back);
+      }
+      setenv("VKGEN_GPT_WTE_CHUNK_ROWS", "128", 1);
+    }
+    struct lm_train_opts o = {.batch = 2, .data_dir = tiny_corpus(), .val_tokens = 64};
+    struct nn_model *nm;
+    if (th_ok(lm_model_create(m, &o, &nm), "a training model of a split gpt")) {
+      struct nn_train_opts t = {.epochs = 1, .steps = 1, .seed = 1, .out_dir = th_tmppath("split-run"), .quiet = 1};
+      t.lr = (struct vkg_lr_schedule){.lr = 1e-3f};
+      t.optim = vkg_optim_desc_default(VKG_ADAM);
+      vkg_status s = nn_train(nm, &t);
+      th_check(s == VKG_ERR_UNSUPPORTED && strstr(vkg_last_error(), "inference only"),
+               "training a split embedding is refused: %s", vkg_last_error());
+      lm_model_destroy(nm);
+    }
+    lm_destroy(m);
+  }
+  unsetenv("VKGEN_GPT_WTE_CHUNK_ROWS");
+  if (fixture) setenv("VKGEN_GPT2_FIXTURE", fixture, 1);
+  free(fixture);
+}
+
 int main(void) {
   vkg_ctx *ctx = th_ctx();
   th_seed(5);
@@ -278,6 +349,7 @@ int main(void) {
     lm_destroy(m);
   }
   training(ctx);
+  split_embedding(ctx);
   bad_checkpoints(ctx);
   return th_finish(ctx);
 }

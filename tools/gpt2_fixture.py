@@ -7,6 +7,10 @@ definitions (Conv1D weights (in, out), tanh GELU "gelu_new", causal attention sc
 
 Run with Debian's python3 and python3-torch (transformers is not needed):
     /usr/bin/python3 tools/gpt2_fixture.py [OUT_DIR]
+For a checkpoint of one of GPT-2's real sizes (random weights; on a GPU when torch has one), with
+GPT-2's own vocab.json and merges.txt copied from TOKENIZER_DIR, then checked by
+`VKGEN_GPT2_FIXTURE=OUT_DIR test_gpt`:
+    python3 tools/gpt2_fixture.py OUT_DIR --size 124M|355M|774M|1.5B --tokenizer TOKENIZER_DIR
 """
 import json
 import math
@@ -17,6 +21,9 @@ import sys
 import torch
 
 N_EMBD, N_LAYER, N_HEAD, N_POS, VOCAB, EPS = 64, 2, 4, 32, 300, 1e-5
+# GPT-2's sizes: n_embd, n_layer, n_head (n_positions 1024, vocab 50257).
+SIZES = {"124M": (768, 12, 12), "355M": (1024, 24, 16), "774M": (1280, 36, 20), "1.5B": (1600, 48, 25)}
+DEVICE = "cpu"
 
 
 def bytes_to_unicode():
@@ -66,7 +73,7 @@ def tokenizer_files(out):
 def write_safetensors(path, tensors, metadata=None):
     header, blobs, off = {}, [], 0
     for name, t in tensors.items():
-        t = t.contiguous()
+        t = t.contiguous().cpu()
         dtype = {torch.float32: "F32", torch.int32: "I32"}[t.dtype]
         data = t.numpy().tobytes()
         header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [off, off + len(data)]}
@@ -80,27 +87,33 @@ def write_safetensors(path, tensors, metadata=None):
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
-def params(gen):
-    """Random weights, larger than GPT-2's init so that every part of the forward moves the logits."""
+def params(gen, real_size=False):
+    """Random weights. The tiny model's are larger than GPT-2's init so that every part of the forward
+    moves the logits. At GPT-2's real sizes such weights make a network so ill-conditioned that
+    float32 itself (PyTorch's too) is 10% off float64 after 12 layers, so those get GPT-2's own init
+    scale (std 0.02, residual projections 0.02 / sqrt(2 n_layer)) with LayerNorm and biases moved off
+    their defaults."""
     def rn(*shape, std=0.1):
-        return torch.randn(*shape, generator=gen, dtype=torch.float64) * std
+        return torch.randn(*shape, generator=gen, dtype=torch.float64, device=DEVICE) * std
 
     C = N_EMBD
-    p = {"wte.weight": rn(VOCAB, C, std=0.3), "wpe.weight": rn(N_POS, C, std=0.3)}
+    w, wa, wp, b = (0.02, 0.02, 0.02 / math.sqrt(2 * N_LAYER), 0.02) if real_size else (0.1, 0.25, 0.1, 0.1)
+    p = {"wte.weight": rn(VOCAB, C, std=0.3 if not real_size else w),
+         "wpe.weight": rn(N_POS, C, std=0.3 if not real_size else 0.01)}
     for l in range(N_LAYER):
         h = f"h.{l}."
         p[h + "ln_1.weight"] = 1 + rn(C)
         p[h + "ln_1.bias"] = rn(C)
-        p[h + "attn.c_attn.weight"] = rn(C, 3 * C, std=0.25)
-        p[h + "attn.c_attn.bias"] = rn(3 * C)
-        p[h + "attn.c_proj.weight"] = rn(C, C)
-        p[h + "attn.c_proj.bias"] = rn(C)
+        p[h + "attn.c_attn.weight"] = rn(C, 3 * C, std=wa)
+        p[h + "attn.c_attn.bias"] = rn(3 * C, std=b)
+        p[h + "attn.c_proj.weight"] = rn(C, C, std=wp if real_size else 0.1)
+        p[h + "attn.c_proj.bias"] = rn(C, std=b)
         p[h + "ln_2.weight"] = 1 + rn(C)
         p[h + "ln_2.bias"] = rn(C)
-        p[h + "mlp.c_fc.weight"] = rn(C, 4 * C)
-        p[h + "mlp.c_fc.bias"] = rn(4 * C)
-        p[h + "mlp.c_proj.weight"] = rn(4 * C, C)
-        p[h + "mlp.c_proj.bias"] = rn(C)
+        p[h + "mlp.c_fc.weight"] = rn(C, 4 * C, std=w if real_size else 0.1)
+        p[h + "mlp.c_fc.bias"] = rn(4 * C, std=b)
+        p[h + "mlp.c_proj.weight"] = rn(4 * C, C, std=wp if real_size else 0.1)
+        p[h + "mlp.c_proj.bias"] = rn(C, std=b)
     p["ln_f.weight"] = 1 + rn(C)
     p["ln_f.bias"] = rn(C)
     # Round to float32 first: the reference then runs on exactly the weights the file holds.
@@ -120,7 +133,7 @@ def forward(p, ids):
     T, C, NH = len(ids), N_EMBD, N_HEAD
     D = C // NH
     x = p["wte.weight"][ids] + p["wpe.weight"][:T]
-    mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    mask = torch.tril(torch.ones(T, T, dtype=torch.bool, device=x.device))
     for l in range(N_LAYER):
         h = f"h.{l}."
         a = layer_norm(x, p[h + "ln_1.weight"], p[h + "ln_1.bias"])
@@ -138,12 +151,34 @@ def forward(p, ids):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures",
-                                                             "gpt2_tiny")
+    global N_EMBD, N_LAYER, N_HEAD, N_POS, VOCAB, DEVICE
+    args = sys.argv[1:]
+    size = tok_dir = None
+    while "--size" in args or "--tokenizer" in args:
+        i = args.index("--size") if "--size" in args else args.index("--tokenizer")
+        if args[i] == "--size":
+            size = args[i + 1]
+        else:
+            tok_dir = args[i + 1]
+        del args[i:i + 2]
+    out = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "gpt2_tiny")
     os.makedirs(out, exist_ok=True)
-    gen = torch.Generator().manual_seed(20240505)
+    if size:
+        N_EMBD, N_LAYER, N_HEAD = SIZES[size]
+        N_POS, VOCAB = 1024, 50257
+        DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+        import shutil
+        for f in ("vocab.json", "merges.txt"):
+            shutil.copy(os.path.join(tok_dir, f), os.path.join(out, f))
+    gen = torch.Generator(device=DEVICE).manual_seed(20240505)
+    if size:
+        return write_checkpoint(out, gen, (64, 7, 13), real_size=True)
     tokenizer_files(out)
-    p = params(gen)
+    write_checkpoint(out, gen, (N_POS, 7, 13))
+
+
+def write_checkpoint(out, gen, lengths, real_size=False):
+    p = params(gen, real_size)
     config = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": N_EMBD, "n_layer": N_LAYER,
               "n_head": N_HEAD, "n_positions": N_POS, "n_ctx": N_POS, "vocab_size": VOCAB,
               "layer_norm_epsilon": EPS, "activation_function": "gelu_new", "tie_word_embeddings": True}
@@ -156,11 +191,16 @@ def main():
         tensors[f"transformer.h.{l}.attn.bias"] = torch.tril(torch.ones(N_POS, N_POS)).view(1, 1, N_POS, N_POS)
     write_safetensors(os.path.join(out, "model.safetensors"), tensors, {"format": "pt"})
     # Sequences: the full context, and two lengths that are not multiples of anything.
-    seqs = [torch.randint(0, VOCAB, (n,), generator=gen) for n in (N_POS, 7, 13)]
+    seqs = [torch.randint(0, VOCAB, (n,), generator=gen, device=DEVICE) for n in lengths]
     exp = {}
     for i, s in enumerate(seqs):
         exp[f"tokens_{i}"] = s.to(torch.int32)
         exp[f"logits_{i}"] = forward(p, s).float()
+        if real_size:  # how far float32 itself lands from these float64 logits, for comparison
+            r = exp[f"logits_{i}"].double()
+            f32 = forward({k: v.float() for k, v in p.items()}, s).double()
+            print(f"sequence {i} (T = {len(s)}): PyTorch float32 vs float64: "
+                  f"max |error| / max |logit| = {((f32 - r).abs().max() / r.abs().max()).item():.3g}")
     write_safetensors(os.path.join(out, "expected.safetensors"), exp, {"count": str(len(seqs))})
 
 

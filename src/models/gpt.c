@@ -52,6 +52,83 @@ static vkg_status init_normal(vkg_tensor *t, float std, uint64_t seed) {
   return s;
 }
 
+// ---- token embeddings larger than one storage buffer ----
+/* A shader sees at most maxStorageBufferRange bytes of a buffer (128 MiB on lavapipe; GPT-2's wte is
+ * 154 MB, GPT-2 1.5B's 321 MB). A larger wte (and an untied lm_head) is used through row blocks: views
+ * of the one parameter's memory, each small enough to bind. The lookup is the sum of the blocks'
+ * lookups (a block gives zeros for ids outside it, so the sum is exact) and the output head the
+ * concatenation of the blocks' products along the vocabulary. The parameter stays one tensor, so
+ * weights files and checkpoints keep the single name "wte.weight". Only inference: training a split
+ * table is refused. $VKGEN_GPT_WTE_CHUNK_ROWS forces blocks of that many rows (tests). */
+struct gpt_self {
+  int rows;                 /* rows per block; 0: the tables fit one buffer and no blocks are used */
+  int nblk;
+  vkg_tensor **wte, **head; /* nblk views of wte.weight and of lm_head.weight (NULL when tied) */
+};
+
+static size_t gcd(size_t a, size_t b) { return b ? gcd(b, a % b) : a; }
+
+/* Rows per block for a (V, C) f32 table: 0 if it fits one binding, else as many rows as fit, rounded
+ * down to a multiple of 64 (and of what keeps every block's offset aligned for a descriptor). */
+static int block_rows(const vkg_ctx *ctx, int V, int C) {
+  size_t limit = ctx->props.limits.maxStorageBufferRange, row = (size_t)C * sizeof(float);
+  size_t align = ctx->props.limits.minStorageBufferOffsetAlignment;
+  size_t step = align > 1 ? align / gcd(align, row) : 1, rows = limit / row / 64 * 64;
+  const char *env = getenv("VKGEN_GPT_WTE_CHUNK_ROWS");
+  if (env && atoi(env) > 0 && (size_t)atoi(env) < rows) rows = (size_t)atoi(env);
+  rows -= rows % step;
+  if (rows < step) rows = step; /* C so large that one aligned step exceeds the limit: the guard reports it */
+  return rows >= (size_t)V ? 0 : (int)rows;
+}
+
+/* Rows [first, first + rows) of the 2-D tensor t as a tensor sharing its memory (free it with free(),
+ * never vkg_tensor_destroy: the memory is t's). */
+static vkg_tensor *row_view(const vkg_tensor *t, int first, int rows) {
+  vkg_tensor *v = malloc(sizeof *v);
+  if (!v) return NULL;
+  *v = *t;
+  VkDeviceSize row = (VkDeviceSize)t->shape[1] * vkg_dtype_size(t->dtype);
+  v->shape[0] = rows;
+  v->alloc.offset += (VkDeviceSize)first * row;
+  v->alloc.size = (VkDeviceSize)rows * row;
+  if (v->alloc.mapped) v->alloc.mapped = (char *)v->alloc.mapped + (size_t)first * row;
+  return v;
+}
+
+static void gpt_destroy(struct lm *m) {
+  struct gpt_self *st = m->self;
+  if (!st) return;
+  for (int k = 0; k < st->nblk; k++) {
+    if (st->wte) free(st->wte[k]);
+    if (st->head) free(st->head[k]);
+  }
+  free(st->wte);
+  free(st->head);
+  free(st);
+  m->self = NULL;
+}
+
+/* Makes the row-block views when wte does not fit one binding (after the parameters exist). */
+static vkg_status make_blocks(struct lm *m) {
+  const struct lm_config *c = &m->cfg;
+  struct gpt_self *st = calloc(1, sizeof *st);
+  if (!st) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  m->self = st;
+  st->rows = block_rows(m->params.ctx, c->vocab, c->dim);
+  if (!st->rows) return VKG_OK;
+  st->nblk = (c->vocab + st->rows - 1) / st->rows;
+  st->wte = calloc((size_t)st->nblk, sizeof *st->wte);
+  if (!c->tied) st->head = calloc((size_t)st->nblk, sizeof *st->head);
+  if (!st->wte || (!c->tied && !st->head)) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  for (int k = 0; k < st->nblk; k++) {
+    int first = k * st->rows, rows = c->vocab - first < st->rows ? c->vocab - first : st->rows;
+    st->wte[k] = row_view(m->params.t[P_WTE], first, rows);
+    if (!c->tied) st->head[k] = row_view(m->params.t[P_HEAD(c->layers)], first, rows);
+    if (!st->wte[k] || (!c->tied && !st->head[k])) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  }
+  return VKG_OK;
+}
+
 static vkg_status gpt_create(struct lm *m, uint64_t seed) {
   const struct lm_config *c = &m->cfg;
   int C = c->dim, F = c->mlp, V = c->vocab, L = c->layers;
@@ -105,7 +182,7 @@ static vkg_status gpt_create(struct lm *m, uint64_t seed) {
       s = sp[i].std > 0 ? init_normal(t, sp[i].std, nn_mix(seed, (uint64_t)i)) : nn_init_const(t, -sp[i].std);
   }
   free(sp);
-  return s;
+  return s ? s : make_blocks(m);
 }
 
 // ---- forward ----
@@ -171,17 +248,60 @@ static vkg_t block(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t x, int l, s
   return vkg_binary(g, VKG_ADD, x, linear(g, h, b[B_FCP_W], b[B_FCP_B], 0, d != NULL));
 }
 
+/* Split tables are for inference only: their gradients would need the whole table in one binding. */
+static int refuse_training(struct lm *m, vkg_graph *g, const vkg_t *p) {
+  const struct lm_config *c = &m->cfg;
+  vkg_t w = p[P_WTE], h = c->tied ? w : p[P_HEAD(c->layers)];
+  if (!vkg__t(g, w)->requires_grad && !vkg__t(g, h)->requires_grad) return 0;
+  const struct gpt_self *st = m->self;
+  size_t bytes = (size_t)c->vocab * (size_t)c->dim * sizeof(float);
+  uint32_t limit = g->ctx->props.limits.maxStorageBufferRange;
+  char why[160];
+  if (bytes > limit)
+    snprintf(why, sizeof why, "is %zu bytes, over this device's maxStorageBufferRange of %u bytes, so it", bytes,
+             limit);
+  else
+    snprintf(why, sizeof why, "(%zu bytes) is split because $VKGEN_GPT_WTE_CHUNK_ROWS is set; it", bytes);
+  vkg__begin(g, "gpt");
+  vkg__bad(g, VKG_ERR_UNSUPPORTED,
+           "the token embedding (%d, %d) %s is used in blocks of %d rows, which support inference only, not training",
+           c->vocab, c->dim, why, st->rows);
+  return 1;
+}
+
+/* The token embedding of ids (B, T) -> (B, T, C): one lookup, or the sum of the row blocks' lookups. */
+static vkg_t embed(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t ids) {
+  const struct gpt_self *st = m->self;
+  if (!st || !st->rows) return vkg_embedding(g, p[P_WTE], ids);
+  if (refuse_training(m, g, p)) return VKG_NONE;
+  vkg_t x = VKG_NONE;
+  for (int k = 0; k < st->nblk; k++) {
+    vkg_t e = vkg_embedding_rows(g, vkg_bind(g, st->wte[k]), ids, k * st->rows);
+    x = k ? vkg_binary(g, VKG_ADD, x, e) : e;
+  }
+  return x;
+}
+
 /* The final LayerNorm and the output head: x (B, T, C) -> logits (B, T, V). */
 static vkg_t head(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t x, int decoding) {
   const struct lm_config *c = &m->cfg;
+  const struct gpt_self *st = m->self;
   int L = c->layers;
   x = vkg_layernorm(g, x, p[P_LNF_W(L)], p[P_LNF_B(L)], c->ln_eps);
-  return linear(g, x, c->tied ? p[P_WTE] : p[P_HEAD(L)], VKG_NONE, VKG_TRANS_B, decoding);
+  if (!st || !st->rows) return linear(g, x, c->tied ? p[P_WTE] : p[P_HEAD(L)], VKG_NONE, VKG_TRANS_B, decoding);
+  if (refuse_training(m, g, p)) return VKG_NONE;
+  vkg_t *parts = malloc(sizeof *parts * (size_t)st->nblk); // each (B, T, rows of its block)
+  if (!parts) return vkg__bad(g, VKG_ERR_OOM, "out of host memory"), VKG_NONE;
+  for (int k = 0; k < st->nblk; k++)
+    parts[k] = linear(g, x, vkg_bind(g, c->tied ? st->wte[k] : st->head[k]), VKG_NONE, VKG_TRANS_B, decoding);
+  vkg_t y = vkg_concat(g, st->nblk, parts, 2);
+  free(parts);
+  return y;
 }
 
 static vkg_t gpt_forward(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t ids) {
   int T = vkg_dim(g, ids, 1);
-  vkg_t x = vkg_embedding(g, p[P_WTE], ids); // (B, T, C)
+  vkg_t x = embed(m, g, p, ids); // (B, T, C)
   x = vkg_binary(g, VKG_ADD, x, vkg_slice(g, p[P_WPE], 0, 0, T));
   for (int l = 0; l < m->cfg.layers; l++)
     x = block(m, g, p, x, l, NULL, 0);
@@ -237,7 +357,7 @@ static vkg_t gpt_step(struct lm *m, struct lm_decoder *d, vkg_graph *g, const vk
   if (st->kc[0] == VKG_NONE)
     for (int l = 0; l < L; l++)
       st->kc[l] = vkg_bind(g, d->state_t[2 * l]), st->vc[l] = vkg_bind(g, d->state_t[2 * l + 1]);
-  vkg_t x = vkg_embedding(g, p[P_WTE], ids); // (B, 1, C)
+  vkg_t x = embed(m, g, p, ids); // (B, 1, C)
   x = vkg_binary(g, VKG_ADD, x, vkg_gather_at(g, p[P_WPE], 0, d->pos_slot, k, 1));
   for (int l = 0; l < L; l++)
     x = block(m, g, p, x, l, d, k);
@@ -248,6 +368,7 @@ static vkg_t gpt_step(struct lm *m, struct lm_decoder *d, vkg_graph *g, const vk
 const struct lm_family lm_family_gpt = {
     .name = "gpt",
     .create = gpt_create,
+    .destroy = gpt_destroy,
     .forward = gpt_forward,
     .dec_init = gpt_dec_init,
     .dec_free = gpt_dec_free,

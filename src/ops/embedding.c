@@ -7,6 +7,7 @@
 
 struct embedding_pc {
   uint32_t n, V, C;
+  int32_t first; /* the table's first row (a block of a larger table) */
 };
 _Static_assert(sizeof(struct embedding_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
 
@@ -93,7 +94,20 @@ static void embedding_backward(vkg_graph *g, const struct vkg_node *n, const vkg
   gin[0] = dtable;
 }
 
-vkg_t vkg_embedding(vkg_graph *g, vkg_t table, vkg_t ids) {
+/* A block of rows (first != 0) has no gradient: its backward would have to sort ids shifted by first.
+ * Only inference splits a table into blocks, so say so instead of computing something wrong. */
+static void embedding_rows_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {
+  (void)gout, (void)gin;
+  if (!vkg__wants_grad(g, n->in[0])) return;
+  int first;
+  memcpy(&first, n->attrs, sizeof first);
+  vkg__begin(g, "embedding backward");
+  vkg__bad(g, VKG_ERR_UNSUPPORTED,
+           "the gradient of an embedding of a block of rows starting at row %d is not supported (only first = 0)",
+           first);
+}
+
+vkg_t vkg_embedding_rows(vkg_graph *g, vkg_t table, vkg_t ids, int first) {
   vkg_t args[2] = {table, ids};
   if (vkg__check(g, 2, args)) return VKG_NONE;
   vkg__begin(g, "embedding");
@@ -109,15 +123,21 @@ vkg_t vkg_embedding(vkg_graph *g, vkg_t table, vkg_t ids) {
                     VKG_MAX_DIMS - 1),
            VKG_NONE;
   int V = tt->shape[0], C = tt->shape[1], shape[VKG_MAX_DIMS], ndim = ti->ndim + 1;
+  if (first < 0 || (int64_t)first + V > INT32_MAX)
+    return vkg__bad(g, VKG_ERR_ARG, "first row %d of a table of %d rows must be >= 0 and leave ids below 2^31", first,
+                    V),
+           VKG_NONE;
   memcpy(shape, ti->shape, sizeof(int) * (size_t)ti->ndim);
   shape[ndim - 1] = C;
   vkg_t out = vkg__new(g, VKG_F32, ndim, shape);
   if (out < 0) return VKG_NONE;
-  struct embedding_pc pc = {(uint32_t)vkg__numel(shape, ndim), (uint32_t)V, (uint32_t)C};
+  struct embedding_pc pc = {(uint32_t)vkg__numel(shape, ndim), (uint32_t)V, (uint32_t)C, first};
   uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[3] = {wg, 1, 1};
   vkg__grid1d(pc.n, wg, &gx, &gy);
   vkg_t bind[3] = {table, ids, out};
   if (vkg__dispatch(g, "embedding_fwd", spec, 3, 3, bind, 1u << 2, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
-  vkg__node_io(g, 2, args, 1, &out, NULL, 0, embedding_backward);
+  vkg__node_io(g, 2, args, 1, &out, &first, sizeof first, first ? embedding_rows_backward : embedding_backward);
   return out;
 }
+
+vkg_t vkg_embedding(vkg_graph *g, vkg_t table, vkg_t ids) { return vkg_embedding_rows(g, table, ids, 0); }
