@@ -186,8 +186,15 @@ int main(void) {
   th_seed(11);
   unsigned long long limit = ctx->props.limits.maxStorageBufferRange;
   printf("note: maxStorageBufferRange %llu bytes\n", limit);
-  over_limit(ctx, limit);
-  at_limit(ctx, limit);
+  /* Where the range limit is 4 GiB (most GPUs), a tensor that large meets other limits first (32-bit
+   * indexing in shaders, maxMemoryAllocationSize), each with its own clear error: the range checks are
+   * for devices with a smaller limit, such as lavapipe's 128 MiB. */
+  if (limit <= (1ull << 30)) {
+    over_limit(ctx, limit);
+    at_limit(ctx, limit);
+  } else {
+    printf("note: the limit is over 1 GiB: the over- and at-limit cases are not run on this device\n");
+  }
   rows_vs_ref(ctx, 1, 1, 1, 0);
   rows_vs_ref(ctx, 13, 7, 11, 5);
   rows_vs_ref(ctx, 127, 13, 257, 1000);
