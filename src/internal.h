@@ -175,7 +175,12 @@ struct vkg_tensor {
   int ndim;
   int shape[VKG_MAX_DIMS];
   struct vkg_alloc alloc;
+  int view; /* 1: alloc is part of another tensor's memory (vkg_tensor_destroy frees only the struct) */
 };
+/* Rows [first, first + rows) of the 2-D tensor t, sharing its memory: to bind a block of a tensor too
+ * large for one storage-buffer descriptor. The view must not outlive t; vkg_tensor_destroy frees it.
+ * VKG_ERR_UNSUPPORTED if the block's offset breaks the device's storage-buffer offset alignment. */
+vkg_status vkg__tensor_rows(const vkg_tensor *t, int first, int rows, vkg_tensor **out);
 
 /* ---- graphs ---- */
 

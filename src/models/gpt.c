@@ -61,7 +61,7 @@ static vkg_status init_normal(vkg_tensor *t, float std, uint64_t seed) {
  * weights files and checkpoints keep the single name "wte.weight". Only inference: training a split
  * table is refused. $VKGEN_GPT_WTE_CHUNK_ROWS forces blocks of that many rows (tests). */
 struct gpt_self {
-  int rows;                 /* rows per block; 0: the tables fit one buffer and no blocks are used */
+  int rows; /* rows per block; 0: the tables fit one buffer and no blocks are used */
   int nblk;
   vkg_tensor **wte, **head; /* nblk views of wte.weight and of lm_head.weight (NULL when tied) */
 };
@@ -81,26 +81,12 @@ static int block_rows(const vkg_ctx *ctx, int V, int C) {
   return rows >= (size_t)V ? 0 : (int)rows;
 }
 
-/* Rows [first, first + rows) of the 2-D tensor t as a tensor sharing its memory (free it with free(),
- * never vkg_tensor_destroy: the memory is t's). */
-static vkg_tensor *row_view(const vkg_tensor *t, int first, int rows) {
-  vkg_tensor *v = malloc(sizeof *v);
-  if (!v) return NULL;
-  *v = *t;
-  VkDeviceSize row = (VkDeviceSize)t->shape[1] * vkg_dtype_size(t->dtype);
-  v->shape[0] = rows;
-  v->alloc.offset += (VkDeviceSize)first * row;
-  v->alloc.size = (VkDeviceSize)rows * row;
-  if (v->alloc.mapped) v->alloc.mapped = (char *)v->alloc.mapped + (size_t)first * row;
-  return v;
-}
-
 static void gpt_destroy(struct lm *m) {
   struct gpt_self *st = m->self;
   if (!st) return;
   for (int k = 0; k < st->nblk; k++) {
-    if (st->wte) free(st->wte[k]);
-    if (st->head) free(st->head[k]);
+    if (st->wte) vkg_tensor_destroy(st->wte[k]);
+    if (st->head) vkg_tensor_destroy(st->head[k]);
   }
   free(st->wte);
   free(st->head);
@@ -122,9 +108,9 @@ static vkg_status make_blocks(struct lm *m) {
   if (!st->wte || (!c->tied && !st->head)) return vkg__fail(VKG_ERR_OOM, "out of host memory");
   for (int k = 0; k < st->nblk; k++) {
     int first = k * st->rows, rows = c->vocab - first < st->rows ? c->vocab - first : st->rows;
-    st->wte[k] = row_view(m->params.t[P_WTE], first, rows);
-    if (!c->tied) st->head[k] = row_view(m->params.t[P_HEAD(c->layers)], first, rows);
-    if (!st->wte[k] || (!c->tied && !st->head[k])) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+    vkg_status s = vkg__tensor_rows(m->params.t[P_WTE], first, rows, &st->wte[k]);
+    if (!s && !c->tied) s = vkg__tensor_rows(m->params.t[P_HEAD(c->layers)], first, rows, &st->head[k]);
+    if (s) return s;
   }
   return VKG_OK;
 }

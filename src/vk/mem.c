@@ -535,8 +535,30 @@ vkg_status vkg_tensor_create(vkg_ctx *ctx, vkg_dtype dtype, int ndim, const int 
 
 void vkg_tensor_destroy(vkg_tensor *t) {
   if (!t) return;
-  vkg__free(t->ctx, &t->alloc);
+  if (!t->view) vkg__free(t->ctx, &t->alloc);
   free(t);
+}
+
+vkg_status vkg__tensor_rows(const vkg_tensor *t, int first, int rows, vkg_tensor **out) {
+  VKG_ASSERT(t->ndim == 2 && first >= 0 && rows > 0 && first + rows <= t->shape[0]);
+  *out = NULL;
+  VkDeviceSize row = (VkDeviceSize)t->shape[1] * vkg_dtype_size(t->dtype);
+  VkDeviceSize offset = t->alloc.offset + (VkDeviceSize)first * row;
+  if (offset % t->ctx->align)
+    return vkg__fail(VKG_ERR_UNSUPPORTED,
+                     "rows from %d of a %d x %d tensor start at byte offset %llu, not a multiple of the device's "
+                     "storage-buffer alignment (%llu)",
+                     first, t->shape[0], t->shape[1], (unsigned long long)offset, (unsigned long long)t->ctx->align);
+  vkg_tensor *v = malloc(sizeof *v);
+  if (!v) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  *v = *t;
+  v->view = 1;
+  v->shape[0] = rows;
+  v->alloc.offset = offset;
+  v->alloc.size = (VkDeviceSize)rows * row;
+  if (v->alloc.mapped) v->alloc.mapped = (char *)v->alloc.mapped + (size_t)first * row;
+  *out = v;
+  return VKG_OK;
 }
 
 size_t vkg_tensor_numel(const vkg_tensor *t) { return vkg__numel(t->shape, t->ndim); }
