@@ -77,3 +77,34 @@ int ref_topp_keep(const double *w, int V, double p, unsigned char *keep) {
     n += keep[i] = w[i] > 0 && w[i] >= best;
   return n;
 }
+
+double ref_rel_err(const float *a, const float *b, size_t n) {
+  double e = 0, m = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs((double)a[i] - b[i]);
+    if (d > e || isnan(d)) e = isnan(d) ? INFINITY : d;
+    if (fabs(b[i]) > m) m = fabs(b[i]);
+  }
+  return e / (m > 0 ? m : 1);
+}
+
+struct ref_decode_check ref_decode_check(const int32_t *tokens, const int32_t *prompt, int plen, const float *step,
+                                         const float *full, int B, int T, int V) {
+  struct ref_decode_check r = {1, 1, 0};
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < plen; t++)
+      r.same_prompt &= tokens[b * T + t] == prompt[b * plen + t];
+  for (int b = 0; b < B; b++)
+    for (int t = plen; t < T; t++) {
+      const float *row = full + ((size_t)b * T + t - 1) * V;
+      int am = 0;
+      for (int v = 1; v < V; v++)
+        if (row[v] > row[am]) am = v;
+      r.greedy &= tokens[b * T + t] == am;
+    }
+  for (int b = 0; b < B; b++) {
+    double e = ref_rel_err(step + (size_t)b * T * V, full + (size_t)b * T * V, (size_t)(T - 1) * V);
+    if (e > r.err) r.err = e;
+  }
+  return r;
+}

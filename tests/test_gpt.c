@@ -13,20 +13,10 @@
 #include <sys/stat.h>
 
 #include "harness.h"
+#include "ref_lm.h"
 #include "models/lm.h"
 
 #define TINY FIXTURE_DIR "/gpt2_tiny"
-
-/* max |a - b| / max |b| over n values. */
-static double rel_err(const float *a, const float *b, size_t n) {
-  double e = 0, m = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs((double)a[i] - b[i]);
-    if (d > e || isnan(d)) e = isnan(d) ? INFINITY : d;
-    if (fabs(b[i]) > m) m = fabs(b[i]);
-  }
-  return e / (m > 0 ? m : 1);
-}
 
 /* The logits of the checkpoint in dir against expected.safetensors there. By default the committed tiny
  * fixture; $VKGEN_GPT2_FIXTURE names another directory made by tools/gpt2_fixture.py --size (e.g. a
@@ -62,7 +52,7 @@ static void fixture_logits(vkg_ctx *ctx) {
       float *ref = th_alloc((size_t)T * V), *got = th_alloc((size_t)T * V);
       int lshape[2] = {T, V};
       if (th_ok(vkg_st_read_f32(st, ln, 2, lshape, ref), ln) && th_ok(lm_logits(m, ids, 1, T, got), "logits")) {
-        double e = rel_err(got, ref, (size_t)T * V);
+        double e = ref_rel_err(got, ref, (size_t)T * V);
         printf("note: sequence %d (T = %d): max |logit error| / max |logit| = %.3g\n", i, T, e);
         th_check(e <= 1e-4, "logits of sequence %d (T = %d) match PyTorch: relative error %.3g <= 1e-4", i, T, e);
       }
@@ -100,29 +90,11 @@ static void kv_cache(vkg_ctx *ctx, struct lm *m, int B, int K, int plen) {
   if (ok) ok = th_ok(lm_decoder_tokens(d, tokens), what);
   if (ok) ok = th_ok(lm_logits(m, tokens, B, T, full), what);
   if (ok) {
-    int same_prompt = 1, greedy = 1;
-    for (int b = 0; b < B; b++)
-      for (int t = 0; t < plen; t++)
-        same_prompt &= tokens[b * T + t] == prompt[b * plen + t];
-    for (int b = 0; b < B; b++)
-      for (int t = plen; t < T; t++) {
-        const float *row = full + ((size_t)b * T + t - 1) * V;
-        int am = 0;
-        for (int v = 1; v < V; v++)
-          if (row[v] > row[am]) am = v;
-        greedy &= tokens[b * T + t] == am;
-      }
     /* Positions 0 .. T-2 were fed (the last submission may have run past T-1 into dropped writes). */
-    size_t n = 0;
-    double e = 0;
-    for (int b = 0; b < B; b++) {
-      n = (size_t)(T - 1) * V;
-      double eb = rel_err(step + (size_t)b * T * V, full + (size_t)b * T * V, n);
-      if (eb > e) e = eb;
-    }
-    th_check(same_prompt, "%s: the prompt is kept", what);
-    th_check(e <= 1e-4, "%s: step logits equal the full forward's (relative error %.3g)", what, e);
-    th_check(greedy, "%s: greedy tokens equal the full forward's argmax at every position", what);
+    struct ref_decode_check r = ref_decode_check(tokens, prompt, plen, step, full, B, T, V);
+    th_check(r.same_prompt, "%s: the prompt is kept", what);
+    th_check(r.err <= 1e-4, "%s: step logits equal the full forward's (relative error %.3g)", what, r.err);
+    th_check(r.greedy, "%s: greedy tokens equal the full forward's argmax at every position", what);
   }
   free(prompt), free(tokens), free(step), free(lk), free(full);
   lm_decoder_destroy(d);
@@ -310,7 +282,7 @@ static void split_embedding(vkg_ctx *ctx) {
           ids[t] = (t * 97 + 13) % V;
         float *a = th_alloc((size_t)T * V), *b = th_alloc((size_t)T * V);
         if (th_ok(lm_logits(m, ids, 1, T, a), "split logits") && th_ok(lm_logits(back, ids, 1, T, b), "logits")) {
-          double e = rel_err(a, b, (size_t)T * V);
+          double e = ref_rel_err(a, b, (size_t)T * V);
           th_check(e <= 1e-6, "split and unsplit logits agree (relative error %.3g)", e);
         }
         free(a), free(b);

@@ -13,18 +13,8 @@
 #include <sys/stat.h>
 
 #include "harness.h"
+#include "ref_lm.h"
 #include "models/lm.h"
-
-/* max |a - b| / max |b| over n values. */
-static double rel_err(const float *a, const float *b, size_t n) {
-  double e = 0, m = 0;
-  for (size_t i = 0; i < n; i++) {
-    double d = fabs((double)a[i] - b[i]);
-    if (d > e || isnan(d)) e = isnan(d) ? INFINITY : d;
-    if (fabs(b[i]) > m) m = fabs(b[i]);
-  }
-  return e / (m > 0 ? m : 1);
-}
 
 /* Decodes greedily from a prompt with K steps per submission and checks every step's logits and
  * token against the full forward of the resulting sequence (which starts from a zero state too). */
@@ -54,26 +44,11 @@ static void decoding(vkg_ctx *ctx, struct lm *m, int B, int K, int plen, int T) 
     if (ok) ok = th_ok(lm_decoder_tokens(d, tokens), what);
     if (ok) ok = th_ok(lm_logits(m, tokens, B, T, full), what);
     if (!ok) break;
-    int same_prompt = 1, greedy = 1;
-    for (int b = 0; b < B; b++)
-      for (int t = 0; t < plen; t++)
-        same_prompt &= tokens[b * T + t] == prompt[b * plen + t];
-    for (int b = 0; b < B; b++)
-      for (int t = plen; t < T; t++) {
-        const float *row = full + ((size_t)b * T + t - 1) * V;
-        int am = 0;
-        for (int v = 1; v < V; v++)
-          if (row[v] > row[am]) am = v;
-        greedy &= tokens[b * T + t] == am;
-      }
-    double e = 0;
-    for (int b = 0; b < B; b++) { /* positions 0 .. T-2 were fed */
-      double eb = rel_err(step + (size_t)b * T * V, full + (size_t)b * T * V, (size_t)(T - 1) * V);
-      if (eb > e) e = eb;
-    }
-    th_check(same_prompt, "%s (round %d): the prompt is kept", what, round);
-    th_check(e <= 1e-4, "%s (round %d): step logits equal the full forward's (relative error %.3g)", what, round, e);
-    th_check(greedy, "%s (round %d): greedy tokens equal the full forward's argmax at every position", what, round);
+    struct ref_decode_check r = ref_decode_check(tokens, prompt, plen, step, full, B, T, V);
+    th_check(r.same_prompt, "%s (round %d): the prompt is kept", what, round);
+    th_check(r.err <= 1e-4, "%s (round %d): step logits equal the full forward's (relative error %.3g)", what, round,
+             r.err);
+    th_check(r.greedy, "%s (round %d): greedy tokens equal the full forward's argmax at every position", what, round);
   }
   free(prompt), free(tokens), free(step), free(lk), free(full);
   lm_decoder_destroy(d);
