@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 /* A property of the code under test failed: crash so the fuzzer keeps the input. */
-#define FUZZ_ASSERT(c)                                                                             \
-  do {                                                                                             \
-    if (!(c)) {                                                                                    \
-      fprintf(stderr, "fuzz: property failed at %s:%d: %s\n", __FILE__, __LINE__, #c);            \
-      abort();                                                                                     \
-    }                                                                                              \
+#define FUZZ_ASSERT(c)                                                                                                 \
+  do {                                                                                                                 \
+    if (!(c)) {                                                                                                        \
+      fprintf(stderr, "fuzz: property failed at %s:%d: %s\n", __FILE__, __LINE__, #c);                                 \
+      abort();                                                                                                         \
+    }                                                                                                                  \
   } while (0)
 
 /* Writes data to a new memfd and puts its /proc path in path. Returns the fd (close it when done),

@@ -52,12 +52,12 @@ struct vkg_device_info {
   const char *type; /* "discrete", "integrated", "virtual", "cpu", "other" */
   uint32_t api_version, driver_version, vendor_id, device_id;
   uint32_t subgroup_size;
-  uint32_t shared_memory;      /* bytes of shared memory per workgroup */
-  uint64_t device_memory;      /* bytes in the largest device-local heap */
-  int fp16;                    /* shaderFloat16 + 16-bit storage buffers */
-  int int8;                    /* shaderInt8 + 8-bit storage buffers */
-  int coopmat;                 /* VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix */
-  int timestamps;              /* compute queue supports timestamp queries */
+  uint32_t shared_memory; /* bytes of shared memory per workgroup */
+  uint64_t device_memory; /* bytes in the largest device-local heap */
+  int fp16;               /* shaderFloat16 + 16-bit storage buffers */
+  int int8;               /* shaderInt8 + 8-bit storage buffers */
+  int coopmat;            /* VK_KHR_cooperative_matrix or VK_NV_cooperative_matrix */
+  int timestamps;         /* compute queue supports timestamp queries */
 };
 
 /* Lists the Vulkan devices (no context needed). *count gets the number found. */
@@ -66,11 +66,11 @@ vkg_status vkg_enumerate_devices(struct vkg_device_info *out, int max, int *coun
 typedef struct vkg_ctx vkg_ctx;
 
 struct vkg_ctx_desc {
-  const char *device;          /* index or name substring; NULL: $VKGEN_DEVICE, else the best device */
-  int validate;                /* 1 on, 0 off, -1: from $VKGEN_VALIDATE */
-  const char *pipeline_cache;  /* file path; NULL: $VKGEN_PIPELINE_CACHE or ~/.cache/vkgen/; "": none */
-  const char *watch_shaders;   /* a directory of .comp/.glsl sources to hot-reload from (NULL: off);
-                                  see vkg_ctx_poll_shaders */
+  const char *device;         /* index or name substring; NULL: $VKGEN_DEVICE, else the best device */
+  int validate;               /* 1 on, 0 off, -1: from $VKGEN_VALIDATE */
+  const char *pipeline_cache; /* file path; NULL: $VKGEN_PIPELINE_CACHE or ~/.cache/vkgen/; "": none */
+  const char *watch_shaders;  /* a directory of .comp/.glsl sources to hot-reload from (NULL: off);
+                                 see vkg_ctx_poll_shaders */
 };
 struct vkg_ctx_desc vkg_ctx_desc_default(void);
 vkg_status vkg_ctx_create(const struct vkg_ctx_desc *desc, vkg_ctx **out);
@@ -182,8 +182,7 @@ vkg_t vkg_conv2d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const struct vkg_co
 vkg_t vkg_conv_transpose2d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const struct vkg_conv2d_desc *d);
 /* 1-D convolution: x (B, C, T), w (O, C/groups, K). causal pads dilation*(K-1) on the left only
  * (pad is then ignored) so that output t sees inputs <= t. */
-vkg_t vkg_conv1d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, int stride, int pad, int dilation, int groups,
-                 int causal);
+vkg_t vkg_conv1d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, int stride, int pad, int dilation, int groups, int causal);
 
 /* Scaled dot-product attention per head: q (B, NH, Tq, D), k (B, NH, Tk, D), v (B, NH, Tk, Dv)
  * -> (B, NH, Tq, Dv). scale <= 0 means 1/sqrt(D). causal: query i stands at position Tk - Tq + i and
@@ -214,11 +213,20 @@ vkg_t vkg_embedding_rows(vkg_graph *g, vkg_t table, vkg_t ids, int first);
 typedef enum vkg_binop { VKG_ADD, VKG_SUB, VKG_MUL, VKG_DIV, VKG_MAXIMUM, VKG_MINIMUM, VKG_POW } vkg_binop;
 vkg_t vkg_binary(vkg_graph *g, vkg_binop op, vkg_t a, vkg_t b);
 typedef enum vkg_unop {
-  VKG_RELU, VKG_LEAKY_RELU, /* alpha: negative slope */
-  VKG_GELU,                 /* exact, with erf */
-  VKG_GELU_TANH,            /* tanh approximation (GPT-2) */
-  VKG_TANH, VKG_SIGMOID, VKG_SILU, VKG_SOFTPLUS, VKG_EXP, VKG_LOG,
-  VKG_NEG, VKG_ABS, VKG_SQRT, VKG_SQUARE,
+  VKG_RELU,
+  VKG_LEAKY_RELU, /* alpha: negative slope */
+  VKG_GELU,       /* exact, with erf */
+  VKG_GELU_TANH,  /* tanh approximation (GPT-2) */
+  VKG_TANH,
+  VKG_SIGMOID,
+  VKG_SILU,
+  VKG_SOFTPLUS,
+  VKG_EXP,
+  VKG_LOG,
+  VKG_NEG,
+  VKG_ABS,
+  VKG_SQRT,
+  VKG_SQUARE,
   VKG_AFFINE, /* alpha * x + beta */
   VKG_UNOP_COUNT
 } vkg_unop;
@@ -233,7 +241,7 @@ vkg_t vkg_reshape(vkg_graph *g, vkg_t x, int ndim, const int *shape);
 vkg_t vkg_permute(vkg_graph *g, vkg_t x, const int *perm);
 vkg_t vkg_concat(vkg_graph *g, int n, const vkg_t *xs, int axis);
 vkg_t vkg_slice(vkg_graph *g, vkg_t x, int axis, int start, int end); /* [start, end) along axis */
-vkg_t vkg_cast(vkg_graph *g, vkg_t x, vkg_dtype to);                 /* f32 <-> f16 */
+vkg_t vkg_cast(vkg_graph *g, vkg_t x, vkg_dtype to);                  /* f32 <-> f16 */
 
 /* A history of a one-value tensor across runs: each run stores x into element (step - 1) % n of the
  * returned (n,) output, where step is the u32 scalar step_slot. Lets the host read the values of n
@@ -332,7 +340,7 @@ vkg_t vkg_gaussian_kl_loss(vkg_graph *g, vkg_t mu, vkg_t logvar);
 typedef enum vkg_optim_kind { VKG_SGD, VKG_ADAM, VKG_ADAMW } vkg_optim_kind;
 struct vkg_optim_desc {
   vkg_optim_kind kind;
-  float momentum;     /* SGD (0: plain SGD) */
+  float momentum; /* SGD (0: plain SGD) */
   float beta1, beta2, eps;
   float weight_decay; /* SGD and Adam: added to the gradient (L2); AdamW: decoupled, lr * wd * param */
   float clip_norm;    /* > 0: scale all gradients so their global L2 norm is at most this */
@@ -351,9 +359,9 @@ vkg_tensor *vkg_optim_state(const vkg_optim *o, int i, const char **name);
 
 /* Learning-rate schedules, evaluated on the host per step (step counts from 1). */
 struct vkg_lr_schedule {
-  float lr;          /* peak learning rate */
-  int warmup;        /* linear warmup steps from lr/warmup to lr (0: none) */
-  int total;         /* cosine decay from the end of warmup to min_lr at step `total` (0: constant) */
+  float lr;   /* peak learning rate */
+  int warmup; /* linear warmup steps from lr/warmup to lr (0: none) */
+  int total;  /* cosine decay from the end of warmup to min_lr at step `total` (0: constant) */
   float min_lr;
 };
 float vkg_lr_at(const struct vkg_lr_schedule *s, long step);
@@ -367,8 +375,8 @@ vkg_status vkg_st_open(const char *path, vkg_st **out);
 void vkg_st_close(vkg_st *st);
 int vkg_st_count(const vkg_st *st);
 const char *vkg_st_name(const vkg_st *st, int i);
-int vkg_st_find(const vkg_st *st, const char *name); /* index, or -1 */
-const char *vkg_st_dtype(const vkg_st *st, int i);   /* "F32", "F16", "BF16", "I32", "I64", "U8", ... */
+int vkg_st_find(const vkg_st *st, const char *name);       /* index, or -1 */
+const char *vkg_st_dtype(const vkg_st *st, int i);         /* "F32", "F16", "BF16", "I32", "I64", "U8", ... */
 int vkg_st_shape(const vkg_st *st, int i, int64_t *shape); /* ndim (shape holds up to 8 dims) */
 const void *vkg_st_data(const vkg_st *st, int i, size_t *bytes);
 const char *vkg_st_metadata(const vkg_st *st, const char *key); /* NULL if absent */
@@ -461,8 +469,8 @@ vkg_status vkg_detokenize(const vkg_tokenizer *t, const int32_t *ids, size_t n, 
  * four precisions (0 if any is 0), times the brevity penalty exp(1 - r/c) when c < r (c: hypothesis
  * tokens, r: the closest reference length per hypothesis, ties to the shorter). One reference per
  * hypothesis; n >= 1 (else VKG_ERR_ARG). */
-vkg_status vkg_bleu(const int32_t *const *hyp, const size_t *hyp_len, const int32_t *const *ref,
-                    const size_t *ref_len, int n, double *bleu);
+vkg_status vkg_bleu(const int32_t *const *hyp, const size_t *hyp_len, const int32_t *const *ref, const size_t *ref_len,
+                    int n, double *bleu);
 /* Self-BLEU: the corpus BLEU of each of n >= 2 sequences against all the others as references (an
  * n-gram is clipped by its largest count in any of them). Lower means more diverse samples. */
 vkg_status vkg_self_bleu(const int32_t *const *seq, const size_t *len, int n, double *bleu);

@@ -21,23 +21,22 @@ vkg_status vkg__queue_submit(vkg_ctx *ctx, const VkSubmitInfo *si, VkFence fence
 vkg_status vkg__fence_wait(vkg_ctx *ctx, VkFence fence);
 const char *vkg__vkresult_str(VkResult r);
 /* An internal invariant: checked in every build type, aborts with file:line. */
-#define VKG_ASSERT(c)                                                                              \
-  do {                                                                                             \
-    if (!(c)) {                                                                                    \
-      fprintf(stderr, "vkgen: internal error at %s:%d: %s\n", __FILE__, __LINE__, #c);             \
-      abort();                                                                                     \
-    }                                                                                              \
+#define VKG_ASSERT(c)                                                                                                  \
+  do {                                                                                                                 \
+    if (!(c)) {                                                                                                        \
+      fprintf(stderr, "vkgen: internal error at %s:%d: %s\n", __FILE__, __LINE__, #c);                                 \
+      abort();                                                                                                         \
+    }                                                                                                                  \
   } while (0)
 /* Evaluates a Vulkan call; on failure records "vkFoo failed: VK_ERROR_..." and returns from the caller. */
-#define VK_CHECK(call)                                                                             \
-  do {                                                                                             \
-    VkResult r_ = (call);                                                                          \
-    if (r_ != VK_SUCCESS)                                                                          \
-      return vkg__fail(r_ == VK_ERROR_DEVICE_LOST ? VKG_ERR_DEVICE_LOST                            \
-                       : (r_ == VK_ERROR_OUT_OF_DEVICE_MEMORY || r_ == VK_ERROR_OUT_OF_HOST_MEMORY) \
-                           ? VKG_ERR_OOM                                                           \
-                           : VKG_ERR_VULKAN,                                                       \
-                       "%s failed: %s", #call, vkg__vkresult_str(r_));                             \
+#define VK_CHECK(call)                                                                                                 \
+  do {                                                                                                                 \
+    VkResult r_ = (call);                                                                                              \
+    if (r_ != VK_SUCCESS)                                                                                              \
+      return vkg__fail(r_ == VK_ERROR_DEVICE_LOST ? VKG_ERR_DEVICE_LOST                                                \
+                       : (r_ == VK_ERROR_OUT_OF_DEVICE_MEMORY || r_ == VK_ERROR_OUT_OF_HOST_MEMORY) ? VKG_ERR_OOM      \
+                                                                                                    : VKG_ERR_VULKAN,  \
+                       "%s failed: %s", #call, vkg__vkresult_str(r_));                                                 \
   } while (0)
 
 /* ---- memory ---- */
@@ -55,8 +54,7 @@ void vkg__free(vkg_ctx *ctx, struct vkg_alloc *a);
 /* Host <-> device copies through the context's staging buffer (one submission each, waits). */
 vkg_status vkg__upload(vkg_ctx *ctx, const struct vkg_alloc *dst, VkDeviceSize offset, const void *src,
                        VkDeviceSize bytes);
-vkg_status vkg__download(vkg_ctx *ctx, const struct vkg_alloc *src, VkDeviceSize offset, void *dst,
-                         VkDeviceSize bytes);
+vkg_status vkg__download(vkg_ctx *ctx, const struct vkg_alloc *src, VkDeviceSize offset, void *dst, VkDeviceSize bytes);
 /* Records a one-off command buffer with fn, submits it and waits. */
 vkg_status vkg__one_shot(vkg_ctx *ctx, void (*fn)(VkCommandBuffer cb, void *user), void *user);
 void vkg__mem_destroy(vkg_ctx *ctx);
@@ -106,8 +104,10 @@ vkg_status vkg__graph_rerecord(vkg_graph *g);
 #define VKG_IFACE_MAX 32
 struct vkg_shader_iface {
   int nbind;
-  struct { uint32_t set, binding, storage; } bind[VKG_IFACE_MAX]; /* storage: 0 storage buffer, 1 uniform, 2 other */
-  uint32_t pc_size;          /* bytes of the push-constant block, 0 if none */
+  struct {
+    uint32_t set, binding, storage;
+  } bind[VKG_IFACE_MAX]; /* storage: 0 storage buffer, 1 uniform, 2 other */
+  uint32_t pc_size;      /* bytes of the push-constant block, 0 if none */
   int npc_members;
   uint32_t pc_offset[VKG_IFACE_MAX];
   int nspec;
@@ -117,8 +117,7 @@ struct vkg_shader_iface {
 int vkg__spirv_iface(const uint32_t *code, size_t words, struct vkg_shader_iface *iface, char *err, size_t n);
 /* Checks that a new interface fits the launcher written for the old one (bindings, push-constant
  * block and specialization constants the old one declares). Returns 0, or -1 with what differs. */
-int vkg__iface_compatible(const struct vkg_shader_iface *old, const struct vkg_shader_iface *neu, char *why,
-                          size_t n);
+int vkg__iface_compatible(const struct vkg_shader_iface *old, const struct vkg_shader_iface *neu, char *why, size_t n);
 
 /* ---- context ---- */
 
@@ -200,14 +199,14 @@ struct vkg_gtensor {
   int ndim;
   int shape[VKG_MAX_DIMS];
   enum vkg_tensor_kind kind;
-  vkg_t base;            /* for views */
+  vkg_t base; /* for views */
   char name[48];
-  vkg_tensor *bound;     /* for VKG_KIND_BOUND */
-  struct vkg_alloc alloc;/* for own memory (input, output, scalars, streamed) */
+  vkg_tensor *bound;                 /* for VKG_KIND_BOUND */
+  struct vkg_alloc alloc;            /* for own memory (input, output, scalars, streamed) */
   struct vkg_alloc stage[VKG_SLOTS]; /* host-visible staging per slot (scalars, streamed) */
-  VkDeviceSize offset;   /* intermediates: offset in the arena */
-  int first, last;       /* liveness: dispatch indices of the first write and the last use */
-  uint8_t requires_grad; /* a leaf whose gradient is wanted */
+  VkDeviceSize offset;               /* intermediates: offset in the arena */
+  int first, last;                   /* liveness: dispatch indices of the first write and the last use */
+  uint8_t requires_grad;             /* a leaf whose gradient is wanted */
 };
 
 struct vkg_dispatch {
@@ -239,7 +238,7 @@ struct vkg_node {
   vkg_t in[VKG_NODE_MAX_IN];   /* VKG_NONE for an absent optional input (a bias) */
   vkg_t out[VKG_NODE_MAX_OUT]; /* out[0] is the result; others are values saved for the backward */
   unsigned char attrs[VKG_NODE_ATTR];
-  vkg_backward_fn backward;    /* NULL: the op has no gradient (an error if one is needed) */
+  vkg_backward_fn backward; /* NULL: the op has no gradient (an error if one is needed) */
 };
 /* Records the current node's inputs, outputs, attributes and backward (call after its dispatches). */
 void vkg__node_io(vkg_graph *g, int nin, const vkg_t *in, int nout, const vkg_t *out, const void *attrs,
@@ -269,8 +268,8 @@ struct vkg_graph {
   vkg_t scalars; /* the scalar buffer tensor, VKG_NONE until a slot is made */
   uint32_t rng_streams;
   /* autodiff: set by vkg_backward */
-  vkg_t *grads;      /* gradient of each tensor that existed when vkg_backward ran, or VKG_NONE */
-  uint8_t *needed;   /* tensors on a path from a requires_grad leaf */
+  vkg_t *grads;    /* gradient of each tensor that existed when vkg_backward ran, or VKG_NONE */
+  uint8_t *needed; /* tensors on a path from a requires_grad leaf */
   int ngrads;
   int compiled;
   struct vkg_alloc arena;
@@ -301,9 +300,8 @@ const char *vkg__shape_str(const int *shape, int ndim, char *buf, size_t n);
 void vkg__begin(vkg_graph *g, const char *op);
 /* Appends a dispatch: shader with specialization constants spec[0..nspec), bindings (those listed in
  * writes_mask bit i are written), push constants, and workgroup counts. */
-int vkg__dispatch(vkg_graph *g, const char *shader, const uint32_t *spec, int nspec, int nbind,
-                  const vkg_t *bind, unsigned writes_mask, const void *pc, uint32_t pc_size,
-                  uint32_t gx, uint32_t gy, uint32_t gz);
+int vkg__dispatch(vkg_graph *g, const char *shader, const uint32_t *spec, int nspec, int nbind, const vkg_t *bind,
+                  unsigned writes_mask, const void *pc, uint32_t pc_size, uint32_t gx, uint32_t gy, uint32_t gz);
 /* Frees the Vulkan objects and memory of a compiled graph (graph/compile.c). */
 void vkg__graph_release(vkg_graph *g);
 /* The graph's scalar buffer (created on first use). */

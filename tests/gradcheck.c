@@ -7,14 +7,16 @@
 
 size_t gc_numel(const struct gc_op *op, int i) {
   size_t n = 1;
-  for (int d = 0; d < op->ndim[i]; d++) n *= (size_t)op->shape[i][d];
+  for (int d = 0; d < op->ndim[i]; d++)
+    n *= (size_t)op->shape[i][d];
   return n;
 }
 
 static double loss(const struct gc_op *op, double *const *in, const double *r, double *y) {
   op->fwd(op, in, y);
   double l = 0;
-  for (size_t j = 0; j < op->out_n; j++) l += y[j] * r[j];
+  for (size_t j = 0; j < op->out_n; j++)
+    l += y[j] * r[j];
   return l;
 }
 
@@ -23,7 +25,8 @@ static int check_reference(const struct gc_op *op, double **in, const double *r)
   double eps = op->fd_eps > 0 ? op->fd_eps : 1e-6, tol = op->fd_tol > 0 ? op->fd_tol : 1e-6;
   double *y = calloc(op->out_n, sizeof *y);
   double *gin[GC_MAX_IN] = {0};
-  for (int i = 0; i < op->nin; i++) gin[i] = calloc(gc_numel(op, i), sizeof(double));
+  for (int i = 0; i < op->nin; i++)
+    gin[i] = calloc(gc_numel(op, i), sizeof(double));
   op->bwd(op, in, r, gin);
   double worst = 0;
   int ok = 1, wi = 0;
@@ -55,7 +58,8 @@ static int check_reference(const struct gc_op *op, double **in, const double *r)
             (lp - lm) / (2 * eps));
   }
   th_check(ok, "%s", what);
-  for (int i = 0; i < op->nin; i++) free(gin[i]);
+  for (int i = 0; i < op->nin; i++)
+    free(gin[i]);
   free(y);
   return ok;
 }
@@ -74,7 +78,8 @@ static int check_gpu(vkg_ctx *ctx, const struct gc_op *op, double *const *in, co
   vkg_t y = op->build(g, op, x);
   int flat[1] = {(int)op->out_n};
   vkg_t R = vkg_input(g, "r", VKG_F32, 1, flat);
-  vkg_t L = vkg_reduce(g, VKG_REDUCE_SUM, vkg_binary(g, VKG_MUL, vkg_reshape(g, y, 1, flat), R), 0, 0); /* sum_j y_j r_j */
+  vkg_t L =
+      vkg_reduce(g, VKG_REDUCE_SUM, vkg_binary(g, VKG_MUL, vkg_reshape(g, y, 1, flat), R), 0, 0); /* sum_j y_j r_j */
   vkg_backward(g, L);
   vkg_t gx[GC_MAX_IN];
   for (int i = 0; i < op->nin; i++) {
@@ -86,24 +91,28 @@ static int check_gpu(vkg_ctx *ctx, const struct gc_op *op, double *const *in, co
     size_t n = gc_numel(op, i);
     if (op->is_int[i]) {
       int32_t *v = malloc(n * sizeof *v);
-      for (size_t k = 0; k < n; k++) v[k] = (int32_t)in[i][k];
+      for (size_t k = 0; k < n; k++)
+        v[k] = (int32_t)in[i][k];
       ok = th_ok(vkg_graph_write_i32(g, x[i], v, n), op->name);
       free(v);
     } else {
       float *v = th_alloc(n);
-      for (size_t k = 0; k < n; k++) v[k] = (float)in[i][k];
+      for (size_t k = 0; k < n; k++)
+        v[k] = (float)in[i][k];
       ok = th_ok(vkg_graph_write(g, x[i], v, n), op->name);
       free(v);
     }
   }
   if (ok) {
     float *rv = th_alloc(op->out_n);
-    for (size_t j = 0; j < op->out_n; j++) rv[j] = (float)r[j];
+    for (size_t j = 0; j < op->out_n; j++)
+      rv[j] = (float)r[j];
     ok = th_ok(vkg_graph_write(g, R, rv, op->out_n), op->name) && th_ok(th_run(g), op->name);
     free(rv);
   }
   double *gin[GC_MAX_IN] = {0};
-  for (int i = 0; i < op->nin; i++) gin[i] = calloc(gc_numel(op, i), sizeof(double));
+  for (int i = 0; i < op->nin; i++)
+    gin[i] = calloc(gc_numel(op, i), sizeof(double));
   if (ok) op->bwd(op, in, r, gin);
   for (int i = 0; i < op->nin && ok; i++) {
     if (op->is_int[i] || op->no_grad[i]) continue;
@@ -115,13 +124,15 @@ static int check_gpu(vkg_ctx *ctx, const struct gc_op *op, double *const *in, co
       continue;
     }
     float *got = th_alloc(n), *ref = th_alloc(n);
-    for (size_t k = 0; k < n; k++) ref[k] = (float)gin[i][k];
+    for (size_t k = 0; k < n; k++)
+      ref[k] = (float)gin[i][k];
     ok = th_ok(vkg_graph_read(g, gx[i], got, n), what) &&
          th_close(what, got, ref, n, op->atol > 0 ? op->atol : 1e-4f, op->rtol > 0 ? op->rtol : 1e-3f);
     free(got);
     free(ref);
   }
-  for (int i = 0; i < op->nin; i++) free(gin[i]);
+  for (int i = 0; i < op->nin; i++)
+    free(gin[i]);
   vkg_graph_destroy(g);
   return ok;
 }
@@ -137,10 +148,12 @@ int gc_check(vkg_ctx *ctx, const struct gc_op *op) {
       in[i][k] = op->is_int[i] ? (double)(int)th_uniform(0, (float)op->int_hi[i]) : (double)th_uniform(lo, hi);
   }
   double *r = malloc(op->out_n * sizeof *r);
-  for (size_t j = 0; j < op->out_n; j++) r[j] = th_uniform(-1, 1);
+  for (size_t j = 0; j < op->out_n; j++)
+    r[j] = th_uniform(-1, 1);
   int ok = check_reference(op, in, r);
   ok &= check_gpu(ctx, op, in, r);
-  for (int i = 0; i < op->nin; i++) free(in[i]);
+  for (int i = 0; i < op->nin; i++)
+    free(in[i]);
   free(r);
   return ok;
 }

@@ -18,21 +18,21 @@ struct gc_op {
   int nin;
   int ndim[GC_MAX_IN];
   int shape[GC_MAX_IN][VKG_MAX_DIMS];
-  int is_int[GC_MAX_IN];    /* i32 inputs (ids): not differentiated, filled with ints in [0, int_hi) */
-  int no_grad[GC_MAX_IN];   /* differentiable in principle but not checked (e.g. running stats) */
+  int is_int[GC_MAX_IN];  /* i32 inputs (ids): not differentiated, filled with ints in [0, int_hi) */
+  int no_grad[GC_MAX_IN]; /* differentiable in principle but not checked (e.g. running stats) */
   int int_hi[GC_MAX_IN];
   float lo[GC_MAX_IN], hi[GC_MAX_IN]; /* input value ranges (default [-1, 1)) */
-  size_t out_n;             /* elements of the output */
-  const void *user;         /* op attributes for the callbacks */
+  size_t out_n;                       /* elements of the output */
+  const void *user;                   /* op attributes for the callbacks */
   /* y = f(in); in[i] holds the input values (ints as doubles) */
   void (*fwd)(const struct gc_op *op, double *const *in, double *y);
   /* gin[i] += dL/din[i] given gy = dL/dy; gin arrays are zeroed by the caller */
   void (*bwd)(const struct gc_op *op, double *const *in, const double *gy, double **gin);
   /* builds the op on g from the input tensors; returns its output */
   vkg_t (*build)(vkg_graph *g, const struct gc_op *op, const vkg_t *in);
-  double fd_eps;            /* finite-difference step (default 1e-6) */
-  double fd_tol;            /* C backward vs finite differences: atol = rtol (default 1e-6) */
-  float atol, rtol;         /* GPU vs C backward (default 1e-4, 1e-3) */
+  double fd_eps;    /* finite-difference step (default 1e-6) */
+  double fd_tol;    /* C backward vs finite differences: atol = rtol (default 1e-6) */
+  float atol, rtol; /* GPU vs C backward (default 1e-4, 1e-3) */
 };
 
 /* Runs both checks for op; returns 1 if both passed. */

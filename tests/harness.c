@@ -65,7 +65,8 @@ float th_normal(void) {
 }
 
 void th_fill(float *x, size_t n, float lo, float hi) {
-  for (size_t i = 0; i < n; i++) x[i] = th_uniform(lo, hi);
+  for (size_t i = 0; i < n; i++)
+    x[i] = th_uniform(lo, hi);
 }
 
 float *th_alloc(size_t n) {
@@ -107,8 +108,10 @@ int th_check(int ok, const char *fmt, ...) {
   vfprintf(ok ? stdout : stderr, fmt, ap);
   fputc('\n', ok ? stdout : stderr);
   va_end(ap);
-  if (ok) passed++;
-  else failed++;
+  if (ok)
+    passed++;
+  else
+    failed++;
   return ok;
 }
 
@@ -143,7 +146,8 @@ vkg_t th_input(vkg_graph *g, int ndim, const int *shape, float lo, float hi, flo
   for (int i = 0; i < npend; i++)
     if (pend[i].g == g && pend[i].t >= t) pend[i].g = NULL;
   size_t n = 1;
-  for (int i = 0; i < ndim; i++) n *= (size_t)(shape[i] > 0 ? shape[i] : 1);
+  for (int i = 0; i < ndim; i++)
+    n *= (size_t)(shape[i] > 0 ? shape[i] : 1);
   float *x = th_alloc(n);
   th_fill(x, n, lo, hi);
   if (npend == cap_pend) {
@@ -169,7 +173,8 @@ vkg_status th_write_inputs(vkg_graph *g) {
 }
 
 static void free_pending(void) {
-  for (int i = 0; i < npend; i++) free(pend[i].host);
+  for (int i = 0; i < npend; i++)
+    free(pend[i].host);
   free(pend);
   pend = NULL;
   npend = cap_pend = 0;

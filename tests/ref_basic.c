@@ -3,8 +3,8 @@
 #include <math.h>
 #include <string.h>
 
-void ref_matmul(float *c, const float *a, const float *b, const float *bias, int batch, int M, int N, int K, int trans_a,
-                int trans_b, int a_batched, int b_batched) {
+void ref_matmul(float *c, const float *a, const float *b, const float *bias, int batch, int M, int N, int K,
+                int trans_a, int trans_b, int a_batched, int b_batched) {
   for (int p = 0; p < batch; p++) {
     const float *A = a + (a_batched ? (size_t)p * M * K : 0), *B = b + (b_batched ? (size_t)p * K * N : 0);
     for (int m = 0; m < M; m++)
@@ -67,7 +67,8 @@ int ref_binary(vkg_binop op, float *out, int *oshape, const float *a, const int 
     oshape[i] = as[i] > bs[i] ? as[i] : bs[i];
   }
   size_t total = 1;
-  for (int i = 0; i < n; i++) total *= (size_t)oshape[i];
+  for (int i = 0; i < n; i++)
+    total *= (size_t)oshape[i];
   for (size_t e = 0; e < total; e++) {
     size_t rem = e, ia = 0, ib = 0, sa = 1, sb = 1;
     for (int d = n - 1; d >= 0; d--) {

@@ -2,7 +2,9 @@
 
 #include <stdlib.h>
 
-int ref_conv_out(int in, int k, int stride, int pad, int dil) { return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1; }
+int ref_conv_out(int in, int k, int stride, int pad, int dil) {
+  return (in + 2 * pad - dil * (k - 1) - 1) / stride + 1;
+}
 
 int ref_conv_transpose_out(int in, int k, int stride, int pad, int dil, int out_pad) {
   return (in - 1) * stride - 2 * pad + dil * (k - 1) + out_pad + 1;
@@ -12,7 +14,8 @@ int ref_conv_transpose_out(int in, int k, int stride, int pad, int dil, int out_
 static void bias_bwd(double *gb, const double *gy, int B, int O, size_t P) {
   for (int b = 0; b < B; b++)
     for (int o = 0; o < O; o++)
-      for (size_t i = 0; i < P; i++) gb[o] += gy[((size_t)b * O + o) * P + i];
+      for (size_t i = 0; i < P; i++)
+        gb[o] += gy[((size_t)b * O + o) * P + i];
 }
 
 // ---- conv2d ----
@@ -100,12 +103,13 @@ void ref_conv_transpose2d_f64(double *y, const double *x, const double *w, const
   size_t P = (size_t)p->OH * p->OW;
   for (int b = 0; b < p->B; b++)
     for (int o = 0; o < p->O; o++)
-      for (size_t i = 0; i < P; i++) y[((size_t)b * p->O + o) * P + i] = bias ? bias[o] : 0.0;
+      for (size_t i = 0; i < P; i++)
+        y[((size_t)b * p->O + o) * P + i] = bias ? bias[o] : 0.0;
   convt_nest(p, x, w, y, NULL, NULL, NULL);
 }
 
-void ref_conv_transpose2d_bwd(double *gx, double *gw, double *gb, const double *gy, const double *x,
-                              const double *w, const struct ref_conv *p) {
+void ref_conv_transpose2d_bwd(double *gx, double *gw, double *gb, const double *gy, const double *x, const double *w,
+                              const struct ref_conv *p) {
   if (gx || gw) convt_nest(p, x, w, NULL, gy, gx, gw);
   if (gb) bias_bwd(gb, gy, p->B, p->O, (size_t)p->OH * p->OW);
 }
@@ -116,7 +120,8 @@ static double *to_f64(const float *v, size_t n) {
   if (!v) return NULL;
   double *d = malloc((n ? n : 1) * sizeof *d);
   if (!d) abort();
-  for (size_t i = 0; i < n; i++) d[i] = v[i];
+  for (size_t i = 0; i < n; i++)
+    d[i] = v[i];
   return d;
 }
 
@@ -129,7 +134,8 @@ static void forward_f32(void (*fwd)(double *, const double *, const double *, co
   double *yd = malloc((yn ? yn : 1) * sizeof *yd);
   if (!yd) abort();
   fwd(yd, xd, wd, bd, p);
-  for (size_t i = 0; i < yn; i++) out[i] = (float)yd[i];
+  for (size_t i = 0; i < yn; i++)
+    out[i] = (float)yd[i];
   free(xd);
   free(wd);
   free(bd);
@@ -137,15 +143,15 @@ static void forward_f32(void (*fwd)(double *, const double *, const double *, co
 }
 
 void ref_conv2d(float *out, const float *x, const float *w, const float *bias, int B, int C, int H, int W, int O,
-                int KH, int KW, int OH, int OW, int stride_h, int stride_w, int pad_t, int pad_l, int dil_h,
-                int dil_w, int groups) {
+                int KH, int KW, int OH, int OW, int stride_h, int stride_w, int pad_t, int pad_l, int dil_h, int dil_w,
+                int groups) {
   struct ref_conv p = {B, C, H, W, O, KH, KW, OH, OW, stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, groups};
   forward_f32(ref_conv2d_f64, out, x, w, bias, (size_t)O * (C / groups) * KH * KW, &p);
 }
 
-void ref_conv_transpose2d(float *out, const float *x, const float *w, const float *bias, int B, int C, int H,
-                          int W, int O, int KH, int KW, int OH, int OW, int stride_h, int stride_w, int pad_h,
-                          int pad_w, int dil_h, int dil_w, int groups) {
+void ref_conv_transpose2d(float *out, const float *x, const float *w, const float *bias, int B, int C, int H, int W,
+                          int O, int KH, int KW, int OH, int OW, int stride_h, int stride_w, int pad_h, int pad_w,
+                          int dil_h, int dil_w, int groups) {
   struct ref_conv p = {B, C, H, W, O, KH, KW, OH, OW, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups};
   forward_f32(ref_conv_transpose2d_f64, out, x, w, bias, (size_t)C * (O / groups) * KH * KW, &p);
 }

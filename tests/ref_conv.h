@@ -22,16 +22,16 @@ void ref_conv2d_bwd(double *gx, double *gw, double *gb, const double *gy, const 
  * direction from the shader). */
 void ref_conv_transpose2d_f64(double *y, const double *x, const double *w, const double *bias,
                               const struct ref_conv *p);
-void ref_conv_transpose2d_bwd(double *gx, double *gw, double *gb, const double *gy, const double *x,
-                              const double *w, const struct ref_conv *p);
+void ref_conv_transpose2d_bwd(double *gx, double *gw, double *gb, const double *gy, const double *x, const double *w,
+                              const struct ref_conv *p);
 
 /* float versions of the forwards for the forward tests (same arguments as the fields above). */
 void ref_conv2d(float *out, const float *x, const float *w, const float *bias, int B, int C, int H, int W, int O,
-                int KH, int KW, int OH, int OW, int stride_h, int stride_w, int pad_t, int pad_l, int dil_h,
-                int dil_w, int groups);
-void ref_conv_transpose2d(float *out, const float *x, const float *w, const float *bias, int B, int C, int H,
-                          int W, int O, int KH, int KW, int OH, int OW, int stride_h, int stride_w, int pad_h,
-                          int pad_w, int dil_h, int dil_w, int groups);
+                int KH, int KW, int OH, int OW, int stride_h, int stride_w, int pad_t, int pad_l, int dil_h, int dil_w,
+                int groups);
+void ref_conv_transpose2d(float *out, const float *x, const float *w, const float *bias, int B, int C, int H, int W,
+                          int O, int KH, int KW, int OH, int OW, int stride_h, int stride_w, int pad_h, int pad_w,
+                          int dil_h, int dil_w, int groups);
 
 /* Output size of conv2d along one axis (PyTorch's formula with symmetric padding). */
 int ref_conv_out(int in, int k, int stride, int pad, int dil);

@@ -8,14 +8,16 @@ static double *to_d(const float *x, size_t n) {
   if (!x) return NULL;
   double *d = malloc(sizeof *d * (n ? n : 1));
   if (!d) abort();
-  for (size_t i = 0; i < n; i++) d[i] = x[i];
+  for (size_t i = 0; i < n; i++)
+    d[i] = x[i];
   return d;
 }
 
 /* y = x rounded to float, when y is not NULL. */
 static void to_f(float *y, const double *x, size_t n) {
   if (y)
-    for (size_t i = 0; i < n; i++) y[i] = (float)x[i];
+    for (size_t i = 0; i < n; i++)
+      y[i] = (float)x[i];
 }
 
 static double *zeros(size_t n) {
@@ -31,9 +33,12 @@ void ref_softmax_d(double *y, const double *x, int rows, int C, int log_) {
     const double *xr = x + (size_t)r * C;
     double *yr = y + (size_t)r * C;
     double m = -INFINITY, s = 0;
-    for (int c = 0; c < C; c++) m = xr[c] > m ? xr[c] : m;
-    for (int c = 0; c < C; c++) s += exp(xr[c] - m);
-    for (int c = 0; c < C; c++) yr[c] = log_ ? xr[c] - m - log(s) : exp(xr[c] - m) / s;
+    for (int c = 0; c < C; c++)
+      m = xr[c] > m ? xr[c] : m;
+    for (int c = 0; c < C; c++)
+      s += exp(xr[c] - m);
+    for (int c = 0; c < C; c++)
+      yr[c] = log_ ? xr[c] - m - log(s) : exp(xr[c] - m) / s;
   }
 }
 
@@ -53,8 +58,10 @@ void ref_softmax_bwd(double *dx, const double *x, const double *dy, int rows, in
   for (int r = 0; r < rows; r++) {
     const double *pr = p + (size_t)r * C, *gr = dy + (size_t)r * C;
     double s = 0;
-    for (int c = 0; c < C; c++) s += log_ ? gr[c] : pr[c] * gr[c];
-    for (int c = 0; c < C; c++) dx[(size_t)r * C + c] += log_ ? gr[c] - pr[c] * s : pr[c] * (gr[c] - s);
+    for (int c = 0; c < C; c++)
+      s += log_ ? gr[c] : pr[c] * gr[c];
+    for (int c = 0; c < C; c++)
+      dx[(size_t)r * C + c] += log_ ? gr[c] - pr[c] * s : pr[c] * (gr[c] - s);
   }
   free(p);
 }
@@ -64,9 +71,11 @@ void ref_softmax_bwd(double *dx, const double *x, const double *dy, int rows, in
 /* Mean and 1/sqrt(biased variance + eps) of n values x[0], x[stride], ... */
 static void moments(const double *x, size_t n, size_t stride, double eps, double *mean, double *rstd) {
   double mu = 0, var = 0;
-  for (size_t i = 0; i < n; i++) mu += x[i * stride];
+  for (size_t i = 0; i < n; i++)
+    mu += x[i * stride];
   mu /= (double)n;
-  for (size_t i = 0; i < n; i++) var += (x[i * stride] - mu) * (x[i * stride] - mu);
+  for (size_t i = 0; i < n; i++)
+    var += (x[i * stride] - mu) * (x[i * stride] - mu);
   var /= (double)n; /* biased, as PyTorch */
   *mean = mu;
   *rstd = 1.0 / sqrt(var + eps);
@@ -128,7 +137,8 @@ void ref_layernorm_bwd(double *dx, double *dgamma, double *dbeta, const double *
     }
     if (!dx) continue;
     /* Per-column gamma: fold it into dy, then take the group rule with scale 1. */
-    for (int c = 0; c < C; c++) g[c] = gr[c] * (gamma ? gamma[c] : 1.0);
+    for (int c = 0; c < C; c++)
+      g[c] = gr[c] * (gamma ? gamma[c] : 1.0);
     norm_group_bwd(dx + (size_t)r * C, xr, g, (size_t)C, 1, eps, 1.0);
   }
   free(g);
@@ -145,11 +155,13 @@ void ref_batchnorm_d(double *y, double *mean, double *rstd, double *run_mean, do
     double mu, rs;
     if (training) {
       for (int b = 0; b < B; b++)
-        for (int i = 0; i < S; i++) xc[(size_t)b * S + i] = x[((size_t)b * C + c) * S + i];
+        for (int i = 0; i < S; i++)
+          xc[(size_t)b * S + i] = x[((size_t)b * C + c) * S + i];
       moments(xc, n, 1, eps, &mu, &rs);
       if (run_mean) {
         double q = 0; /* the sum of squares again, for the unbiased variance */
-        for (size_t i = 0; i < n; i++) q += (xc[i] - mu) * (xc[i] - mu);
+        for (size_t i = 0; i < n; i++)
+          q += (xc[i] - mu) * (xc[i] - mu);
         run_mean[c] = (1.0 - momentum) * run_mean[c] + momentum * mu;
         run_var[c] = (1.0 - momentum) * run_var[c] + momentum * (q / (double)(n - 1));
       }
@@ -169,7 +181,8 @@ void ref_batchnorm_d(double *y, double *mean, double *rstd, double *run_mean, do
 }
 
 void ref_batchnorm(float *y, float *mean, float *rstd, float *run_mean, float *run_var, const float *x,
-                   const float *gamma, const float *beta, int B, int C, int S, float momentum, float eps, int training) {
+                   const float *gamma, const float *beta, int B, int C, int S, float momentum, float eps,
+                   int training) {
   size_t n = (size_t)B * C * S;
   double *xd = to_d(x, n), *gd = to_d(gamma, (size_t)C), *bd = to_d(beta, (size_t)C);
   double *rmd = to_d(run_mean, (size_t)C), *rvd = to_d(run_var, (size_t)C);
@@ -205,7 +218,8 @@ void ref_batchnorm_bwd(double *dx, double *dgamma, double *dbeta, const double *
     } else {
       mu = run_mean[c];
       rs = 1.0 / sqrt(run_var[c] + eps);
-      for (size_t i = 0; i < n; i++) dc[i] = gc[i] * ga * rs;
+      for (size_t i = 0; i < n; i++)
+        dc[i] = gc[i] * ga * rs;
     }
     for (size_t i = 0; i < n; i++) {
       if (dgamma) dgamma[c] += gc[i] * (xc[i] - mu) * rs;
@@ -213,7 +227,8 @@ void ref_batchnorm_bwd(double *dx, double *dgamma, double *dbeta, const double *
     }
     if (dx)
       for (int b = 0; b < B; b++)
-        for (int i = 0; i < S; i++) dx[((size_t)b * C + c) * S + i] += dc[(size_t)b * S + i];
+        for (int i = 0; i < S; i++)
+          dx[((size_t)b * C + c) * S + i] += dc[(size_t)b * S + i];
   }
   free(xc), free(gc), free(dc);
 }
@@ -236,7 +251,8 @@ void ref_embedding(float *out, const float *table, const int32_t *ids, int n, in
 void ref_embedding_bwd(double *dtable, const int32_t *ids, const double *dy, int n, int V, int C) {
   for (int i = 0; i < n; i++) {
     if (ids[i] < 0 || ids[i] >= V) continue;
-    for (int c = 0; c < C; c++) dtable[(size_t)ids[i] * C + c] += dy[(size_t)i * C + c];
+    for (int c = 0; c < C; c++)
+      dtable[(size_t)ids[i] * C + c] += dy[(size_t)i * C + c];
   }
 }
 
@@ -248,12 +264,15 @@ static double attention_row(double *p, const double *Q, const double *K, int lim
   double m = -INFINITY, l = 0;
   for (int j = 0; j < limit; j++) {
     double d = 0;
-    for (int e = 0; e < D; e++) d += Q[e] * K[(size_t)j * D + e];
+    for (int e = 0; e < D; e++)
+      d += Q[e] * K[(size_t)j * D + e];
     p[j] = d * sc;
     if (p[j] > m) m = p[j];
   }
-  for (int j = 0; j < limit; j++) l += p[j] = exp(p[j] - m);
-  for (int j = 0; j < limit; j++) p[j] /= l;
+  for (int j = 0; j < limit; j++)
+    l += p[j] = exp(p[j] - m);
+  for (int j = 0; j < limit; j++)
+    p[j] /= l;
   return m + log(l);
 }
 
@@ -268,7 +287,8 @@ void ref_attention_d(double *o, double *lse, const double *q, const double *k, c
       double l = attention_row(p, Q + (size_t)i * D, K, limit, D, sc);
       for (int c = 0; c < Dv; c++) {
         double acc = 0;
-        for (int j = 0; j < limit; j++) acc += p[j] * V[(size_t)j * Dv + c];
+        for (int j = 0; j < limit; j++)
+          acc += p[j] * V[(size_t)j * Dv + c];
         o[((size_t)bh * Tq + i) * Dv + c] = acc;
       }
       if (lse) lse[(size_t)bh * Tq + i] = l;

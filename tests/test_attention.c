@@ -48,10 +48,12 @@ static void attention(vkg_ctx *ctx, int B, int NH, int Tq, int Tk, int D, int Dv
 }
 
 /* Builds attention on inputs of the given shapes and checks that compile reports a shape error. */
-static void bad_shapes(vkg_ctx *ctx, const int *qs, const int *ks, const int *vs, int kd, int causal, const char *what) {
+static void bad_shapes(vkg_ctx *ctx, const int *qs, const int *ks, const int *vs, int kd, int causal,
+                       const char *what) {
   vkg_graph *g;
   vkg_graph_create(ctx, &g);
-  vkg_t q = vkg_input(g, "q", VKG_F32, 4, qs), k = vkg_input(g, "k", VKG_F32, kd, ks), v = vkg_input(g, "v", VKG_F32, 4, vs);
+  vkg_t q = vkg_input(g, "q", VKG_F32, 4, qs), k = vkg_input(g, "k", VKG_F32, kd, ks),
+        v = vkg_input(g, "v", VKG_F32, 4, vs);
   vkg_t o = vkg_attention(g, q, k, v, 0, causal);
   vkg_status s = vkg_graph_compile(g);
   th_check(o == VKG_NONE && s == VKG_ERR_SHAPE, "%s is a shape error: %s", what, vkg_last_error());
@@ -63,10 +65,10 @@ int main(void) {
   th_seed(4);
   /* B, NH, Tq, Tk, D, Dv */
   static const int cases[][6] = {
-      {1, 1, 1, 1, 1, 1},     {1, 1, 7, 7, 64, 64},   {2, 3, 13, 13, 16, 16}, {1, 2, 5, 37, 32, 48},
-      {2, 2, 1, 37, 64, 64},  {1, 1, 1, 7, 8, 8},     {1, 1, 300, 300, 64, 64}, {1, 2, 7, 300, 8, 5},
-      {2, 1, 7, 7, 1, 3},     {1, 1, 9, 40, 256, 256}, {1, 1, 33, 65, 24, 40},  {3, 1, 1, 1, 4, 4},
-      {1, 3, 127, 127, 13, 7}, {2, 2, 17, 130, 64, 32}, {1, 2, 65, 70, 96, 130}, {1, 1, 3, 33, 1000, 3},
+      {1, 1, 1, 1, 1, 1},      {1, 1, 7, 7, 64, 64},    {2, 3, 13, 13, 16, 16},   {1, 2, 5, 37, 32, 48},
+      {2, 2, 1, 37, 64, 64},   {1, 1, 1, 7, 8, 8},      {1, 1, 300, 300, 64, 64}, {1, 2, 7, 300, 8, 5},
+      {2, 1, 7, 7, 1, 3},      {1, 1, 9, 40, 256, 256}, {1, 1, 33, 65, 24, 40},   {3, 1, 1, 1, 4, 4},
+      {1, 3, 127, 127, 13, 7}, {2, 2, 17, 130, 64, 32}, {1, 2, 65, 70, 96, 130},  {1, 1, 3, 33, 1000, 3},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     for (int causal = 0; causal < 2; causal++) {

@@ -63,11 +63,13 @@ static double dunop_grad(vkg_unop op, double x, double alpha) {
 
 static void un_fwd(const struct gc_op *op, double *const *in, double *y) {
   const struct un *u = op->user;
-  for (size_t i = 0; i < op->out_n; i++) y[i] = dunop(u->op, in[0][i], u->alpha, u->beta);
+  for (size_t i = 0; i < op->out_n; i++)
+    y[i] = dunop(u->op, in[0][i], u->alpha, u->beta);
 }
 static void un_bwd(const struct gc_op *op, double *const *in, const double *gy, double **gin) {
   const struct un *u = op->user;
-  for (size_t i = 0; i < op->out_n; i++) gin[0][i] += gy[i] * dunop_grad(u->op, in[0][i], u->alpha);
+  for (size_t i = 0; i < op->out_n; i++)
+    gin[0][i] += gy[i] * dunop_grad(u->op, in[0][i], u->alpha);
 }
 static vkg_t un_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
   const struct un *u = op->user;
@@ -78,10 +80,19 @@ static void check_unary(vkg_ctx *ctx, vkg_unop o) {
   struct un u = {o, 0.2f, 0.3f};
   char name[48];
   snprintf(name, sizeof name, "unary %d backward", (int)o);
-  struct gc_op op = {.name = name, .nin = 1, .ndim = {2}, .shape = {{7, 13}}, .out_n = 91, .user = &u,
-                     .fwd = un_fwd, .bwd = un_bwd, .build = un_build};
-  if (o == VKG_LOG || o == VKG_SQRT) op.lo[0] = 0.2f, op.hi[0] = 3;
-  else op.lo[0] = -3, op.hi[0] = 3;
+  struct gc_op op = {.name = name,
+                     .nin = 1,
+                     .ndim = {2},
+                     .shape = {{7, 13}},
+                     .out_n = 91,
+                     .user = &u,
+                     .fwd = un_fwd,
+                     .bwd = un_bwd,
+                     .build = un_build};
+  if (o == VKG_LOG || o == VKG_SQRT)
+    op.lo[0] = 0.2f, op.hi[0] = 3;
+  else
+    op.lo[0] = -3, op.hi[0] = 3;
   gc_check(ctx, &op);
 }
 
@@ -153,11 +164,18 @@ static void check_binary(vkg_ctx *ctx, vkg_binop o, int nda, const int *sa, int 
     b.os[d] = da > db ? da : db;
   }
   size_t n = 1;
-  for (int d = 0; d < b.nd; d++) n *= (size_t)b.os[d];
+  for (int d = 0; d < b.nd; d++)
+    n *= (size_t)b.os[d];
   char name[64];
   snprintf(name, sizeof name, "binary %d backward (%dd x %dd)", (int)o, nda, ndb);
-  struct gc_op op = {.name = name, .nin = 2, .ndim = {nda, ndb}, .out_n = n, .user = &b,
-                     .fwd = bin_fwd, .bwd = bin_bwd, .build = bin_build};
+  struct gc_op op = {.name = name,
+                     .nin = 2,
+                     .ndim = {nda, ndb},
+                     .out_n = n,
+                     .user = &b,
+                     .fwd = bin_fwd,
+                     .bwd = bin_bwd,
+                     .build = bin_build};
   memcpy(op.shape[0], sa, sizeof(int) * (size_t)nda);
   memcpy(op.shape[1], sb, sizeof(int) * (size_t)ndb);
   op.lo[0] = op.lo[1] = 0.5f, op.hi[0] = op.hi[1] = 2; /* div and pow stay smooth */
@@ -279,20 +297,23 @@ static void reuse_and_freeze(vkg_ctx *ctx) {
 int main(void) {
   vkg_ctx *ctx = th_ctx();
   th_seed(7);
-  for (int o = 0; o < VKG_UNOP_COUNT; o++) check_unary(ctx, (vkg_unop)o);
+  for (int o = 0; o < VKG_UNOP_COUNT; o++)
+    check_unary(ctx, (vkg_unop)o);
   int s7x13[2] = {7, 13}, s13[1] = {13}, s7x1[2] = {7, 1}, s3x1x5[3] = {3, 1, 5}, s4x5[2] = {4, 5}, s1[1] = {1};
-  for (int o = VKG_ADD; o <= VKG_POW; o++) check_binary(ctx, (vkg_binop)o, 2, s7x13, 2, s7x13);
+  for (int o = VKG_ADD; o <= VKG_POW; o++)
+    check_binary(ctx, (vkg_binop)o, 2, s7x13, 2, s7x13);
   check_binary(ctx, VKG_ADD, 2, s7x13, 1, s13);   /* row vector */
   check_binary(ctx, VKG_MUL, 2, s7x1, 1, s13);    /* outer product shape */
   check_binary(ctx, VKG_DIV, 3, s3x1x5, 2, s4x5); /* (3,1,5) x (4,5) -> (3,4,5) */
   check_binary(ctx, VKG_SUB, 1, s1, 2, s7x13);    /* scalar */
   check_binary(ctx, VKG_POW, 2, s7x13, 1, s1);
   struct mm cases[] = {
-      {1, 7, 5, 3, 0, 0, 1, 0, 0}, {1, 13, 7, 9, 1, 0, 0, 0, 0}, {1, 5, 11, 6, 0, 1, 1, 0, 0},
-      {1, 9, 4, 13, 1, 1, 0, 0, 0}, {3, 5, 4, 6, 0, 0, 1, 1, 1}, {3, 5, 4, 6, 1, 0, 0, 1, 0},
-      {4, 3, 7, 5, 0, 1, 1, 0, 1}, {2, 1, 1, 1, 1, 1, 1, 1, 1},
+      {1, 7, 5, 3, 0, 0, 1, 0, 0},  {1, 13, 7, 9, 1, 0, 0, 0, 0}, {1, 5, 11, 6, 0, 1, 1, 0, 0},
+      {1, 9, 4, 13, 1, 1, 0, 0, 0}, {3, 5, 4, 6, 0, 0, 1, 1, 1},  {3, 5, 4, 6, 1, 0, 0, 1, 0},
+      {4, 3, 7, 5, 0, 1, 1, 0, 1},  {2, 1, 1, 1, 1, 1, 1, 1, 1},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_matmul(ctx, cases[i]);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    check_matmul(ctx, cases[i]);
   reuse_and_freeze(ctx);
   return th_finish(ctx);
 }

@@ -20,7 +20,8 @@ struct host_in {
 
 static struct host_in input(vkg_graph *g, int ndim, const int *shape, float lo, float hi) {
   struct host_in in = {.n = 1};
-  for (int i = 0; i < ndim; i++) in.n *= (size_t)shape[i];
+  for (int i = 0; i < ndim; i++)
+    in.n *= (size_t)shape[i];
   in.data = th_alloc(in.n);
   th_fill(in.data, in.n, lo, hi);
   in.t = vkg_input(g, "in", VKG_F32, ndim, shape);
@@ -43,9 +44,8 @@ struct c2 {
 
 static void check_conv2d(vkg_ctx *ctx, struct c2 p) {
   char what[200];
-  snprintf(what, sizeof what,
-           "conv2d x(%d,%d,%d,%d) w(%d,%d,%d,%d) stride %d,%d pad %d,%d dil %d,%d groups %d bias %d", p.B, p.C, p.H,
-           p.W, p.O, p.C / p.groups, p.KH, p.KW, p.sh, p.sw, p.ph, p.pw, p.dh, p.dw, p.groups, p.bias);
+  snprintf(what, sizeof what, "conv2d x(%d,%d,%d,%d) w(%d,%d,%d,%d) stride %d,%d pad %d,%d dil %d,%d groups %d bias %d",
+           p.B, p.C, p.H, p.W, p.O, p.C / p.groups, p.KH, p.KW, p.sh, p.sw, p.ph, p.pw, p.dh, p.dw, p.groups, p.bias);
   int OH = ref_conv_out(p.H, p.KH, p.sh, p.ph, p.dh), OW = ref_conv_out(p.W, p.KW, p.sw, p.pw, p.dw);
   vkg_graph *g;
   vkg_graph_create(ctx, &g);
@@ -67,7 +67,8 @@ static void check_conv2d(vkg_ctx *ctx, struct c2 p) {
                p.pw, p.dh, p.dw, p.groups);
     th_close(what, got, ref, n, ATOL, RTOL);
   }
-  for (int i = 0; i < 3; i++) free(in[i].data);
+  for (int i = 0; i < 3; i++)
+    free(in[i].data);
   free(got);
   free(ref);
   vkg_graph_destroy(g);
@@ -80,12 +81,22 @@ static int pick(const int *v, int n) {
 
 /* Random configurations from the awkward sizes, skipping those whose kernel does not fit. */
 static void sweep_conv2d(vkg_ctx *ctx, int count) {
-  static const int Bs[] = {1, 2, 3}, Cs[] = {1, 3, 7}, HWs[] = {1, 7, 13, 28}, Ks[] = {1, 3, 4, 5}, Os[] = {1, 2, 5, 8, 21};
+  static const int Bs[] = {1, 2, 3}, Cs[] = {1, 3, 7}, HWs[] = {1, 7, 13, 28}, Ks[] = {1, 3, 4, 5},
+                   Os[] = {1, 2, 5, 8, 21};
   for (int done = 0; done < count;) {
-    struct c2 p = {.B = pick(Bs, 3), .C = pick(Cs, 3), .H = pick(HWs, 4), .W = pick(HWs, 4), .O = pick(Os, 5),
-                   .KH = pick(Ks, 4), .sh = 1 + (int)th_uniform(0, 3), .sw = 1 + (int)th_uniform(0, 3),
-                   .ph = (int)th_uniform(0, 3), .pw = (int)th_uniform(0, 3), .dh = 1 + (int)th_uniform(0, 2),
-                   .dw = 1 + (int)th_uniform(0, 2), .bias = th_uniform(0, 1) < 0.5f};
+    struct c2 p = {.B = pick(Bs, 3),
+                   .C = pick(Cs, 3),
+                   .H = pick(HWs, 4),
+                   .W = pick(HWs, 4),
+                   .O = pick(Os, 5),
+                   .KH = pick(Ks, 4),
+                   .sh = 1 + (int)th_uniform(0, 3),
+                   .sw = 1 + (int)th_uniform(0, 3),
+                   .ph = (int)th_uniform(0, 3),
+                   .pw = (int)th_uniform(0, 3),
+                   .dh = 1 + (int)th_uniform(0, 2),
+                   .dw = 1 + (int)th_uniform(0, 2),
+                   .bias = th_uniform(0, 1) < 0.5f};
     p.KW = th_uniform(0, 1) < 0.7f ? p.KH : pick(Ks, 4);
     /* Grouped: groups divide C; O becomes a multiple of groups. */
     p.groups = th_uniform(0, 1) < 0.35f && p.C > 1 ? p.C : 1;
@@ -117,8 +128,15 @@ static void check_conv_transpose2d(vkg_ctx *ctx, struct ct2 p) {
   int xs[4] = {p.B, p.C, p.H, p.W}, ws[4] = {p.C, p.O / p.groups, p.KH, p.KW}, bs[1] = {p.O};
   struct host_in in[3] = {input(g, 4, xs, -1, 1), input(g, 4, ws, -0.5f, 0.5f), {VKG_NONE, NULL, 0}};
   if (p.bias) in[2] = input(g, 1, bs, -1, 1);
-  struct vkg_conv2d_desc d = {.stride_h = p.sh, .stride_w = p.sw, .pad_h = p.ph, .pad_w = p.pw, .dil_h = p.dh,
-                              .dil_w = p.dw, .out_pad_h = p.oph, .out_pad_w = p.opw, .groups = p.groups};
+  struct vkg_conv2d_desc d = {.stride_h = p.sh,
+                              .stride_w = p.sw,
+                              .pad_h = p.ph,
+                              .pad_w = p.pw,
+                              .dil_h = p.dh,
+                              .dil_w = p.dw,
+                              .out_pad_h = p.oph,
+                              .out_pad_w = p.opw,
+                              .groups = p.groups};
   vkg_t out = vkg_conv_transpose2d(g, in[0].t, in[1].t, in[2].t, &d);
   vkg_output(g, out);
   th_check(vkg_ndim(g, out) == 4 && vkg_dim(g, out, 0) == p.B && vkg_dim(g, out, 1) == p.O &&
@@ -131,7 +149,8 @@ static void check_conv_transpose2d(vkg_ctx *ctx, struct ct2 p) {
                          p.sw, p.ph, p.pw, p.dh, p.dw, p.groups);
     th_close(what, got, ref, n, ATOL, RTOL);
   }
-  for (int i = 0; i < 3; i++) free(in[i].data);
+  for (int i = 0; i < 3; i++)
+    free(in[i].data);
   free(got);
   free(ref);
   vkg_graph_destroy(g);
@@ -140,10 +159,19 @@ static void check_conv_transpose2d(vkg_ctx *ctx, struct ct2 p) {
 static void sweep_conv_transpose2d(vkg_ctx *ctx, int count) {
   static const int Bs[] = {1, 2, 3}, Cs[] = {1, 3, 7}, HWs[] = {1, 4, 7, 13}, Ks[] = {1, 3, 4, 5}, Os[] = {1, 2, 5, 8};
   for (int done = 0; done < count;) {
-    struct ct2 p = {.B = pick(Bs, 3), .C = pick(Cs, 3), .H = pick(HWs, 4), .W = pick(HWs, 4), .O = pick(Os, 4),
-                    .KH = pick(Ks, 4), .sh = 1 + (int)th_uniform(0, 3), .sw = 1 + (int)th_uniform(0, 3),
-                    .ph = (int)th_uniform(0, 3), .pw = (int)th_uniform(0, 3), .dh = 1 + (int)th_uniform(0, 2),
-                    .dw = 1 + (int)th_uniform(0, 2), .bias = th_uniform(0, 1) < 0.5f};
+    struct ct2 p = {.B = pick(Bs, 3),
+                    .C = pick(Cs, 3),
+                    .H = pick(HWs, 4),
+                    .W = pick(HWs, 4),
+                    .O = pick(Os, 4),
+                    .KH = pick(Ks, 4),
+                    .sh = 1 + (int)th_uniform(0, 3),
+                    .sw = 1 + (int)th_uniform(0, 3),
+                    .ph = (int)th_uniform(0, 3),
+                    .pw = (int)th_uniform(0, 3),
+                    .dh = 1 + (int)th_uniform(0, 2),
+                    .dw = 1 + (int)th_uniform(0, 2),
+                    .bias = th_uniform(0, 1) < 0.5f};
     p.KW = th_uniform(0, 1) < 0.7f ? p.KH : pick(Ks, 4);
     /* Output padding below stride or dilation, as PyTorch allows. */
     int maxh = p.sh > p.dh ? p.sh : p.dh, maxw = p.sw > p.dw ? p.sw : p.dw;
@@ -174,8 +202,8 @@ static void conv1d_geom(struct c1 p, int *OT, int *pad_l) {
 
 static void check_conv1d(vkg_ctx *ctx, struct c1 p) {
   char what[200];
-  snprintf(what, sizeof what, "conv1d x(%d,%d,%d) w(%d,%d,%d) stride %d pad %d dil %d groups %d causal %d bias %d",
-           p.B, p.C, p.T, p.O, p.C / p.groups, p.K, p.stride, p.pad, p.dil, p.groups, p.causal, p.bias);
+  snprintf(what, sizeof what, "conv1d x(%d,%d,%d) w(%d,%d,%d) stride %d pad %d dil %d groups %d causal %d bias %d", p.B,
+           p.C, p.T, p.O, p.C / p.groups, p.K, p.stride, p.pad, p.dil, p.groups, p.causal, p.bias);
   int OT, pad_l;
   conv1d_geom(p, &OT, &pad_l);
   vkg_graph *g;
@@ -194,7 +222,8 @@ static void check_conv1d(vkg_ctx *ctx, struct c1 p) {
                p.dil, p.groups);
     th_close(what, got, ref, n, ATOL, RTOL);
   }
-  for (int i = 0; i < 3; i++) free(in[i].data);
+  for (int i = 0; i < 3; i++)
+    free(in[i].data);
   free(got);
   free(ref);
   vkg_graph_destroy(g);
@@ -225,7 +254,8 @@ static void check_causality(vkg_ctx *ctx, int dil, int K, int stride, int O) {
       int t0 = t0s[i];
       /* Change every channel of every batch at time t0 only. */
       for (int b = 0; b < B; b++)
-        for (int c = 0; c < C; c++) in[0].data[((size_t)b * C + c) * T + t0] += 1.5f;
+        for (int c = 0; c < C; c++)
+          in[0].data[((size_t)b * C + c) * T + t0] += 1.5f;
       char w2[160];
       snprintf(w2, sizeof w2, "%s, x changed at t = %d", what, t0);
       if (!run(g, w2, in, 3, out, y1, n)) break;
@@ -241,14 +271,14 @@ static void check_causality(vkg_ctx *ctx, int dil, int K, int stride, int O) {
       int reaches = 0; /* whether some output position sees t0 at all */
       for (int t = 0; t < OT; t++)
         if (t * stride >= t0 && t * stride - dil * (K - 1) <= t0 && (t * stride - t0) % dil == 0) reaches = 1;
-      th_check(before_same && (after_changed || !reaches), "%s: outputs before t0 unchanged, later ones changed",
-               w2);
+      th_check(before_same && (after_changed || !reaches), "%s: outputs before t0 unchanged, later ones changed", w2);
       ref_conv2d(ref, in[0].data, in[1].data, in[2].data, B, C, 1, T, O, 1, K, 1, OT, 1, stride, 0, pad_l, 1, dil, 1);
       th_close(w2, y1, ref, n, ATOL, RTOL);
       memcpy(y0, y1, n * sizeof(float));
     }
   }
-  for (int i = 0; i < 3; i++) free(in[i].data);
+  for (int i = 0; i < 3; i++)
+    free(in[i].data);
   free(y0);
   free(y1);
   free(ref);
@@ -265,7 +295,8 @@ static void check_chain(vkg_ctx *ctx) {
   vkg_graph *g;
   vkg_graph_create(ctx, &g);
   int one[1] = {1};
-  for (int i = 0; i < 59; i++) vkg_input(g, "pad", VKG_F32, 1, one);
+  for (int i = 0; i < 59; i++)
+    vkg_input(g, "pad", VKG_F32, 1, one);
   int xs[4] = {2, 3, 9, 9}, w1s[4] = {8, 3, 3, 3}, w2s[4] = {8, 4, 4, 4}, b2s[1] = {4};
   struct host_in in[4] = {input(g, 4, xs, -1, 1), input(g, 4, w1s, -0.5f, 0.5f), input(g, 4, w2s, -0.5f, 0.5f),
                           input(g, 1, b2s, -1, 1)};
@@ -282,7 +313,8 @@ static void check_chain(vkg_ctx *ctx) {
     ref_conv_transpose2d(ref, hr, in[2].data, in[3].data, 2, 8, 5, 5, 4, 4, 4, 10, 10, 2, 2, 1, 1, 1, 1, 1);
     th_close(what, got, ref, ny, ATOL, RTOL);
   }
-  for (int i = 0; i < 4; i++) free(in[i].data);
+  for (int i = 0; i < 4; i++)
+    free(in[i].data);
   free(hr);
   free(got);
   free(ref);
@@ -391,21 +423,22 @@ int main(void) {
   static const struct c2 c2s[] = {
       /* B  C   H   W   O  KH KW sh sw ph pw dh dw groups bias */
       {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0},
-      {1, 1, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     /* only the centre tap sees data */
-      {2, 3, 7, 13, 5, 3, 1, 1, 2, 1, 0, 1, 1, 1, 1},    /* non-square everything */
+      {1, 1, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* only the centre tap sees data */
+      {2, 3, 7, 13, 5, 3, 1, 1, 2, 1, 0, 1, 1, 1, 1}, /* non-square everything */
       {3, 7, 13, 7, 4, 1, 5, 3, 1, 0, 2, 1, 2, 1, 0},
-      {1, 3, 28, 28, 8, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1},   /* DCGAN-style downsampling */
-      {2, 7, 13, 13, 7, 3, 3, 1, 1, 2, 2, 2, 2, 7, 1},   /* depthwise, dilated */
-      {1, 6, 9, 11, 12, 3, 3, 2, 1, 1, 1, 1, 1, 3, 0},   /* groups 3, channel multiplier 4 (direct) */
-      {2, 6, 9, 11, 18, 3, 3, 1, 2, 1, 0, 2, 1, 3, 1},   /* groups 3, channel multiplier 6 (GEMM) */
-      {2, 8, 7, 7, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* two tiles of output channels */
-      {1, 10, 5, 5, 40, 5, 5, 1, 1, 2, 2, 1, 1, 2, 1},   /* 20 channels per group, K = 125 */
+      {1, 3, 28, 28, 8, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1}, /* DCGAN-style downsampling */
+      {2, 7, 13, 13, 7, 3, 3, 1, 1, 2, 2, 2, 2, 7, 1}, /* depthwise, dilated */
+      {1, 6, 9, 11, 12, 3, 3, 2, 1, 1, 1, 1, 1, 3, 0}, /* groups 3, channel multiplier 4 (direct) */
+      {2, 6, 9, 11, 18, 3, 3, 1, 2, 1, 0, 2, 1, 3, 1}, /* groups 3, channel multiplier 6 (GEMM) */
+      {2, 8, 7, 7, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* two tiles of output channels */
+      {1, 10, 5, 5, 40, 5, 5, 1, 1, 2, 2, 1, 1, 2, 1}, /* 20 channels per group, K = 125 */
       {3, 5, 13, 28, 17, 5, 3, 3, 2, 0, 1, 2, 1, 1, 0},
       {1, 16, 4, 4, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16, 1},  /* depthwise, 16 groups */
       {2, 32, 28, 28, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* larger: 2 x 64 x 784 outputs, K = 288 */
       {4, 1, 28, 28, 3, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1},   /* many pixel tiles, few channels */
   };
-  for (size_t i = 0; i < sizeof c2s / sizeof c2s[0]; i++) check_conv2d(ctx, c2s[i]);
+  for (size_t i = 0; i < sizeof c2s / sizeof c2s[0]; i++)
+    check_conv2d(ctx, c2s[i]);
   check_conv2d(ctx, (struct c2){1, 3, 8, 8, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1});
   sweep_conv2d(ctx, 150);
 
@@ -431,36 +464,33 @@ int main(void) {
   static const struct ct2 ct2s[] = {
       /* B  C  H  W   O  KH KW sh sw ph pw dh dw oph opw groups bias */
       {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1, 0},
-      {1, 3, 1, 1, 8, 4, 4, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1},     /* DCGAN's first layer: 1x1 -> 4x4 */
-      {2, 8, 4, 4, 3, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0, 1, 1},     /* DCGAN upsampling: 4x4 -> 8x8 */
-      {2, 7, 7, 13, 5, 3, 3, 2, 3, 1, 0, 1, 1, 1, 2, 1, 0},    /* output padding */
-      {1, 6, 5, 7, 9, 3, 5, 3, 2, 2, 1, 2, 1, 2, 1, 3, 1},     /* groups 3, dilation, both paddings */
-      {3, 4, 6, 6, 4, 3, 3, 2, 2, 1, 1, 2, 2, 1, 1, 4, 1},     /* depthwise, out_pad < dilation */
-      {1, 3, 13, 13, 2, 5, 1, 1, 1, 2, 0, 1, 1, 0, 0, 1, 0},   /* stride 1 */
-      {1, 2, 3, 3, 2, 2, 2, 3, 3, 0, 0, 2, 2, 1, 0, 1, 1},     /* out_pad 1, stride 3 and dilation 2 */
-      {2, 16, 7, 7, 24, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0, 1, 1},   /* larger: 7x7 -> 14x14 */
-      {1, 2, 2, 2, 3, 2, 2, 1, 1, 0, 0, 1, 3, 0, 2, 1, 0},     /* out_pad 2 < dilation 3, stride 1 */
+      {1, 3, 1, 1, 8, 4, 4, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1},   /* DCGAN's first layer: 1x1 -> 4x4 */
+      {2, 8, 4, 4, 3, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0, 1, 1},   /* DCGAN upsampling: 4x4 -> 8x8 */
+      {2, 7, 7, 13, 5, 3, 3, 2, 3, 1, 0, 1, 1, 1, 2, 1, 0},  /* output padding */
+      {1, 6, 5, 7, 9, 3, 5, 3, 2, 2, 1, 2, 1, 2, 1, 3, 1},   /* groups 3, dilation, both paddings */
+      {3, 4, 6, 6, 4, 3, 3, 2, 2, 1, 1, 2, 2, 1, 1, 4, 1},   /* depthwise, out_pad < dilation */
+      {1, 3, 13, 13, 2, 5, 1, 1, 1, 2, 0, 1, 1, 0, 0, 1, 0}, /* stride 1 */
+      {1, 2, 3, 3, 2, 2, 2, 3, 3, 0, 0, 2, 2, 1, 0, 1, 1},   /* out_pad 1, stride 3 and dilation 2 */
+      {2, 16, 7, 7, 24, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0, 1, 1}, /* larger: 7x7 -> 14x14 */
+      {1, 2, 2, 2, 3, 2, 2, 1, 1, 0, 0, 1, 3, 0, 2, 1, 0},   /* out_pad 2 < dilation 3, stride 1 */
   };
-  for (size_t i = 0; i < sizeof ct2s / sizeof ct2s[0]; i++) check_conv_transpose2d(ctx, ct2s[i]);
+  for (size_t i = 0; i < sizeof ct2s / sizeof ct2s[0]; i++)
+    check_conv_transpose2d(ctx, ct2s[i]);
   sweep_conv_transpose2d(ctx, 100);
 
   /* conv1d */
   static const struct c1 c1s[] = {
       /* B  C   T   O  K  stride pad dil groups causal bias */
-      {1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0},
-      {2, 3, 13, 5, 3, 1, 1, 1, 1, 0, 1},
-      {3, 7, 28, 4, 5, 2, 2, 2, 1, 0, 1},
-      {1, 4, 127, 8, 4, 3, 0, 1, 2, 0, 0},
-      {2, 6, 13, 6, 3, 1, 2, 2, 6, 0, 1},   /* depthwise */
-      {1, 1, 7, 1, 5, 1, 0, 1, 1, 1, 0},    /* causal, K > T would not fit without the left padding */
-      {2, 3, 29, 5, 2, 1, 0, 1, 1, 1, 1},
-      {2, 3, 29, 5, 3, 1, 0, 2, 1, 1, 1},
-      {2, 3, 29, 5, 3, 1, 0, 4, 1, 1, 0},
-      {1, 8, 64, 8, 2, 1, 0, 4, 8, 1, 1},   /* causal depthwise, WaveNet-style */
-      {3, 6, 31, 9, 4, 2, 0, 2, 3, 1, 1},   /* causal, strided, grouped */
+      {1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0},     {2, 3, 13, 5, 3, 1, 1, 1, 1, 0, 1}, {3, 7, 28, 4, 5, 2, 2, 2, 1, 0, 1},
+      {1, 4, 127, 8, 4, 3, 0, 1, 2, 0, 0},   {2, 6, 13, 6, 3, 1, 2, 2, 6, 0, 1}, /* depthwise */
+      {1, 1, 7, 1, 5, 1, 0, 1, 1, 1, 0}, /* causal, K > T would not fit without the left padding */
+      {2, 3, 29, 5, 2, 1, 0, 1, 1, 1, 1},    {2, 3, 29, 5, 3, 1, 0, 2, 1, 1, 1}, {2, 3, 29, 5, 3, 1, 0, 4, 1, 1, 0},
+      {1, 8, 64, 8, 2, 1, 0, 4, 8, 1, 1},    /* causal depthwise, WaveNet-style */
+      {3, 6, 31, 9, 4, 2, 0, 2, 3, 1, 1},    /* causal, strided, grouped */
       {2, 32, 300, 48, 3, 1, 0, 2, 1, 1, 1}, /* larger */
   };
-  for (size_t i = 0; i < sizeof c1s / sizeof c1s[0]; i++) check_conv1d(ctx, c1s[i]);
+  for (size_t i = 0; i < sizeof c1s / sizeof c1s[0]; i++)
+    check_conv1d(ctx, c1s[i]);
   static const int dils[] = {1, 2, 4};
   for (int i = 0; i < 3; i++) {
     /* O = 5 takes the implicit GEMM, O = 3 the direct kernel. */

@@ -46,9 +46,15 @@ static vkg_t conv_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
   const struct ref_conv *p = &k->p;
   vkg_t bias = k->bias ? in[2] : VKG_NONE;
   if (k->op == CONV1D) return vkg_conv1d(g, in[0], in[1], bias, p->stride_w, k->pad, p->dil_w, p->groups, k->causal);
-  struct vkg_conv2d_desc d = {.stride_h = p->stride_h, .stride_w = p->stride_w, .pad_h = p->pad_t,
-                              .pad_w = p->pad_l, .dil_h = p->dil_h, .dil_w = p->dil_w,
-                              .out_pad_h = k->out_pad_h, .out_pad_w = k->out_pad_w, .groups = p->groups};
+  struct vkg_conv2d_desc d = {.stride_h = p->stride_h,
+                              .stride_w = p->stride_w,
+                              .pad_h = p->pad_t,
+                              .pad_w = p->pad_l,
+                              .dil_h = p->dil_h,
+                              .dil_w = p->dil_w,
+                              .out_pad_h = k->out_pad_h,
+                              .out_pad_w = k->out_pad_w,
+                              .groups = p->groups};
   return k->op == CONV2D ? vkg_conv2d(g, in[0], in[1], bias, &d) : vkg_conv_transpose2d(g, in[0], in[1], bias, &d);
 }
 
@@ -65,10 +71,10 @@ static void check(vkg_ctx *ctx, struct conv_case k, int frozen_x, int frozen_w) 
     snprintf(name, sizeof name,
              "%s backward x(%d,%d,%d,%d) O %d K %dx%d stride %d,%d pad %d,%d dil %d,%d out_pad %d,%d groups %d "
              "bias %d -> %dx%d",
-             opname, p->B, p->C, p->H, p->W, p->O, p->KH, p->KW, p->stride_h, p->stride_w, p->pad_t, p->pad_l,
-             p->dil_h, p->dil_w, k.out_pad_h, k.out_pad_w, p->groups, k.bias, p->OH, p->OW);
-  struct gc_op op = {.name = name, .nin = k.bias ? 3 : 2, .user = &k, .fwd = conv_fwd, .bwd = conv_bwd,
-                     .build = conv_build};
+             opname, p->B, p->C, p->H, p->W, p->O, p->KH, p->KW, p->stride_h, p->stride_w, p->pad_t, p->pad_l, p->dil_h,
+             p->dil_w, k.out_pad_h, k.out_pad_w, p->groups, k.bias, p->OH, p->OW);
+  struct gc_op op = {
+      .name = name, .nin = k.bias ? 3 : 2, .user = &k, .fwd = conv_fwd, .bwd = conv_bwd, .build = conv_build};
   op.no_grad[0] = frozen_x;
   op.no_grad[1] = frozen_w;
   int wc = k.op == CONVT2D ? p->C : p->O, wg = k.op == CONVT2D ? p->O / p->groups : p->C / p->groups;
@@ -96,9 +102,20 @@ static void check(vkg_ctx *ctx, struct conv_case k, int frozen_x, int frozen_w) 
 /* B C H W O KH KW sh sw ph pw dh dw groups bias */
 static struct conv_case conv2d_case(const int *v) {
   struct conv_case k = {.op = CONV2D, .bias = v[14]};
-  k.p = (struct ref_conv){.B = v[0], .C = v[1], .H = v[2], .W = v[3], .O = v[4], .KH = v[5], .KW = v[6],
-                          .stride_h = v[7], .stride_w = v[8], .pad_t = v[9], .pad_l = v[10], .dil_h = v[11],
-                          .dil_w = v[12], .groups = v[13]};
+  k.p = (struct ref_conv){.B = v[0],
+                          .C = v[1],
+                          .H = v[2],
+                          .W = v[3],
+                          .O = v[4],
+                          .KH = v[5],
+                          .KW = v[6],
+                          .stride_h = v[7],
+                          .stride_w = v[8],
+                          .pad_t = v[9],
+                          .pad_l = v[10],
+                          .dil_h = v[11],
+                          .dil_w = v[12],
+                          .groups = v[13]};
   k.p.OH = ref_conv_out(k.p.H, k.p.KH, k.p.stride_h, k.p.pad_t, k.p.dil_h);
   k.p.OW = ref_conv_out(k.p.W, k.p.KW, k.p.stride_w, k.p.pad_l, k.p.dil_w);
   return k;
@@ -108,24 +125,25 @@ static void conv2d_cases(vkg_ctx *ctx) {
   static const int cases[][15] = {
       /* B  C   H   W   O  KH KW sh sw ph pw dh dw groups bias */
       {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0},
-      {1, 2, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* only the centre tap sees data */
-      {2, 3, 7, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* odd 7x5 image */
-      {3, 2, 8, 7, 3, 3, 2, 2, 2, 0, 1, 1, 1, 1, 1},    /* stride 2 leaves the last row unread */
-      {2, 3, 8, 7, 5, 3, 2, 3, 3, 1, 0, 1, 1, 1, 0},    /* stride 3, rows and columns unread */
-      {1, 2, 9, 7, 3, 3, 3, 1, 2, 2, 1, 2, 2, 1, 1},    /* dilation 2 */
-      {2, 3, 7, 5, 8, 5, 3, 2, 1, 2, 1, 1, 2, 1, 1},    /* non-square kernel, mixed stride and dilation */
-      {2, 3, 8, 8, 8, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1},    /* DCGAN-style downsampling */
-      {2, 7, 5, 3, 13, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1},   /* 1x1 */
-      {1, 3, 5, 5, 21, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},   /* wide GEMM tiles (Og > 16) */
-      {2, 4, 6, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1},    /* groups 2, Og 3: direct kernel */
-      {1, 4, 5, 5, 12, 3, 3, 2, 1, 1, 0, 1, 1, 2, 1},   /* groups 2, Og 6: GEMM */
-      {2, 5, 7, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5, 1},    /* depthwise */
-      {1, 3, 9, 9, 6, 3, 3, 2, 2, 2, 2, 2, 2, 3, 0},    /* depthwise x2, stride and dilation 2 */
-      {3, 4, 7, 7, 4, 2, 3, 3, 2, 2, 0, 2, 1, 4, 1},    /* depthwise, stride 3, pad 2 */
-      {1, 2, 2, 3, 2, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1},    /* kernel larger than the image */
-      {2, 13, 4, 4, 7, 3, 3, 1, 1, 0, 1, 1, 1, 1, 1},   /* K = 117 weights per output channel */
+      {1, 2, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* only the centre tap sees data */
+      {2, 3, 7, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* odd 7x5 image */
+      {3, 2, 8, 7, 3, 3, 2, 2, 2, 0, 1, 1, 1, 1, 1},  /* stride 2 leaves the last row unread */
+      {2, 3, 8, 7, 5, 3, 2, 3, 3, 1, 0, 1, 1, 1, 0},  /* stride 3, rows and columns unread */
+      {1, 2, 9, 7, 3, 3, 3, 1, 2, 2, 1, 2, 2, 1, 1},  /* dilation 2 */
+      {2, 3, 7, 5, 8, 5, 3, 2, 1, 2, 1, 1, 2, 1, 1},  /* non-square kernel, mixed stride and dilation */
+      {2, 3, 8, 8, 8, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1},  /* DCGAN-style downsampling */
+      {2, 7, 5, 3, 13, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1}, /* 1x1 */
+      {1, 3, 5, 5, 21, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0}, /* wide GEMM tiles (Og > 16) */
+      {2, 4, 6, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1},  /* groups 2, Og 3: direct kernel */
+      {1, 4, 5, 5, 12, 3, 3, 2, 1, 1, 0, 1, 1, 2, 1}, /* groups 2, Og 6: GEMM */
+      {2, 5, 7, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5, 1},  /* depthwise */
+      {1, 3, 9, 9, 6, 3, 3, 2, 2, 2, 2, 2, 2, 3, 0},  /* depthwise x2, stride and dilation 2 */
+      {3, 4, 7, 7, 4, 2, 3, 3, 2, 2, 0, 2, 1, 4, 1},  /* depthwise, stride 3, pad 2 */
+      {1, 2, 2, 3, 2, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1},  /* kernel larger than the image */
+      {2, 13, 4, 4, 7, 3, 3, 1, 1, 0, 1, 1, 1, 1, 1}, /* K = 117 weights per output channel */
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check(ctx, conv2d_case(cases[i]), 0, 0);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    check(ctx, conv2d_case(cases[i]), 0, 0);
 
   /* 2 x 128 x 128 pixels per weight: the weight gradient splits the pixels into chunks whose partial
    * sums a reduce adds. x (32768 values) is left out of the finite differences. */
@@ -142,9 +160,20 @@ static void conv2d_cases(vkg_ctx *ctx) {
 /* B C H W O KH KW sh sw ph pw dh dw oph opw groups bias */
 static struct conv_case convt_case(const int *v) {
   struct conv_case k = {.op = CONVT2D, .bias = v[16], .out_pad_h = v[13], .out_pad_w = v[14]};
-  k.p = (struct ref_conv){.B = v[0], .C = v[1], .H = v[2], .W = v[3], .O = v[4], .KH = v[5], .KW = v[6],
-                          .stride_h = v[7], .stride_w = v[8], .pad_t = v[9], .pad_l = v[10], .dil_h = v[11],
-                          .dil_w = v[12], .groups = v[15]};
+  k.p = (struct ref_conv){.B = v[0],
+                          .C = v[1],
+                          .H = v[2],
+                          .W = v[3],
+                          .O = v[4],
+                          .KH = v[5],
+                          .KW = v[6],
+                          .stride_h = v[7],
+                          .stride_w = v[8],
+                          .pad_t = v[9],
+                          .pad_l = v[10],
+                          .dil_h = v[11],
+                          .dil_w = v[12],
+                          .groups = v[15]};
   k.p.OH = ref_conv_transpose_out(k.p.H, k.p.KH, k.p.stride_h, k.p.pad_t, k.p.dil_h, k.out_pad_h);
   k.p.OW = ref_conv_transpose_out(k.p.W, k.p.KW, k.p.stride_w, k.p.pad_l, k.p.dil_w, k.out_pad_w);
   return k;
@@ -154,18 +183,19 @@ static void convt_cases(vkg_ctx *ctx) {
   static const int cases[][17] = {
       /* B  C  H  W  O  KH KW sh sw ph pw dh dw oph opw groups bias */
       {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1, 0},
-      {2, 5, 1, 1, 4, 4, 4, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1},   /* DCGAN's first layer: 1x1 -> 4x4 */
-      {2, 4, 4, 4, 3, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0, 1, 1},   /* DCGAN upsampling: 4x4 -> 8x8 */
-      {1, 6, 7, 7, 2, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0, 1, 0},   /* DCGAN upsampling: 7x7 -> 14x14 */
-      {2, 3, 5, 4, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},   /* output padding */
-      {1, 2, 3, 4, 3, 3, 2, 3, 3, 0, 1, 1, 1, 2, 1, 1, 0},   /* stride 3, output padding 2, non-square */
-      {3, 2, 5, 3, 3, 2, 3, 1, 2, 1, 0, 2, 1, 1, 0, 1, 1},   /* output padding below the dilation */
-      {2, 4, 3, 5, 6, 3, 3, 2, 1, 1, 0, 1, 1, 1, 0, 2, 1},   /* groups 2 */
-      {1, 3, 4, 5, 3, 3, 3, 2, 2, 1, 1, 2, 2, 1, 1, 3, 1},   /* depthwise, dilation 2 */
-      {1, 12, 3, 3, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 1},  /* input gradient via the conv2d GEMM */
-      {2, 3, 7, 5, 5, 5, 3, 1, 1, 2, 1, 1, 1, 0, 0, 1, 1},   /* stride 1, 7x5 */
+      {2, 5, 1, 1, 4, 4, 4, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1},  /* DCGAN's first layer: 1x1 -> 4x4 */
+      {2, 4, 4, 4, 3, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0, 1, 1},  /* DCGAN upsampling: 4x4 -> 8x8 */
+      {1, 6, 7, 7, 2, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0, 1, 0},  /* DCGAN upsampling: 7x7 -> 14x14 */
+      {2, 3, 5, 4, 2, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},  /* output padding */
+      {1, 2, 3, 4, 3, 3, 2, 3, 3, 0, 1, 1, 1, 2, 1, 1, 0},  /* stride 3, output padding 2, non-square */
+      {3, 2, 5, 3, 3, 2, 3, 1, 2, 1, 0, 2, 1, 1, 0, 1, 1},  /* output padding below the dilation */
+      {2, 4, 3, 5, 6, 3, 3, 2, 1, 1, 0, 1, 1, 1, 0, 2, 1},  /* groups 2 */
+      {1, 3, 4, 5, 3, 3, 3, 2, 2, 1, 1, 2, 2, 1, 1, 3, 1},  /* depthwise, dilation 2 */
+      {1, 12, 3, 3, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 1}, /* input gradient via the conv2d GEMM */
+      {2, 3, 7, 5, 5, 5, 3, 1, 1, 2, 1, 1, 1, 0, 0, 1, 1},  /* stride 1, 7x5 */
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check(ctx, convt_case(cases[i]), 0, 0);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    check(ctx, convt_case(cases[i]), 0, 0);
   /* 8 x 64 x 64 input pixels per weight (the sum runs over the input here): the split weight
    * gradient. */
   check(ctx, convt_case((const int[]){8, 1, 64, 64, 2, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0, 1, 1}), 1, 0);
@@ -208,9 +238,22 @@ static struct conv_case conv1d_case(const int *v) {
   struct conv_case k = {.op = CONV1D, .bias = v[10], .pad = v[6], .causal = v[9]};
   int T = v[2], K = v[4], stride = v[5], dil = v[7], span = dil * (K - 1) + 1;
   int pad_l = k.causal ? span - 1 : k.pad, pad_r = k.causal ? 0 : k.pad;
-  k.p = (struct ref_conv){.B = v[0], .C = v[1], .H = 1, .W = T, .O = v[3], .KH = 1, .KW = K, .OH = 1,
-                          .OW = (T + pad_l + pad_r - span) / stride + 1, .stride_h = 1, .stride_w = stride,
-                          .pad_t = 0, .pad_l = pad_l, .dil_h = 1, .dil_w = dil, .groups = v[8]};
+  k.p = (struct ref_conv){.B = v[0],
+                          .C = v[1],
+                          .H = 1,
+                          .W = T,
+                          .O = v[3],
+                          .KH = 1,
+                          .KW = K,
+                          .OH = 1,
+                          .OW = (T + pad_l + pad_r - span) / stride + 1,
+                          .stride_h = 1,
+                          .stride_w = stride,
+                          .pad_t = 0,
+                          .pad_l = pad_l,
+                          .dil_h = 1,
+                          .dil_w = dil,
+                          .groups = v[8]};
   return k;
 }
 
@@ -218,8 +261,7 @@ static void conv1d_cases(vkg_ctx *ctx) {
   static const int cases[][11] = {
       /* B  C   T  O  K  stride pad dil groups causal bias */
       {2, 3, 13, 4, 3, 1, 0, 1, 1, 1, 1}, /* causal, dilation 1, 2, 4 */
-      {2, 3, 13, 4, 3, 1, 0, 2, 1, 1, 1},
-      {1, 3, 17, 5, 2, 1, 0, 4, 1, 1, 0},
+      {2, 3, 13, 4, 3, 1, 0, 2, 1, 1, 1}, {1, 3, 17, 5, 2, 1, 0, 4, 1, 1, 0},
       {2, 2, 29, 6, 3, 1, 0, 4, 1, 1, 1}, /* causal, Og 6: GEMM */
       {2, 4, 15, 3, 3, 2, 0, 2, 1, 1, 1}, /* causal, strided */
       {1, 6, 13, 9, 4, 2, 0, 2, 3, 1, 1}, /* causal, strided, grouped */
@@ -229,7 +271,8 @@ static void conv1d_cases(vkg_ctx *ctx) {
       {2, 3, 7, 2, 3, 2, 2, 2, 1, 0, 0},  /* padded, dilated, strided */
       {1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check(ctx, conv1d_case(cases[i]), 0, 0);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    check(ctx, conv1d_case(cases[i]), 0, 0);
   /* A long sequence: split weight gradient. */
   check(ctx, conv1d_case((const int[]){4, 2, 20000, 3, 3, 1, 0, 2, 1, 1, 1}), 1, 0);
 }
@@ -269,18 +312,25 @@ static void chain(vkg_ctx *ctx) {
     double *xd = malloc(nx * sizeof *xd), *w1d = malloc(nw * sizeof *xd), *w2d = malloc(nw * sizeof *xd);
     double *b2d = malloc(C * sizeof *xd), *a = malloc(nh * sizeof *xd), *yd = malloc(nx * sizeof *xd);
     double *gy = malloc(nx * sizeof *xd), *gh = calloc(nh, sizeof *xd), *gw = calloc(nw, sizeof *xd);
-    for (size_t i = 0; i < nx; i++) xd[i] = xh[i];
-    for (size_t i = 0; i < nw; i++) w1d[i] = w1h[i], w2d[i] = w2h[i];
-    for (int i = 0; i < C; i++) b2d[i] = b2h[i];
+    for (size_t i = 0; i < nx; i++)
+      xd[i] = xh[i];
+    for (size_t i = 0; i < nw; i++)
+      w1d[i] = w1h[i], w2d[i] = w2h[i];
+    for (int i = 0; i < C; i++)
+      b2d[i] = b2h[i];
     ref_conv2d_f64(a, xd, w1d, NULL, &c1);
-    for (size_t i = 0; i < nh; i++) a[i] = tanh(a[i]);
+    for (size_t i = 0; i < nh; i++)
+      a[i] = tanh(a[i]);
     ref_conv_transpose2d_f64(yd, a, w2d, b2d, &c2);
-    for (size_t i = 0; i < nx; i++) gy[i] = 2 * (yd[i] - th[i]) / (double)nx;
+    for (size_t i = 0; i < nx; i++)
+      gy[i] = 2 * (yd[i] - th[i]) / (double)nx;
     ref_conv_transpose2d_bwd(gh, NULL, NULL, gy, a, w2d, &c2);
-    for (size_t i = 0; i < nh; i++) gh[i] *= 1 - a[i] * a[i];
+    for (size_t i = 0; i < nh; i++)
+      gh[i] *= 1 - a[i] * a[i];
     ref_conv2d_bwd(NULL, gw, NULL, gh, xd, w1d, &c1);
     float *got = th_alloc(nw), *ref = th_alloc(nw);
-    for (size_t i = 0; i < nw; i++) ref[i] = (float)gw[i];
+    for (size_t i = 0; i < nw; i++)
+      ref[i] = (float)gw[i];
     if (th_ok(vkg_graph_read(g, gw1, got, nw), what)) th_close(what, got, ref, nw, 1e-7f, 1e-3f);
     free(got), free(ref), free(xd), free(w1d), free(w2d), free(b2d), free(a), free(yd), free(gy), free(gh), free(gw);
   }

@@ -22,7 +22,8 @@ static void binary(vkg_ctx *ctx, vkg_binop op, int and_, const int *as, int bnd,
     int os[VKG_MAX_DIMS];
     int ond = ref_binary(op, ref, os, a, as, and_, b, bs, bnd);
     int same = ond == vkg_ndim(g, out);
-    for (int i = 0; i < ond && same; i++) same = os[i] == vkg_dim(g, out, i);
+    for (int i = 0; i < ond && same; i++)
+      same = os[i] == vkg_dim(g, out, i);
     th_check(same, "%s: output shape", what);
     th_ok(vkg_graph_read(g, out, got, n), what);
     th_close(what, got, ref, n, 1e-6f, 1e-5f);
@@ -46,7 +47,8 @@ static void unary(vkg_ctx *ctx, vkg_unop op, float lo, float hi, float alpha, fl
     size_t n = 3 * 7 * 13;
     float got[3 * 7 * 13], ref[3 * 7 * 13];
     th_ok(vkg_graph_read(g, out, got, n), what);
-    for (size_t i = 0; i < n; i++) ref[i] = ref_unop(op, x[i], alpha, beta);
+    for (size_t i = 0; i < n; i++)
+      ref[i] = ref_unop(op, x[i], alpha, beta);
     th_close(what, got, ref, n, 2e-6f, 2e-5f);
   }
   vkg_graph_destroy(g);
@@ -57,18 +59,19 @@ int main(void) {
   th_seed(2);
   int s1[1] = {127}, s2[2] = {7, 13}, s3[3] = {2, 7, 13}, s4[2] = {1, 13}, s5[3] = {2, 1, 13}, s6[2] = {7, 1},
       s0[1] = {1}, s7[4] = {3, 1, 5, 1}, s8[3] = {4, 1, 6};
-  for (int op = VKG_ADD; op <= VKG_POW; op++) binary(ctx, (vkg_binop)op, 1, s1, 1, s1);
-  binary(ctx, VKG_ADD, 3, s3, 2, s4);  /* row broadcast */
-  binary(ctx, VKG_MUL, 2, s6, 3, s5);  /* both sides broadcast */
-  binary(ctx, VKG_SUB, 1, s0, 3, s3);  /* scalar */
-  binary(ctx, VKG_DIV, 4, s7, 3, s8);  /* (3,1,5,1) x (4,1,6) -> (3,4,5,6) */
+  for (int op = VKG_ADD; op <= VKG_POW; op++)
+    binary(ctx, (vkg_binop)op, 1, s1, 1, s1);
+  binary(ctx, VKG_ADD, 3, s3, 2, s4); /* row broadcast */
+  binary(ctx, VKG_MUL, 2, s6, 3, s5); /* both sides broadcast */
+  binary(ctx, VKG_SUB, 1, s0, 3, s3); /* scalar */
+  binary(ctx, VKG_DIV, 4, s7, 3, s8); /* (3,1,5,1) x (4,1,6) -> (3,4,5,6) */
   binary(ctx, VKG_MAXIMUM, 2, s2, 2, s2);
 
   for (int op = 0; op < VKG_UNOP_COUNT; op++) {
     int positive = op == VKG_LOG || op == VKG_SQRT;
     unary(ctx, (vkg_unop)op, positive ? 0.01f : -6, 6, 0.2f, 0.5f);
   }
-  unary(ctx, VKG_TANH, -60, 60, 0, 0);     /* saturation without overflow */
+  unary(ctx, VKG_TANH, -60, 60, 0, 0); /* saturation without overflow */
   unary(ctx, VKG_SIGMOID, -100, 100, 0, 0);
   unary(ctx, VKG_SOFTPLUS, -100, 100, 0, 0);
 

@@ -76,7 +76,8 @@ static void test_reference(void) {
     /* Each distribution with itself: 0 up to rounding, singular covariances included. */
     double self1 = fid_distance(p[0], p[1], p[0], p[1], d), self2 = fid_distance(p[2], p[3], p[2], p[3], d);
     double tr = 0;
-    for (int j = 0; j < d; j++) tr += p[1][j * d + j] + p[3][j * d + j];
+    for (int j = 0; j < d; j++)
+      tr += p[1][j * d + j] + p[3][j * d + j];
     th_check(self1 >= 0 && self2 >= 0 && self1 <= 1e-7 * tr && self2 <= 1e-7 * tr,
              "case %d: FID with itself is %.3g and %.3g (trace %.3g)", c, self1, self2, tr);
   }
@@ -92,7 +93,8 @@ static void test_reference(void) {
 static void test_linalg(void) {
   /* sqrtm of a diagonal matrix, with a zero and a tiny negative (rounding) eigenvalue. */
   double diag[5] = {4, 9, 0, 2.25, -1e-15}, a[25] = {0}, s[25], want[25] = {0};
-  for (int i = 0; i < 5; i++) a[i * 5 + i] = diag[i], want[i * 5 + i] = diag[i] > 0 ? sqrt(diag[i]) : 0;
+  for (int i = 0; i < 5; i++)
+    a[i * 5 + i] = diag[i], want[i * 5 + i] = diag[i] > 0 ? sqrt(diag[i]) : 0;
   th_check(fid_sqrtm_psd(a, 5, s) == 0, "diagonal sqrtm converges");
   close_d("sqrtm of diag(4, 9, 0, 2.25, -1e-15)", s, want, 25, 1e-15, 1e-15);
 
@@ -101,18 +103,21 @@ static void test_linalg(void) {
   double A[N * N], l[N], V[N * N], AV[N * N], VL[N * N], VtV[N * N], I[N * N];
   th_seed(5);
   for (int i = 0; i < N; i++)
-    for (int j = 0; j <= i; j++) A[i * N + j] = A[j * N + i] = th_uniform(-1, 1);
+    for (int j = 0; j <= i; j++)
+      A[i * N + j] = A[j * N + i] = th_uniform(-1, 1);
   th_check(fid_eigh(A, N, l, V) == 0, "eigh converges (13x13)");
   for (int i = 0; i < N; i++)
     for (int j = 0; j < N; j++) {
       double av = 0, vtv = 0;
-      for (int k = 0; k < N; k++) av += A[i * N + k] * V[k * N + j], vtv += V[k * N + i] * V[k * N + j];
+      for (int k = 0; k < N; k++)
+        av += A[i * N + k] * V[k * N + j], vtv += V[k * N + i] * V[k * N + j];
       AV[i * N + j] = av, VL[i * N + j] = V[i * N + j] * l[j], VtV[i * N + j] = vtv, I[i * N + j] = i == j;
     }
   close_d("eigh: A V = V diag(l)", AV, VL, N * N, 1e-13, 0);
   close_d("eigh: V orthonormal", VtV, I, N * N, 1e-13, 0);
   int sorted = 1;
-  for (int i = 1; i < N; i++) sorted &= l[i - 1] <= l[i];
+  for (int i = 1; i < N; i++)
+    sorted &= l[i - 1] <= l[i];
   th_check(sorted, "eigenvalues ascending");
   double one = 7, l1, v1;
   th_check(fid_eigh(&one, 1, &l1, &v1) == 0 && l1 == 7 && v1 == 1, "eigh of a 1x1 matrix");
@@ -124,10 +129,12 @@ static void test_linalg(void) {
   double mu[D], cov[D * D], rmu[D] = {0}, rcov[D * D] = {0};
   th_ok(fid_stats(x, R, D, mu, cov), "fid_stats");
   for (int i = 0; i < R; i++)
-    for (int j = 0; j < D; j++) rmu[j] += x[i * D + j] / (double)R;
+    for (int j = 0; j < D; j++)
+      rmu[j] += x[i * D + j] / (double)R;
   for (int j = 0; j < D; j++)
     for (int k = 0; k < D; k++) {
-      for (int i = 0; i < R; i++) rcov[j * D + k] += (x[i * D + j] - rmu[j]) * (x[i * D + k] - rmu[k]);
+      for (int i = 0; i < R; i++)
+        rcov[j * D + k] += (x[i * D + j] - rmu[j]) * (x[i * D + k] - rmu[k]);
       rcov[j * D + k] /= R - 1;
     }
   close_d("fid_stats mean", mu, rmu, D, 1e-12, 1e-12);
@@ -153,26 +160,36 @@ static void ref_classifier(const char *path, const float *images, int n, float *
     const char *name;
     int ndim, shape[4];
     float *out;
-  } t[] = {{"conv1.weight", 4, {C1, 1, 5, 5}, c1w}, {"conv1.bias", 1, {C1}, c1b},
-           {"conv2.weight", 4, {C2, C1, 5, 5}, c2w}, {"bn.weight", 1, {C2}, g},
-           {"bn.bias", 1, {C2}, b},                 {"bn.running_mean", 1, {C2}, rm},
-           {"bn.running_var", 1, {C2}, rv},         {"fc1.weight", 2, {HID, C2 * 49}, f1w},
-           {"fc1.bias", 1, {HID}, f1b},             {"fc2.weight", 2, {10, HID}, f2w},
+  } t[] = {{"conv1.weight", 4, {C1, 1, 5, 5}, c1w},
+           {"conv1.bias", 1, {C1}, c1b},
+           {"conv2.weight", 4, {C2, C1, 5, 5}, c2w},
+           {"bn.weight", 1, {C2}, g},
+           {"bn.bias", 1, {C2}, b},
+           {"bn.running_mean", 1, {C2}, rm},
+           {"bn.running_var", 1, {C2}, rv},
+           {"fc1.weight", 2, {HID, C2 * 49}, f1w},
+           {"fc1.bias", 1, {HID}, f1b},
+           {"fc2.weight", 2, {10, HID}, f2w},
            {"fc2.bias", 1, {10}, f2b}};
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
     if (vkg_st_read_f32(st, t[i].name, t[i].ndim, t[i].shape, t[i].out)) exit(1);
   vkg_st_close(st);
   double *x = malloc(sizeof *x * 784), *h1 = malloc(sizeof *h1 * C1 * 196), *h2 = malloc(sizeof *h2 * C2 * 49);
   double w1[C1 * 25], b1[C1], w2[C2 * C1 * 25];
-  for (int i = 0; i < C1 * 25; i++) w1[i] = c1w[i];
-  for (int i = 0; i < C1; i++) b1[i] = c1b[i];
-  for (int i = 0; i < C2 * C1 * 25; i++) w2[i] = c2w[i];
+  for (int i = 0; i < C1 * 25; i++)
+    w1[i] = c1w[i];
+  for (int i = 0; i < C1; i++)
+    b1[i] = c1b[i];
+  for (int i = 0; i < C2 * C1 * 25; i++)
+    w2[i] = c2w[i];
   struct ref_conv p1 = {1, 1, 28, 28, C1, 5, 5, 14, 14, 2, 2, 2, 2, 1, 1, 1};
   struct ref_conv p2 = {1, C1, 14, 14, C2, 5, 5, 7, 7, 2, 2, 2, 2, 1, 1, 1};
   for (int i = 0; i < n; i++) {
-    for (int k = 0; k < 784; k++) x[k] = images[(size_t)i * 784 + k];
+    for (int k = 0; k < 784; k++)
+      x[k] = images[(size_t)i * 784 + k];
     ref_conv2d_f64(h1, x, w1, b1, &p1);
-    for (int k = 0; k < C1 * 196; k++) h1[k] = h1[k] > 0 ? h1[k] : 0;
+    for (int k = 0; k < C1 * 196; k++)
+      h1[k] = h1[k] > 0 ? h1[k] : 0;
     ref_conv2d_f64(h2, h1, w2, NULL, &p2);
     for (int c = 0; c < C2; c++)
       for (int k = 0; k < 49; k++) {
@@ -182,13 +199,15 @@ static void ref_classifier(const char *path, const float *images, int n, float *
     double hid[HID];
     for (int j = 0; j < HID; j++) {
       double acc = f1b[j];
-      for (int k = 0; k < C2 * 49; k++) acc += f1w[j * C2 * 49 + k] * h2[k];
+      for (int k = 0; k < C2 * 49; k++)
+        acc += f1w[j * C2 * 49 + k] * h2[k];
       hid[j] = acc > 0 ? acc : 0;
       feat[(size_t)i * HID + j] = (float)hid[j];
     }
     for (int j = 0; j < 10; j++) {
       double acc = f2b[j];
-      for (int k = 0; k < HID; k++) acc += f2w[j * HID + k] * hid[k];
+      for (int k = 0; k < HID; k++)
+        acc += f2w[j * HID + k] * hid[k];
       logits[(size_t)i * 10 + j] = (float)acc;
     }
   }
@@ -204,7 +223,8 @@ static int write_random_classifier(vkg_ctx *ctx, const char *path) {
   struct nn_model *m;
   if (!th_ok(classifier_create(ctx, &o, &m), "classifier_create without data")) return 0;
   float mean[C2], var[C2];
-  for (int c = 0; c < C2; c++) mean[c] = th_uniform(-0.3f, 0.3f), var[c] = th_uniform(0.2f, 2.0f);
+  for (int c = 0; c < C2; c++)
+    mean[c] = th_uniform(-0.3f, 0.3f), var[c] = th_uniform(0.2f, 2.0f);
   int ok = th_ok(vkg_tensor_upload_f32(m->params.t[nn_param_index(&m->params, "bn.running_mean")], mean, C2),
                  "set running mean") &&
            th_ok(vkg_tensor_upload_f32(m->params.t[nn_param_index(&m->params, "bn.running_var")], var, C2),
@@ -228,7 +248,8 @@ static void test_features(vkg_ctx *ctx, const char *weights) {
   th_close("features (37, 12) vs plain-C forward", feat, rf, (size_t)N * HID, 1e-4f, 1e-4f);
   th_close("logits (37, 10) vs plain-C forward", lg, rl, (size_t)N * 10, 1e-4f, 1e-4f);
   int positive = 0;
-  for (int i = 0; i < N * HID; i++) positive += feat[i] > 0;
+  for (int i = 0; i < N * HID; i++)
+    positive += feat[i] > 0;
   th_check(positive > N * HID / 5 && positive < N * HID, "features are ReLU outputs, not all zero (%d of %d > 0)",
            positive, N * HID);
   th_ok(classifier_features(m, img, N, again, NULL), "classifier_features again");
@@ -297,7 +318,8 @@ static void test_images(vkg_ctx *ctx, const char *weights) {
   /* RGB 32x32 image sets. */
   float *a = th_alloc((size_t)N * 3 * 1024), *b = th_alloc((size_t)N * 3 * 1024);
   th_fill(a, (size_t)N * 3 * 1024, 0, 1);
-  for (size_t i = 0; i < (size_t)N * 3 * 1024; i++) b[i] = 0.6f * th_uniform(0, 1) + 0.3f; /* lower contrast */
+  for (size_t i = 0; i < (size_t)N * 3 * 1024; i++)
+    b[i] = 0.6f * th_uniform(0, 1) + 0.3f; /* lower contrast */
   float *fa = NULL, *fb = NULL;
   int dim = 0;
   if (th_ok(fid_features(ctx, weights, a, N, 3, 32, 32, &fa, &dim), "fid_features RGB 32x32") && dim == HID) {
@@ -345,7 +367,8 @@ static void test_errors(vkg_ctx *ctx, const char *dir) {
   char path[256];
   snprintf(path, sizeof path, "%s/missing.safetensors", dir);
   vkg_status s = classifier_load(ctx, path, &m);
-  th_check(s == VKG_ERR_IO && !m && contains(vkg_last_error(), path) && contains(vkg_last_hint(), "vkgen train classifier"),
+  th_check(s == VKG_ERR_IO && !m && contains(vkg_last_error(), path) &&
+               contains(vkg_last_hint(), "vkgen train classifier"),
            "missing weights: VKG_ERR_IO with a hint (got %s: %s / %s)", vkg_status_str(s), vkg_last_error(),
            vkg_last_hint());
   /* Weights of another model. */
@@ -371,8 +394,8 @@ static void test_errors(vkg_ctx *ctx, const char *dir) {
   th_ok(vkg_st_write(w, path), "write bad weights");
   vkg_st_writer_destroy(w);
   s = classifier_load(ctx, path, &m);
-  th_check(s != VKG_OK && !m && contains(vkg_last_error(), "conv1.weight"), "mismatched tensors: an error naming one (%s: %s)",
-           vkg_status_str(s), vkg_last_error());
+  th_check(s != VKG_OK && !m && contains(vkg_last_error(), "conv1.weight"),
+           "mismatched tensors: an error naming one (%s: %s)", vkg_status_str(s), vkg_last_error());
   float img[784] = {0}, *f = (float *)1;
   int dim;
   s = fid_features(ctx, path, img, 1, 1, 28, 28, &f, &dim);

@@ -32,7 +32,8 @@ static void replay(vkg_ctx *ctx) {
     th_ok(th_run(g), "run");
     th_ok(vkg_graph_read(g, y, got, 4 * 7), "read y");
     ref_matmul(ref, xh, w, b, 1, 4, 7, 13, 0, 0, 0, 0);
-    for (int i = 0; i < 28; i++) ref[i] = ref[i] > 0 ? ref[i] : 0;
+    for (int i = 0; i < 28; i++)
+      ref[i] = ref[i] > 0 ? ref[i] : 0;
     char what[48];
     snprintf(what, sizeof what, "replay %d with new input", run);
     th_close(what, got, ref, 28, 1e-5f, 1e-4f);
@@ -50,7 +51,8 @@ static void memory_reuse(vkg_ctx *ctx) {
   int n = 1000, shape[1] = {1000};
   float *x;
   vkg_t t = th_input(g, 1, shape, -1, 1, &x);
-  for (int i = 0; i < 12; i++) t = vkg_unary(g, VKG_AFFINE, t, 1.5f, 0.25f);
+  for (int i = 0; i < 12; i++)
+    t = vkg_unary(g, VKG_AFFINE, t, 1.5f, 0.25f);
   vkg_output(g, t);
   if (!th_ok(vkg_graph_compile(g), "compile chain")) return;
   th_write_inputs(g);
@@ -59,7 +61,8 @@ static void memory_reuse(vkg_ctx *ctx) {
   vkg_graph_read(g, t, got, (size_t)n);
   for (int i = 0; i < n; i++) {
     double v = x[i];
-    for (int k = 0; k < 12; k++) v = 1.5 * v + 0.25;
+    for (int k = 0; k < 12; k++)
+      v = 1.5 * v + 0.25;
     ref[i] = (float)v;
   }
   th_close("affine chain with reused memory", got, ref, (size_t)n, 1e-5f, 1e-5f);
@@ -93,7 +96,8 @@ static void barriers(vkg_ctx *ctx) {
   th_check(s.barriers == 2, "relu, tanh, exp of one input run without barriers between them (%d barriers)", s.barriers);
   float got[91], ref[91];
   vkg_graph_read(g, d, got, 91);
-  for (int i = 0; i < 91; i++) ref[i] = (x[i] > 0 ? x[i] : 0) * tanhf(x[i]) + expf(x[i]);
+  for (int i = 0; i < 91; i++)
+    ref[i] = (x[i] > 0 ? x[i] : 0) * tanhf(x[i]) + expf(x[i]);
   th_close("diamond result", got, ref, 91, 1e-5f, 1e-5f);
   vkg_graph_destroy(g);
 }
@@ -117,7 +121,8 @@ static void bound_and_fp16(vkg_ctx *ctx) {
     if (th_ok(vkg_graph_compile(g), "compile bound") && th_ok(th_run(g), "run bound")) {
       float ref[15];
       vkg_graph_read(g, y, got, 15);
-      for (int i = 0; i < 15; i++) ref[i] = k ? -wh[i] : wh[i] * wh[i];
+      for (int i = 0; i < 15; i++)
+        ref[i] = k ? -wh[i] : wh[i] * wh[i];
       th_close(k ? "graph 2 reads the shared tensor" : "graph 1 reads the shared tensor", got, ref, 15, 1e-6f, 1e-6f);
     }
     vkg_graph_destroy(g);
@@ -138,7 +143,8 @@ static void bound_and_fp16(vkg_ctx *ctx) {
   th_ok(vkg_tensor_upload_f32(h, v, 9), "f16 upload");
   th_ok(vkg_tensor_download_f32(h, back, 9), "f16 download");
   int ok = 1;
-  for (int i = 0; i < 9; i++) ok &= back[i] == want[i];
+  for (int i = 0; i < 9; i++)
+    ok &= back[i] == want[i];
   th_check(ok, "f16 storage rounds to nearest even (subnormals, overflow to inf)");
   vkg_tensor_destroy(h);
 }
@@ -208,7 +214,8 @@ static void streamed(vkg_ctx *ctx) {
   vkg_output(g, y);
   if (!th_ok(vkg_graph_compile(g), "compile streamed")) return;
   float batch[6][1000], got[1000], ref[1000];
-  for (int k = 0; k < 6; k++) th_fill(batch[k], 1000, -1, 1);
+  for (int k = 0; k < 6; k++)
+    th_fill(batch[k], 1000, -1, 1);
   int ok = th_ok(vkg_graph_write(g, x, batch[0], 1000), "stage batch 0");
   for (int k = 0; k < 5 && ok; k++) {
     ok &= th_ok(vkg_graph_set_u32(g, slot, (uint32_t)k), "scalar");
@@ -216,7 +223,8 @@ static void streamed(vkg_ctx *ctx) {
     ok &= th_ok(vkg_graph_write(g, x, batch[k + 1], 1000), "stage the next batch during the run");
     if (k % 2 == 1 || k == 4) { /* reading waits for the run */
       ok &= th_ok(vkg_graph_read(g, y, got, 1000), "read");
-      for (int i = 0; i < 1000; i++) ref[i] = 2 * batch[k][i] + 1;
+      for (int i = 0; i < 1000; i++)
+        ref[i] = 2 * batch[k][i] + 1;
       char what[64];
       snprintf(what, sizeof what, "run %d saw its own batch, not the one staged after it", k);
       ok &= th_close(what, got, ref, 1000, 0, 0);
@@ -224,7 +232,8 @@ static void streamed(vkg_ctx *ctx) {
   }
   ok &= th_ok(vkg_graph_run(g), "run the last staged batch");
   vkg_graph_read(g, y, got, 1000);
-  for (int i = 0; i < 1000; i++) ref[i] = 2 * batch[5][i] + 1;
+  for (int i = 0; i < 1000; i++)
+    ref[i] = 2 * batch[5][i] + 1;
   th_close("the batch staged during run 4 reached run 5", got, ref, 1000, 0, 0);
   vkg_graph_destroy(g);
 }

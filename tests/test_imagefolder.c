@@ -85,7 +85,8 @@ static int load_ok(const char *what, const char *dir, int size, int c, int n, st
 
 static void close_d(const char *what, const float *got, const double *ref, size_t n, float atol) {
   float *r = th_alloc(n);
-  for (size_t i = 0; i < n; i++) r[i] = (float)ref[i];
+  for (size_t i = 0; i < n; i++)
+    r[i] = (float)ref[i];
   th_close(what, got, r, n, atol, 0);
   free(r);
 }
@@ -127,7 +128,8 @@ static void ref_bilinear(const double *src, int n, int m, double *out) {
 static void test_alpha(void) {
   const char *dir = new_dir();
   unsigned char *px = noise(28 * 28 * 4, 7);
-  for (int i = 0; i < 28; i++) px[(i * 28 + i) * 4 + 3] = 0, px[(i * 28 + 27 - i) * 4 + 3] = 255; /* extremes */
+  for (int i = 0; i < 28; i++)
+    px[(i * 28 + i) * 4 + 3] = 0, px[(i * 28 + 27 - i) * 4 + 3] = 255; /* extremes */
   write_png(dir, "rgba.png", 28, 28, 4, px);
   struct vkg_images im;
   if (load_ok("alpha RGB", dir, 28, 3, 1, &im)) {
@@ -143,7 +145,8 @@ static void test_alpha(void) {
     vkg_images_free(&im);
     if (load_ok("alpha gray", dir, 28, 1, 1, &im)) {
       double *g = malloc(sizeof *g * 784);
-      for (int k = 0; k < 784; k++) g[k] = 0.299 * ref[k] + 0.587 * ref[784 + k] + 0.114 * ref[2 * 784 + k];
+      for (int k = 0; k < 784; k++)
+        g[k] = 0.299 * ref[k] + 0.587 * ref[784 + k] + 0.114 * ref[2 * 784 + k];
       close_d("RGBA over white, luminance", im.pixels, g, 784, 1e-6f);
       free(g);
       vkg_images_free(&im);
@@ -164,7 +167,7 @@ static void test_crop(void) {
     double ref[2 * 784];
     for (int y = 0; y < 28; y++)
       for (int x = 0; x < 28; x++) {
-        ref[y * 28 + x] = wide[y * 40 + x + 6] / 255.0;        /* (40 - 28) / 2 = 6 columns cut left */
+        ref[y * 28 + x] = wide[y * 40 + x + 6] / 255.0;         /* (40 - 28) / 2 = 6 columns cut left */
         ref[784 + y * 28 + x] = tall[(y + 3) * 28 + x] / 255.0; /* (35 - 28) / 2 = 3 rows cut on top */
       }
     close_d("center crop of a wide and a tall image", im.pixels, ref, 2 * 784, 1e-6f);
@@ -185,9 +188,12 @@ static void test_resize(int n, int m) {
   snprintf(what, sizeof what, "resize %d -> %d (%s)", n, m, m < n ? "area" : "bilinear");
   if (load_ok(what, dir, m, 1, 1, &im)) {
     double *src = malloc(sizeof *src * (size_t)n * n), *ref = malloc(sizeof *ref * (size_t)m * m);
-    for (int i = 0; i < n * n; i++) src[i] = px[i] / 255.0;
-    if (m < n) ref_area(src, n, m, ref);
-    else ref_bilinear(src, n, m, ref);
+    for (int i = 0; i < n * n; i++)
+      src[i] = px[i] / 255.0;
+    if (m < n)
+      ref_area(src, n, m, ref);
+    else
+      ref_bilinear(src, n, m, ref);
     close_d(what, im.pixels, ref, (size_t)m * m, 2e-6f);
     free(src);
     free(ref);
@@ -200,7 +206,8 @@ static void test_resize(int n, int m) {
 static void test_flat(void) {
   const char *dir = new_dir();
   unsigned char px[33 * 45 * 3];
-  for (int i = 0; i < 33 * 45; i++) px[3 * i] = 200, px[3 * i + 1] = 100, px[3 * i + 2] = 50;
+  for (int i = 0; i < 33 * 45; i++)
+    px[3 * i] = 200, px[3 * i + 1] = 100, px[3 * i + 2] = 50;
   write_png(dir, "flat.png", 45, 33, 3, px);
   const int sizes[3] = {28, 32, 64};
   for (int k = 0; k < 3; k++) {
@@ -210,7 +217,8 @@ static void test_flat(void) {
     if (!load_ok(what, dir, sizes[k], 3, 1, &im)) continue;
     size_t a = (size_t)sizes[k] * sizes[k];
     double *ref = malloc(sizeof *ref * 3 * a);
-    for (size_t i = 0; i < a; i++) ref[i] = 200 / 255.0, ref[a + i] = 100 / 255.0, ref[2 * a + i] = 50 / 255.0;
+    for (size_t i = 0; i < a; i++)
+      ref[i] = 200 / 255.0, ref[a + i] = 100 / 255.0, ref[2 * a + i] = 50 / 255.0;
     close_d(what, im.pixels, ref, 3 * a, 1e-6f);
     free(ref);
     vkg_images_free(&im);
@@ -258,7 +266,7 @@ static void test_listing(void) {
     char path[256];
     snprintf(path, sizeof path, "%s/%s", dir, names[i]);
     int ok = strstr(names[i], ".png") || strstr(names[i], ".Png") ? stbi_write_png(path, 32, 32, 1, px, 32)
-                                                                    : stbi_write_jpg(path, 32, 32, 1, px, 95);
+                                                                  : stbi_write_jpg(path, 32, 32, 1, px, 95);
     if (!ok) {
       fprintf(stderr, "cannot write %s\n", path);
       exit(1);
@@ -313,8 +321,8 @@ static void test_errors(void) {
            vkg_last_hint());
   write_bytes(dir, "readme.txt", "x", 1);
   s = vkg_image_folder_load(dir, 28, 1, &im);
-  th_check(s == VKG_ERR_IO && contains(vkg_last_error(), "no .png"), "a folder without images is VKG_ERR_IO (got %s: %s)",
-           vkg_status_str(s), vkg_last_error());
+  th_check(s == VKG_ERR_IO && contains(vkg_last_error(), "no .png"),
+           "a folder without images is VKG_ERR_IO (got %s: %s)", vkg_status_str(s), vkg_last_error());
 
   char missing[128];
   snprintf(missing, sizeof missing, "%s/does-not-exist", root);
@@ -329,8 +337,7 @@ static void test_errors(void) {
   const int bad[4][2] = {{27, 1}, {128, 3}, {28, 2}, {64, 4}};
   for (int i = 0; i < 4; i++) {
     s = vkg_image_folder_load(root, bad[i][0], bad[i][1], &im);
-    th_check(s == VKG_ERR_ARG, "size %d, %d channels is VKG_ERR_ARG (got %s)", bad[i][0], bad[i][1],
-             vkg_status_str(s));
+    th_check(s == VKG_ERR_ARG, "size %d, %d channels is VKG_ERR_ARG (got %s)", bad[i][0], bad[i][1], vkg_status_str(s));
   }
 }
 

@@ -19,13 +19,15 @@ static const float EPS = 1e-5f; /* layernorm and batchnorm eps */
 
 static size_t numel(int ndim, const int *shape) {
   size_t n = 1;
-  for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+  for (int i = 0; i < ndim; i++)
+    n *= (size_t)shape[i];
   return n;
 }
 
 static void shape_name(char *buf, size_t size, int ndim, const int *shape) {
   size_t o = (size_t)snprintf(buf, size, "(");
-  for (int i = 0; i < ndim && o < size; i++) o += (size_t)snprintf(buf + o, size - o, "%s%d", i ? ", " : "", shape[i]);
+  for (int i = 0; i < ndim && o < size; i++)
+    o += (size_t)snprintf(buf + o, size - o, "%s%d", i ? ", " : "", shape[i]);
   if (o < size) snprintf(buf + o, size - o, ")");
 }
 
@@ -53,8 +55,16 @@ static void check_softmax(vkg_ctx *ctx, int ndim, const int *shape, int log_) {
   char name[96], sh[48];
   shape_name(sh, sizeof sh, ndim, shape);
   snprintf(name, sizeof name, "%s %s backward", log_ ? "log_softmax" : "softmax", sh);
-  struct gc_op op = {.name = name, .nin = 1, .ndim = {ndim}, .lo = {-3}, .hi = {3}, .out_n = n, .user = &s,
-                     .fwd = sm_fwd, .bwd = sm_bwd, .build = sm_build};
+  struct gc_op op = {.name = name,
+                     .nin = 1,
+                     .ndim = {ndim},
+                     .lo = {-3},
+                     .hi = {3},
+                     .out_n = n,
+                     .user = &s,
+                     .fwd = sm_fwd,
+                     .bwd = sm_bwd,
+                     .build = sm_build};
   memcpy(op.shape[0], shape, sizeof(int) * (size_t)ndim);
   gc_check(ctx, &op);
 }
@@ -85,9 +95,16 @@ static void check_layernorm(vkg_ctx *ctx, int rows, int C, int gamma, int beta, 
   char name[96];
   snprintf(name, sizeof name, "layernorm (%d, %d) gamma=%d beta=%d%s backward", rows, C, gamma, beta,
            frozen_x ? " frozen x" : "");
-  struct gc_op op = {.name = name, .nin = 1 + gamma + beta, .ndim = {2, 1, 1}, .shape = {{rows, C}, {C}, {C}},
-                     .no_grad = {frozen_x}, .out_n = (size_t)rows * C, .user = &l,
-                     .fwd = ln_fwd, .bwd = ln_bwd, .build = ln_build};
+  struct gc_op op = {.name = name,
+                     .nin = 1 + gamma + beta,
+                     .ndim = {2, 1, 1},
+                     .shape = {{rows, C}, {C}, {C}},
+                     .no_grad = {frozen_x},
+                     .out_n = (size_t)rows * C,
+                     .user = &l,
+                     .fwd = ln_fwd,
+                     .bwd = ln_bwd,
+                     .build = ln_build};
   if (gamma) op.lo[1] = 0.5f, op.hi[1] = 1.5f;
   gc_check(ctx, &op);
 }
@@ -121,21 +138,30 @@ static vkg_t bn_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
 
 static void check_batchnorm(vkg_ctx *ctx, int ndim, const int *shape, int training, int affine, int running,
                             int frozen_x) {
-  struct bn b = {shape[0], shape[1], (int)(numel(ndim, shape) / ((size_t)shape[0] * shape[1])), affine,
-                 running || !training, training};
+  struct bn b = {
+      shape[0], shape[1], (int)(numel(ndim, shape) / ((size_t)shape[0] * shape[1])), affine, running || !training,
+      training};
   char name[128], sh[48];
   shape_name(sh, sizeof sh, ndim, shape);
   snprintf(name, sizeof name, "batchnorm %s %s affine=%d running=%d%s backward", sh, training ? "train" : "eval",
            affine, b.running, frozen_x ? " frozen x" : "");
-  struct gc_op op = {.name = name, .nin = 1 + 2 * affine + 2 * b.running, .ndim = {ndim}, .no_grad = {frozen_x},
-                     .out_n = numel(ndim, shape), .user = &b, .fwd = bn_fwd, .bwd = bn_bwd, .build = bn_build};
+  struct gc_op op = {.name = name,
+                     .nin = 1 + 2 * affine + 2 * b.running,
+                     .ndim = {ndim},
+                     .no_grad = {frozen_x},
+                     .out_n = numel(ndim, shape),
+                     .user = &b,
+                     .fwd = bn_fwd,
+                     .bwd = bn_bwd,
+                     .build = bn_build};
   memcpy(op.shape[0], shape, sizeof(int) * (size_t)ndim);
-  for (int i = 1; i < op.nin; i++) op.ndim[i] = 1, op.shape[i][0] = b.C;
+  for (int i = 1; i < op.nin; i++)
+    op.ndim[i] = 1, op.shape[i][0] = b.C;
   if (affine) op.lo[1] = 0.5f, op.hi[1] = 1.5f;
   if (b.running) {
     int r = 1 + 2 * affine;
-    op.no_grad[r] = op.no_grad[r + 1] = 1; /* constants */
-    op.lo[r + 1] = 0.5f, op.hi[r + 1] = 2.0f;  /* a variance */
+    op.no_grad[r] = op.no_grad[r + 1] = 1;    /* constants */
+    op.lo[r + 1] = 0.5f, op.hi[r + 1] = 2.0f; /* a variance */
   }
   gc_check(ctx, &op);
 }
@@ -148,7 +174,8 @@ struct em {
 
 static int32_t *int_ids(const double *d, int n) {
   int32_t *ids = malloc(sizeof *ids * (size_t)n);
-  for (int i = 0; i < n; i++) ids[i] = (int32_t)d[i];
+  for (int i = 0; i < n; i++)
+    ids[i] = (int32_t)d[i];
   return ids;
 }
 static void em_fwd(const struct gc_op *op, double *const *in, double *y) {
@@ -175,9 +202,17 @@ static void check_embedding(vkg_ctx *ctx, int V, int C, int ndim, const int *sha
   char name[128], sh[48];
   shape_name(sh, sizeof sh, ndim, shape);
   snprintf(name, sizeof name, "embedding table (%d, %d) ids %s in [0, %d) backward", V, C, sh, id_hi);
-  struct gc_op op = {.name = name, .nin = 2, .ndim = {2, ndim}, .shape = {{V, C}}, .is_int = {0, 1},
-                     .int_hi = {0, id_hi}, .out_n = (size_t)n * C, .user = &e,
-                     .fwd = em_fwd, .bwd = em_bwd, .build = em_build};
+  struct gc_op op = {.name = name,
+                     .nin = 2,
+                     .ndim = {2, ndim},
+                     .shape = {{V, C}},
+                     .is_int = {0, 1},
+                     .int_hi = {0, id_hi},
+                     .out_n = (size_t)n * C,
+                     .user = &e,
+                     .fwd = em_fwd,
+                     .bwd = em_bwd,
+                     .build = em_build};
   memcpy(op.shape[1], shape, sizeof(int) * (size_t)ndim);
   gc_check(ctx, &op);
 }
@@ -209,9 +244,11 @@ static void embedding_odd_ids(vkg_ctx *ctx, int V, int C, int n) {
     }
     float *got = th_alloc((size_t)V * C), *again = th_alloc((size_t)V * C), *ref = th_alloc((size_t)V * C);
     double *dy = malloc(sizeof *dy * (size_t)n * C), *dt = calloc((size_t)V * C, sizeof *dt);
-    for (size_t i = 0; i < (size_t)n * C; i++) dy[i] = rh[i];
+    for (size_t i = 0; i < (size_t)n * C; i++)
+      dy[i] = rh[i];
     ref_embedding_bwd(dt, ih, dy, n, V, C);
-    for (size_t i = 0; i < (size_t)V * C; i++) ref[i] = (float)dt[i];
+    for (size_t i = 0; i < (size_t)V * C; i++)
+      ref[i] = (float)dt[i];
     size_t nt = (size_t)V * C;
     if (th_ok(vkg_graph_write(g, table, th, nt), what) && th_ok(vkg_graph_write_i32(g, ids, ih, (size_t)n), what) &&
         th_ok(vkg_graph_write(g, r, rh, (size_t)n * C), what) && th_ok(th_run(g), what) &&
@@ -249,12 +286,18 @@ static void check_attention(vkg_ctx *ctx, struct at a, unsigned frozen) {
   char name[160];
   snprintf(name, sizeof name, "attention B=%d NH=%d Tq=%d Tk=%d D=%d Dv=%d scale=%g causal=%d frozen=%u backward", a.B,
            a.NH, a.Tq, a.Tk, a.D, a.Dv, a.scale, a.causal, frozen);
-  struct gc_op op = {.name = name, .nin = 3, .ndim = {4, 4, 4},
+  struct gc_op op = {.name = name,
+                     .nin = 3,
+                     .ndim = {4, 4, 4},
                      .shape = {{a.B, a.NH, a.Tq, a.D}, {a.B, a.NH, a.Tk, a.D}, {a.B, a.NH, a.Tk, a.Dv}},
                      .no_grad = {frozen & 1, (frozen >> 1) & 1, (frozen >> 2) & 1},
-                     .lo = {-2, -2, -1}, .hi = {2, 2, 1},
-                     .out_n = (size_t)a.B * a.NH * a.Tq * a.Dv, .user = &a,
-                     .fwd = at_fwd, .bwd = at_bwd, .build = at_build};
+                     .lo = {-2, -2, -1},
+                     .hi = {2, 2, 1},
+                     .out_n = (size_t)a.B * a.NH * a.Tq * a.Dv,
+                     .user = &a,
+                     .fwd = at_fwd,
+                     .bwd = at_bwd,
+                     .build = at_build};
   gc_check(ctx, &op);
 }
 
@@ -274,7 +317,8 @@ static void check_large(vkg_ctx *ctx, const struct gc_op *op, float atol, float 
   }
   vkg_t y = op->build(g, op, x);
   int flat[1] = {(int)op->out_n}, ys[VKG_MAX_DIMS], ynd = vkg_ndim(g, y);
-  for (int d = 0; d < ynd; d++) ys[d] = vkg_dim(g, y, d);
+  for (int d = 0; d < ynd; d++)
+    ys[d] = vkg_dim(g, y, d);
   vkg_t r = vkg_input(g, "r", VKG_F32, ynd, ys);
   vkg_backward(g, vkg_reduce(g, VKG_REDUCE_SUM, vkg_reshape(g, vkg_binary(g, VKG_MUL, y, r), 1, flat), 0, 0));
   for (int i = 0; i < op->nin; i++) {
@@ -285,7 +329,8 @@ static void check_large(vkg_ctx *ctx, const struct gc_op *op, float atol, float 
   double *in[GC_MAX_IN] = {0}, *gin[GC_MAX_IN] = {0}, *gy = malloc(sizeof *gy * op->out_n);
   float *rh = th_alloc(op->out_n);
   th_fill(rh, op->out_n, -1, 1);
-  for (size_t j = 0; j < op->out_n; j++) gy[j] = rh[j];
+  for (size_t j = 0; j < op->out_n; j++)
+    gy[j] = rh[j];
   for (int i = 0; i < op->nin; i++) {
     size_t n = gc_numel(op, i);
     float *v = th_alloc(n), lo = op->lo[i], hi = op->hi[i];
@@ -293,7 +338,8 @@ static void check_large(vkg_ctx *ctx, const struct gc_op *op, float atol, float 
     th_fill(v, n, lo, hi);
     in[i] = malloc(sizeof(double) * n);
     gin[i] = calloc(n, sizeof(double));
-    for (size_t k = 0; k < n; k++) in[i][k] = v[k];
+    for (size_t k = 0; k < n; k++)
+      in[i][k] = v[k];
     ok = ok && th_ok(vkg_graph_write(g, x[i], v, n), op->name);
     free(v);
   }
@@ -303,14 +349,16 @@ static void check_large(vkg_ctx *ctx, const struct gc_op *op, float atol, float 
       if (op->no_grad[i]) continue;
       size_t n = gc_numel(op, i);
       float *got = th_alloc(n), *ref = th_alloc(n);
-      for (size_t k = 0; k < n; k++) ref[k] = (float)gin[i][k];
+      for (size_t k = 0; k < n; k++)
+        ref[k] = (float)gin[i][k];
       char what[160];
       snprintf(what, sizeof what, "%s: GPU gradient of input %d", op->name, i);
       if (th_ok(vkg_graph_read(g, gx[i], got, n), what)) th_close(what, got, ref, n, atol, rtol);
       free(got), free(ref);
     }
   }
-  for (int i = 0; i < op->nin; i++) free(in[i]), free(gin[i]);
+  for (int i = 0; i < op->nin; i++)
+    free(in[i]), free(gin[i]);
   free(gy), free(rh);
   vkg_graph_destroy(g);
 }
@@ -321,22 +369,43 @@ static void large_cases(vkg_ctx *ctx) {
     struct bn b = {4, 2, 90000, 1, 1, training};
     struct gc_op op = {.name = training ? "batchnorm (4, 2, 300, 300) train, large"
                                         : "batchnorm (4, 2, 300, 300) eval, large",
-                       .nin = 5, .ndim = {4, 1, 1, 1, 1}, .shape = {{4, 2, 300, 300}, {2}, {2}, {2}, {2}},
-                       .no_grad = {0, 0, 0, 1, 1}, .lo = {-1, 0.5f, -1, -1, 0.5f}, .hi = {1, 1.5f, 1, 1, 2},
-                       .out_n = 720000, .user = &b, .bwd = bn_bwd, .build = bn_build};
+                       .nin = 5,
+                       .ndim = {4, 1, 1, 1, 1},
+                       .shape = {{4, 2, 300, 300}, {2}, {2}, {2}, {2}},
+                       .no_grad = {0, 0, 0, 1, 1},
+                       .lo = {-1, 0.5f, -1, -1, 0.5f},
+                       .hi = {1, 1.5f, 1, 1, 2},
+                       .out_n = 720000,
+                       .user = &b,
+                       .bwd = bn_bwd,
+                       .build = bn_build};
     check_large(ctx, &op, 1e-3f, 1e-3f);
   }
   /* 70000 rows: dgamma and dbeta sum columns in more than one pass */
   struct ln l = {70000, 3, 1, 1};
-  struct gc_op lop = {.name = "layernorm (70000, 3), large", .nin = 3, .ndim = {2, 1, 1},
-                      .shape = {{70000, 3}, {3}, {3}}, .lo = {-1, 0.5f, -1}, .hi = {1, 1.5f, 1},
-                      .out_n = 210000, .user = &l, .bwd = ln_bwd, .build = ln_build};
+  struct gc_op lop = {.name = "layernorm (70000, 3), large",
+                      .nin = 3,
+                      .ndim = {2, 1, 1},
+                      .shape = {{70000, 3}, {3}, {3}},
+                      .lo = {-1, 0.5f, -1},
+                      .hi = {1, 1.5f, 1},
+                      .out_n = 210000,
+                      .user = &l,
+                      .bwd = ln_bwd,
+                      .build = ln_build};
   check_large(ctx, &lop, 1e-3f, 1e-3f);
   for (int log_ = 0; log_ < 2; log_++) {
     struct sm s = {2, 100000, log_};
-    struct gc_op sop = {.name = log_ ? "log_softmax (2, 100000), large" : "softmax (2, 100000), large", .nin = 1,
-                        .ndim = {2}, .shape = {{2, 100000}}, .lo = {-3}, .hi = {3}, .out_n = 200000, .user = &s,
-                        .bwd = sm_bwd, .build = sm_build};
+    struct gc_op sop = {.name = log_ ? "log_softmax (2, 100000), large" : "softmax (2, 100000), large",
+                        .nin = 1,
+                        .ndim = {2},
+                        .shape = {{2, 100000}},
+                        .lo = {-3},
+                        .hi = {3},
+                        .out_n = 200000,
+                        .user = &s,
+                        .bwd = sm_bwd,
+                        .build = sm_build};
     check_large(ctx, &sop, log_ ? 1e-5f : 1e-9f, 1e-3f); /* softmax's dx is ~1e-5 per element */
   }
 }
@@ -385,21 +454,21 @@ int main(void) {
   /* V, C, ids shape, ids in [0, hi) */
   static const int i7[] = {7}, i2x13[] = {2, 13}, i13[] = {13}, i1[] = {1}, i1000[] = {1000}, i3000[] = {3000};
   static const int i2000[] = {2000};
-  check_embedding(ctx, 5, 3, 1, i7, 5);         /* repeats */
-  check_embedding(ctx, 5, 3, 2, i2x13, 8);      /* out of range */
-  check_embedding(ctx, 3, 4, 1, i13, 1);        /* all one id */
-  check_embedding(ctx, 1, 7, 1, i1, 1);         /* one row */
+  check_embedding(ctx, 5, 3, 1, i7, 5);    /* repeats */
+  check_embedding(ctx, 5, 3, 2, i2x13, 8); /* out of range */
+  check_embedding(ctx, 3, 4, 1, i13, 1);   /* all one id */
+  check_embedding(ctx, 1, 7, 1, i1, 1);    /* one row */
   check_embedding(ctx, 13, 1, 1, i13, 13);
-  check_embedding(ctx, 7, 3, 1, i1000, 9);      /* sorted in two blocks */
-  check_embedding(ctx, 40, 2, 1, i3000, 45);    /* runs cross the summing segments */
-  check_embedding(ctx, 3, 2, 1, i2000, 1);      /* one run over every segment */
-  check_embedding(ctx, 3000, 2, 1, i13, 3000);  /* a vocabulary larger than the sort */
+  check_embedding(ctx, 7, 3, 1, i1000, 9);     /* sorted in two blocks */
+  check_embedding(ctx, 40, 2, 1, i3000, 45);   /* runs cross the summing segments */
+  check_embedding(ctx, 3, 2, 1, i2000, 1);     /* one run over every segment */
+  check_embedding(ctx, 3000, 2, 1, i13, 3000); /* a vocabulary larger than the sort */
   embedding_odd_ids(ctx, 37, 3, 5000);
 
   /* B, NH, Tq, Tk, D, Dv, causal, scale */
   static const struct at cases[] = {
-      {1, 1, 1, 1, 1, 1, 0, 0},  {1, 1, 7, 7, 4, 4, 0, 0},  {2, 3, 5, 13, 3, 7, 0, 0}, {1, 2, 1, 13, 8, 5, 0, 0},
-      {1, 1, 7, 7, 1, 2, 0, 0},  {1, 1, 33, 40, 5, 6, 0, 0}, {2, 2, 7, 13, 13, 1, 0, 0},
+      {1, 1, 1, 1, 1, 1, 0, 0}, {1, 1, 7, 7, 4, 4, 0, 0},   {2, 3, 5, 13, 3, 7, 0, 0},  {1, 2, 1, 13, 8, 5, 0, 0},
+      {1, 1, 7, 7, 1, 2, 0, 0}, {1, 1, 33, 40, 5, 6, 0, 0}, {2, 2, 7, 13, 13, 1, 0, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     for (int causal = 0; causal < 2; causal++) {
@@ -407,8 +476,8 @@ int main(void) {
       a.causal = causal;
       check_attention(ctx, a, 0);
     }
-  check_attention(ctx, (struct at){2, 1, 13, 5, 4, 3, 0, 0}, 0);     /* Tq > Tk (not causal) */
-  check_attention(ctx, (struct at){1, 2, 7, 9, 6, 5, 1, 0.7f}, 0);   /* an explicit scale */
+  check_attention(ctx, (struct at){2, 1, 13, 5, 4, 3, 0, 0}, 0);      /* Tq > Tk (not causal) */
+  check_attention(ctx, (struct at){1, 2, 7, 9, 6, 5, 1, 0.7f}, 0);    /* an explicit scale */
   check_attention(ctx, (struct at){1, 2, 7, 9, 6, 5, 1, 0}, 1u | 2u); /* dv only */
   check_attention(ctx, (struct at){1, 2, 7, 9, 6, 5, 0, 0}, 4u);      /* dq and dk only */
   check_attention(ctx, (struct at){1, 1, 5, 8, 3, 4, 1, 0}, 1u | 4u); /* dk only */

@@ -22,7 +22,8 @@ struct in {
 
 static struct in input(vkg_graph *g, int ndim, const int *shape, float lo, float hi) {
   struct in x = {vkg_input(g, "x", VKG_F32, ndim, shape), NULL, 1};
-  for (int i = 0; i < ndim; i++) x.n *= (size_t)shape[i];
+  for (int i = 0; i < ndim; i++)
+    x.n *= (size_t)shape[i];
   x.h = th_alloc(x.n);
   th_fill(x.h, x.n, lo, hi);
   return x;
@@ -87,18 +88,20 @@ static void layernorm(vkg_ctx *ctx, int rows, int C, int use_gamma, int use_beta
   vkg_output(g, stats);
   char what[128];
   snprintf(what, sizeof what, "layernorm (%d, %d) gamma=%d beta=%d on [%g, %g)", rows, C, use_gamma, use_beta, lo, hi);
-  if (th_ok(vkg_graph_compile(g), what) && write_in(g, &x, what) && write_in(g, &ga, what) &&
-      write_in(g, &be, what) && th_ok(th_run(g), what)) {
+  if (th_ok(vkg_graph_compile(g), what) && write_in(g, &x, what) && write_in(g, &ga, what) && write_in(g, &be, what) &&
+      th_ok(th_run(g), what)) {
     float *ref = th_alloc(x.n), *mean = th_alloc((size_t)rows), *rstd = th_alloc((size_t)rows);
     ref_layernorm(ref, mean, rstd, x.h, ga.h, be.h, rows, C, eps);
     expect(g, y, ref, x.n, what, ATOL, RTOL);
     /* the saved (rows, 2) statistics: mean, rstd */
     float *st = th_alloc(2 * (size_t)rows), *rs = th_alloc(2 * (size_t)rows);
-    for (int r = 0; r < rows; r++) rs[2 * r] = mean[r], rs[2 * r + 1] = rstd[r];
+    for (int r = 0; r < rows; r++)
+      rs[2 * r] = mean[r], rs[2 * r + 1] = rstd[r];
     th_check(vkg_ndim(g, stats) == 2 && vkg_dim(g, stats, 0) == rows && vkg_dim(g, stats, 1) == 2,
              "%s: saved stats are (rows, 2)", what);
     snprintf(what + strlen(what), sizeof what - strlen(what), " saved mean/rstd");
-    if (th_ok(vkg_graph_read(g, stats, st, 2 * (size_t)rows), what)) th_close(what, st, rs, 2 * (size_t)rows, ATOL, RTOL);
+    if (th_ok(vkg_graph_read(g, stats, st, 2 * (size_t)rows), what))
+      th_close(what, st, rs, 2 * (size_t)rows, ATOL, RTOL);
     free(ref), free(mean), free(rstd), free(st), free(rs);
   }
   free(x.h), free(ga.h), free(be.h);
@@ -114,7 +117,8 @@ static void batchnorm(vkg_ctx *ctx, int ndim, const int *shape, int training, in
   vkg_graph *g;
   vkg_graph_create(ctx, &g);
   int B = shape[0], C = shape[1], S = 1, cs[1] = {C};
-  for (int i = 2; i < ndim; i++) S *= shape[i];
+  for (int i = 2; i < ndim; i++)
+    S *= shape[i];
   struct in x = input(g, ndim, shape, lo, hi), ga = {VKG_NONE}, be = {VKG_NONE}, rm = {VKG_NONE}, rv = {VKG_NONE};
   if (use_affine) ga = input(g, 1, cs, 0.5f, 1.5f), be = input(g, 1, cs, -1, 1);
   vkg_tensor *brm = NULL, *brv = NULL;
@@ -142,8 +146,8 @@ static void batchnorm(vkg_ctx *ctx, int ndim, const int *shape, int training, in
   vkg__shape_str(shape, ndim, sh, sizeof sh);
   snprintf(what, sizeof what, "batchnorm %s %s running=%s affine=%d momentum=%g on [%g, %g)", sh,
            training ? "train" : "eval", run_names[running], use_affine, momentum, lo, hi);
-  if (th_ok(vkg_graph_compile(g), what) && write_in(g, &x, what) && write_in(g, &ga, what) &&
-      write_in(g, &be, what) && (running != RUN_INPUT || (write_in(g, &rm, what) && write_in(g, &rv, what)))) {
+  if (th_ok(vkg_graph_compile(g), what) && write_in(g, &x, what) && write_in(g, &ga, what) && write_in(g, &be, what) &&
+      (running != RUN_INPUT || (write_in(g, &rm, what) && write_in(g, &rv, what)))) {
     float *ref = th_alloc(x.n), *mean = th_alloc((size_t)C), *rstd = th_alloc((size_t)C);
     float *got_m = th_alloc((size_t)C), *got_v = th_alloc((size_t)C);
     /* Two runs: each one moves the running statistics again (in place), the output stays the same. */
@@ -155,7 +159,8 @@ static void batchnorm(vkg_ctx *ctx, int ndim, const int *shape, int training, in
       expect(g, y, ref, x.n, w, ATOL, RTOL);
       if (stats != VKG_NONE) {
         float *st = th_alloc(2 * (size_t)C), *rs = th_alloc(2 * (size_t)C);
-        for (int c = 0; c < C; c++) rs[2 * c] = mean[c], rs[2 * c + 1] = rstd[c];
+        for (int c = 0; c < C; c++)
+          rs[2 * c] = mean[c], rs[2 * c + 1] = rstd[c];
         snprintf(w, sizeof w, "%s run %d saved mean/rstd", what, run);
         expect(g, stats, rs, 2 * (size_t)C, w, ATOL, RTOL);
         free(st), free(rs);
@@ -193,16 +198,19 @@ static void embedding(vkg_ctx *ctx, int V, int C, int ndim, const int *ishape) {
   vkg_t y = vkg_embedding(g, table.t, ids);
   vkg_output(g, y);
   size_t n = 1;
-  for (int i = 0; i < ndim; i++) n *= (size_t)ishape[i];
+  for (int i = 0; i < ndim; i++)
+    n *= (size_t)ishape[i];
   /* Mostly valid ids, with out-of-range ones on both sides, including the extremes. */
   int32_t *hid = malloc(sizeof *hid * n);
-  for (size_t i = 0; i < n; i++) hid[i] = (int32_t)th_uniform(-3, (float)V + 3);
+  for (size_t i = 0; i < n; i++)
+    hid[i] = (int32_t)th_uniform(-3, (float)V + 3);
   if (n > 2) hid[0] = INT32_MIN, hid[1] = INT32_MAX, hid[2] = V;
   char what[128], sh[64];
   vkg__shape_str(ishape, ndim, sh, sizeof sh);
   snprintf(what, sizeof what, "embedding table (%d, %d) ids %s", V, C, sh);
   int shape_ok = vkg_ndim(g, y) == ndim + 1 && vkg_dim(g, y, -1) == C;
-  for (int i = 0; i < ndim && shape_ok; i++) shape_ok = vkg_dim(g, y, i) == ishape[i];
+  for (int i = 0; i < ndim && shape_ok; i++)
+    shape_ok = vkg_dim(g, y, i) == ishape[i];
   th_check(shape_ok, "%s: output is (ids..., C)", what);
   if (th_ok(vkg_graph_compile(g), what) && write_in(g, &table, what) &&
       th_ok(vkg_graph_write_i32(g, ids, hid, n), what) && th_ok(th_run(g), what)) {

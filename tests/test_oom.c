@@ -47,7 +47,8 @@ static void still_works(vkg_ctx *ctx, const char *what) {
   vkg_t y = vkg_unary(g, VKG_AFFINE, x, 2.0f, 1.0f);
   vkg_output(g, y);
   float got[1000], ref[1000];
-  for (int i = 0; i < 1000; i++) ref[i] = 2.0f * host[i] + 1.0f;
+  for (int i = 0; i < 1000; i++)
+    ref[i] = 2.0f * host[i] + 1.0f;
   if (th_ok(vkg_graph_compile(g), what) && th_ok(th_write_inputs(g), what) && th_ok(th_run(g), what) &&
       th_ok(vkg_graph_read(g, y, got, 1000), what))
     th_close(what, got, ref, 1000, 1e-6f, 1e-6f);

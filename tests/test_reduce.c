@@ -151,8 +151,10 @@ static void red_bwd(const struct gc_op *op, double *const *in, const double *gy,
     for (int j = 0; j < r->n; j++)
       for (int k = 0; k < r->inner; k++) {
         double g = gy[(size_t)o * r->inner + k];
-        if (r->op == VKG_REDUCE_MAX) g = j == first_max(r, in[0], o, k) ? g : 0;
-        else if (r->op == VKG_REDUCE_MEAN) g /= r->n;
+        if (r->op == VKG_REDUCE_MAX)
+          g = j == first_max(r, in[0], o, k) ? g : 0;
+        else if (r->op == VKG_REDUCE_MEAN)
+          g /= r->n;
         gin[0][((size_t)o * r->n + j) * r->inner + k] += g;
       }
 }

@@ -64,7 +64,8 @@ static char *replace(const char *text, const char *from, const char *to) {
 static int line_of(const char *text, const char *what) {
   const char *at = strstr(text, what);
   int line = 1;
-  for (const char *p = text; p < at; p++) line += *p == '\n';
+  for (const char *p = text; p < at; p++)
+    line += *p == '\n';
   return line;
 }
 
@@ -128,7 +129,8 @@ static int ugraph_check(struct ugraph *u, const char *what, float pos, float neg
   if (vkg_graph_poison(u->g) || vkg_graph_run(u->g) || vkg_graph_read(u->g, u->y, u->ys, (size_t)u->n))
     return th_ok(VKG_ERR_VULKAN, what);
   float *ref = th_alloc((size_t)u->n);
-  for (int i = 0; i < u->n; i++) ref[i] = u->xs[i] > 0 ? pos * u->xs[i] : neg * u->xs[i];
+  for (int i = 0; i < u->n; i++)
+    ref[i] = u->xs[i] > 0 ? pos * u->xs[i] : neg * u->xs[i];
   int ok = th_close(what, u->ys, ref, (size_t)u->n, 0, 1e-6f);
   free(ref);
   return ok;
@@ -182,7 +184,8 @@ int main(void) {
     float *as = th_alloc(333), *bs = th_alloc(333), *ys = th_alloc(333), *ref = th_alloc(333);
     th_fill(as, 333, -1, 1);
     th_fill(bs, 333, -1, 1);
-    for (int i = 0; i < n; i++) ref[i] = as[i] + bs[i] + 100.0f;
+    for (int i = 0; i < n; i++)
+      ref[i] = as[i] + bs[i] + 100.0f;
     vkg_graph_write(g, a, as, 333);
     vkg_graph_write(g, b, bs, 333);
     th_ok(vkg_graph_run(g), "run");
@@ -223,7 +226,8 @@ int main(void) {
   ugraph_check(&u1, "after the syntax error the previous code (2x) runs", 2, 2);
 
   /* An error in an included file is reported at that file's line. */
-  char *bad_act = replace(activations, "float sigmoid(float x)", "float sigmoid(float x) { oops }\nfloat sigmoid2(float x)");
+  char *bad_act =
+      replace(activations, "float sigmoid(float x)", "float sigmoid(float x) { oops }\nfloat sigmoid2(float x)");
   int act_line = line_of(bad_act, "oops");
   write_file("unary.comp", doubled);
   write_file("activations.glsl", bad_act);
@@ -238,7 +242,8 @@ int main(void) {
   ugraph_check(&u1, "after fixing the include: 2x", 2, 2);
 
   // ---- interface changes are refused ----
-  char *extra = replace(doubled, "void main() {", "layout(std430, binding = 2) buffer Extra { float extra[]; };\nvoid main() {");
+  char *extra =
+      replace(doubled, "void main() {", "layout(std430, binding = 2) buffer Extra { float extra[]; };\nvoid main() {");
   char *extra_used = replace(extra, "r = 2.0 * v;", "r = 2.0 * v + extra[0];");
   write_file("unary.comp", extra_used);
   r = vkg_ctx_poll_shaders(ctx);
@@ -274,7 +279,8 @@ int main(void) {
   for (int i = 0; i < 100; i++) {
     write_file("unary.comp", i % 2 ? unary : doubled);
     reloads += vkg_ctx_poll_shaders(ctx) == 1;
-    if (i % 25 == 24 || i == 99) ugraph_check(&u1, i % 2 ? "reload loop: relu" : "reload loop: 2x", i % 2 ? 1 : 2, i % 2 ? 0 : 2);
+    if (i % 25 == 24 || i == 99)
+      ugraph_check(&u1, i % 2 ? "reload loop: relu" : "reload loop: 2x", i % 2 ? 1 : 2, i % 2 ? 0 : 2);
   }
   th_check(reloads == 100, "100 edits gave 100 reloads (got %d)", reloads);
   th_check(ctx->npipes == npipes && ctx->live_pipelines == live && live == npipes,
@@ -294,8 +300,10 @@ int main(void) {
     th_fill(xs, R * C, -4, 4);
     for (int r = 0; r < R; r++) {
       double mx = xs[r * C], sum = 0;
-      for (int i = 0; i < C; i++) mx = fmax(mx, xs[r * C + i]);
-      for (int i = 0; i < C; i++) sum += exp(xs[r * C + i] - mx);
+      for (int i = 0; i < C; i++)
+        mx = fmax(mx, xs[r * C + i]);
+      for (int i = 0; i < C; i++)
+        sum += exp(xs[r * C + i] - mx);
       for (int i = 0; i < C; i++) {
         ref[r * C + i] = (float)(exp(xs[r * C + i] - mx) / sum);
         lref[r * C + i] = (float)(xs[r * C + i] - mx - log(sum));
@@ -311,7 +319,8 @@ int main(void) {
     snprintf(path, sizeof path, "%s/softmax_fwd.comp", dir);
     char *orig = slurp(path);
     char *a = replace(orig, "y[base + i] = x[base + i] - shift;", "y[base + i] = 2.0 * (x[base + i] - shift);");
-    char *b = replace(a, "y[base + i] = exp(x[base + i] - m) * inv;", "y[base + i] = 2.0 * exp(x[base + i] - m) * inv;");
+    char *b =
+        replace(a, "y[base + i] = exp(x[base + i] - m) * inv;", "y[base + i] = 2.0 * exp(x[base + i] - m) * inv;");
     write_file("softmax_fwd.comp", b);
     r = vkg_ctx_poll_shaders(ctx);
     th_check(r == 1, "editing softmax_fwd.comp reloads it (got %d)", r);
@@ -320,7 +329,8 @@ int main(void) {
       if (!strcmp(ctx->pipes[i]->shader, "softmax_fwd") && k < 2) changed += ctx->pipes[i]->pipeline != before[k++];
     th_check(changed == 2, "both variants got a new VkPipeline (%d did)", changed);
     float ref2[R * C], lref2[R * C];
-    for (int i = 0; i < R * C; i++) ref2[i] = 2 * ref[i], lref2[i] = 2 * lref[i];
+    for (int i = 0; i < R * C; i++)
+      ref2[i] = 2 * ref[i], lref2[i] = 2 * lref[i];
     th_ok(vkg_graph_run(g), "run");
     vkg_graph_read(g, sm, got, R * C);
     th_close("softmax variant after the edit (2x)", got, ref2, R * C, 1e-6f, 1e-5f);
@@ -357,7 +367,8 @@ int main(void) {
   }
   if (d) closedir(d);
   r = vkg_ctx_poll_shaders(ctx);
-  th_check(r == ncomp, "touching all %d shaders reloads each cleanly (got %d: %s)", ncomp, r, r < 0 ? vkg_last_error() : "");
+  th_check(r == ncomp, "touching all %d shaders reloads each cleanly (got %d: %s)", ncomp, r,
+           r < 0 ? vkg_last_error() : "");
   ugraph_check(&u1, "relu after reloading everything", 1, 0);
 
   ugraph_free(&u1);

@@ -421,8 +421,10 @@ int main(void) {
   vkg_ctx *ctx = th_ctx();
   th_seed(7);
   /* The block kernels are made for CPU devices (private arrays a GPU driver may refuse to allocate). */
-  if (!strcmp(vkg_ctx_device(ctx)->type, "cpu")) suite(ctx, "blocks");
-  else printf("note: not a CPU device: the block kernels are not tested\n");
+  if (!strcmp(vkg_ctx_device(ctx)->type, "cpu"))
+    suite(ctx, "blocks");
+  else
+    printf("note: not a CPU device: the block kernels are not tested\n");
   suite(ctx, "rows");
   unsetenv("VKGEN_RNN_KERNEL");
   /* 4. PyTorch */

@@ -376,7 +376,8 @@ static void test_tiny(void) {
   th_write_file(th_tmppath("vocab.json"), vocab, make_vocab(vocab, sizeof vocab, -1, tiny_extra));
   th_write_file(th_tmppath("merges.txt"), tiny_merges, strlen(tiny_merges));
   vkg_tokenizer *t;
-  if (!th_ok(vkg_tokenizer_gpt2(th_tmppath("vocab.json"), th_tmppath("merges.txt"), &t), "load the tiny vocab/merges")) return;
+  if (!th_ok(vkg_tokenizer_gpt2(th_tmppath("vocab.json"), th_tmppath("merges.txt"), &t), "load the tiny vocab/merges"))
+    return;
   th_check(vkg_tokenizer_vocab(t) == 301, "tiny: vocab %d == 301 (the largest id + 1)", vkg_tokenizer_vocab(t));
   /* By hand: l-o (rank 1) and e-r (3) merge, then lo-w (2), then low-er (6). */
   check_ids(t, "lower", (const int32_t[]){260}, 1);

@@ -43,7 +43,7 @@ static void write_file(vkg_st_writer *w, const char *name) {
 
 static void write_random(vkg_ctx *ctx) {
   vkg_st_writer *w = vkg_st_writer_create();
-  static const uint32_t cases[][3] = {{1, 1, 0},    {2, 3, 0},        {7, 1, 0},        {13, 5, 3},      {127, 42, 1},
+  static const uint32_t cases[][3] = {{1, 1, 0},    {2, 3, 0},     {7, 1, 0},     {13, 5, 3},   {127, 42, 1},
                                       {1000, 1, 0}, {60000, 1, 0}, {60000, 1, 1}, {60000, 7, 2}};
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     uint32_t n = cases[k][0], *perm = malloc(sizeof *perm * n);

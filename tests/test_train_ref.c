@@ -15,8 +15,8 @@
 
 enum { STEPS = 20, B = 8 };
 
-static const char *names[] = {"conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean",
-                              "bn1.running_var", "conv2.weight", "conv2.bias", "fc.weight", "fc.bias"};
+static const char *names[] = {"conv1.weight", "bn1.weight", "bn1.bias",  "bn1.running_mean", "bn1.running_var",
+                              "conv2.weight", "conv2.bias", "fc.weight", "fc.bias"};
 enum { C1W, BNW, BNB, BNM, BNV, C2W, C2B, FCW, FCB, NP };
 static const int shapes[NP][4] = {{4, 1, 3, 3}, {4}, {4}, {4}, {4}, {8, 4, 3, 3}, {8}, {10, 128}, {10}};
 static const int ndims[NP] = {4, 1, 1, 1, 1, 4, 1, 2, 1};
@@ -52,10 +52,10 @@ int main(void) {
   struct vkg_conv2d_desc d1 = vkg_conv2d_desc_default(), d2 = vkg_conv2d_desc_default();
   d1.pad_h = d1.pad_w = 1;
   d2.pad_h = d2.pad_w = 1, d2.stride_h = d2.stride_w = 2;
-  vkg_t h = vkg_conv2d(g, x, id[C1W], VKG_NONE, &d1);                                   // (B, 4, 8, 8)
+  vkg_t h = vkg_conv2d(g, x, id[C1W], VKG_NONE, &d1); // (B, 4, 8, 8)
   h = vkg_batchnorm(g, h, id[BNW], id[BNB], id[BNM], id[BNV], 0.1f, 1e-5f, 1);
   h = vkg_unary(g, VKG_RELU, h, 0, 0);
-  h = vkg_unary(g, VKG_RELU, vkg_conv2d(g, h, id[C2W], id[C2B], &d2), 0, 0);          // (B, 8, 4, 4)
+  h = vkg_unary(g, VKG_RELU, vkg_conv2d(g, h, id[C2W], id[C2B], &d2), 0, 0);               // (B, 8, 4, 4)
   vkg_t logits = vkg_matmul(g, vkg_reshape(g, h, 2, flat), id[FCW], id[FCB], VKG_TRANS_B); // (B, 10)
   vkg_t loss = vkg_cross_entropy_loss(g, logits, y, -100);
   vkg_backward(g, loss);
@@ -101,7 +101,8 @@ int main(void) {
   free(xall);
   vkg_graph_destroy(g);
   vkg_optim_destroy(opt);
-  for (int i = 0; i < NP; i++) vkg_tensor_destroy(p[i]);
+  for (int i = 0; i < NP; i++)
+    vkg_tensor_destroy(p[i]);
   vkg_st_close(st);
   return th_finish(ctx);
 }

@@ -167,7 +167,8 @@ static int b_random(vkg_graph *g, int n, struct bench_case *c) {
 
 static int b_sample(vkg_graph *g, int b, struct bench_case *c) {
   int s[2] = {b, 50257};
-  vkg_t y = vkg_sample_logits(g, in(g, 2, s), vkg_scalar(g, "seed"), vkg_scalar(g, "temperature"), vkg_scalar(g, "top_k"));
+  vkg_t y =
+      vkg_sample_logits(g, in(g, 2, s), vkg_scalar(g, "seed"), vkg_scalar(g, "temperature"), vkg_scalar(g, "top_k"));
   vkg_graph_set_f32(g, vkg_scalar(g, "temperature"), 0.8f);
   vkg_graph_set_u32(g, vkg_scalar(g, "top_k"), 40);
   vkg_output(g, y);
@@ -215,7 +216,8 @@ static double run_case(vkg_ctx *ctx, int i, int size, struct bench_case *c) {
   if (cases[i].build(g, size, c) && vkg_graph_compile(g) == VKG_OK && vkg_graph_run(g) == VKG_OK) {
     double t[5];
     int reps = 5, ok = 1;
-    for (int r = 0; r < reps && ok; r++) ok = vkg_graph_run_timed(g, &t[r]) == VKG_OK;
+    for (int r = 0; r < reps && ok; r++)
+      ok = vkg_graph_run_timed(g, &t[r]) == VKG_OK;
     if (ok) {
       qsort(t, (size_t)reps, sizeof t[0], cmp_double);
       ms = t[reps / 2];
@@ -232,10 +234,14 @@ int cmd_bench(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     int used = cli_common_opt(&c, argc, argv, i); /* --device, --watch */
     if (used < 0) return 1;
-    if (used) i += used - 1;
-    else if (!strcmp(argv[i], "--json")) c.json = 1;
-    else if (!strcmp(argv[i], "--quick")) quick = 1;
-    else if (!strcmp(argv[i], "--op") && i + 1 < argc) only = argv[++i];
+    if (used)
+      i += used - 1;
+    else if (!strcmp(argv[i], "--json"))
+      c.json = 1;
+    else if (!strcmp(argv[i], "--quick"))
+      quick = 1;
+    else if (!strcmp(argv[i], "--op") && i + 1 < argc)
+      only = argv[++i];
     else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       puts("usage: vkgen bench ops [--op NAME] [--quick] [--json] [--device D] [--watch [DIR]]\n\n"
            "Times each op at three sizes on the device (median of 5 runs, GPU timestamps where\n"
@@ -245,20 +251,25 @@ int cmd_bench(int argc, char **argv) {
            "  --json      one JSON array instead of a table\n"
            "  --watch [DIR]  compile shaders from DIR and hot-reload them when edited");
       return 0;
-    } else if (argv[i][0] != '-' && !what) what = argv[i];
-    else return cli_error("bench: unknown option '%s' (see 'vkgen bench --help')", argv[i]);
+    } else if (argv[i][0] != '-' && !what)
+      what = argv[i];
+    else
+      return cli_error("bench: unknown option '%s' (see 'vkgen bench --help')", argv[i]);
   }
   if (!what || strcmp(what, "ops") != 0)
     return cli_error("bench: say what to time: 'vkgen bench ops' (got '%s')", what ? what : "");
   int found = !only;
-  for (int i = 0; i < NCASES && !found; i++) found = !strcmp(cases[i].op, only);
+  for (int i = 0; i < NCASES && !found; i++)
+    found = !strcmp(cases[i].op, only);
   if (!found) return cli_error("bench: no op named '%s' (see 'vkgen bench --help')", only);
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
   const struct vkg_device_info *dev = vkg_ctx_device(ctx);
-  if (c.json) printf("{\"device\": \"%s\", \"results\": [", dev->name);
-  else printf("device: %s (%s timing)\n%-18s %-34s %10s %12s\n", dev->name, dev->timestamps ? "GPU timestamp" : "wall-clock",
-              "op", "shape", "ms", "throughput");
+  if (c.json)
+    printf("{\"device\": \"%s\", \"results\": [", dev->name);
+  else
+    printf("device: %s (%s timing)\n%-18s %-34s %10s %12s\n", dev->name,
+           dev->timestamps ? "GPU timestamp" : "wall-clock", "op", "shape", "ms", "throughput");
   int first = 1, failures = 0;
   for (int i = 0; i < NCASES; i++) {
     if (only && strcmp(cases[i].op, only)) continue;
@@ -272,8 +283,8 @@ int cmd_bench(int argc, char **argv) {
       }
       double gflops = bc.flops / (ms * 1e6), gbs = bc.bytes / (ms * 1e6);
       if (c.json)
-        printf("%s\n  {\"op\": \"%s\", \"shape\": \"%s\", \"ms\": %.4f, \"gflops\": %.3f, \"gbs\": %.3f}", first ? "" : ",",
-               bc.op, bc.shape, ms, bc.flops ? gflops : 0.0, gbs);
+        printf("%s\n  {\"op\": \"%s\", \"shape\": \"%s\", \"ms\": %.4f, \"gflops\": %.3f, \"gbs\": %.3f}",
+               first ? "" : ",", bc.op, bc.shape, ms, bc.flops ? gflops : 0.0, gbs);
       else if (bc.flops)
         printf("%-18s %-34s %10.3f %8.2f GFLOP/s\n", bc.op, bc.shape, ms, gflops);
       else

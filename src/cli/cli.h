@@ -34,7 +34,7 @@ struct cli_family {
   int (*eval)(int argc, char **argv);
   int (*bench)(int argc, char **argv);
 };
-extern const struct cli_family cli_families[]; /* ends with a NULL name */
+extern const struct cli_family cli_families[];           /* ends with a NULL name */
 int cmd_family(const char *verb, int argc, char **argv); /* dispatches verb to the family in argv[1] */
 
 /* ---- training options shared by every family (cli/train.c) ---- */

@@ -64,12 +64,14 @@ static struct dcase *new_case(struct dev *d, const char *fmt, ...) {
 /* A random input of the case (values in [lo, hi)). */
 static const float *input(struct dcase *c, int ndim, const int *shape, float lo, float hi) {
   size_t n = 1;
-  for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+  for (int i = 0; i < ndim; i++)
+    n *= (size_t)shape[i];
   int k = c->nin++;
   c->in[k] = vkg_input(c->g, "x", VKG_F32, ndim, shape);
   c->host[k] = malloc(n * sizeof(float));
   c->n_in[k] = n;
-  for (size_t i = 0; c->host[k] && i < n; i++) c->host[k][i] = frand(lo, hi);
+  for (size_t i = 0; c->host[k] && i < n; i++)
+    c->host[k][i] = frand(lo, hi);
   return c->host[k];
 }
 
@@ -98,8 +100,14 @@ static double *finish(struct dev *d, struct dcase *c, vkg_t out) {
 // ---- matmul ----
 
 static void dev_matmul(struct dev *d) {
-  static const struct { int m, k, n, bias; unsigned flags; } s[] = {
-      {1, 1, 1, 0, 0}, {7, 13, 5, 1, 0}, {33, 65, 17, 0, VKG_TRANS_A}, {31, 17, 129, 1, VKG_TRANS_B}, {256, 256, 256, 1, 0}};
+  static const struct {
+    int m, k, n, bias;
+    unsigned flags;
+  } s[] = {{1, 1, 1, 0, 0},
+           {7, 13, 5, 1, 0},
+           {33, 65, 17, 0, VKG_TRANS_A},
+           {31, 17, 129, 1, VKG_TRANS_B},
+           {256, 256, 256, 1, 0}};
   for (size_t t = 0; t < sizeof s / sizeof s[0]; t++) {
     int M = s[t].m, K = s[t].k, N = s[t].n;
     int ta = (s[t].flags & VKG_TRANS_A) != 0, tb = (s[t].flags & VKG_TRANS_B) != 0;
@@ -146,8 +154,8 @@ static double unary_ref(vkg_unop op, double x, double alpha, double beta) {
 }
 
 static void dev_unary(struct dev *d) {
-  static const char *names[] = {"relu", "leaky_relu", "gelu", "gelu_tanh", "tanh", "sigmoid", "silu", "softplus",
-                                "exp", "log", "neg", "abs", "sqrt", "square", "affine"};
+  static const char *names[] = {"relu", "leaky_relu", "gelu", "gelu_tanh", "tanh", "sigmoid", "silu",  "softplus",
+                                "exp",  "log",        "neg",  "abs",       "sqrt", "square",  "affine"};
   for (int op = 0; op < VKG_UNOP_COUNT; op++) {
     int n = op == VKG_RELU ? 1 << 20 : 4099; /* relu also times a larger launch */
     struct dcase *c = new_case(d, "%-10s (%d)", names[op], n);
@@ -157,7 +165,8 @@ static void dev_unary(struct dev *d) {
     float alpha = op == VKG_LEAKY_RELU ? 0.1f : 1.5f, beta = -0.5f;
     double *ref = finish(d, c, vkg_unary(c->g, (vkg_unop)op, c->in[0], alpha, beta));
     if (!ref) return;
-    for (int i = 0; i < n; i++) ref[i] = unary_ref((vkg_unop)op, x[i], alpha, beta);
+    for (int i = 0; i < n; i++)
+      ref[i] = unary_ref((vkg_unop)op, x[i], alpha, beta);
   }
 }
 
@@ -192,7 +201,8 @@ static void dev_binary(struct dev *d) {
   if (!c) return;
   const float *a = input(c, 1, &n, -1, 1), *b = input(c, 1, &n, -1, 1);
   double *ref = finish(d, c, vkg_binary(c->g, VKG_ADD, c->in[0], c->in[1]));
-  for (int i = 0; ref && i < n; i++) ref[i] = (double)a[i] + b[i];
+  for (int i = 0; ref && i < n; i++)
+    ref[i] = (double)a[i] + b[i];
 }
 
 // ---- softmax and layernorm (rows of the last axis) ----
@@ -211,8 +221,10 @@ static void dev_softmax(struct dev *d) {
       for (int r = 0; r < R; r++) {
         const float *row = x + (size_t)r * C;
         double mx = row[0], sum = 0;
-        for (int i = 1; i < C; i++) mx = row[i] > mx ? row[i] : mx;
-        for (int i = 0; i < C; i++) sum += exp(row[i] - mx);
+        for (int i = 1; i < C; i++)
+          mx = row[i] > mx ? row[i] : mx;
+        for (int i = 0; i < C; i++)
+          sum += exp(row[i] - mx);
         for (int i = 0; i < C; i++)
           ref[(size_t)r * C + i] = log_sm ? row[i] - mx - log(sum) : exp(row[i] - mx) / sum;
       }
@@ -228,15 +240,18 @@ static void dev_layernorm(struct dev *d) {
     const float *x = input(c, 2, sh, -3, 5);
     const float *gm = affine ? input(c, 1, &C, 0.5f, 1.5f) : NULL, *bt = affine ? input(c, 1, &C, -1, 1) : NULL;
     const float eps = 1e-5f;
-    double *ref = finish(d, c, vkg_layernorm(c->g, c->in[0], affine ? c->in[1] : VKG_NONE, affine ? c->in[2] : VKG_NONE, eps));
+    double *ref =
+        finish(d, c, vkg_layernorm(c->g, c->in[0], affine ? c->in[1] : VKG_NONE, affine ? c->in[2] : VKG_NONE, eps));
     if (!ref) return;
     c->atol = c->rtol = 1e-4;
     for (int r = 0; r < R; r++) {
       const float *row = x + (size_t)r * C;
       double mean = 0, var = 0;
-      for (int i = 0; i < C; i++) mean += row[i];
+      for (int i = 0; i < C; i++)
+        mean += row[i];
       mean /= C;
-      for (int i = 0; i < C; i++) var += (row[i] - mean) * (row[i] - mean);
+      for (int i = 0; i < C; i++)
+        var += (row[i] - mean) * (row[i] - mean);
       var /= C;
       for (int i = 0; i < C; i++) {
         double y = (row[i] - mean) / sqrt(var + eps);
@@ -258,8 +273,8 @@ static void dev_conv2d(struct dev *d) {
   for (size_t t = 0; t < sizeof s / sizeof s[0]; t++) {
     int B = s[t][0], C = s[t][1], H = s[t][2], W = s[t][3], O = s[t][4], K = s[t][5], st = s[t][6], pd = s[t][7],
         dl = s[t][8], G = s[t][9];
-    struct dcase *c = new_case(d, "x(%d,%d,%d,%d) w(%d,%d,%d,%d) s%d p%d d%d g%d", B, C, H, W, O, C / G, K, K, st, pd,
-                               dl, G);
+    struct dcase *c =
+        new_case(d, "x(%d,%d,%d,%d) w(%d,%d,%d,%d) s%d p%d d%d g%d", B, C, H, W, O, C / G, K, K, st, pd, dl, G);
     if (!c) return;
     int xs[4] = {B, C, H, W}, ws[4] = {O, C / G, K, K};
     const float *x = input(c, 4, xs, -1, 1), *w = input(c, 4, ws, -1, 1);
@@ -345,8 +360,10 @@ static int check_all(struct dev *d, const char *op) {
     bad += !pass;
     printf("  %-44s max err %-9.2e %-4s %9.3f ms\n", c->label, err, pass ? "ok" : "FAIL", nt ? t[nt / 2] : NAN);
   }
-  if (bad) printf("  %d of %d cases FAILED\n", bad, d->n);
-  else printf("  all %d cases match the reference\n", d->n);
+  if (bad)
+    printf("  %d of %d cases FAILED\n", bad, d->n);
+  else
+    printf("  all %d cases match the reference\n", d->n);
   fflush(stdout);
   return bad;
 }
@@ -384,15 +401,19 @@ int cmd_dev(int argc, char **argv) {
       i += used - 1;
       continue;
     }
-    if (!strcmp(argv[i], "--once")) once = 1;
+    if (!strcmp(argv[i], "--once"))
+      once = 1;
     else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       usage(stdout);
       return 0;
-    } else if (argv[i][0] != '-' && !op) op = argv[i];
-    else return cli_error("dev: unknown option '%s' (see 'vkgen dev --help')", argv[i]);
+    } else if (argv[i][0] != '-' && !op)
+      op = argv[i];
+    else
+      return cli_error("dev: unknown option '%s' (see 'vkgen dev --help')", argv[i]);
   }
   int k = 0;
-  while (op && k < NOPS && strcmp(ops[k].op, op)) k++;
+  while (op && k < NOPS && strcmp(ops[k].op, op))
+    k++;
   if (!op || k == NOPS) {
     cli_error("dev: %s '%s'", op ? "no op named" : "say which op to work on, e.g. 'vkgen dev matmul'", op ? op : "");
     fputs("hint: ops: matmul, unary, binary, softmax, layernorm, conv2d\n", stderr);
@@ -432,7 +453,8 @@ int cmd_dev(int argc, char **argv) {
   }
   for (int i = 0; i < d.n; i++) {
     vkg_graph_destroy(d.c[i].g);
-    for (int j = 0; j < d.c[i].nin; j++) free(d.c[i].host[j]);
+    for (int j = 0; j < d.c[i].nin; j++)
+      free(d.c[i].host[j]);
     free(d.c[i].got);
     free(d.c[i].ref);
   }

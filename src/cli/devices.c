@@ -9,12 +9,14 @@
 int cmd_devices(int argc, char **argv) {
   int json = 0;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--json")) json = 1;
+    if (!strcmp(argv[i], "--json"))
+      json = 1;
     else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       puts("usage: vkgen devices [--json]\n\nLists every Vulkan device: name, type, Vulkan version, subgroup size,\n"
            "shared memory per workgroup, device memory, and fp16 / int8 / cooperative-matrix support.");
       return 0;
-    } else return cli_error("devices: unknown option '%s'", argv[i]);
+    } else
+      return cli_error("devices: unknown option '%s'", argv[i]);
   }
   struct vkg_device_info info[16];
   int n;
@@ -26,15 +28,16 @@ int cmd_devices(int argc, char **argv) {
     unsigned maj = VK_VERSION_MAJOR(d->api_version), min = VK_VERSION_MINOR(d->api_version),
              pat = VK_VERSION_PATCH(d->api_version);
     if (json) {
-      printf("%s\n {\"index\": %d, \"name\": \"%s\", \"type\": \"%s\", \"vulkan\": \"%u.%u.%u\", \"subgroup_size\": %u, "
-             "\"shared_memory\": %u, \"device_memory\": %llu, \"fp16\": %s, \"int8\": %s, \"cooperative_matrix\": %s}",
-             i ? "," : "", d->index, d->name, d->type, maj, min, pat, d->subgroup_size, d->shared_memory,
-             (unsigned long long)d->device_memory, d->fp16 ? "true" : "false", d->int8 ? "true" : "false",
-             d->coopmat ? "true" : "false");
+      printf(
+          "%s\n {\"index\": %d, \"name\": \"%s\", \"type\": \"%s\", \"vulkan\": \"%u.%u.%u\", \"subgroup_size\": %u, "
+          "\"shared_memory\": %u, \"device_memory\": %llu, \"fp16\": %s, \"int8\": %s, \"cooperative_matrix\": %s}",
+          i ? "," : "", d->index, d->name, d->type, maj, min, pat, d->subgroup_size, d->shared_memory,
+          (unsigned long long)d->device_memory, d->fp16 ? "true" : "false", d->int8 ? "true" : "false",
+          d->coopmat ? "true" : "false");
     } else {
       printf("%d: %s\n", d->index, d->name);
-      printf("   type %s, Vulkan %u.%u.%u, subgroup %u, shared memory %u KiB, memory %.1f GiB\n", d->type, maj, min, pat,
-             d->subgroup_size, d->shared_memory / 1024, (double)d->device_memory / (1 << 30));
+      printf("   type %s, Vulkan %u.%u.%u, subgroup %u, shared memory %u KiB, memory %.1f GiB\n", d->type, maj, min,
+             pat, d->subgroup_size, d->shared_memory / 1024, (double)d->device_memory / (1 << 30));
       printf("   fp16 %s, int8 %s, cooperative matrix %s\n", d->fp16 ? "yes" : "no", d->int8 ? "yes" : "no",
              d->coopmat ? "yes" : "no");
     }

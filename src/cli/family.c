@@ -31,7 +31,9 @@ int cmd_family(const char *verb, int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], f->name)) {
       if (fn) return fn(argc - 1, argv + 1);
       cli_error("%s: the %s model cannot be %s", verb, f->name,
-                !strcmp(verb, "sample") ? "sampled" : !strcmp(verb, "eval") ? "evaluated" : "benchmarked");
+                !strcmp(verb, "sample") ? "sampled"
+                : !strcmp(verb, "eval") ? "evaluated"
+                                        : "benchmarked");
       return 1;
     }
   }

@@ -13,7 +13,8 @@ static float frand(void) {
   return (float)(rng_state >> 8) / 16777216.0f * 2.0f - 1.0f;
 }
 static void fill(float *x, int n) {
-  for (int i = 0; i < n; i++) x[i] = frand();
+  for (int i = 0; i < n; i++)
+    x[i] = frand();
 }
 
 struct check {
@@ -42,13 +43,15 @@ struct one {
 };
 static int build(vkg_ctx *ctx, struct one *o, int nin, const int ndim[], const int shapes[][4]) {
   if (vkg_graph_create(ctx, &o->g)) return 0;
-  for (int i = 0; i < nin; i++) o->in[i] = vkg_input(o->g, "x", VKG_F32, ndim[i], shapes[i]);
+  for (int i = 0; i < nin; i++)
+    o->in[i] = vkg_input(o->g, "x", VKG_F32, ndim[i], shapes[i]);
   return 1;
 }
 static int run(struct one *o, int nin, float *const *data, const int *counts, float *out, int nout) {
   vkg_output(o->g, o->out);
   int ok = vkg_graph_compile(o->g) == VKG_OK;
-  for (int i = 0; ok && i < nin; i++) ok = vkg_graph_write(o->g, o->in[i], data[i], (size_t)counts[i]) == VKG_OK;
+  for (int i = 0; ok && i < nin; i++)
+    ok = vkg_graph_write(o->g, o->in[i], data[i], (size_t)counts[i]) == VKG_OK;
   ok = ok && vkg_graph_run(o->g) == VKG_OK && vkg_graph_read(o->g, o->out, out, (size_t)nout) == VKG_OK;
   vkg_graph_destroy(o->g);
   return ok;
@@ -71,7 +74,8 @@ static int check_matmul(vkg_ctx *ctx) {
   for (int m = 0; m < M; m++)
     for (int n = 0; n < N; n++) {
       double s = bias[n];
-      for (int k = 0; k < K; k++) s += (double)a[m * K + k] * b[k * N + n];
+      for (int k = 0; k < K; k++)
+        s += (double)a[m * K + k] * b[k * N + n];
       ref[m * N + n] = tanh(s);
     }
   compare("matmul + bias, tanh", got, ref, M * N, 1e-5, 1e-4);
@@ -126,8 +130,10 @@ static int check_softmax_layernorm(vkg_ctx *ctx) {
     for (int r = 0; r < R; r++) {
       const float *row = x + r * N;
       double mx = -INFINITY, sum = 0, mean = 0, var = 0;
-      for (int i = 0; i < N; i++) mx = fmax(mx, row[i]), mean += row[i] / (double)N;
-      for (int i = 0; i < N; i++) sum += exp(row[i] - mx), var += (row[i] - mean) * (row[i] - mean) / N;
+      for (int i = 0; i < N; i++)
+        mx = fmax(mx, row[i]), mean += row[i] / (double)N;
+      for (int i = 0; i < N; i++)
+        sum += exp(row[i] - mx), var += (row[i] - mean) * (row[i] - mean) / N;
       for (int i = 0; i < N; i++)
         ref[r * N + i] = k == 0 ? exp(row[i] - mx) / sum : (row[i] - mean) / sqrt(var + 1e-5);
     }
@@ -152,13 +158,16 @@ static int check_attention(vkg_ctx *ctx) {
     double s[T], mx = -INFINITY, sum = 0;
     for (int j = 0; j <= i; j++) {
       s[j] = 0;
-      for (int e = 0; e < D; e++) s[j] += (double)q[i * D + e] * k[j * D + e] / sqrt((double)D);
+      for (int e = 0; e < D; e++)
+        s[j] += (double)q[i * D + e] * k[j * D + e] / sqrt((double)D);
       mx = fmax(mx, s[j]);
     }
-    for (int j = 0; j <= i; j++) sum += exp(s[j] - mx);
+    for (int j = 0; j <= i; j++)
+      sum += exp(s[j] - mx);
     for (int e = 0; e < D; e++) {
       double acc = 0;
-      for (int j = 0; j <= i; j++) acc += exp(s[j] - mx) / sum * v[j * D + e];
+      for (int j = 0; j <= i; j++)
+        acc += exp(s[j] - mx) / sum * v[j * D + e];
       ref[i * D + e] = acc;
     }
   }
@@ -234,7 +243,8 @@ static int check_random(vkg_ctx *ctx) {
            !vkg_graph_read_i32(g, t, itok, 3);
   vkg_graph_destroy(g);
   if (!ok) return 0;
-  for (int r = 0; r < 3; r++) tok[r] = (float)itok[r];
+  for (int r = 0; r < 3; r++)
+    tok[r] = (float)itok[r];
   for (int r = 0; r < 3; r++) {
     int best = 0;
     for (int i = 1; i < V; i++)
@@ -260,8 +270,8 @@ int cmd_selfcheck(int argc, char **argv) {
   }
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
-  int (*checks[])(vkg_ctx *) = {check_matmul, check_conv, check_softmax_layernorm, check_attention,
-                                check_reduce_permute, check_random};
+  int (*checks[])(vkg_ctx *) = {check_matmul,    check_conv,           check_softmax_layernorm,
+                                check_attention, check_reduce_permute, check_random};
   for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
     if (!checks[i](ctx)) {
       cli_vkg_error("selfcheck");

@@ -55,10 +55,12 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
   const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
   long n;
   double x;
-  static const char *with_value[] = {"--epochs", "--steps", "--batch", "--lr", "--warmup", "--optim", "--clip",
-                                     "--seed", "--out", "--log-every", "--ckpt-every", "--limit", "--data", NULL};
+  static const char *with_value[] = {"--epochs",     "--steps", "--batch", "--lr",  "--warmup",
+                                     "--optim",      "--clip",  "--seed",  "--out", "--log-every",
+                                     "--ckpt-every", "--limit", "--data",  NULL};
   int takes = 0;
-  for (int k = 0; with_value[k]; k++) takes |= !strcmp(a, with_value[k]);
+  for (int k = 0; with_value[k]; k++)
+    takes |= !strcmp(a, with_value[k]);
   if (takes && !v) {
     cli_error("%s needs a value", a);
     return -1;
@@ -79,9 +81,12 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
     if (!cli_int(a, v, 0, 1000000000, &n)) return -1;
     t->o.lr.warmup = (int)n;
   } else if (!strcmp(a, "--optim")) {
-    if (!strcmp(v, "adam")) t->optim = VKG_ADAM;
-    else if (!strcmp(v, "adamw")) t->optim = VKG_ADAMW;
-    else if (!strcmp(v, "sgd")) t->optim = VKG_SGD;
+    if (!strcmp(v, "adam"))
+      t->optim = VKG_ADAM;
+    else if (!strcmp(v, "adamw"))
+      t->optim = VKG_ADAMW;
+    else if (!strcmp(v, "sgd"))
+      t->optim = VKG_SGD;
     else {
       cli_error("--optim expects adam, adamw or sgd, got '%s'", v);
       return -1;
@@ -146,7 +151,8 @@ int train_classifier(int argc, char **argv) {
     }
     int used = cli_train_opt(&t, argc, argv, i);
     if (used < 0) return 1;
-    if (used == 0) return cli_error("train classifier: unknown option '%s' (see 'vkgen train classifier --help')", argv[i]);
+    if (used == 0)
+      return cli_error("train classifier: unknown option '%s' (see 'vkgen train classifier --help')", argv[i]);
     i += used;
   }
   struct classifier_opts co = classifier_opts_default();

@@ -14,8 +14,10 @@ void vkg__node_io(vkg_graph *g, int nin, const vkg_t *in, int nout, const vkg_t 
   struct vkg_node *n = &g->nodes[g->cur_node];
   n->nin = nin;
   n->nout = nout;
-  for (int i = 0; i < nin; i++) n->in[i] = in[i];
-  for (int i = 0; i < nout; i++) n->out[i] = out[i];
+  for (int i = 0; i < nin; i++)
+    n->in[i] = in[i];
+  for (int i = 0; i < nout; i++)
+    n->out[i] = out[i];
   if (attr_size) memcpy(n->attrs, attrs, attr_size);
   n->backward = backward;
 }
@@ -89,7 +91,8 @@ void vkg_backward(vkg_graph *g, vkg_t loss) {
   for (int k = 0; k < nn; k++) {
     const struct vkg_node *n = &g->nodes[k];
     int any = 0;
-    for (int i = 0; i < n->nin; i++) any |= n->in[i] >= 0 && g->needed[n->in[i]];
+    for (int i = 0; i < n->nin; i++)
+      any |= n->in[i] >= 0 && g->needed[n->in[i]];
     if (any)
       for (int i = 0; i < n->nout; i++)
         if (n->out[i] >= 0) g->needed[n->out[i]] = 1;
@@ -105,7 +108,8 @@ void vkg_backward(vkg_graph *g, vkg_t loss) {
     if (n->nin || n->nout) continue;
     int reads_needed = 0;
     for (int d = n->first_dispatch; d < n->first_dispatch + n->ndispatch; d++)
-      for (int j = 0; j < g->d[d].nbind; j++) reads_needed |= !g->d[d].writes[j] && g->needed[g->d[d].bind[j]];
+      for (int j = 0; j < g->d[d].nbind; j++)
+        reads_needed |= !g->d[d].writes[j] && g->needed[g->d[d].bind[j]];
     if (reads_needed) {
       vkg__bad(g, VKG_ERR_UNSUPPORTED, "backward: op %s has no gradient", n->op);
       return;

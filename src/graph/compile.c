@@ -94,9 +94,7 @@ static void full_barrier(VkCommandBuffer cb) {
                        NULL, 0, NULL);
 }
 
-static int staged(const struct vkg_gtensor *t) {
-  return t->kind == VKG_KIND_STREAMED || t->kind == VKG_KIND_SCALARS;
-}
+static int staged(const struct vkg_gtensor *t) { return t->kind == VKG_KIND_STREAMED || t->kind == VKG_KIND_SCALARS; }
 
 /* Records the whole graph into g->cb[slot]: copies of the staged tensors from that slot's staging
  * buffers, then every dispatch with barriers only at hazards. */
@@ -113,8 +111,8 @@ static vkg_status record(vkg_graph *g, int slot) {
    * about to overwrite) and after host uploads. */
   VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
-                        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
-                                         VK_ACCESS_TRANSFER_WRITE_BIT};
+                        .dstAccessMask =
+                            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
   vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0,
                        NULL);
@@ -145,8 +143,10 @@ static vkg_status record(vkg_graph *g, int slot) {
     struct span sp[VKG_MAX_BINDINGS];
     for (int j = 0; j < d->nbind; j++) {
       sp[j] = span_of(g, d->bind[j]);
-      for (int k = 0; k < nw && !hazard; k++) hazard = overlap(sp[j], written[k]);      /* RAW, WAW */
-      for (int k = 0; k < nr && !hazard && d->writes[j]; k++) hazard = overlap(sp[j], read[k]); /* WAR */
+      for (int k = 0; k < nw && !hazard; k++)
+        hazard = overlap(sp[j], written[k]); /* RAW, WAW */
+      for (int k = 0; k < nr && !hazard && d->writes[j]; k++)
+        hazard = overlap(sp[j], read[k]); /* WAR */
     }
     if (hazard) {
       full_barrier(cb);
@@ -159,8 +159,10 @@ static vkg_status record(vkg_graph *g, int slot) {
         written = realloc(written, sizeof *written * (size_t)cap);
         read = realloc(read, sizeof *read * (size_t)cap);
       }
-      if (d->writes[j]) written[nw++] = sp[j];
-      else read[nr++] = sp[j];
+      if (d->writes[j])
+        written[nw++] = sp[j];
+      else
+        read[nr++] = sp[j];
     }
     if (d->pipe != bound) {
       vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipe->pipeline);
@@ -176,8 +178,8 @@ static vkg_status record(vkg_graph *g, int slot) {
   VkMemoryBarrier tail = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
                           .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_HOST_READ_BIT};
-  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
-                       0, 1, &tail, 0, NULL, 0, NULL);
+  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                       VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &tail, 0, NULL, 0, NULL);
   if (g->qpool) vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, g->qpool, 2 * (uint32_t)slot + 1);
   VK_CHECK(vkEndCommandBuffer(cb));
   (void)ctx;
@@ -193,7 +195,8 @@ static vkg_status record_all(vkg_graph *g) {
                                     .commandBufferCount = VKG_SLOTS};
   VK_CHECK(vkAllocateCommandBuffers(ctx->device, &ai, g->cb));
   VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-  for (int i = 0; i < VKG_SLOTS; i++) VK_CHECK(vkCreateFence(ctx->device, &fi, NULL, &g->fence[i]));
+  for (int i = 0; i < VKG_SLOTS; i++)
+    VK_CHECK(vkCreateFence(ctx->device, &fi, NULL, &g->fence[i]));
   if (ctx->info.timestamps) {
     VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
                                 .queryType = VK_QUERY_TYPE_TIMESTAMP,
@@ -210,7 +213,8 @@ static vkg_status record_all(vkg_graph *g) {
 static vkg_status descriptors(vkg_graph *g) {
   vkg_ctx *ctx = g->ctx;
   uint32_t nbuf = 0;
-  for (int i = 0; i < g->nd; i++) nbuf += (uint32_t)g->d[i].nbind;
+  for (int i = 0; i < g->nd; i++)
+    nbuf += (uint32_t)g->d[i].nbind;
   if (g->nd == 0) return VKG_OK;
   VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, nbuf ? nbuf : 1};
   VkDescriptorPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
@@ -254,9 +258,9 @@ static vkg_status check_ranges(vkg_graph *g) {
       char sh[96];
       const char *op = g->d[i].node >= 0 ? g->nodes[g->d[i].node].op : "?";
       vkg__fail(VKG_ERR_UNSUPPORTED,
-                "op %s binds an %s tensor %s of %llu bytes, over this device's maxStorageBufferRange of %llu bytes",
-                op, vkg_dtype_str(t->dtype), vkg__shape_str(t->shape, t->ndim, sh, sizeof sh),
-                (unsigned long long)bytes, (unsigned long long)limit);
+                "op %s binds an %s tensor %s of %llu bytes, over this device's maxStorageBufferRange of %llu bytes", op,
+                vkg_dtype_str(t->dtype), vkg__shape_str(t->shape, t->ndim, sh, sizeof sh), (unsigned long long)bytes,
+                (unsigned long long)limit);
       vkg__hint("split the tensor into blocks of at most %llu bytes (e.g. rows of a large embedding)",
                 (unsigned long long)limit);
       return VKG_ERR_UNSUPPORTED;
@@ -366,7 +370,8 @@ void vkg__graph_release(vkg_graph *g) {
   vkg__free(ctx, &g->arena);
   for (vkg_t t = 0; t < g->nt; t++) {
     vkg__free(ctx, &VKG_T(g, t)->alloc);
-    for (int k = 0; k < VKG_SLOTS; k++) vkg__free(ctx, &VKG_T(g, t)->stage[k]);
+    for (int k = 0; k < VKG_SLOTS; k++)
+      vkg__free(ctx, &VKG_T(g, t)->stage[k]);
   }
   g->compiled = 0;
 }
@@ -426,7 +431,8 @@ vkg_status vkg_graph_run_timed(vkg_graph *g, double *ms) {
 
 // ---- host data in and out ----
 
-static vkg_status host_io(vkg_graph *g, vkg_t t, size_t count, int writing, const struct vkg_alloc **a, VkDeviceSize *off) {
+static vkg_status host_io(vkg_graph *g, vkg_t t, size_t count, int writing, const struct vkg_alloc **a,
+                          VkDeviceSize *off) {
   if (t < 0 || t >= g->nt) return vkg__fail(VKG_ERR_ARG, "tensor id %d is not in this graph", t);
   if (!g->compiled) return vkg__fail(VKG_ERR_ARG, "compile the graph before writing or reading its tensors");
   vkg_t r = vkg__root(g, t);
@@ -442,8 +448,8 @@ static vkg_status host_io(vkg_graph *g, vkg_t t, size_t count, int writing, cons
   if (count != n) {
     char sh[96];
     return vkg__fail(VKG_ERR_SHAPE, "tensor %d%s%s%s %s holds %zu values, %zu given", t, rt->name[0] ? " '" : "",
-                     rt->name, rt->name[0] ? "'" : "", vkg__shape_str(VKG_T(g, t)->shape, VKG_T(g, t)->ndim, sh, sizeof sh), n,
-                     count);
+                     rt->name, rt->name[0] ? "'" : "",
+                     vkg__shape_str(VKG_T(g, t)->shape, VKG_T(g, t)->ndim, sh, sizeof sh), n, count);
   }
   *off = 0;
   if (writing && staged(rt)) { /* into the staging buffer of the next run, once that slot is free */
@@ -488,7 +494,8 @@ vkg_status vkg_graph_write_i32(vkg_graph *g, vkg_t t, const int32_t *data, size_
   VkDeviceSize off;
   vkg_status s = host_io(g, t, count, 1, &a, &off);
   if (s) return s;
-  if (VKG_T(g, t)->dtype != VKG_I32) return vkg__fail(VKG_ERR_ARG, "tensor %d is %s, not i32", t, vkg_dtype_str(VKG_T(g, t)->dtype));
+  if (VKG_T(g, t)->dtype != VKG_I32)
+    return vkg__fail(VKG_ERR_ARG, "tensor %d is %s, not i32", t, vkg_dtype_str(VKG_T(g, t)->dtype));
   return vkg__upload(g->ctx, a, off, data, count * 4);
 }
 
@@ -497,7 +504,8 @@ vkg_status vkg_graph_read_i32(vkg_graph *g, vkg_t t, int32_t *data, size_t count
   VkDeviceSize off;
   vkg_status s = host_io(g, t, count, 0, &a, &off);
   if (s) return s;
-  if (VKG_T(g, t)->dtype != VKG_I32) return vkg__fail(VKG_ERR_ARG, "tensor %d is %s, not i32", t, vkg_dtype_str(VKG_T(g, t)->dtype));
+  if (VKG_T(g, t)->dtype != VKG_I32)
+    return vkg__fail(VKG_ERR_ARG, "tensor %d is %s, not i32", t, vkg_dtype_str(VKG_T(g, t)->dtype));
   return vkg__download(g->ctx, a, off, data, count * 4);
 }
 

@@ -19,7 +19,8 @@ void vkg__graph_release(vkg_graph *g); /* compile.c: Vulkan objects of a compile
 void vkg_graph_destroy(vkg_graph *g) {
   if (!g) return;
   vkg__graph_release(g);
-  for (int i = 0; i * VKG_TCHUNK < g->cap_t; i++) free(g->tchunks[i]);
+  for (int i = 0; i * VKG_TCHUNK < g->cap_t; i++)
+    free(g->tchunks[i]);
   free(g->tchunks);
   free(g->d);
   free(g->nodes);
@@ -37,8 +38,10 @@ int vkg__bad(vkg_graph *g, vkg_status s, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (g->cur_node >= 0) snprintf(g->errmsg, sizeof g->errmsg, "%s: %s", g->nodes[g->cur_node].op, msg);
-  else snprintf(g->errmsg, sizeof g->errmsg, "%s", msg);
+  if (g->cur_node >= 0)
+    snprintf(g->errmsg, sizeof g->errmsg, "%s: %s", g->nodes[g->cur_node].op, msg);
+  else
+    snprintf(g->errmsg, sizeof g->errmsg, "%s", msg);
   g->err = s;
   vkg__fail(s, "%s", g->errmsg);
   return 1;
@@ -48,12 +51,14 @@ int vkg__check(vkg_graph *g, int n, const vkg_t *ids) {
   if (g->err) return 1;
   if (g->compiled) return vkg__bad(g, VKG_ERR_ARG, "the graph is already compiled; ops cannot be added");
   for (int i = 0; i < n; i++)
-    if (ids[i] < 0 || ids[i] >= g->nt) return vkg__bad(g, VKG_ERR_ARG, "argument %d is not a tensor of this graph", i + 1);
+    if (ids[i] < 0 || ids[i] >= g->nt)
+      return vkg__bad(g, VKG_ERR_ARG, "argument %d is not a tensor of this graph", i + 1);
   return 0;
 }
 
 vkg_t vkg__root(const vkg_graph *g, vkg_t t) {
-  while (VKG_T(g, t)->kind == VKG_KIND_VIEW) t = VKG_T(g, t)->base;
+  while (VKG_T(g, t)->kind == VKG_KIND_VIEW)
+    t = VKG_T(g, t)->base;
   return t;
 }
 
@@ -267,12 +272,14 @@ vkg_t vkg_reshape(vkg_graph *g, vkg_t x, int ndim, const int *shape) {
   size_t known = 1, n = vkg__numel(src->shape, src->ndim);
   for (int i = 0; i < ndim; i++) {
     s[i] = shape[i];
-    if (shape[i] == -1 && infer < 0) infer = i;
+    if (shape[i] == -1 && infer < 0)
+      infer = i;
     else if (shape[i] <= 0) {
       vkg__bad(g, VKG_ERR_SHAPE, "reshape %s to %s: bad dim %d", vkg__shape_str(src->shape, src->ndim, a, sizeof a),
                vkg__shape_str(shape, ndim, b, sizeof b), shape[i]);
       return VKG_NONE;
-    } else known *= (size_t)shape[i];
+    } else
+      known *= (size_t)shape[i];
   }
   if (infer >= 0 && known && n % known == 0) s[infer] = (int)(n / known);
   if (vkg__numel(s, ndim) != n || (infer >= 0 && (known == 0 || n % known))) {

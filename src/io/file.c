@@ -31,8 +31,10 @@ vkg_status vkg__atomic_open(struct vkg_atomic_file *f, const char *path) {
   }
   snprintf(f->tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
   const char *slash = strrchr(path, '/');
-  if (!slash) strcpy(f->dir, ".");
-  else if (slash == path) strcpy(f->dir, "/");
+  if (!slash)
+    strcpy(f->dir, ".");
+  else if (slash == path)
+    strcpy(f->dir, "/");
   else {
     memcpy(f->dir, path, (size_t)(slash - path));
     f->dir[slash - path] = 0;
@@ -41,8 +43,8 @@ vkg_status vkg__atomic_open(struct vkg_atomic_file *f, const char *path) {
   if (f->fd < 0 && errno == EEXIST && unlink(f->tmp) == 0) /* a stale file of an earlier process with our pid */
     f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
   if (f->fd < 0) {
-    vkg_status s = vkg__fail(VKG_ERR_IO, "writing '%s': cannot create the temporary file '%s': %s", path, f->tmp,
-                             strerror(errno));
+    vkg_status s =
+        vkg__fail(VKG_ERR_IO, "writing '%s': cannot create the temporary file '%s': %s", path, f->tmp, strerror(errno));
     vkg__hint("check that the directory '%s' exists and is writable", f->dir);
     free(f->tmp), f->tmp = NULL; /* nothing was created: nothing to remove */
     vkg__atomic_abort(f);
@@ -70,7 +72,8 @@ vkg_status vkg__atomic_write(struct vkg_atomic_file *f, const void *data, size_t
 
 vkg_status vkg__atomic_commit(struct vkg_atomic_file *f) {
   vkg_status s = VKG_OK;
-  if (fsync(f->fd) != 0) s = vkg__fail(VKG_ERR_IO, "writing '%s': fsync of '%s' failed: %s", f->path, f->tmp, strerror(errno));
+  if (fsync(f->fd) != 0)
+    s = vkg__fail(VKG_ERR_IO, "writing '%s': fsync of '%s' failed: %s", f->path, f->tmp, strerror(errno));
   int fd = f->fd;
   f->fd = -1;
   if (close(fd) != 0 && !s)

@@ -31,7 +31,8 @@ static void sink(void *ctx, void *data, int size) {
 vkg_status vkg_png_grid(const char *path, const float *pixels, int n, int c, int h, int w, int cols) {
   enum { GAP = 2 };
   if (n < 1 || (c != 1 && c != 3) || h < 1 || w < 1 || cols < 1)
-    return vkg__fail(VKG_ERR_ARG, "vkg_png_grid: bad grid (%d images, %d channels, %dx%d, %d columns)", n, c, h, w, cols);
+    return vkg__fail(VKG_ERR_ARG, "vkg_png_grid: bad grid (%d images, %d channels, %dx%d, %d columns)", n, c, h, w,
+                     cols);
   if (cols > n) cols = n;
   int rows = (n + cols - 1) / cols;
   int W = cols * w + (cols + 1) * GAP, H = rows * h + (rows + 1) * GAP;
@@ -53,8 +54,8 @@ vkg_status vkg_png_grid(const char *path, const float *pixels, int n, int c, int
   struct mem m = {0};
   int ok = stbi_write_png_to_func(sink, &m, W, H, 3, img, W * 3);
   free(img);
-  vkg_status s = ok && !m.oom ? vkg__write_file(path, m.p, m.n)
-                              : vkg__fail(VKG_ERR_OOM, "encoding the PNG for '%s' failed", path);
+  vkg_status s =
+      ok && !m.oom ? vkg__write_file(path, m.p, m.n) : vkg__fail(VKG_ERR_OOM, "encoding the PNG for '%s' failed", path);
   free(m.p);
   return s;
 }

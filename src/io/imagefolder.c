@@ -87,14 +87,16 @@ int vkg__resize_plane(const float *src, int sh, int sw, float *dst, int dh, int 
       const double *w = tx.w + (size_t)x * tx.maxtaps;
       const float *row = src + (size_t)y * sw + tx.start[x];
       double acc = 0;
-      for (int k = 0; k < tx.count[x]; k++) acc += w[k] * row[k];
+      for (int k = 0; k < tx.count[x]; k++)
+        acc += w[k] * row[k];
       tmp[(size_t)y * dw + x] = (float)acc;
     }
   for (int y = 0; y < dh; y++) {
     const double *w = ty.w + (size_t)y * ty.maxtaps;
     for (int x = 0; x < dw; x++) {
       double acc = 0;
-      for (int k = 0; k < ty.count[y]; k++) acc += w[k] * tmp[(size_t)(ty.start[y] + k) * dw + x];
+      for (int k = 0; k < ty.count[y]; k++)
+        acc += w[k] * tmp[(size_t)(ty.start[y] + k) * dw + x];
       dst[(size_t)y * dw + x] = (float)acc;
     }
   }
@@ -112,7 +114,8 @@ static int is_image_name(const char *name) {
   char ext[8] = {0};
   size_t n = strlen(dot + 1);
   if (n >= sizeof ext) return 0;
-  for (size_t i = 0; i < n; i++) ext[i] = (char)tolower((unsigned char)dot[1 + i]);
+  for (size_t i = 0; i < n; i++)
+    ext[i] = (char)tolower((unsigned char)dot[1 + i]);
   return !strcmp(ext, "png") || !strcmp(ext, "jpg") || !strcmp(ext, "jpeg");
 }
 
@@ -145,13 +148,16 @@ static vkg_status list_images(const char *dir, char ***names, int *count) {
     if (e->d_name[0] == '.' || !is_image_name(e->d_name)) continue;
     char *path = join(dir, e->d_name);
     struct stat st;
-    if (!path) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+    if (!path)
+      s = vkg__fail(VKG_ERR_OOM, "out of host memory");
     else if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
       if (n == cap) {
         cap = cap ? 2 * cap : 64;
         char **nv = realloc(v, sizeof *v * (size_t)cap);
-        if (!nv) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
-        else v = nv;
+        if (!nv)
+          s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+        else
+          v = nv;
       }
       if (!s && !(v[n] = strdup(e->d_name))) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
       if (!s) n++;
@@ -164,7 +170,8 @@ static vkg_status list_images(const char *dir, char ***names, int *count) {
     vkg__hint("put the training images directly in that directory (subdirectories are not searched)");
   }
   if (s) {
-    for (int i = 0; i < n; i++) free(v[i]);
+    for (int i = 0; i < n; i++)
+      free(v[i]);
     free(v);
     return s;
   }
@@ -198,11 +205,14 @@ static vkg_status load_one(const char *path, int size, int channels, float *out)
     for (int x = 0; x < side; x++) {
       const unsigned char *p = px + ((size_t)(y0 + y) * w + (x0 + x)) * 4;
       float a = p[3] / 255.0f, rgb[3];
-      for (int k = 0; k < 3; k++) rgb[k] = p[k] / 255.0f * a + (1 - a);
+      for (int k = 0; k < 3; k++)
+        rgb[k] = p[k] / 255.0f * a + (1 - a);
       size_t o = (size_t)y * side + x;
-      if (planes == 1) crop[o] = VKG_LUMA_R * rgb[0] + VKG_LUMA_G * rgb[1] + VKG_LUMA_B * rgb[2];
+      if (planes == 1)
+        crop[o] = VKG_LUMA_R * rgb[0] + VKG_LUMA_G * rgb[1] + VKG_LUMA_B * rgb[2];
       else
-        for (int k = 0; k < 3; k++) crop[k * area + o] = rgb[k];
+        for (int k = 0; k < 3; k++)
+          crop[k * area + o] = rgb[k];
     }
   stbi_image_free(px);
   vkg_status s = VKG_OK;
@@ -219,8 +229,9 @@ vkg_status vkg_image_folder_load(const char *dir, int size, int channels, struct
   memset(out, 0, sizeof *out);
   if (!dir) return vkg__fail(VKG_ERR_ARG, "image folder: no directory given");
   if ((size != 28 && size != 32 && size != 64) || (channels != 1 && channels != 3))
-    return vkg__fail(VKG_ERR_ARG, "image folder: size must be 28, 32 or 64 and channels 1 or 3 (got size %d, %d channels)",
-                     size, channels);
+    return vkg__fail(VKG_ERR_ARG,
+                     "image folder: size must be 28, 32 or 64 and channels 1 or 3 (got size %d, %d channels)", size,
+                     channels);
   char **names;
   int n;
   vkg_status s = list_images(dir, &names, &n);
@@ -233,7 +244,8 @@ vkg_status vkg_image_folder_load(const char *dir, int size, int channels, struct
     s = path ? load_one(path, size, channels, pixels + per * i) : vkg__fail(VKG_ERR_OOM, "out of host memory");
     free(path);
   }
-  for (int i = 0; i < n; i++) free(names[i]);
+  for (int i = 0; i < n; i++)
+    free(names[i]);
   free(names);
   if (s) {
     free(pixels);

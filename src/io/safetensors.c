@@ -919,7 +919,6 @@ static int build_header(const vkg_st_writer *w, struct sbuf *b) {
   return !b->oom;
 }
 
-
 /* The data buffer holds the tensors in order of decreasing element size (stable otherwise): with the
  * data starting 8-aligned in the file, every tensor then starts aligned to its element size, without
  * holes. The header still lists the tensors in insertion order. */
@@ -953,8 +952,10 @@ vkg_status vkg_st_write(vkg_st_writer *w, const char *path) {
   for (unsigned size = 8; !s && size >= 1; size /= 2)
     for (int i = 0; !s && i < w->n; i++)
       if (dtypes[w->t[i].dtype].size == size) s = vkg__atomic_write(&f, w->t[i].data, w->t[i].bytes);
-  if (!s) s = vkg__atomic_commit(&f);
-  else if (f.fd >= 0) vkg__atomic_abort(&f);
+  if (!s)
+    s = vkg__atomic_commit(&f);
+  else if (f.fd >= 0)
+    vkg__atomic_abort(&f);
   free(hdr.p);
   return s;
 }

@@ -15,8 +15,8 @@ struct classifier {
   struct nn_model m;
   struct classifier_opts o;
   struct vkg_images train, test;
-  vkg_t x, y;        /* streamed inputs of the training graph */
-  float *xbuf;       /* (B, 1, 28, 28) staging on the host */
+  vkg_t x, y;  /* streamed inputs of the training graph */
+  float *xbuf; /* (B, 1, 28, 28) staging on the host */
   int32_t *ybuf;
   /* The inference graph of classifier_features, built on first use: batch ib, input ix, outputs. */
   vkg_graph *ig;
@@ -39,7 +39,7 @@ static vkg_t forward(struct classifier *c, vkg_graph *g, const vkg_t *p, vkg_t x
   struct vkg_conv2d_desc d = vkg_conv2d_desc_default();
   d.stride_h = d.stride_w = 2;
   d.pad_h = d.pad_w = 2;
-  vkg_t h = vkg_unary(g, VKG_RELU, vkg_conv2d(g, x, p[C1_W], p[C1_B], &d), 0, 0); // (B, c1, 14, 14)
+  vkg_t h = vkg_unary(g, VKG_RELU, vkg_conv2d(g, x, p[C1_W], p[C1_B], &d), 0, 0);  // (B, c1, 14, 14)
   h = vkg_conv2d(g, h, p[C2_W], VKG_NONE, &d); /* no bias: batchnorm cancels it */ // (B, c2, 7, 7)
   h = vkg_batchnorm(g, h, p[BN_G], p[BN_B], p[BN_MEAN], p[BN_VAR], 0.1f, 1e-5f, training);
   h = vkg_unary(g, VKG_RELU, h, 0, 0);
@@ -91,7 +91,8 @@ static vkg_status evaluate(struct nn_model *m, int *n, const char **names, doubl
   float *lg = malloc(sizeof *lg * (size_t)B * 10);
   int32_t *lab = malloc(sizeof *lab * (size_t)B);
   for (int start = 0; !s && start + B <= c->test.n; start += B) {
-    for (int i = 0; i < B; i++) lab[i] = c->test.labels[start + i];
+    for (int i = 0; i < B; i++)
+      lab[i] = c->test.labels[start + i];
     float l;
     s = vkg_graph_write(g, x, c->test.pixels + (size_t)start * 784, (size_t)B * 784);
     if (!s) s = vkg_graph_write_i32(g, y, lab, (size_t)B);
@@ -155,17 +156,25 @@ vkg_status classifier_create(vkg_ctx *ctx, const struct classifier_opts *o, stru
     const int *shape;
     float init; /* > 0: uniform bound; else a constant of -init */
   } spec[NPARAM] = {
-      {"conv1.weight", 1, 4, c1w, 1 / sqrtf(25)},       {"conv1.bias", 1, 1, c1b, 1 / sqrtf(25)},
+      {"conv1.weight", 1, 4, c1w, 1 / sqrtf(25)},
+      {"conv1.bias", 1, 1, c1b, 1 / sqrtf(25)},
       {"conv2.weight", 1, 4, c2w, 1 / sqrtf(25.f * o->c1)},
-      {"bn.weight", 1, 1, c2b, -1},                      {"bn.bias", 1, 1, c2b, 0},
-      {"bn.running_mean", 0, 1, c2b, 0},                 {"bn.running_var", 0, 1, c2b, -1},
-      {"fc1.weight", 1, 2, f1w, 1 / sqrtf(49.f * o->c2)}, {"fc1.bias", 1, 1, f1b, 1 / sqrtf(49.f * o->c2)},
-      {"fc2.weight", 1, 2, f2w, 1 / sqrtf((float)o->hidden)}, {"fc2.bias", 1, 1, f2b, 1 / sqrtf((float)o->hidden)},
+      {"bn.weight", 1, 1, c2b, -1},
+      {"bn.bias", 1, 1, c2b, 0},
+      {"bn.running_mean", 0, 1, c2b, 0},
+      {"bn.running_var", 0, 1, c2b, -1},
+      {"fc1.weight", 1, 2, f1w, 1 / sqrtf(49.f * o->c2)},
+      {"fc1.bias", 1, 1, f1b, 1 / sqrtf(49.f * o->c2)},
+      {"fc2.weight", 1, 2, f2w, 1 / sqrtf((float)o->hidden)},
+      {"fc2.bias", 1, 1, f2b, 1 / sqrtf((float)o->hidden)},
   };
   for (int i = 0; i < NPARAM && !s; i++) {
     vkg_tensor *t = nn_param(p, spec[i].name, spec[i].trainable, spec[i].ndim, spec[i].shape);
-    if (!t) s = VKG_ERR_OOM;
-    else s = spec[i].init > 0 ? nn_init_uniform(t, spec[i].init, nn_mix(o->seed, (uint64_t)i)) : nn_init_const(t, -spec[i].init);
+    if (!t)
+      s = VKG_ERR_OOM;
+    else
+      s = spec[i].init > 0 ? nn_init_uniform(t, spec[i].init, nn_mix(o->seed, (uint64_t)i))
+                           : nn_init_const(t, -spec[i].init);
   }
   if (s) {
     classifier_destroy(m);
@@ -216,8 +225,8 @@ vkg_status classifier_load(vkg_ctx *ctx, const char *weights, struct nn_model **
     vkg__hint("FID needs the Fashion-MNIST classifier's weights (classifier.safetensors)");
   } else if (!cfg || !(o.c1 = config_int(cfg, "c1")) || !(o.c2 = config_int(cfg, "c2")) ||
              !(o.hidden = config_int(cfg, "hidden"))) {
-    s = vkg__fail(VKG_ERR_FORMAT, "weights '%s': bad classifier config '%s' (expected positive c1, c2, hidden)", weights,
-                  config);
+    s = vkg__fail(VKG_ERR_FORMAT, "weights '%s': bad classifier config '%s' (expected positive c1, c2, hidden)",
+                  weights, config);
     vkg__hint("the file is corrupt or from another program; train a classifier again");
   }
   cJSON_Delete(cfg);

@@ -34,7 +34,8 @@ int fid_eigh(const double *a, int n, double *evals, double *evecs) {
   for (int sweep = 0; sweep <= 100 && !converged; sweep++) {
     double off = 0;
     for (int p = 0; p < n; p++)
-      for (int q = p + 1; q < n; q++) off += A[(size_t)p * n + q] * A[(size_t)p * n + q];
+      for (int q = p + 1; q < n; q++)
+        off += A[(size_t)p * n + q] * A[(size_t)p * n + q];
     off = sqrt(2 * off);
     /* Jacobi converges quadratically, so this is reached in about 10 sweeps; the off-diagonal mass
      * that is left bounds each eigenvalue's error. Should rounding ever stall it just above the
@@ -73,7 +74,8 @@ int fid_eigh(const double *a, int n, double *evals, double *evecs) {
   }
   if (converged) {
     /* Ascending order (selection sort: n is small next to the O(n^3) sweeps). */
-    for (int i = 0; i < n; i++) evals[i] = A[(size_t)i * n + i];
+    for (int i = 0; i < n; i++)
+      evals[i] = A[(size_t)i * n + i];
     for (int i = 0; i < n; i++) {
       int k = i;
       for (int j = i + 1; j < n; j++)
@@ -87,7 +89,8 @@ int fid_eigh(const double *a, int n, double *evals, double *evecs) {
       }
     }
     for (int i = 0; evecs && i < n; i++)
-      for (int r = 0; r < n; r++) evecs[(size_t)r * n + i] = V[(size_t)i * n + r];
+      for (int r = 0; r < n; r++)
+        evecs[(size_t)r * n + i] = V[(size_t)i * n + r];
   }
   free(A);
   free(V);
@@ -99,11 +102,13 @@ int fid_sqrtm_psd(const double *a, int n, double *out) {
   int r = l && V ? fid_eigh(a, n, l, V) : -1;
   if (!r) {
     /* out = V diag(sqrt(l)) V^T, negative eigenvalues (rounding of a PSD matrix) taken as 0. */
-    for (int k = 0; k < n; k++) l[k] = l[k] > 0 ? sqrt(l[k]) : 0;
+    for (int k = 0; k < n; k++)
+      l[k] = l[k] > 0 ? sqrt(l[k]) : 0;
     for (int i = 0; i < n; i++)
       for (int j = i; j < n; j++) {
         double acc = 0;
-        for (int k = 0; k < n; k++) acc += V[(size_t)i * n + k] * l[k] * V[(size_t)j * n + k];
+        for (int k = 0; k < n; k++)
+          acc += V[(size_t)i * n + k] * l[k] * V[(size_t)j * n + k];
         out[(size_t)i * n + j] = out[(size_t)j * n + i] = acc;
       }
   }
@@ -120,22 +125,26 @@ double fid_trace_sqrt_product(const double *c1, const double *c2, int n) {
   double *T = malloc(sizeof *T * (size_t)n * n), *M = calloc((size_t)n * n, sizeof *M);
   double result = NAN;
   if (!l || !V || !T || !M || fid_eigh(c1, n, l, V)) goto done;
-  for (int k = 0; k < n; k++) l[k] = l[k] > 0 ? sqrt(l[k]) : 0;
+  for (int k = 0; k < n; k++)
+    l[k] = l[k] > 0 ? sqrt(l[k]) : 0;
   for (int i = 0; i < n; i++) // T = C2 V
     for (int j = 0; j < n; j++) {
       double acc = 0;
-      for (int k = 0; k < n; k++) acc += c2[(size_t)i * n + k] * V[(size_t)k * n + j];
+      for (int k = 0; k < n; k++)
+        acc += c2[(size_t)i * n + k] * V[(size_t)k * n + j];
       T[(size_t)i * n + j] = acc;
     }
   for (int i = 0; i < n; i++) // M = L^1/2 V^T T L^1/2
     for (int j = i; j < n; j++) {
       double acc = 0;
-      for (int k = 0; k < n; k++) acc += V[(size_t)k * n + i] * T[(size_t)k * n + j];
+      for (int k = 0; k < n; k++)
+        acc += V[(size_t)k * n + i] * T[(size_t)k * n + j];
       M[(size_t)i * n + j] = M[(size_t)j * n + i] = l[i] * acc * l[j];
     }
   if (fid_eigh(M, n, l, NULL)) goto done;
   result = 0;
-  for (int k = 0; k < n; k++) result += l[k] > 0 ? sqrt(l[k]) : 0;
+  for (int k = 0; k < n; k++)
+    result += l[k] > 0 ? sqrt(l[k]) : 0;
 done:
   free(l);
   free(V);
@@ -151,10 +160,13 @@ vkg_status fid_stats(const float *x, int n, int d, double *mean, double *cov) {
     return vkg__fail(VKG_ERR_ARG, "FID statistics need at least 2 feature vectors (got %d of dimension %d)", n, d);
   double *c = malloc(sizeof *c * (size_t)d);
   if (!c) return vkg__fail(VKG_ERR_OOM, "out of host memory");
-  for (int j = 0; j < d; j++) mean[j] = 0;
+  for (int j = 0; j < d; j++)
+    mean[j] = 0;
   for (int i = 0; i < n; i++)
-    for (int j = 0; j < d; j++) mean[j] += x[(size_t)i * d + j];
-  for (int j = 0; j < d; j++) mean[j] /= n;
+    for (int j = 0; j < d; j++)
+      mean[j] += x[(size_t)i * d + j];
+  for (int j = 0; j < d; j++)
+    mean[j] /= n;
   for (int j = 0; j < d; j++)
     if (!isfinite(mean[j])) {
       free(c);
@@ -163,12 +175,15 @@ vkg_status fid_stats(const float *x, int n, int d, double *mean, double *cov) {
   memset(cov, 0, sizeof *cov * (size_t)d * d);
   /* Two passes (centered products) keep the covariance accurate when the mean is large. */
   for (int i = 0; i < n; i++) {
-    for (int j = 0; j < d; j++) c[j] = x[(size_t)i * d + j] - mean[j];
     for (int j = 0; j < d; j++)
-      for (int k = j; k < d; k++) cov[(size_t)j * d + k] += c[j] * c[k];
+      c[j] = x[(size_t)i * d + j] - mean[j];
+    for (int j = 0; j < d; j++)
+      for (int k = j; k < d; k++)
+        cov[(size_t)j * d + k] += c[j] * c[k];
   }
   for (int j = 0; j < d; j++)
-    for (int k = j; k < d; k++) cov[(size_t)k * d + j] = cov[(size_t)j * d + k] /= (n - 1);
+    for (int k = j; k < d; k++)
+      cov[(size_t)k * d + j] = cov[(size_t)j * d + k] /= (n - 1);
   free(c);
   return VKG_OK;
 }
@@ -187,7 +202,8 @@ double fid_distance(const double *mu1, const double *cov1, const double *mu2, co
 
 vkg_status fid_to_gray28(const float *images, int n, int c, int h, int w, float *out) {
   if (n < 1 || (c != 1 && c != 3) || h < 1 || w < 1)
-    return vkg__fail(VKG_ERR_ARG, "FID images must be (n, 1 or 3, h, w) with n >= 1 (got (%d, %d, %d, %d))", n, c, h, w);
+    return vkg__fail(VKG_ERR_ARG, "FID images must be (n, 1 or 3, h, w) with n >= 1 (got (%d, %d, %d, %d))", n, c, h,
+                     w);
   size_t hw = (size_t)h * w;
   float *gray = malloc(sizeof *gray * hw); // (h, w)
   if (!gray) return vkg__fail(VKG_ERR_OOM, "out of host memory");
@@ -213,8 +229,10 @@ static vkg_status features_with(struct nn_model *m, const float *images, int n, 
   if (!s) s = fid_to_gray28(images, n, c, h, w, x);
   if (!s) s = classifier_features(m, x, n, f, NULL);
   free(x);
-  if (s) free(f);
-  else *out = f;
+  if (s)
+    free(f);
+  else
+    *out = f;
   return s;
 }
 
@@ -222,7 +240,8 @@ vkg_status fid_features(vkg_ctx *ctx, const char *weights, const float *images, 
                         float **features, int *dim) {
   *features = NULL;
   if (n < 1 || (c != 1 && c != 3) || h < 1 || w < 1)
-    return vkg__fail(VKG_ERR_ARG, "FID images must be (n, 1 or 3, h, w) with n >= 1 (got (%d, %d, %d, %d))", n, c, h, w);
+    return vkg__fail(VKG_ERR_ARG, "FID images must be (n, 1 or 3, h, w) with n >= 1 (got (%d, %d, %d, %d))", n, c, h,
+                     w);
   struct nn_model *m;
   vkg_status s = classifier_load(ctx, weights, &m);
   if (s) return s;

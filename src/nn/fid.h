@@ -25,8 +25,8 @@ vkg_status fid_to_gray28(const float *images, int n, int c, int h, int w, float 
  * malloc'd (n, dim) array (caller frees), *dim the classifier's hidden size. Errors: the weights file
  * missing/corrupt/of another model (with a hint to train one: `vkgen train classifier`), c not 1 or
  * 3, n < 1. */
-vkg_status fid_features(vkg_ctx *ctx, const char *classifier_weights, const float *images, int n, int c, int h,
-                        int w, float **features, int *dim);
+vkg_status fid_features(vkg_ctx *ctx, const char *classifier_weights, const float *images, int n, int c, int h, int w,
+                        float **features, int *dim);
 
 /* Mean (dim) and unbiased covariance (dim x dim, row-major, divided by n - 1) of n feature rows
  * (n, dim). n must be at least 2 (VKG_ERR_ARG otherwise); NaN or infinite features are

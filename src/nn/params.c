@@ -13,7 +13,8 @@ void nn_params_init(struct nn_params *p, vkg_ctx *ctx) {
 }
 
 void nn_params_free(struct nn_params *p) {
-  for (int i = 0; i < p->n; i++) vkg_tensor_destroy(p->t[i]);
+  for (int i = 0; i < p->n; i++)
+    vkg_tensor_destroy(p->t[i]);
   free(p->names);
   free(p->t);
   free(p->trainable);
@@ -80,7 +81,8 @@ vkg_status nn_init_const(vkg_tensor *t, float value) {
   size_t n = vkg_tensor_numel(t);
   float *v = malloc(n * sizeof *v + 1);
   if (!v) return vkg__fail(VKG_ERR_OOM, "out of host memory");
-  for (size_t i = 0; i < n; i++) v[i] = value;
+  for (size_t i = 0; i < n; i++)
+    v[i] = value;
   vkg_status s = vkg_tensor_upload_f32(t, v, n);
   free(v);
   return s;

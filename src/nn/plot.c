@@ -97,8 +97,8 @@ vkg_status nn_plot(const char *path, const struct nn_curve *curves, int ncurves)
   double ypad = 0.05 * (y1 - y0);
   y0 -= ypad, y1 += ypad;
   int pw = W - LEFT - RIGHT, ph = H - TOP - BOTTOM;
-#define PX(v) (LEFT + (int)lround(((v) - x0) / (x1 - x0) * pw))
-#define PY(v) (TOP + ph - (int)lround(((v) - y0) / (y1 - y0) * ph))
+#define PX(v) (LEFT + (int)lround(((v)-x0) / (x1 - x0) * pw))
+#define PY(v) (TOP + ph - (int)lround(((v)-y0) / (y1 - y0) * ph))
   char label[64];
   double ys = nice_step(y1 - y0, 6), xs = nice_step(x1 - x0, 8);
   for (double v = ceil(y0 / ys) * ys; v <= y1; v += ys) {
@@ -128,7 +128,8 @@ vkg_status nn_plot(const char *path, const struct nn_curve *curves, int ncurves)
       if (!isfinite(cv->y[i])) continue;
       if (cv->dots)
         for (int dy = -2; dy <= 2; dy++)
-          for (int dx = -2; dx <= 2; dx++) dot(c, PX(cv->x[i]) + dx, PY(cv->y[i]) + dy, col);
+          for (int dx = -2; dx <= 2; dx++)
+            dot(c, PX(cv->x[i]) + dx, PY(cv->y[i]) + dy, col);
       else if (i > 0 && isfinite(cv->y[i - 1]))
         line(c, PX(cv->x[i - 1]), PY(cv->y[i - 1]), PX(cv->x[i]), PY(cv->y[i]), col);
     }

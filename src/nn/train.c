@@ -87,8 +87,10 @@ static vkg_status mkdirs(const char *dir) {
 static vkg_tensor *optim_state(const struct run *r, int p, int i, char *full, size_t n) {
   const char *name;
   vkg_tensor *t = vkg_optim_state(r->ph[p].opt, i, &name);
-  if (r->nph == 1) snprintf(full, n, "optim.%s", name);
-  else snprintf(full, n, "optim.%s.%s", r->m->phases[p].name, name);
+  if (r->nph == 1)
+    snprintf(full, n, "optim.%s", name);
+  else
+    snprintf(full, n, "optim.%s.%s", r->m->phases[p].name, name);
   return t;
 }
 
@@ -142,7 +144,8 @@ static vkg_status reload_metrics(struct run *r, long upto) {
     for (int k = 0; k < r->nph; k++) {
       char key[64];
       snprintf(key, sizeof key, "\"%s\": ", r->ph[k].loss_name);
-      if ((p = strstr(line, key)) && sscanf(p + strlen(key), "%lf", &v) == 1) curve_add(&r->ph[k].curve, (double)step, v);
+      if ((p = strstr(line, key)) && sscanf(p + strlen(key), "%lf", &v) == 1)
+        curve_add(&r->ph[k].curve, (double)step, v);
     }
     if ((p = strstr(line, "\"val_loss\": ")) && sscanf(p, "\"val_loss\": %lf", &v) == 1)
       curve_add(&r->val, (double)step, v);
@@ -197,9 +200,12 @@ static vkg_status resume(struct run *r) {
 // ---- progress ----
 
 static void fmt_time(char *buf, size_t n, double s) {
-  if (!isfinite(s) || s < 0) snprintf(buf, n, "?");
-  else if (s < 3600) snprintf(buf, n, "%d:%02d", (int)s / 60, (int)s % 60);
-  else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+  if (!isfinite(s) || s < 0)
+    snprintf(buf, n, "?");
+  else if (s < 3600)
+    snprintf(buf, n, "%d:%02d", (int)s / 60, (int)s % 60);
+  else
+    snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
 /* One line (or a redrawn bar on a terminal): step, epoch, each phase's loss, speed and ETA. */
@@ -217,7 +223,8 @@ static void progress(struct run *r, const float *loss, size_t stride) {
   if (r->tty) {
     int width = 24, filled = (int)(width * r->step / r->total);
     char bar[32];
-    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+    for (int i = 0; i < width; i++)
+      bar[i] = i < filled ? '#' : '.';
     bar[width] = 0;
     fprintf(stderr, "\r[%s] step %ld/%ld  epoch %ld/%ld  %s  %.1f steps/s  ETA %s  ", bar, r->step, r->total, epoch,
             epochs, losses, rate, eta);
@@ -255,8 +262,9 @@ static vkg_status read_losses(struct run *r) {
     for (int p = 0; p < r->nph && !s; p++) {
       double lv = loss[p * hn + (size_t)(k - 1) % hn], gn = norm[p * hn + (size_t)(k - 1) % hn];
       if (!isfinite(lv)) {
-        s = vkg__fail(VKG_ERR_NUMERIC, "the %s became %s at step %ld (epoch %ld)", r->nph > 1 ? r->ph[p].loss_name : "loss",
-                      isnan(lv) ? "NaN" : "infinite", k, (k - 1) / r->spe + 1);
+        s = vkg__fail(VKG_ERR_NUMERIC, "the %s became %s at step %ld (epoch %ld)",
+                      r->nph > 1 ? r->ph[p].loss_name : "loss", isnan(lv) ? "NaN" : "infinite", k,
+                      (k - 1) / r->spe + 1);
         if (r->last_ckpt > 0)
           vkg__hint("the last good checkpoint '%s' (step %ld) is kept; resume from it with a lower --lr", r->ckpt,
                     r->last_ckpt);
@@ -290,13 +298,15 @@ static vkg_status evaluate(struct run *r) {
   if (s) return s;
   char line[512];
   int l = snprintf(line, sizeof line, "{\"step\": %ld, \"epoch\": %ld", r->step, (r->step - 1) / r->spe + 1);
-  for (int i = 0; i < n && i < 4; i++) l += snprintf(line + l, sizeof line - (size_t)l, ", \"%s\": %.7g", names[i], v[i]);
+  for (int i = 0; i < n && i < 4; i++)
+    l += snprintf(line + l, sizeof line - (size_t)l, ", \"%s\": %.7g", names[i], v[i]);
   snprintf(line + l, sizeof line - (size_t)l, "}\n");
   if (n && strcmp(names[0], "val_loss") == 0) curve_add(&r->val, (double)r->step, v[0]);
   if (!r->o->quiet) {
     if (r->tty && r->step != r->total) fputc('\n', stderr); /* end the progress bar's line */
     fprintf(stderr, "epoch %ld:", (r->step - 1) / r->spe + 1);
-    for (int i = 0; i < n && i < 4; i++) fprintf(stderr, " %s %.4f", names[i], v[i]);
+    for (int i = 0; i < n && i < 4; i++)
+      fprintf(stderr, " %s %.4f", names[i], v[i]);
     fputc('\n', stderr);
   }
   return append_metrics(r, line);
@@ -317,8 +327,10 @@ static vkg_status build_phase(struct run *r, int p) {
   struct nn_model *m = r->m;
   struct phase_run *ph = &r->ph[p];
   int group = m->nphases ? m->phases[p].group : 0, ntrain;
-  if (r->nph == 1) snprintf(ph->loss_name, sizeof ph->loss_name, "loss");
-  else snprintf(ph->loss_name, sizeof ph->loss_name, "loss_%s", m->phases[p].name);
+  if (r->nph == 1)
+    snprintf(ph->loss_name, sizeof ph->loss_name, "loss");
+  else
+    snprintf(ph->loss_name, sizeof ph->loss_name, "loss_%s", m->phases[p].name);
   snprintf(ph->norm_name, sizeof ph->norm_name, "grad_norm%s%s", r->nph == 1 ? "" : "_",
            r->nph == 1 ? "" : m->phases[p].name);
   vkg_tensor **trainable = nn_trainable(&m->params, group, &ntrain);
@@ -330,7 +342,8 @@ static vkg_status build_phase(struct run *r, int p) {
   ph->slot_lr = vkg_scalar(g, "lr");
   ph->slot_step = vkg_scalar(g, "step");
   ph->slot_seed = vkg_scalar(g, "seed");
-  vkg_t *ids = malloc(sizeof *ids * (size_t)(m->params.n + 1)), *tids = malloc(sizeof *tids * (size_t)(m->params.n + 1));
+  vkg_t *ids = malloc(sizeof *ids * (size_t)(m->params.n + 1)),
+        *tids = malloc(sizeof *tids * (size_t)(m->params.n + 1));
   nn_bind_all(g, &m->params, group, ids);
   vkg_t loss = m->build_loss(m, g, ids, p);
   vkg_backward(g, loss);
@@ -384,7 +397,8 @@ vkg_status nn_train(struct nn_model *m, const struct nn_train_opts *o) {
   }
   r.nph = m->nphases ? m->nphases : 1;
   r.hist_n = o->log_every > 0 ? o->log_every : 1;
-  for (int p = 0; p < r.nph && !s; p++) s = build_phase(&r, p);
+  for (int p = 0; p < r.nph && !s; p++)
+    s = build_phase(&r, p);
   if (!s && o->resume) s = resume(&r);
   if (!s && !o->resume) s = vkg__write_file(r.metrics, "", 0);
   uint32_t *perm = malloc(sizeof *perm * (m->n_train + 1));

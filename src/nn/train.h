@@ -10,19 +10,19 @@
  * the other for every batch, each as its own recorded graph. */
 #define NN_MAX_PHASES 4
 struct nn_phase {
-  const char *name;        /* metric name: "loss" for a single phase, else "loss_<name>" */
-  int group;               /* trains the trainable params whose nn_params group equals this */
+  const char *name; /* metric name: "loss" for a single phase, else "loss_<name>" */
+  int group;        /* trains the trainable params whose nn_params group equals this */
 };
 
 /* What a model family provides to the loop. */
 struct nn_model {
-  const char *name;        /* "classifier", "gan", ... (checked on resume) */
-  char config[1024];       /* the architecture as JSON (saved in checkpoints, checked on resume) */
+  const char *name;  /* "classifier", "gan", ... (checked on resume) */
+  char config[1024]; /* the architecture as JSON (saved in checkpoints, checked on resume) */
   struct nn_params params;
   int batch;
-  size_t n_train;          /* examples per epoch */
+  size_t n_train; /* examples per epoch */
   void *self;
-  int nphases;             /* 0 means 1 phase named "loss" over group 0 */
+  int nphases; /* 0 means 1 phase named "loss" over group 0 */
   struct nn_phase phases[NN_MAX_PHASES];
   /* Builds phase p's forward pass and loss on g (ids: every param bound in g, in params order, with
    * requires_grad on that phase's group); returns the loss (one value). The per-run scalars "seed",
@@ -36,14 +36,14 @@ struct nn_model {
 
 struct nn_train_opts {
   int epochs;
-  long steps;              /* > 0: stop after this many steps instead of epochs */
+  long steps; /* > 0: stop after this many steps instead of epochs */
   struct vkg_lr_schedule lr;
   struct vkg_optim_desc optim;
   uint64_t seed;
   const char *out_dir;
   int resume;
-  int log_every;           /* read the loss back every this many steps */
-  int ckpt_every;          /* checkpoint every this many steps (0: at each epoch end) */
+  int log_every;  /* read the loss back every this many steps */
+  int ckpt_every; /* checkpoint every this many steps (0: at each epoch end) */
   int quiet;
 };
 

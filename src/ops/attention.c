@@ -73,8 +73,8 @@ static void attention_backward(vkg_graph *g, const struct vkg_node *n, const vkg
   vkg_t P = want_v ? vkg__new(g, VKG_F32, 4, sshape) : vkg__new(g, VKG_F32, 1, one);
   vkg_t dS = want_ds ? vkg__new(g, VKG_F32, 4, sshape) : vkg__new(g, VKG_F32, 1, one);
   if (S < 0 || P < 0 || dS < 0 || (want_ds && (dP < 0 || dsum < 0))) return;
-  struct attention_bwd_pc pc = {(uint32_t)ns, (uint32_t)Tq, (uint32_t)Tk, (uint32_t)a.causal, a.scale,
-                                (uint32_t)want_v, (uint32_t)want_ds};
+  struct attention_bwd_pc pc = {(uint32_t)ns, (uint32_t)Tq,     (uint32_t)Tk,     (uint32_t)a.causal,
+                                a.scale,      (uint32_t)want_v, (uint32_t)want_ds};
   uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[3] = {wg, 1, 1};
   vkg__grid1d(ns, wg, &gx, &gy);
   /* Without dS, its inputs are stood in for by tensors the shader then does not read. */
@@ -132,7 +132,8 @@ vkg_t vkg_attention(vkg_graph *g, vkg_t q, vkg_t k, vkg_t v, float scale, int ca
   vkg_t out = vkg__new(g, VKG_F32, 4, oshape);
   vkg_t lse = vkg__new(g, VKG_F32, 3, lshape);
   if (out < 0 || lse < 0) return VKG_NONE;
-  struct attention_pc pc = {(uint32_t)NH, (uint32_t)Tq, (uint32_t)Tk, (uint32_t)D, (uint32_t)Dv, ndvb, 0.0f, causal != 0};
+  struct attention_pc pc = {(uint32_t)NH, (uint32_t)Tq, (uint32_t)Tk, (uint32_t)D,
+                            (uint32_t)Dv, ndvb,         0.0f,         causal != 0};
   pc.scale = scale > 0.0f ? scale : (float)(1.0 / sqrt((double)D));
   uint32_t spec[5] = {ATT_WX, ATT_WY, 1, dk, dvb};
   vkg_t bind[5] = {q, k, v, out, lse};

@@ -21,9 +21,15 @@
 #include "internal.h"
 
 struct vkg_conv2d_desc vkg_conv2d_desc_default(void) {
-  return (struct vkg_conv2d_desc){
-      .stride_h = 1, .stride_w = 1, .pad_h = 0, .pad_w = 0, .dil_h = 1, .dil_w = 1, .out_pad_h = 0, .out_pad_w = 0,
-      .groups = 1};
+  return (struct vkg_conv2d_desc){.stride_h = 1,
+                                  .stride_w = 1,
+                                  .pad_h = 0,
+                                  .pad_w = 0,
+                                  .dil_h = 1,
+                                  .dil_w = 1,
+                                  .out_pad_h = 0,
+                                  .out_pad_w = 0,
+                                  .groups = 1};
 }
 
 // ---- geometry, and the conv2d launch (conv2d, conv1d, conv_transpose2d's input gradient) ----
@@ -48,13 +54,22 @@ struct conv_pc_geom {
 
 static struct conv_pc_geom pc_geom(const struct conv_geom *c) {
   return (struct conv_pc_geom){
-      .C = (uint32_t)c->C, .H = (uint32_t)c->H, .W = (uint32_t)c->W,
-      .O = (uint32_t)c->O, .OH = (uint32_t)c->OH, .OW = (uint32_t)c->OW,
-      .KH = (uint32_t)c->KH, .KW = (uint32_t)c->KW,
-      .stride_h = (uint32_t)c->stride_h, .stride_w = (uint32_t)c->stride_w,
-      .dil_h = (uint32_t)c->dil_h, .dil_w = (uint32_t)c->dil_w,
-      .pad_t = c->pad_t, .pad_l = c->pad_l,
-      .Cg = (uint32_t)(c->C / c->groups), .Og = (uint32_t)(c->O / c->groups),
+      .C = (uint32_t)c->C,
+      .H = (uint32_t)c->H,
+      .W = (uint32_t)c->W,
+      .O = (uint32_t)c->O,
+      .OH = (uint32_t)c->OH,
+      .OW = (uint32_t)c->OW,
+      .KH = (uint32_t)c->KH,
+      .KW = (uint32_t)c->KW,
+      .stride_h = (uint32_t)c->stride_h,
+      .stride_w = (uint32_t)c->stride_w,
+      .dil_h = (uint32_t)c->dil_h,
+      .dil_w = (uint32_t)c->dil_w,
+      .pad_t = c->pad_t,
+      .pad_l = c->pad_l,
+      .Cg = (uint32_t)(c->C / c->groups),
+      .Og = (uint32_t)(c->O / c->groups),
   };
 }
 
@@ -87,7 +102,6 @@ static void conv2d_tiles(const vkg_ctx *ctx, int Og, uint32_t spec[6]) {
     spec[5] /= 2;
   }
 }
-
 
 /* Records the conv2d dispatch and returns out, whose shape (ndim, shape) the caller gives. */
 static vkg_t conv2d_launch(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const struct conv_geom *c, int ndim,
@@ -156,13 +170,22 @@ static vkg_t convt_launch(vkg_graph *g, vkg_t src, vkg_t w, vkg_t bias, const st
   int Cg = c->C / c->groups, Og = c->O / c->groups;
   struct conv_transpose2d_pc pc = {
       .total = (uint32_t)((uint64_t)c->B * (uint64_t)c->C * (uint64_t)c->H * (uint64_t)c->W),
-      .C = (uint32_t)c->O, .H = (uint32_t)c->OH, .W = (uint32_t)c->OW,
-      .O = (uint32_t)c->C, .OH = (uint32_t)c->H, .OW = (uint32_t)c->W,
-      .KH = (uint32_t)c->KH, .KW = (uint32_t)c->KW,
-      .stride_h = (uint32_t)c->stride_h, .stride_w = (uint32_t)c->stride_w,
-      .dil_h = (uint32_t)c->dil_h, .dil_w = (uint32_t)c->dil_w,
-      .pad_h = (uint32_t)c->pad_t, .pad_w = (uint32_t)c->pad_l,
-      .Cg = (uint32_t)Og, .Og = (uint32_t)Cg,
+      .C = (uint32_t)c->O,
+      .H = (uint32_t)c->OH,
+      .W = (uint32_t)c->OW,
+      .O = (uint32_t)c->C,
+      .OH = (uint32_t)c->H,
+      .OW = (uint32_t)c->W,
+      .KH = (uint32_t)c->KH,
+      .KW = (uint32_t)c->KW,
+      .stride_h = (uint32_t)c->stride_h,
+      .stride_w = (uint32_t)c->stride_w,
+      .dil_h = (uint32_t)c->dil_h,
+      .dil_w = (uint32_t)c->dil_w,
+      .pad_h = (uint32_t)c->pad_t,
+      .pad_w = (uint32_t)c->pad_l,
+      .Cg = (uint32_t)Og,
+      .Og = (uint32_t)Cg,
   };
   /* Per invocation: KH + KH*KW tap iterations, and the channel loop for every tap that lands. */
   uint64_t taps = (uint64_t)c->KH * (uint64_t)c->KW, chunk = 1;
@@ -210,8 +233,10 @@ static vkg_t bwd_weight_launch(vkg_graph *g, vkg_t img, vkg_t dy, const struct c
   /* Lanes per micro-tile (a power of two for the tree sum): enough that each loops a while, few
    * enough that small images do not leave most of them idle. */
   uint32_t wg = vkg__wg1d(g->ctx), wx = 4;
-  while (wx < 64 && (uint64_t)wx * 16 < N) wx *= 2;
-  while (wx > wg && wx > 1) wx /= 2;
+  while (wx < 64 && (uint64_t)wx * 16 < N)
+    wx *= 2;
+  while (wx > wg && wx > 1)
+    wx /= 2;
   uint32_t wy = wg / wx;
   uint64_t nwg = (tiles + wy - 1) / wy, per_lane = (N + wx - 1) / wx;
   uint64_t splits = (per_lane + BWD_WEIGHT_MAX_ITERS - 1) / BWD_WEIGHT_MAX_ITERS;
@@ -229,8 +254,11 @@ static vkg_t bwd_weight_launch(vkg_graph *g, vkg_t img, vkg_t dy, const struct c
            VKG_NONE;
   struct conv2d_bwd_weight_pc pc = {
       .geom = pc_geom(c),
-      .K = (uint32_t)K, .N = (uint32_t)N,
-      .mtiles = (uint32_t)mtiles, .ktiles = (uint32_t)ktiles, .tiles = (uint32_t)tiles,
+      .K = (uint32_t)K,
+      .N = (uint32_t)N,
+      .mtiles = (uint32_t)mtiles,
+      .ktiles = (uint32_t)ktiles,
+      .tiles = (uint32_t)tiles,
       .chunk = (uint32_t)chunk,
   };
   /* One chunk writes w's shape directly; several write rows of a (splits, O*K) scratch. */
@@ -290,8 +318,8 @@ static void conv_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *g
   if (vkg__wants_grad(g, x)) {
     nd = shape_of(g, x, shape);
     begin_part(g, n, "bwd_input");
-    gin[0] = a.transposed ? conv2d_launch(g, dy, w, VKG_NONE, c, nd, shape)
-                          : convt_launch(g, dy, w, VKG_NONE, c, nd, shape);
+    gin[0] =
+        a.transposed ? conv2d_launch(g, dy, w, VKG_NONE, c, nd, shape) : convt_launch(g, dy, w, VKG_NONE, c, nd, shape);
   }
   if (vkg__wants_grad(g, w)) {
     nd = shape_of(g, w, shape);
@@ -349,20 +377,31 @@ vkg_t vkg_conv2d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const struct vkg_co
   if (dd.stride_h < 1 || dd.stride_w < 1 || dd.dil_h < 1 || dd.dil_w < 1 || dd.pad_h < 0 || dd.pad_w < 0 ||
       dd.groups < 1)
     return vkg__bad(g, VKG_ERR_ARG,
-                    "stride (%d, %d), dilation (%d, %d) and groups %d must be >= 1, padding (%d, %d) >= 0",
-                    dd.stride_h, dd.stride_w, dd.dil_h, dd.dil_w, dd.groups, dd.pad_h, dd.pad_w),
+                    "stride (%d, %d), dilation (%d, %d) and groups %d must be >= 1, padding (%d, %d) >= 0", dd.stride_h,
+                    dd.stride_w, dd.dil_h, dd.dil_w, dd.groups, dd.pad_h, dd.pad_w),
            VKG_NONE;
   const struct vkg_gtensor *tx = vkg__t(g, x), *tw = vkg__t(g, w);
   char s1[96], s2[96];
   if (tx->ndim != 4 || tw->ndim != 4)
     return vkg__bad(g, VKG_ERR_SHAPE, "x %s must be (B, C, H, W) and w %s (O, C/groups, KH, KW)",
-                    vkg__shape_str(tx->shape, tx->ndim, s1, sizeof s1), vkg__shape_str(tw->shape, tw->ndim, s2, sizeof s2)),
+                    vkg__shape_str(tx->shape, tx->ndim, s1, sizeof s1),
+                    vkg__shape_str(tw->shape, tw->ndim, s2, sizeof s2)),
            VKG_NONE;
   if (check_groups(g, tx, tw, dd.groups) || check_types(g, x, w, bias, tw->shape[0])) return VKG_NONE;
-  struct conv_geom c = {.B = tx->shape[0], .C = tx->shape[1], .H = tx->shape[2], .W = tx->shape[3],
-                        .O = tw->shape[0], .KH = tw->shape[2], .KW = tw->shape[3],
-                        .stride_h = dd.stride_h, .stride_w = dd.stride_w, .dil_h = dd.dil_h, .dil_w = dd.dil_w,
-                        .pad_t = dd.pad_h, .pad_l = dd.pad_w, .groups = dd.groups};
+  struct conv_geom c = {.B = tx->shape[0],
+                        .C = tx->shape[1],
+                        .H = tx->shape[2],
+                        .W = tx->shape[3],
+                        .O = tw->shape[0],
+                        .KH = tw->shape[2],
+                        .KW = tw->shape[3],
+                        .stride_h = dd.stride_h,
+                        .stride_w = dd.stride_w,
+                        .dil_h = dd.dil_h,
+                        .dil_w = dd.dil_w,
+                        .pad_t = dd.pad_h,
+                        .pad_l = dd.pad_w,
+                        .groups = dd.groups};
   /* The dilated kernel must fit in the padded input, else there is no output position. */
   int64_t span_h = (int64_t)c.dil_h * (c.KH - 1) + 1, span_w = (int64_t)c.dil_w * (c.KW - 1) + 1;
   int64_t in_h = (int64_t)c.H + 2 * (int64_t)c.pad_t, in_w = (int64_t)c.W + 2 * (int64_t)c.pad_l;
@@ -398,7 +437,8 @@ vkg_t vkg_conv1d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, int stride, int pad
   char s1[96], s2[96];
   if (tx->ndim != 3 || tw->ndim != 3)
     return vkg__bad(g, VKG_ERR_SHAPE, "x %s must be (B, C, T) and w %s (O, C/groups, K)",
-                    vkg__shape_str(tx->shape, tx->ndim, s1, sizeof s1), vkg__shape_str(tw->shape, tw->ndim, s2, sizeof s2)),
+                    vkg__shape_str(tx->shape, tx->ndim, s1, sizeof s1),
+                    vkg__shape_str(tw->shape, tw->ndim, s2, sizeof s2)),
            VKG_NONE;
   if (check_groups(g, tx, tw, groups) || check_types(g, x, w, bias, tw->shape[0])) return VKG_NONE;
   int T = tx->shape[2], K = tw->shape[2];
@@ -414,9 +454,21 @@ vkg_t vkg_conv1d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, int stride, int pad
                     dilation, (long long)span, (long long)in_t, vkg__shape_str(tx->shape, tx->ndim, s1, sizeof s1),
                     pad),
            VKG_NONE;
-  struct conv_geom c = {.B = tx->shape[0], .C = tx->shape[1], .H = 1, .W = T, .O = tw->shape[0], .OH = 1,
-                        .OW = (int)((in_t - span) / stride + 1), .KH = 1, .KW = K, .stride_h = 1,
-                        .stride_w = stride, .dil_h = 1, .dil_w = dilation, .pad_t = 0, .pad_l = (int)pad_l,
+  struct conv_geom c = {.B = tx->shape[0],
+                        .C = tx->shape[1],
+                        .H = 1,
+                        .W = T,
+                        .O = tw->shape[0],
+                        .OH = 1,
+                        .OW = (int)((in_t - span) / stride + 1),
+                        .KH = 1,
+                        .KW = K,
+                        .stride_h = 1,
+                        .stride_w = stride,
+                        .dil_h = 1,
+                        .dil_w = dilation,
+                        .pad_t = 0,
+                        .pad_l = (int)pad_l,
                         .groups = groups};
   int shape[3] = {c.B, c.O, c.OW};
   vkg_t out = conv2d_launch(g, x, w, bias, &c, 3, shape);
@@ -456,8 +508,7 @@ vkg_t vkg_conv_transpose2d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const str
     return vkg__bad(g, VKG_ERR_SHAPE, "x %s must be (B, C, H, W) and w %s (C, O/groups, KH, KW)", s1, s2), VKG_NONE;
   int C = tx->shape[1], groups = dd.groups;
   if (tw->shape[0] != C)
-    return vkg__bad(g, VKG_ERR_SHAPE, "w %s must start with the C = %d input channels of x %s", s2, C, s1),
-           VKG_NONE;
+    return vkg__bad(g, VKG_ERR_SHAPE, "w %s must start with the C = %d input channels of x %s", s2, C, s1), VKG_NONE;
   if (C % groups)
     return vkg__bad(g, VKG_ERR_SHAPE, "x %s: C = %d input channels do not split into %d groups", s1, C, groups),
            VKG_NONE;
@@ -477,9 +528,22 @@ vkg_t vkg_conv_transpose2d(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const str
                     dd.out_pad_w, (long long)oh, (long long)ow),
            VKG_NONE;
   /* As a conv2d geometry, the image side is this op's output and the output side its input x. */
-  struct conv_geom c = {.B = tx->shape[0], .C = O, .H = (int)oh, .W = (int)ow, .O = C, .OH = H, .OW = W,
-                        .KH = KH, .KW = KW, .stride_h = dd.stride_h, .stride_w = dd.stride_w, .dil_h = dd.dil_h,
-                        .dil_w = dd.dil_w, .pad_t = dd.pad_h, .pad_l = dd.pad_w, .groups = groups};
+  struct conv_geom c = {.B = tx->shape[0],
+                        .C = O,
+                        .H = (int)oh,
+                        .W = (int)ow,
+                        .O = C,
+                        .OH = H,
+                        .OW = W,
+                        .KH = KH,
+                        .KW = KW,
+                        .stride_h = dd.stride_h,
+                        .stride_w = dd.stride_w,
+                        .dil_h = dd.dil_h,
+                        .dil_w = dd.dil_w,
+                        .pad_t = dd.pad_h,
+                        .pad_l = dd.pad_w,
+                        .groups = groups};
   int shape[4] = {c.B, O, (int)oh, (int)ow};
   vkg_t out = convt_launch(g, x, w, bias, &c, 4, shape);
   vkg_t in[3] = {x, w, bias};

@@ -69,7 +69,8 @@ vkg_t vkg_binary(vkg_graph *g, vkg_binop op, vkg_t a, vkg_t b) {
   const struct vkg_gtensor *ta = vkg__t(g, a), *tb = vkg__t(g, b);
   if (ta->dtype != VKG_F32 || tb->dtype != VKG_F32)
     return vkg__bad(g, VKG_ERR_ARG, "operands must be f32 (got %s and %s); use vkg_cast", vkg_dtype_str(ta->dtype),
-                    vkg_dtype_str(tb->dtype)), VKG_NONE;
+                    vkg_dtype_str(tb->dtype)),
+           VKG_NONE;
   int shape[VKG_MAX_DIMS], n;
   if (!broadcast(ta, tb, shape, &n)) {
     char s1[96], s2[96];
@@ -112,8 +113,9 @@ struct unary_pc {
   float alpha, beta;
 };
 
-static const char *unop_names[VKG_UNOP_COUNT] = {"relu", "leaky_relu", "gelu", "gelu_tanh", "tanh", "sigmoid", "silu",
-                                                 "softplus", "exp", "log", "neg", "abs", "sqrt", "square", "affine"};
+static const char *unop_names[VKG_UNOP_COUNT] = {"relu",    "leaky_relu", "gelu",     "gelu_tanh", "tanh",
+                                                 "sigmoid", "silu",       "softplus", "exp",       "log",
+                                                 "neg",     "abs",        "sqrt",     "square",    "affine"};
 
 /* gx = gy * f'(x), one dispatch of unary_bwd.comp with the forward's push constants. */
 static void unary_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {

@@ -45,7 +45,8 @@ static void embedding_backward(vkg_graph *g, const struct vkg_node *n, const vkg
     return;
   }
   uint32_t wg = vkg__wg1d(g->ctx), E = 2 * wg, P = E, gx, gy, spec[4] = {wg, 1, 1, 0};
-  while (P < N) P *= 2;
+  while (P < N)
+    P *= 2;
   int pshape[2] = {(int)P, 2};
   vkg_t pairs = vkg__new(g, VKG_I32, 2, pshape);
   if (pairs < 0) return;
@@ -119,8 +120,8 @@ vkg_t vkg_embedding_rows(vkg_graph *g, vkg_t table, vkg_t ids, int first) {
            VKG_NONE;
   if (tt->ndim != 2 || ti->ndim + 1 > VKG_MAX_DIMS)
     return vkg__bad(g, VKG_ERR_SHAPE, "table %s must be (V, C) and ids %s have at most %d dims",
-                    vkg__shape_str(tt->shape, tt->ndim, s1, sizeof s1), vkg__shape_str(ti->shape, ti->ndim, s2, sizeof s2),
-                    VKG_MAX_DIMS - 1),
+                    vkg__shape_str(tt->shape, tt->ndim, s1, sizeof s1),
+                    vkg__shape_str(ti->shape, ti->ndim, s2, sizeof s2), VKG_MAX_DIMS - 1),
            VKG_NONE;
   int V = tt->shape[0], C = tt->shape[1], shape[VKG_MAX_DIMS], ndim = ti->ndim + 1;
   if (first < 0 || (int64_t)first + V > INT32_MAX)

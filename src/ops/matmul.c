@@ -69,7 +69,8 @@ vkg_t vkg_matmul(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags) {
     return vkg__bad(g, VKG_ERR_ARG, "operands must be f32; use vkg_cast"), VKG_NONE;
   if (ta->ndim < 2 || tb->ndim < 2)
     return vkg__bad(g, VKG_ERR_SHAPE, "operands need at least 2 dims, got %s and %s",
-                    vkg__shape_str(ta->shape, ta->ndim, s1, sizeof s1), vkg__shape_str(tb->shape, tb->ndim, s2, sizeof s2)),
+                    vkg__shape_str(ta->shape, ta->ndim, s1, sizeof s1),
+                    vkg__shape_str(tb->shape, tb->ndim, s2, sizeof s2)),
            VKG_NONE;
   int ta_ = (flags & VKG_TRANS_A) != 0, tb_ = (flags & VKG_TRANS_B) != 0;
   int M = ta->shape[ta->ndim - 2 + ta_], Ka = ta->shape[ta->ndim - 1 - ta_];
@@ -89,14 +90,16 @@ vkg_t vkg_matmul(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags) {
   int ok_b = batch_b == 1 || (nbb == nb && memcmp(tb->shape, big->shape, sizeof(int) * (size_t)nb) == 0);
   if (!ok_a || !ok_b)
     return vkg__bad(g, VKG_ERR_SHAPE, "batch dims of %s and %s differ (each must match or be 1)",
-                    vkg__shape_str(ta->shape, ta->ndim, s1, sizeof s1), vkg__shape_str(tb->shape, tb->ndim, s2, sizeof s2)),
+                    vkg__shape_str(ta->shape, ta->ndim, s1, sizeof s1),
+                    vkg__shape_str(tb->shape, tb->ndim, s2, sizeof s2)),
            VKG_NONE;
   if (batch > 65535) return vkg__bad(g, VKG_ERR_SHAPE, "batch of %zu matrices is over 65535", batch), VKG_NONE;
   if (bias != VKG_NONE) {
     const struct vkg_gtensor *tc = vkg__t(g, bias);
     if (vkg__numel(tc->shape, tc->ndim) != (size_t)N || tc->dtype != VKG_F32)
       return vkg__bad(g, VKG_ERR_SHAPE, "bias %s must hold N = %d f32 values",
-                      vkg__shape_str(tc->shape, tc->ndim, s1, sizeof s1), N), VKG_NONE;
+                      vkg__shape_str(tc->shape, tc->ndim, s1, sizeof s1), N),
+             VKG_NONE;
   }
   int shape[VKG_MAX_DIMS];
   memcpy(shape, big->shape, sizeof(int) * (size_t)nb);

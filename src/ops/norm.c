@@ -119,13 +119,11 @@ static void layernorm_backward(vkg_graph *g, const struct vkg_node *n, const vkg
     vkg_t dx = want_dx ? vkg__new(g, VKG_F32, ndim, shape) : vkg__new(g, VKG_F32, 1, one);
     vkg_t dyx = want_dg ? vkg__new(g, VKG_F32, ndim, shape) : vkg__new(g, VKG_F32, 1, one);
     if (dx < 0 || dyx < 0) return;
-    struct layernorm_bwd_pc pc = {(uint32_t)rows, (uint32_t)C, gamma != VKG_NONE, (uint32_t)want_dx,
-                                  (uint32_t)want_dg};
+    struct layernorm_bwd_pc pc = {(uint32_t)rows, (uint32_t)C, gamma != VKG_NONE, (uint32_t)want_dx, (uint32_t)want_dg};
     uint32_t spec[3] = {vkg__wg_rows(g->ctx, C), 1, 1}, gx, gy;
     vkg__grid1d(rows, 1, &gx, &gy);
     vkg_t bind[6] = {x, stats, gamma != VKG_NONE ? gamma : x, dy, dx, dyx};
-    if (vkg__dispatch(g, "layernorm_bwd", spec, 3, 6, bind, (1u << 4) | (1u << 5), &pc, sizeof pc, gx, gy, 1))
-      return;
+    if (vkg__dispatch(g, "layernorm_bwd", spec, 3, 6, bind, (1u << 4) | (1u << 5), &pc, sizeof pc, gx, gy, 1)) return;
     if (want_dx) gin[0] = dx;
     if (want_dg) gin[1] = column_sum(g, dyx, rows, C, gamma);
   }
@@ -241,7 +239,7 @@ static void batchnorm_backward(vkg_graph *g, const struct vkg_node *n, const vkg
     vkg_t dx = vkg__new(g, VKG_F32, ndim, shape);
     if (dx < 0) return;
     struct batchnorm_bwd_pc pc = {(uint32_t)(N * C), (uint32_t)C, (uint32_t)S, (uint32_t)a.training,
-                                  gamma != VKG_NONE, a.eps, (float)N};
+                                  gamma != VKG_NONE, a.eps,       (float)N};
     uint32_t wg = vkg__wg1d(g->ctx), spec[3] = {wg, 1, 1};
     vkg__grid1d(pc.n, wg, &gx, &gy);
     /* Bindings the mode does not read (gamma, the sums in inference) are filled with x. */
@@ -339,13 +337,17 @@ vkg_t vkg_batchnorm(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, vkg_t runnin
                       gy, 1))
       return VKG_NONE;
   }
-  struct batchnorm_fwd_pc pc = {(uint32_t)(B * C * S), (uint32_t)C, (uint32_t)S, (uint32_t)(training != 0),
-                                gamma != VKG_NONE, beta != VKG_NONE, eps};
+  struct batchnorm_fwd_pc pc = {(uint32_t)(B * C * S), (uint32_t)C,      (uint32_t)S, (uint32_t)(training != 0),
+                                gamma != VKG_NONE,     beta != VKG_NONE, eps};
   uint32_t spec[3] = {wg, 1, 1};
   vkg__grid1d(pc.n, wg, &gx, &gy);
   /* Missing gamma or beta are replaced by x, which the shader then never reads. */
-  vkg_t bind[6] = {x, training ? stats : running_mean, training ? stats : running_var,
-                   gamma != VKG_NONE ? gamma : x, beta != VKG_NONE ? beta : x, out};
+  vkg_t bind[6] = {x,
+                   training ? stats : running_mean,
+                   training ? stats : running_var,
+                   gamma != VKG_NONE ? gamma : x,
+                   beta != VKG_NONE ? beta : x,
+                   out};
   if (vkg__dispatch(g, "batchnorm_fwd", spec, 3, 6, bind, 1u << 5, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
   struct batchnorm_attrs attrs = {momentum, eps, training != 0};
   vkg_t in[5] = {x, gamma, beta, running_mean, running_var}, outs[2] = {out, stats};

@@ -50,13 +50,27 @@ const char *vkg_status_str(vkg_status s) {
 
 const char *vkg__vkresult_str(VkResult r) {
   switch (r) {
-#define C(x) case x: return #x;
-    C(VK_SUCCESS) C(VK_NOT_READY) C(VK_TIMEOUT) C(VK_INCOMPLETE) C(VK_ERROR_OUT_OF_HOST_MEMORY)
-    C(VK_ERROR_OUT_OF_DEVICE_MEMORY) C(VK_ERROR_INITIALIZATION_FAILED) C(VK_ERROR_DEVICE_LOST)
-    C(VK_ERROR_MEMORY_MAP_FAILED) C(VK_ERROR_LAYER_NOT_PRESENT) C(VK_ERROR_EXTENSION_NOT_PRESENT)
-    C(VK_ERROR_FEATURE_NOT_PRESENT) C(VK_ERROR_INCOMPATIBLE_DRIVER) C(VK_ERROR_TOO_MANY_OBJECTS)
-    C(VK_ERROR_FORMAT_NOT_SUPPORTED) C(VK_ERROR_FRAGMENTED_POOL) C(VK_ERROR_OUT_OF_POOL_MEMORY)
-    C(VK_ERROR_INVALID_SHADER_NV) C(VK_ERROR_UNKNOWN)
+#define C(x)                                                                                                           \
+  case x: return #x
+    C(VK_SUCCESS);
+    C(VK_NOT_READY);
+    C(VK_TIMEOUT);
+    C(VK_INCOMPLETE);
+    C(VK_ERROR_OUT_OF_HOST_MEMORY);
+    C(VK_ERROR_OUT_OF_DEVICE_MEMORY);
+    C(VK_ERROR_INITIALIZATION_FAILED);
+    C(VK_ERROR_DEVICE_LOST);
+    C(VK_ERROR_MEMORY_MAP_FAILED);
+    C(VK_ERROR_LAYER_NOT_PRESENT);
+    C(VK_ERROR_EXTENSION_NOT_PRESENT);
+    C(VK_ERROR_FEATURE_NOT_PRESENT);
+    C(VK_ERROR_INCOMPATIBLE_DRIVER);
+    C(VK_ERROR_TOO_MANY_OBJECTS);
+    C(VK_ERROR_FORMAT_NOT_SUPPORTED);
+    C(VK_ERROR_FRAGMENTED_POOL);
+    C(VK_ERROR_OUT_OF_POOL_MEMORY);
+    C(VK_ERROR_INVALID_SHADER_NV);
+    C(VK_ERROR_UNKNOWN);
 #undef C
   default: return "VkResult(other)";
   }
@@ -77,8 +91,7 @@ size_t vkg_dtype_size(vkg_dtype t) { return t == VKG_F16 ? 2 : 4; }
 
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                  VkDebugUtilsMessageTypeFlagsEXT type,
-                                                 const VkDebugUtilsMessengerCallbackDataEXT *data,
-                                                 void *user) {
+                                                 const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
   vkg_ctx *ctx = user;
   if (severity < VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) return VK_FALSE;
   ctx->validation_messages++;
@@ -101,7 +114,8 @@ static int has_layer(const char *name) {
   VkLayerProperties *p = calloc(n ? n : 1, sizeof *p);
   vkEnumerateInstanceLayerProperties(&n, p);
   int found = 0;
-  for (uint32_t i = 0; i < n; i++) found |= strcmp(p[i].layerName, name) == 0;
+  for (uint32_t i = 0; i < n; i++)
+    found |= strcmp(p[i].layerName, name) == 0;
   free(p);
   return found;
 }
@@ -221,7 +235,8 @@ vkg_status vkg_enumerate_devices(struct vkg_device_info *out, int max, int *coun
   uint32_t n = 0;
   s = list_physical(inst, &pds, &n);
   if (!s) {
-    for (uint32_t i = 0; i < n && (int)i < max; i++) describe(pds[i], (int)i, &out[i]);
+    for (uint32_t i = 0; i < n && (int)i < max; i++)
+      describe(pds[i], (int)i, &out[i]);
     *count = (int)n;
   }
   free(pds);
@@ -262,8 +277,10 @@ static vkg_status choose(VkPhysicalDevice *pds, uint32_t n, const char *want, in
     vkg__hint("pass --device with an index or part of a name from 'vkgen devices'");
     return VKG_ERR_NO_DEVICE;
   }
-  static const int rank[] = {[VK_PHYSICAL_DEVICE_TYPE_OTHER] = 0, [VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU] = 3,
-                             [VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU] = 4, [VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU] = 2,
+  static const int rank[] = {[VK_PHYSICAL_DEVICE_TYPE_OTHER] = 0,
+                             [VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU] = 3,
+                             [VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU] = 4,
+                             [VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU] = 2,
                              [VK_PHYSICAL_DEVICE_TYPE_CPU] = 1};
   int best = 0, best_rank = -1;
   for (uint32_t i = 0; i < n; i++) {
@@ -321,10 +338,8 @@ static vkg_status create_device(vkg_ctx *ctx) {
     f2.pNext = &f11;
     f11.pNext = &f12;
   }
-  VkDeviceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-                           .pNext = &f2,
-                           .queueCreateInfoCount = 1,
-                           .pQueueCreateInfos = &qi};
+  VkDeviceCreateInfo ci = {
+      .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &f2, .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi};
   VK_CHECK(vkCreateDevice(ctx->phys, &ci, NULL, &ctx->device));
   ctx->fp16_enabled = ctx->info.fp16;
   vkGetDeviceQueue(ctx->device, (uint32_t)fam, 0, &ctx->queue);
@@ -360,13 +375,14 @@ vkg_status vkg_ctx_create(const struct vkg_ctx_desc *desc_in, vkg_ctx **out) {
   if (ctx->validate) {
     PFN_vkCreateDebugUtilsMessengerEXT create =
         (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(ctx->instance, "vkCreateDebugUtilsMessengerEXT");
-    VkDebugUtilsMessengerCreateInfoEXT mi = {
-        .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
-        .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
-        .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
-                       VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
-        .pfnUserCallback = on_message,
-        .pUserData = ctx};
+    VkDebugUtilsMessengerCreateInfoEXT mi = {.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+                                             .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                                                                VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+                                             .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                                                            VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                                                            VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+                                             .pfnUserCallback = on_message,
+                                             .pUserData = ctx};
     if (create) create(ctx->instance, &mi, NULL, &ctx->messenger);
   }
   VkPhysicalDevice *pds = NULL;
@@ -449,6 +465,7 @@ uint32_t vkg__wg1d(const vkg_ctx *ctx) {
 
 uint32_t vkg__wg_rows(const vkg_ctx *ctx, size_t n) {
   uint32_t max = vkg__wg1d(ctx), wg = 32;
-  while (wg < n && wg < max) wg *= 2;
+  while (wg < n && wg < max)
+    wg *= 2;
   return wg < max ? wg : max;
 }

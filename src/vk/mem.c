@@ -42,9 +42,12 @@ vkg_status vkg__fault_init(void) {
       n = strtol(at + 1, &end, 10);
     }
     if (!at || !*(at + 1) || *end || errno || n < 1) n = 0;
-    if (n && !strcmp(item, "oom")) fault.oom_at = n;
-    else if (n && !strcmp(item, "device_lost")) fault.lost_at = n;
-    else if (n && !strcmp(item, "heap_mib")) fault.heap_limit = (VkDeviceSize)n << 20;
+    if (n && !strcmp(item, "oom"))
+      fault.oom_at = n;
+    else if (n && !strcmp(item, "device_lost"))
+      fault.lost_at = n;
+    else if (n && !strcmp(item, "heap_mib"))
+      fault.heap_limit = (VkDeviceSize)n << 20;
     else {
       vkg__fail(VKG_ERR_ARG, "VKGEN_FAULT='%s': cannot read '%.*s'", env, (int)len, p);
       vkg__hint("VKGEN_FAULT is a test aid: oom@N, device_lost@N or heap_mib@M, separated by commas");
@@ -120,7 +123,9 @@ static VkDeviceSize heap_used(const vkg_ctx *ctx, uint32_t heap) {
 static vkg_status oom_error(vkg_ctx *ctx, VkDeviceSize size, uint32_t heap, const char *why) {
   VkDeviceSize total = heap_size(ctx, heap), used = heap_used(ctx, heap);
   char want[32], free_[32], all[32], held[32];
-  vkg__fail(VKG_ERR_OOM, "out of device memory: %s more is needed, and device '%s' has %s free in heap %u (%s in all, %s of it held by vkgen)%s",
+  vkg__fail(VKG_ERR_OOM,
+            "out of device memory: %s more is needed, and device '%s' has %s free in heap %u (%s in all, %s of it held "
+            "by vkgen)%s",
             human(want, sizeof want, size), ctx->info.name, human(free_, sizeof free_, used < total ? total - used : 0),
             heap, human(all, sizeof all, total), human(held, sizeof held, used), why);
   vkg__hint("use a smaller batch (--batch) or model, or a device with more memory (--device)");
@@ -148,7 +153,8 @@ static vkg_status new_block(vkg_ctx *ctx, VkDeviceSize size, unsigned flags, str
     vkGetPhysicalDeviceProperties2(ctx->phys, &p2);
     if (m3.maxMemoryAllocationSize && size > m3.maxMemoryAllocationSize) {
       char want[32], max[32];
-      vkg__fail(VKG_ERR_OOM, "out of device memory: %s is needed in one piece, more than device '%s' allocates at once (%s)",
+      vkg__fail(VKG_ERR_OOM,
+                "out of device memory: %s is needed in one piece, more than device '%s' allocates at once (%s)",
                 human(want, sizeof want, size), ctx->info.name, human(max, sizeof max, m3.maxMemoryAllocationSize));
       vkg__hint("use a smaller batch (--batch) or model, or a device with more memory (--device)");
       return VKG_ERR_OOM;
@@ -177,11 +183,11 @@ static vkg_status new_block(vkg_ctx *ctx, VkDeviceSize size, unsigned flags, str
     free(b);
     return vkg__fail(VKG_ERR_UNSUPPORTED, "device '%s' has no suitable memory type", ctx->info.name);
   }
-  VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-                             .allocationSize = req.size,
-                             .memoryTypeIndex = (uint32_t)type};
+  VkMemoryAllocateInfo ai = {
+      .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size, .memoryTypeIndex = (uint32_t)type};
   b->heap = ctx->memprops.memoryTypes[type].heapIndex;
-  r = ++fault.allocs == fault.oom_at ? VK_ERROR_OUT_OF_DEVICE_MEMORY : vkAllocateMemory(ctx->device, &ai, NULL, &b->memory);
+  r = ++fault.allocs == fault.oom_at ? VK_ERROR_OUT_OF_DEVICE_MEMORY
+                                     : vkAllocateMemory(ctx->device, &ai, NULL, &b->memory);
   if (r != VK_SUCCESS) {
     vkDestroyBuffer(ctx->device, b->buffer, NULL);
     free(b);
@@ -190,12 +196,14 @@ static vkg_status new_block(vkg_ctx *ctx, VkDeviceSize size, unsigned flags, str
     return oom_error(ctx, req.size, ctx->memprops.memoryTypes[type].heapIndex, why);
   }
   r = vkBindBufferMemory(ctx->device, b->buffer, b->memory, 0);
-  if (r == VK_SUCCESS && (flags & VKG_HOST_VISIBLE)) r = vkMapMemory(ctx->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
+  if (r == VK_SUCCESS && (flags & VKG_HOST_VISIBLE))
+    r = vkMapMemory(ctx->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
   if (r != VK_SUCCESS) {
     b->mapped = NULL;
     destroy_block(ctx, b);
-    return vkg__fail(r == VK_ERROR_DEVICE_LOST ? VKG_ERR_DEVICE_LOST : VKG_ERR_OOM, "binding or mapping %llu bytes of device memory failed: %s",
-                     (unsigned long long)size, vkg__vkresult_str(r));
+    return vkg__fail(r == VK_ERROR_DEVICE_LOST ? VKG_ERR_DEVICE_LOST : VKG_ERR_OOM,
+                     "binding or mapping %llu bytes of device memory failed: %s", (unsigned long long)size,
+                     vkg__vkresult_str(r));
   }
   b->cap_free = 8;
   b->free = malloc(sizeof *b->free * (size_t)b->cap_free);
@@ -242,7 +250,8 @@ static int take(struct vkg_block *b, VkDeviceSize size, VkDeviceSize align, VkDe
 
 static void give_back(struct vkg_block *b, VkDeviceSize off, VkDeviceSize size) {
   int i = 0;
-  while (i < b->nfree && b->free[i].offset < off) i++;
+  while (i < b->nfree && b->free[i].offset < off)
+    i++;
   if (b->nfree == b->cap_free) {
     b->cap_free *= 2;
     b->free = realloc(b->free, sizeof *b->free * (size_t)b->cap_free);
@@ -314,7 +323,8 @@ void vkg__free(vkg_ctx *ctx, struct vkg_alloc *a) {
 }
 
 void vkg__mem_destroy(vkg_ctx *ctx) {
-  for (int i = 0; i < ctx->nblocks; i++) destroy_block(ctx, ctx->blocks[i]);
+  for (int i = 0; i < ctx->nblocks; i++)
+    destroy_block(ctx, ctx->blocks[i]);
   free(ctx->blocks);
   ctx->blocks = NULL;
   ctx->nblocks = 0;
@@ -324,8 +334,9 @@ void vkg__mem_destroy(vkg_ctx *ctx) {
 
 /* The error for a lost device: the GPU was reset or crashed, and all work in flight is gone. */
 static vkg_status device_lost(vkg_ctx *ctx, const char *call) {
-  vkg__fail(VKG_ERR_DEVICE_LOST, "the device '%s' was lost (%s returned VK_ERROR_DEVICE_LOST); the work in flight is gone",
-            ctx->info.name, call);
+  vkg__fail(VKG_ERR_DEVICE_LOST,
+            "the device '%s' was lost (%s returned VK_ERROR_DEVICE_LOST); the work in flight is gone", ctx->info.name,
+            call);
   vkg__hint("the driver reset the GPU (a shader ran too long or faulted, or the driver crashed): see the kernel log "
             "(dmesg), run again, and check the shaders with VKGEN_VALIDATE=1");
   return VKG_ERR_DEVICE_LOST;
@@ -337,8 +348,8 @@ static vkg_status device_lost(vkg_ctx *ctx, const char *call) {
 vkg_status vkg__queue_submit(vkg_ctx *ctx, const VkSubmitInfo *si, VkFence fence) {
   /* A lost device stays lost: VKGEN_FAULT's loss covers this submission and all later ones. */
   ++fault.submits;
-  VkResult r = fault.lost_at && fault.submits >= fault.lost_at ? VK_ERROR_DEVICE_LOST
-                                                               : vkQueueSubmit(ctx->queue, 1, si, fence);
+  VkResult r =
+      fault.lost_at && fault.submits >= fault.lost_at ? VK_ERROR_DEVICE_LOST : vkQueueSubmit(ctx->queue, 1, si, fence);
   if (r == VK_ERROR_DEVICE_LOST) return device_lost(ctx, "vkQueueSubmit");
   VK_CHECK(r);
   return VKG_OK;
@@ -378,8 +389,8 @@ static void record_copy(VkCommandBuffer cb, void *user) {
   VkMemoryBarrier before = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                             .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT,
                             .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
-  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &before, 0,
-                       NULL, 0, NULL);
+  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &before, 0, NULL,
+                       0, NULL);
   vkCmdCopyBuffer(cb, j->src, j->dst, 1, &j->region);
   VkMemoryBarrier after = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                            .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
@@ -454,8 +465,8 @@ uint16_t vkg__f32_to_f16(float f) {
   uint32_t exp = (u >> 23) & 0xffu, man = u & 0x7fffffu;
   if (exp == 0xff) return (uint16_t)(sign | 0x7c00u | (man ? 0x200u : 0)); /* inf, nan */
   int e = (int)exp - 127 + 15;
-  if (e >= 31) return (uint16_t)(sign | 0x7c00u);                        /* overflow to inf */
-  if (e <= 0) {                                                           /* subnormal or zero */
+  if (e >= 31) return (uint16_t)(sign | 0x7c00u); /* overflow to inf */
+  if (e <= 0) {                                   /* subnormal or zero */
     if (e < -10) return (uint16_t)sign;
     man |= 0x800000u;
     uint32_t shift = (uint32_t)(14 - e);
@@ -497,20 +508,23 @@ float vkg__f16_to_f32(uint16_t h) {
 
 size_t vkg__numel(const int *shape, int ndim) {
   size_t n = 1;
-  for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+  for (int i = 0; i < ndim; i++)
+    n *= (size_t)shape[i];
   return n;
 }
 
 const char *vkg__shape_str(const int *shape, int ndim, char *buf, size_t n) {
   size_t l = (size_t)snprintf(buf, n, "(");
-  for (int i = 0; i < ndim && l < n; i++) l += (size_t)snprintf(buf + l, n - l, "%s%d", i ? ", " : "", shape[i]);
+  for (int i = 0; i < ndim && l < n; i++)
+    l += (size_t)snprintf(buf + l, n - l, "%s%d", i ? ", " : "", shape[i]);
   if (l < n) snprintf(buf + l, n - l, "%s)", ndim == 1 ? "," : "");
   return buf;
 }
 
 vkg_status vkg_tensor_create(vkg_ctx *ctx, vkg_dtype dtype, int ndim, const int *shape, vkg_tensor **out) {
   *out = NULL;
-  if (ndim < 0 || ndim > VKG_MAX_DIMS) return vkg__fail(VKG_ERR_ARG, "tensor with %d dims (at most %d)", ndim, VKG_MAX_DIMS);
+  if (ndim < 0 || ndim > VKG_MAX_DIMS)
+    return vkg__fail(VKG_ERR_ARG, "tensor with %d dims (at most %d)", ndim, VKG_MAX_DIMS);
   for (int i = 0; i < ndim; i++)
     if (shape[i] <= 0) return vkg__fail(VKG_ERR_SHAPE, "tensor dim %d is %d; dims must be positive", i, shape[i]);
   if (dtype == VKG_F16 && !ctx->fp16_enabled) {
@@ -589,17 +603,22 @@ void *vkg__from_f32(vkg_dtype dtype, const float *src, size_t count) {
   void *buf = malloc(count * vkg_dtype_size(dtype) + 1);
   if (!buf) return NULL;
   for (size_t i = 0; i < count; i++) {
-    if (dtype == VKG_F16) ((uint16_t *)buf)[i] = vkg__f32_to_f16(src[i]);
-    else ((int32_t *)buf)[i] = (int32_t)src[i];
+    if (dtype == VKG_F16)
+      ((uint16_t *)buf)[i] = vkg__f32_to_f16(src[i]);
+    else
+      ((int32_t *)buf)[i] = (int32_t)src[i];
   }
   return buf;
 }
 
 void vkg__to_f32(vkg_dtype dtype, const void *src, float *dst, size_t count) {
   for (size_t i = 0; i < count; i++) {
-    if (dtype == VKG_F16) dst[i] = vkg__f16_to_f32(((const uint16_t *)src)[i]);
-    else if (dtype == VKG_I32) dst[i] = (float)((const int32_t *)src)[i];
-    else dst[i] = ((const float *)src)[i];
+    if (dtype == VKG_F16)
+      dst[i] = vkg__f16_to_f32(((const uint16_t *)src)[i]);
+    else if (dtype == VKG_I32)
+      dst[i] = (float)((const int32_t *)src)[i];
+    else
+      dst[i] = ((const float *)src)[i];
   }
 }
 

@@ -26,9 +26,12 @@ static char *default_cache_path(const vkg_ctx *ctx) {
   if (env) return strdup(env);
   const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
   char dir[1024];
-  if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/vkgen", xdg);
-  else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/vkgen", home);
-  else return strdup("");
+  if (xdg && *xdg)
+    snprintf(dir, sizeof dir, "%s/vkgen", xdg);
+  else if (home && *home)
+    snprintf(dir, sizeof dir, "%s/.cache/vkgen", home);
+  else
+    return strdup("");
   char *path = malloc(1200);
   snprintf(path, 1200, "%s/pipelines-%04x-%04x.bin", dir, ctx->info.vendor_id, ctx->info.device_id);
   return path;
@@ -82,7 +85,8 @@ void vkg__pipeline_cache_save(vkg_ctx *ctx) {
   if (!ctx->pipeline_cache) return;
   const char *path = ctx->pipeline_cache_path;
   size_t size = 0;
-  if (path && *path && ctx->npipes > 0 && !ctx->watch && vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &size, NULL) == VK_SUCCESS && size) {
+  if (path && *path && ctx->npipes > 0 && !ctx->watch &&
+      vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &size, NULL) == VK_SUCCESS && size) {
     void *data = malloc(size);
     if (data && vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &size, data) == VK_SUCCESS) {
       mkdirs(path);
@@ -111,9 +115,8 @@ static vkg_status layouts(vkg_ctx *ctx, int nbind) {
                                           .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                           .descriptorCount = 1,
                                           .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
-  VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-                                        .bindingCount = (uint32_t)nbind,
-                                        .pBindings = b};
+  VkDescriptorSetLayoutCreateInfo li = {
+      .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, .bindingCount = (uint32_t)nbind, .pBindings = b};
   VK_CHECK(vkCreateDescriptorSetLayout(ctx->device, &li, NULL, &ctx->set_layouts[nbind]));
   VkPushConstantRange pc = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = VKG_PC_MAX};
   VkPipelineLayoutCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
@@ -127,26 +130,23 @@ static vkg_status layouts(vkg_ctx *ctx, int nbind) {
 
 VkResult vkg__pipeline_build(vkg_ctx *ctx, const uint32_t *code, size_t words, const struct vkg_pipeline *p,
                              VkPipeline *out) {
-  VkShaderModuleCreateInfo mi = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-                                 .codeSize = words * 4,
-                                 .pCode = code};
+  VkShaderModuleCreateInfo mi = {
+      .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = words * 4, .pCode = code};
   VkShaderModule module;
   VkResult r = vkCreateShaderModule(ctx->device, &mi, NULL, &module);
   if (r != VK_SUCCESS) return r;
   VkSpecializationMapEntry entries[VKG_MAX_SPEC];
-  for (int i = 0; i < p->nspec; i++) entries[i] = (VkSpecializationMapEntry){(uint32_t)i, (uint32_t)(4 * i), 4};
-  VkSpecializationInfo si = {.mapEntryCount = (uint32_t)p->nspec,
-                             .pMapEntries = entries,
-                             .dataSize = 4 * (size_t)p->nspec,
-                             .pData = p->spec};
-  VkComputePipelineCreateInfo ci = {
-      .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
-      .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
-                .stage = VK_SHADER_STAGE_COMPUTE_BIT,
-                .module = module,
-                .pName = "main",
-                .pSpecializationInfo = p->nspec ? &si : NULL},
-      .layout = p->layout};
+  for (int i = 0; i < p->nspec; i++)
+    entries[i] = (VkSpecializationMapEntry){(uint32_t)i, (uint32_t)(4 * i), 4};
+  VkSpecializationInfo si = {
+      .mapEntryCount = (uint32_t)p->nspec, .pMapEntries = entries, .dataSize = 4 * (size_t)p->nspec, .pData = p->spec};
+  VkComputePipelineCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+                                    .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                                              .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                                              .module = module,
+                                              .pName = "main",
+                                              .pSpecializationInfo = p->nspec ? &si : NULL},
+                                    .layout = p->layout};
   r = vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &ci, NULL, out);
   vkDestroyShaderModule(ctx->device, module, NULL);
   if (r == VK_SUCCESS) ctx->live_pipelines++;

@@ -37,7 +37,7 @@ struct entry {
   char name[64];
   uint32_t *spirv; /* the code in use; NULL: the built-in code */
   size_t words;
-  char **deps;     /* files (names in the directory) the last expansion read, the .comp included */
+  char **deps; /* files (names in the directory) the last expansion read, the .comp included */
   int ndeps;
 };
 
@@ -86,7 +86,8 @@ static struct entry *get_entry(struct vkg_watch *w, const char *name) {
 }
 
 static void free_deps(char **deps, int n) {
-  for (int i = 0; i < n; i++) free(deps[i]);
+  for (int i = 0; i < n; i++)
+    free(deps[i]);
   free(deps);
 }
 
@@ -108,7 +109,8 @@ static void put(struct buf *b, const char *s, size_t n) {
   if (b->oom) return;
   if (b->n + n + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 4096;
-    while (b->n + n + 1 > cap) cap *= 2;
+    while (b->n + n + 1 > cap)
+      cap *= 2;
     char *ns = realloc(b->s, cap);
     if (!ns) {
       b->oom = 1;
@@ -138,7 +140,8 @@ static char *read_text(const char *path) {
   struct buf b = {0};
   char chunk[4096];
   size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) put(&b, chunk, n);
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    put(&b, chunk, n);
   fclose(f);
   if (b.oom) {
     free(b.s);
@@ -169,13 +172,16 @@ static int file_number(struct expand *x, const char *name) {
 /* The name inside `#include "name"` (or <name>) if line is an include directive. */
 static int include_name(const char *line, size_t len, char *name, size_t n) {
   const char *p = line, *end = line + len;
-  while (p < end && (*p == ' ' || *p == '\t')) p++;
+  while (p < end && (*p == ' ' || *p == '\t'))
+    p++;
   if (p == end || *p != '#') return 0;
   p++;
-  while (p < end && (*p == ' ' || *p == '\t')) p++;
+  while (p < end && (*p == ' ' || *p == '\t'))
+    p++;
   if ((size_t)(end - p) < 7 || strncmp(p, "include", 7) != 0) return 0;
   p += 7;
-  while (p < end && (*p == ' ' || *p == '\t')) p++;
+  while (p < end && (*p == ' ' || *p == '\t'))
+    p++;
   if (p == end || (*p != '"' && *p != '<')) return 0;
   char close = *p == '"' ? '"' : '>';
   const char *q = memchr(p + 1, close, (size_t)(end - p - 1));
@@ -207,8 +213,8 @@ static int expand_file(struct expand *x, const char *name, int depth, const char
     char inc[256];
     if (include_name(p, len, inc, sizeof inc)) {
       if (depth + 1 > MAX_INCLUDE_DEPTH) {
-        putf(&x->err, "%s/%s:%d: error: includes nest deeper than %d (an include cycle?)\n", x->w->display, name,
-             line, MAX_INCLUDE_DEPTH);
+        putf(&x->err, "%s/%s:%d: error: includes nest deeper than %d (an include cycle?)\n", x->w->display, name, line,
+             MAX_INCLUDE_DEPTH);
         rc = -1;
       } else {
         rc = expand_file(x, inc, depth + 1, name, line);
@@ -232,19 +238,24 @@ static void translate_log(struct expand *x, const char *log, const char *shader_
     char line[1024];
     snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), p);
     p = nl ? nl + 1 : p + len;
-    for (size_t k = strlen(line); k > 0 && (line[k - 1] == ' ' || line[k - 1] == '\r'); k--) line[k - 1] = 0;
+    for (size_t k = strlen(line); k > 0 && (line[k - 1] == ' ' || line[k - 1] == '\r'); k--)
+      line[k - 1] = 0;
     /* glslang's closing lines add nothing to the messages before them. */
     if (strstr(line, "compilation terminated") || strstr(line, "compilation errors.")) continue;
     const char *kind = NULL, *rest = line;
-    if (!strncmp(line, "ERROR: ", 7)) kind = "error", rest = line + 7;
-    else if (!strncmp(line, "WARNING: ", 9)) kind = "warning", rest = line + 9;
-    while (*rest == ' ') rest++;
+    if (!strncmp(line, "ERROR: ", 7))
+      kind = "error", rest = line + 7;
+    else if (!strncmp(line, "WARNING: ", 9))
+      kind = "warning", rest = line + 9;
+    while (*rest == ' ')
+      rest++;
     if (!*rest) continue;
     int src, ln, used = 0;
     if (kind && sscanf(rest, "%d:%d:%n", &src, &ln, &used) == 2 && used > 0) {
       const char *file = src >= 0 && src < x->nfiles ? x->files[src] : shader_file;
       const char *msg = rest + used;
-      while (*msg == ' ') msg++;
+      while (*msg == ' ')
+        msg++;
       putf(out, "%s/%s:%d: %s: %s\n", x->w->display, file, ln, kind, msg);
     } else {
       putf(out, "%s/%s: %s%s%s\n", x->w->display, shader_file, kind ? kind : "", kind ? ": " : "", rest);
@@ -289,8 +300,8 @@ struct compiled {
   size_t words;
   char **deps;
   int ndeps;
-  vkg_status err;  /* VKG_OK, VKG_ERR_FORMAT (does not compile), VKG_ERR_UNSUPPORTED (interface), ... */
-  struct buf msg;  /* what went wrong, file:line first */
+  vkg_status err; /* VKG_OK, VKG_ERR_FORMAT (does not compile), VKG_ERR_UNSUPPORTED (interface), ... */
+  struct buf msg; /* what went wrong, file:line first */
 };
 
 static void compiled_free(struct compiled *c) {
@@ -393,7 +404,8 @@ done:
     c->spirv = NULL;
     c->words = 0;
   }
-  for (int i = 0; i < x.nfiles; i++) free(x.files[i]);
+  for (int i = 0; i < x.nfiles; i++)
+    free(x.files[i]);
   free(x.out.s);
   free(x.err.s);
 }
@@ -432,7 +444,8 @@ static void report(const char *msg, const char *tail) {
 /* Keeps msg (without its last newline) as the last error. */
 static int fail_with(vkg_status s, const char *msg) {
   size_t n = msg ? strlen(msg) : 0;
-  while (n && msg[n - 1] == '\n') n--;
+  while (n && msg[n - 1] == '\n')
+    n--;
   vkg__fail(s, "%.*s", (int)n, msg ? msg : "");
   if (s == VKG_ERR_UNSUPPORTED) vkg__hint("an interface change needs the op's C launcher changed too: rebuild vkgen");
   return -(int)s;
@@ -451,7 +464,8 @@ vkg_status vkg__watch_start(vkg_ctx *ctx, const char *dir) {
   struct vkg_watch *w = calloc(1, sizeof *w);
   if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
   size_t len = strlen(dir);
-  while (len > 1 && dir[len - 1] == '/') len--;
+  while (len > 1 && dir[len - 1] == '/')
+    len--;
   w->dir = strndup(dir, len);
   char cwd[PATH_MAX];
   const char *disp = w->dir;
@@ -461,8 +475,7 @@ vkg_status vkg__watch_start(vkg_ctx *ctx, const char *dir) {
   }
   w->display = strdup(disp);
   w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (w->fd < 0 || !w->dir || !w->display ||
-      inotify_add_watch(w->fd, w->dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+  if (w->fd < 0 || !w->dir || !w->display || inotify_add_watch(w->fd, w->dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
     int e = errno;
     if (w->fd >= 0) close(w->fd);
     free(w->dir);
@@ -548,7 +561,8 @@ static int read_events(struct vkg_watch *w, char ***out) {
       p += sizeof *ie + ie->len;
       if (!ie->len || !(ends_with(ie->name, ".comp") || ends_with(ie->name, ".glsl"))) continue;
       int dup = 0;
-      for (int i = 0; i < n && !dup; i++) dup = strcmp(names[i], ie->name) == 0;
+      for (int i = 0; i < n && !dup; i++)
+        dup = strcmp(names[i], ie->name) == 0;
       char **nn = dup ? NULL : realloc(names, sizeof *nn * (size_t)(n + 1));
       if (!nn) continue;
       names = nn;
@@ -590,7 +604,8 @@ int vkg_ctx_poll_shaders(vkg_ctx *ctx) {
     for (int k = 0; k < w->ne; k++)
       if (has_dep(&w->e[k], f)) add_pending(pend, &np, k);
   }
-  for (int i = 0; i < nchanged; i++) free(changed[i]);
+  for (int i = 0; i < nchanged; i++)
+    free(changed[i]);
   free(changed);
   if (!pend) return fail_with(VKG_ERR_OOM, "out of host memory");
 
@@ -603,7 +618,8 @@ int vkg_ctx_poll_shaders(vkg_ctx *ctx) {
     struct entry *e = &w->e[p->entry];
     double t0 = now_ms();
     compile_shader(w, e->name, &p->c);
-    for (int k = 0; k < ctx->npipes; k++) p->n += strcmp(ctx->pipes[k]->shader, e->name) == 0;
+    for (int k = 0; k < ctx->npipes; k++)
+      p->n += strcmp(ctx->pipes[k]->shader, e->name) == 0;
     VkResult r = VK_SUCCESS;
     int made = 0;
     if (!p->c.err) {
@@ -617,7 +633,8 @@ int vkg_ctx_poll_shaders(vkg_ctx *ctx) {
           if (r == VK_SUCCESS) made++;
         }
       if (r != VK_SUCCESS) {
-        for (int j = 0; j < made; j++) vkg__pipeline_free(ctx, p->fresh[j]);
+        for (int j = 0; j < made; j++)
+          vkg__pipeline_free(ctx, p->fresh[j]);
         p->c.err = r == VK_ERROR_OUT_OF_HOST_MEMORY ? VKG_ERR_OOM : VKG_ERR_VULKAN;
         putf(&p->c.msg, "%s/%s.comp: error: building its pipeline failed: %s\n", w->display, e->name,
              vkg__vkresult_str(r));
@@ -644,7 +661,8 @@ int vkg_ctx_poll_shaders(vkg_ctx *ctx) {
    * are re-recorded, and the old pipelines (now in no command buffer) are freed. */
   if (ok) {
     double t0 = now_ms();
-    for (int i = 0; i < ctx->ngraphs; i++) vkg_graph_wait(ctx->graphs[i]);
+    for (int i = 0; i < ctx->ngraphs; i++)
+      vkg_graph_wait(ctx->graphs[i]);
     vkDeviceWaitIdle(ctx->device);
     for (int i = 0; i < np; i++)
       for (int k = 0; k < pend[i].n; k++) {
@@ -667,7 +685,8 @@ int vkg_ctx_poll_shaders(vkg_ctx *ctx) {
       }
     }
     for (int i = 0; i < np; i++)
-      for (int k = 0; k < pend[i].n; k++) vkg__pipeline_free(ctx, pend[i].fresh[k]);
+      for (int k = 0; k < pend[i].n; k++)
+        vkg__pipeline_free(ctx, pend[i].fresh[k]);
     double swap_ms = now_ms() - t0;
     for (int i = 0; i < np; i++) {
       struct pending *p = &pend[i];

@@ -8,12 +8,28 @@
 
 /* The few opcodes, decorations and storage classes read here (from the SPIR-V specification). */
 enum {
-  OP_TYPE_INT = 21, OP_TYPE_FLOAT = 22, OP_TYPE_VECTOR = 23, OP_TYPE_MATRIX = 24, OP_TYPE_ARRAY = 28,
-  OP_TYPE_RUNTIME_ARRAY = 29, OP_TYPE_STRUCT = 30, OP_TYPE_POINTER = 32, OP_CONSTANT = 43, OP_VARIABLE = 59,
-  OP_DECORATE = 71, OP_MEMBER_DECORATE = 72,
+  OP_TYPE_INT = 21,
+  OP_TYPE_FLOAT = 22,
+  OP_TYPE_VECTOR = 23,
+  OP_TYPE_MATRIX = 24,
+  OP_TYPE_ARRAY = 28,
+  OP_TYPE_RUNTIME_ARRAY = 29,
+  OP_TYPE_STRUCT = 30,
+  OP_TYPE_POINTER = 32,
+  OP_CONSTANT = 43,
+  OP_VARIABLE = 59,
+  OP_DECORATE = 71,
+  OP_MEMBER_DECORATE = 72,
 };
-enum { DEC_SPEC_ID = 1, DEC_BLOCK = 2, DEC_BUFFER_BLOCK = 3, DEC_ARRAY_STRIDE = 6, DEC_BINDING = 33, DEC_SET = 34,
-       DEC_OFFSET = 35 };
+enum {
+  DEC_SPEC_ID = 1,
+  DEC_BLOCK = 2,
+  DEC_BUFFER_BLOCK = 3,
+  DEC_ARRAY_STRIDE = 6,
+  DEC_BINDING = 33,
+  DEC_SET = 34,
+  DEC_OFFSET = 35
+};
 enum { SC_UNIFORM_CONSTANT = 0, SC_UNIFORM = 2, SC_PUSH_CONSTANT = 9, SC_STORAGE_BUFFER = 12 };
 
 #define NO_VALUE 0xffffffffu
@@ -21,8 +37,8 @@ enum { SC_UNIFORM_CONSTANT = 0, SC_UNIFORM = 2, SC_PUSH_CONSTANT = 9, SC_STORAGE
 
 /* What one result id is, as far as this reflection cares. */
 struct id_info {
-  uint32_t op;          /* the opcode that defined it */
-  uint32_t at;          /* word index of that instruction */
+  uint32_t op; /* the opcode that defined it */
+  uint32_t at; /* word index of that instruction */
   uint32_t binding, set, spec_id, array_stride;
   uint8_t block, buffer_block;
 };
@@ -33,7 +49,9 @@ struct reflect {
   uint32_t bound;
   struct id_info *ids;
   /* member offsets: (struct id, member, offset) */
-  struct { uint32_t id, member, offset; } *moff;
+  struct {
+    uint32_t id, member, offset;
+  } * moff;
   size_t nmoff, cap_moff;
 };
 
@@ -101,8 +119,14 @@ int vkg__spirv_iface(const uint32_t *code, size_t words, struct vkg_shader_iface
     const uint32_t *w = code + at;
     uint32_t result = NO_VALUE;
     switch (op) {
-    case OP_TYPE_INT: case OP_TYPE_FLOAT: case OP_TYPE_VECTOR: case OP_TYPE_MATRIX: case OP_TYPE_ARRAY:
-    case OP_TYPE_RUNTIME_ARRAY: case OP_TYPE_STRUCT: case OP_TYPE_POINTER:
+    case OP_TYPE_INT:
+    case OP_TYPE_FLOAT:
+    case OP_TYPE_VECTOR:
+    case OP_TYPE_MATRIX:
+    case OP_TYPE_ARRAY:
+    case OP_TYPE_RUNTIME_ARRAY:
+    case OP_TYPE_STRUCT:
+    case OP_TYPE_POINTER:
       if (wc >= 2) result = w[1];
       break;
     case OP_CONSTANT:
@@ -170,12 +194,13 @@ int vkg__spirv_iface(const uint32_t *code, size_t words, struct vkg_shader_iface
       const uint32_t *s = code + r.ids[pointee].at;
       uint32_t nm = r.ids[pointee].op == OP_TYPE_STRUCT ? (s[0] >> 16) - 2 : 0;
       iface->npc_members = 0;
-      for (uint32_t m = 0; m < nm && m < VKG_IFACE_MAX; m++) iface->pc_offset[iface->npc_members++] = member_offset(&r, pointee, m);
+      for (uint32_t m = 0; m < nm && m < VKG_IFACE_MAX; m++)
+        iface->pc_offset[iface->npc_members++] = member_offset(&r, pointee, m);
     } else if (sc == SC_STORAGE_BUFFER || sc == SC_UNIFORM || sc == SC_UNIFORM_CONSTANT) {
       if (iface->nbind == VKG_IFACE_MAX) continue;
       uint32_t storage = sc == SC_STORAGE_BUFFER || (sc == SC_UNIFORM && r.ids[pointee].buffer_block) ? 0
-                         : sc == SC_UNIFORM                                                         ? 1
-                                                                                                    : 2;
+                         : sc == SC_UNIFORM                                                           ? 1
+                                                                                                      : 2;
       iface->bind[iface->nbind].set = t->set == NO_VALUE ? 0 : t->set;
       iface->bind[iface->nbind].binding = t->binding;
       iface->bind[iface->nbind++].storage = storage;
@@ -203,8 +228,7 @@ static void list_bindings(const struct vkg_shader_iface *f, char *buf, size_t n)
   if (!f->nbind) snprintf(buf, n, "none");
 }
 
-int vkg__iface_compatible(const struct vkg_shader_iface *old, const struct vkg_shader_iface *neu, char *why,
-                          size_t n) {
+int vkg__iface_compatible(const struct vkg_shader_iface *old, const struct vkg_shader_iface *neu, char *why, size_t n) {
   char list[256];
   static const char *kinds[] = {"a storage buffer", "a uniform buffer", "an image or sampler"};
   for (int i = 0; i < neu->nbind; i++) {
@@ -212,8 +236,10 @@ int vkg__iface_compatible(const struct vkg_shader_iface *old, const struct vkg_s
     int j = has_binding(old, set, b);
     if (j < 0) {
       list_bindings(old, list, sizeof list);
-      if (set != 0) snprintf(why, n, "binding %u is in descriptor set %u (the built-in shader uses set 0 only)", b, set);
-      else snprintf(why, n, "binding %u is new (the built-in shader declares bindings %s)", b, list);
+      if (set != 0)
+        snprintf(why, n, "binding %u is in descriptor set %u (the built-in shader uses set 0 only)", b, set);
+      else
+        snprintf(why, n, "binding %u is new (the built-in shader declares bindings %s)", b, list);
       return -1;
     }
     if (old->bind[j].storage != neu->bind[i].storage) {
@@ -233,19 +259,24 @@ int vkg__iface_compatible(const struct vkg_shader_iface *old, const struct vkg_s
       return -1;
     }
     int same = neu->npc_members == old->npc_members;
-    for (int i = 0; i < neu->npc_members && same; i++) same = neu->pc_offset[i] == old->pc_offset[i];
+    for (int i = 0; i < neu->npc_members && same; i++)
+      same = neu->pc_offset[i] == old->pc_offset[i];
     if (!same) {
-      snprintf(why, n, "the push-constant block's members changed (%d members, the built-in shader's has %d, or "
-               "their offsets differ)", neu->npc_members, old->npc_members);
+      snprintf(why, n,
+               "the push-constant block's members changed (%d members, the built-in shader's has %d, or "
+               "their offsets differ)",
+               neu->npc_members, old->npc_members);
       return -1;
     }
   }
   for (int i = 0; i < neu->nspec; i++) {
     int found = 0;
-    for (int j = 0; j < old->nspec && !found; j++) found = old->spec_id[j] == neu->spec_id[i];
+    for (int j = 0; j < old->nspec && !found; j++)
+      found = old->spec_id[j] == neu->spec_id[i];
     if (!found) {
       list[0] = 0;
-      for (int j = 0; j < old->nspec; j++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s%u", j ? ", " : "", old->spec_id[j]);
+      for (int j = 0; j < old->nspec; j++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%u", j ? ", " : "", old->spec_id[j]);
       snprintf(why, n, "specialization constant id %u is new (the built-in shader has ids %s)", neu->spec_id[i],
                old->nspec ? list : "none");
       return -1;
