@@ -329,14 +329,14 @@ static void check_sampling(vkg_ctx *ctx) {
   struct gan_arch wide = *a;
   wide.width = 3;
   char cfg[256];
-  gan_arch_json(&wide, cfg, sizeof cfg);
+  nn_cfg_json(&gan_cfg, &wide, cfg, sizeof cfg);
   vkg_st_add_metadata(wr, "format", "vkgen-weights");
   vkg_st_add_metadata(wr, "model", "gan");
   vkg_st_add_metadata(wr, "config", cfg);
   vkg_st_write(wr, noconf);
   vkg_st_writer_destroy(wr);
   s = gan_load(ctx, noconf, &bad);
-  th_check(s == VKG_ERR_SHAPE && !bad && strstr(vkg_last_error(), "tensor 'd.conv0.weight'"),
+  th_check(s == VKG_ERR_FORMAT && !bad && strstr(vkg_last_error(), "tensor 'd.conv0.weight'"),
            "mismatched shapes name the tensor: %s", vkg_last_error());
   size_t n;
   char *bytes = th_read_file(w, &n);
@@ -364,15 +364,26 @@ int main(void) {
   }
   struct gan_arch arch_ok = gan_arch_default(), arch_bad = arch_ok;
   arch_bad.size = 48;
-  th_check(gan_arch_check(&arch_ok) == VKG_OK && gan_arch_check(&arch_bad) == VKG_ERR_ARG, "size 48 is refused: %s",
-           vkg_last_error());
+  th_check(nn_cfg_check(&gan_cfg, &arch_ok) == VKG_OK && nn_cfg_check(&gan_cfg, &arch_bad) == VKG_ERR_ARG,
+           "size 48 is refused: %s", vkg_last_error());
   char json[256];
   struct gan_arch back;
   arch_ok.classes = 10, arch_ok.embed = 16;
-  gan_arch_json(&arch_ok, json, sizeof json);
-  th_check(gan_arch_parse(json, &back) == VKG_OK && !memcmp(&back, &arch_ok, sizeof back), "config round trip %s",
-           json);
-  th_check(gan_arch_parse("{\"size\": 28}", &back) == VKG_ERR_FORMAT, "an incomplete config is refused");
+  nn_cfg_json(&gan_cfg, &arch_ok, json, sizeof json);
+  th_check(nn_cfg_parse(&gan_cfg, json, "test", &back) == VKG_OK && !memcmp(&back, &arch_ok, sizeof back),
+           "config round trip %s", json);
+  th_check(nn_cfg_parse(&gan_cfg, "{\"size\": 28}", "test", &back) == VKG_ERR_FORMAT,
+           "an incomplete config is refused");
+  /* Fields the model does not have, and fractions where whole numbers belong, are refused by name. */
+  char extra[300];
+  snprintf(extra, sizeof extra, "%.*s, \"depth\": 3}", (int)strlen(json) - 1, json);
+  th_check(nn_cfg_parse(&gan_cfg, extra, "test", &back) == VKG_ERR_FORMAT && strstr(vkg_last_error(), "'depth'"),
+           "an unknown field is refused: %s", vkg_last_error());
+  th_check(nn_cfg_parse(&gan_cfg,
+                        "{\"size\": 28, \"channels\": 1, \"z\": 2.5, \"width\": 8, \"classes\": 0, \"embed\": 0}",
+                        "test", &back) == VKG_ERR_FORMAT &&
+               strstr(vkg_last_error(), "'z' is 2.5"),
+           "a fractional size is refused: %s", vkg_last_error());
 
   check_shapes(ctx, tiny(28, 1, 0));
   check_shapes(ctx, tiny(28, 3, 0));

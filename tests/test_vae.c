@@ -372,8 +372,25 @@ static void check_bad_files(vkg_ctx *ctx, const char *tmp) {
   th_ok(vkg_st_write(w, path), "write mismatched file");
   vkg_st_writer_destroy(w);
   s = vae_load(ctx, path, &c2, &q);
-  th_check(s == VKG_ERR_SHAPE && strstr(vkg_last_error(), "enc.conv1.weight"),
+  th_check(s == VKG_ERR_FORMAT && strstr(vkg_last_error(), "enc.conv1.weight"),
            "a shape mismatch names the tensor: '%s'", vkg_last_error());
+
+  /* A tensor the model does not use. */
+  snprintf(path, sizeof path, "%s/extra.safetensors", tmp);
+  w = vkg_st_writer_create();
+  nn_params_save(&p, w, "");
+  int one[1] = {1};
+  float zero = 0;
+  vkg_st_add_f32(w, "enc.conv3.weight", 1, one, &zero);
+  vkg_st_add_metadata(w, "format", "vkgen-weights");
+  vkg_st_add_metadata(w, "model", "vae");
+  vkg_st_add_metadata(w, "config", "{\"z\": 2, \"w\": 2, \"size\": 8, \"channels\": 1}");
+  th_ok(vkg_st_write(w, path), "write a file with an extra tensor");
+  vkg_st_writer_destroy(w);
+  s = vae_load(ctx, path, &c2, &q);
+  th_check(s == VKG_ERR_FORMAT && strstr(vkg_last_error(), "'enc.conv3.weight'") &&
+               strstr(vkg_last_error(), "does not use"),
+           "an unused tensor is named: '%s'", vkg_last_error());
 
   /* No metadata at all, and a truncated file. */
   snprintf(path, sizeof path, "%s/plain.safetensors", tmp);
@@ -395,12 +412,14 @@ static void check_bad_files(vkg_ctx *ctx, const char *tmp) {
   th_check(s != VKG_OK && strstr(vkg_last_error(), "plain.safetensors"), "a truncated file: '%s'", vkg_last_error());
 
   /* Configs. */
-  th_check(vae_config_parse("{\"z\": 2, \"w\": 2, \"size\": 8}", &c2) == VKG_ERR_FORMAT, "a config without channels");
-  th_check(vae_config_parse("{\"z\": 2, \"w\": 2, \"size\": 30, \"channels\": 1}", &c2) == VKG_ERR_ARG &&
+  th_check(nn_cfg_parse(&vae_cfg, "{\"z\": 2, \"w\": 2, \"size\": 8}", "t", &c2) == VKG_ERR_FORMAT &&
+               strstr(vkg_last_error(), "lacks 'channels'"),
+           "a config without channels: %s", vkg_last_error());
+  th_check(nn_cfg_parse(&vae_cfg, "{\"z\": 2, \"w\": 2, \"size\": 30, \"channels\": 1}", "t", &c2) == VKG_ERR_FORMAT &&
                strstr(vkg_last_error(), "multiple of 4"),
            "size 30: '%s'", vkg_last_error());
-  th_check(vae_config_parse("{\"z\": 5, \"w\": 7, \"size\": 64, \"channels\": 3}", &c2) == VKG_OK && c2.z == 5 &&
-               c2.w == 7 && c2.size == 64 && c2.channels == 3,
+  th_check(nn_cfg_parse(&vae_cfg, "{\"z\": 5, \"w\": 7, \"size\": 64, \"channels\": 3}", "t", &c2) == VKG_OK &&
+               c2.z == 5 && c2.w == 7 && c2.size == 64 && c2.channels == 3,
            "a config parses");
   struct vae_config fm = vae_config_default();
   fm.size = 32;

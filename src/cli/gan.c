@@ -577,7 +577,7 @@ int bench_gan(int argc, char **argv) {
   const struct gan_arch *a = gan_arch_of(m);
   const struct vkg_device_info *dev = vkg_ctx_device(ctx);
   char cfg[256];
-  gan_arch_json(a, cfg, sizeof cfg);
+  nn_cfg_json(&gan_cfg, a, cfg, sizeof cfg);
   if (c.json)
     printf("{\"device\": \"%s\", \"config\": %s, \"sampling\": [", dev->name, cfg);
   else

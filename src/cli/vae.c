@@ -225,7 +225,7 @@ int train_vae(int argc, char **argv) {
     i += used;
   }
   arch_for_data(&arch, set, t.data_dir);
-  if (vae_config_check(&arch)) return cli_vkg_error("train vae");
+  if (nn_cfg_check(&vae_cfg, &arch)) return cli_vkg_error("train vae");
   struct vae_opts vo = vae_opts_default();
   vo.arch = arch;
   vo.batch = t.batch;
@@ -645,7 +645,7 @@ int bench_vae(int argc, char **argv) {
       return cli_error("bench vae: unknown option '%s' (see 'vkgen bench vae --help')", a);
     }
   }
-  if (vae_config_check(&cfg)) return cli_vkg_error("bench vae");
+  if (nn_cfg_check(&vae_cfg, &cfg)) return cli_vkg_error("bench vae");
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
   struct nn_params p;
@@ -677,7 +677,7 @@ int bench_vae(int argc, char **argv) {
     printf("%-10s %8ld %12.3f %9.2f steps (%.1f img)\n", "training", batch, 1e3 / sps, sps, sps * batch);
   if (!s && c.json) {
     char config[256];
-    vae_config_json(&cfg, config, sizeof config);
+    nn_cfg_json(&vae_cfg, &cfg, config, sizeof config);
     printf("{\"device\": \"%s\", \"model\": \"vae\", \"config\": %s, \"sampling\": [", dev->name, config);
     for (int k = 0; k < 3; k++)
       printf("%s{\"batch\": %d, \"ms\": %.4f, \"images_per_s\": %.3f}", k ? ", " : "", batches[k], ms[k],

@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "models/gan.h"
+#include "nn/weights.h"
 
 #define MAX_STAGES 4
 #define SAMPLE_BATCH 256
@@ -48,51 +49,44 @@ struct gan_sampler {
 
 // ---- architecture ----
 
+/* The architecture table: the weights' JSON config, its checks, and the CLI's architecture options. */
+static vkg_status check_arch(const void *cfg) {
+  const struct gan_arch *a = cfg;
+  if (a->classes > 0 && a->embed < 1)
+    return vkg__fail(VKG_ERR_ARG, "gan config: a conditional model needs a class embedding (embed >= 1), got %d",
+                     a->embed);
+  return VKG_OK;
+}
+#define F(...) NN_CFG_INT_F(struct gan_arch, __VA_ARGS__)
+static const struct nn_cfg_field gan_fields[] = {
+    F(size, 28, 28, 64, "28,32,64", "image side in pixels"),
+    F(channels, 1, 1, 3, "1,3", "1 (gray) or 3 (RGB)"),
+    F(z, 64, 1, 4096, NULL, "latent size"),
+    F(width, 8, 1, 1024, NULL, "base channel count w; G starts at w*2^n channels"),
+    {.key = "classes",
+     .type = NN_CFG_INT,
+     .offset = offsetof(struct gan_arch, classes),
+     .size = sizeof(int),
+     .lo = 0,
+     .hi = 1000,
+     .help = "condition G and D on the 10 Fashion-MNIST classes",
+     .flags = NN_CFG_FLAG,
+     .flag_value = 10,
+     .opt = "conditional"},
+    F(embed, 16, 0, 4096, NULL, "G's class-embedding size (conditional models)"),
+};
+#undef F
+const struct nn_cfg gan_cfg = {"gan", gan_fields, sizeof gan_fields / sizeof gan_fields[0], sizeof(struct gan_arch),
+                               check_arch};
+
 struct gan_arch gan_arch_default(void) {
-  return (struct gan_arch){.size = 28, .channels = 1, .z = 64, .width = 8, .classes = 0, .embed = 0};
+  struct gan_arch a;
+  nn_cfg_defaults(&gan_cfg, &a);
+  return a;
 }
 
 struct gan_opts gan_opts_default(void) {
   return (struct gan_opts){.arch = gan_arch_default(), .batch = 64, .seed = 1};
-}
-
-vkg_status gan_arch_check(const struct gan_arch *a) {
-  if (a->size != 28 && a->size != 32 && a->size != 64)
-    return vkg__fail(VKG_ERR_ARG, "gan: image size %d is not supported (28, 32 or 64)", a->size);
-  if (a->channels != 1 && a->channels != 3)
-    return vkg__fail(VKG_ERR_ARG, "gan: %d image channels are not supported (1 or 3)", a->channels);
-  if (a->z < 1 || a->z > 4096) return vkg__fail(VKG_ERR_ARG, "gan: latent size %d is out of range (1 to 4096)", a->z);
-  if (a->width < 1 || a->width > 1024)
-    return vkg__fail(VKG_ERR_ARG, "gan: width %d is out of range (1 to 1024)", a->width);
-  if (a->classes < 0 || a->classes > 1000)
-    return vkg__fail(VKG_ERR_ARG, "gan: %d classes is out of range (0 to 1000)", a->classes);
-  if (a->classes > 0 && (a->embed < 1 || a->embed > 4096))
-    return vkg__fail(VKG_ERR_ARG, "gan: a conditional model needs a class embedding of 1 to 4096 values, got %d",
-                     a->embed);
-  return VKG_OK;
-}
-
-void gan_arch_json(const struct gan_arch *a, char *out, size_t n) {
-  snprintf(out, n, "{\"size\": %d, \"channels\": %d, \"z\": %d, \"width\": %d, \"classes\": %d, \"embed\": %d}",
-           a->size, a->channels, a->z, a->width, a->classes, a->classes ? a->embed : 0);
-}
-
-vkg_status gan_arch_parse(const char *json, struct gan_arch *a) {
-  cJSON *root = cJSON_Parse(json);
-  static const char *keys[] = {"size", "channels", "z", "width", "classes", "embed"};
-  int *fields[] = {&a->size, &a->channels, &a->z, &a->width, &a->classes, &a->embed};
-  vkg_status s = root && cJSON_IsObject(root) ? VKG_OK : VKG_ERR_FORMAT;
-  for (int i = 0; i < 6 && !s; i++) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, keys[i]);
-    if (!cJSON_IsNumber(v) || v->valuedouble != (int)v->valuedouble)
-      s = VKG_ERR_FORMAT;
-    else
-      *fields[i] = (int)v->valuedouble;
-  }
-  cJSON_Delete(root);
-  if (s)
-    return vkg__fail(VKG_ERR_FORMAT, "'%.200s' is not a gan config (size, channels, z, width, classes, embed)", json);
-  return gan_arch_check(a) ? VKG_ERR_FORMAT : VKG_OK;
 }
 
 const struct gan_arch *gan_arch_of(const struct nn_model *m) { return &((const struct gan *)m->self)->a; }
@@ -125,7 +119,7 @@ static int add(struct nn_params *p, const char *name, int trainable, int ndim, c
   if (*s) return -1;
   vkg_tensor *t = nn_param(p, name, trainable, ndim, shape);
   if (!t) {
-    *s = VKG_ERR_OOM;
+    *s = p->err;
     return -1;
   }
   if (initialize)
@@ -163,7 +157,6 @@ static vkg_status make_params(struct gan *gn, vkg_ctx *ctx, int initialize, uint
   }
   const struct init wt = {0, 0.02f}, zero = {0, 0};
   struct nn_params *p = &gn->m.params;
-  nn_params_init(p, ctx);
   vkg_status s = VKG_OK;
   char name[64];
 
@@ -337,10 +330,12 @@ static vkg_status write_batch(struct nn_model *m, vkg_graph *g, int phase, const
 
 // ---- construction ----
 
-static struct gan *new_gan(const struct gan_arch *a) {
+static struct gan *new_gan(vkg_ctx *ctx, const struct gan_arch *a) {
   struct gan *gn = calloc(1, sizeof *gn);
   if (!gn) return NULL;
   gn->a = *a;
+  if (!gn->a.classes) gn->a.embed = 0; /* unused: written as 0 */
+  nn_params_init(&gn->m.params, ctx);
   gn->m.name = "gan";
   gn->m.self = gn;
   gn->m.nphases = 2;
@@ -349,7 +344,7 @@ static struct gan *new_gan(const struct gan_arch *a) {
   gn->m.build_loss = build_loss;
   gn->m.write_batch = write_batch;
   gn->x[0] = gn->x[1] = gn->y[0] = gn->y[1] = VKG_NONE;
-  gan_arch_json(a, gn->m.config, sizeof gn->m.config);
+  nn_cfg_json(&gan_cfg, &gn->a, gn->m.config, sizeof gn->m.config);
   return gn;
 }
 
@@ -408,11 +403,11 @@ static vkg_status load_data(struct gan *gn, const struct gan_opts *o) {
 
 vkg_status gan_create(vkg_ctx *ctx, const struct gan_opts *o, struct nn_model **out) {
   *out = NULL;
-  vkg_status s = gan_arch_check(&o->arch);
+  vkg_status s = nn_cfg_check(&gan_cfg, &o->arch);
   if (s) return s;
   if (o->batch < 2)
     return vkg__fail(VKG_ERR_ARG, "gan: a batch of %d is too small (batchnorm needs at least 2)", o->batch);
-  struct gan *gn = new_gan(&o->arch);
+  struct gan *gn = new_gan(ctx, &o->arch);
   if (!gn) return vkg__fail(VKG_ERR_OOM, "out of host memory");
   struct nn_model *m = &gn->m;
   m->batch = o->batch;
@@ -435,28 +430,16 @@ vkg_status gan_create(vkg_ctx *ctx, const struct gan_opts *o, struct nn_model **
 vkg_status gan_load(vkg_ctx *ctx, const char *weights, struct nn_model **out) {
   *out = NULL;
   vkg_st *st;
-  vkg_status s = vkg_st_open(weights, &st);
-  if (s) return s;
-  const char *model = vkg_st_metadata(st, "model"), *config = vkg_st_metadata(st, "config");
   struct gan_arch a;
-  if (!model || !config) {
-    s = vkg__fail(VKG_ERR_FORMAT, "weights '%s' have no vkgen model metadata (model, config)", weights);
-    vkg__hint("pass weights written by 'vkgen train gan' (its --out directory holds gan.safetensors)");
-  } else if (strcmp(model, "gan") != 0) {
-    s = vkg__fail(VKG_ERR_FORMAT, "weights '%s' are for a %s model, not gan", weights, model);
-    vkg__hint("use 'vkgen sample %s' for them, or pass the weights of a GAN", model);
-  } else if (gan_arch_parse(config, &a)) {
-    s = vkg__fail(VKG_ERR_FORMAT, "weights '%s': its gan config '%.200s' is not valid", weights, config);
-    vkg__hint("the file was not written by this version of vkgen; train the model again");
-  }
-  struct gan *gn = s ? NULL : new_gan(&a);
-  if (!s && !gn) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
-  if (!s) s = make_params(gn, ctx, 0, 0);
+  vkg_status s = nn_weights_open(weights, "gan", &gan_cfg, &a, &st);
+  if (s) return s;
+  struct gan *gn = new_gan(ctx, &a);
+  if (!gn) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
   if (!s) {
-    s = nn_params_load(&gn->m.params, st, "");
-    if (s && !*vkg_last_hint())
-      vkg__hint("the file does not match its own config; write it again with 'vkgen train gan'");
+    nn_params_expect(&gn->m.params, st, weights);
+    s = make_params(gn, ctx, 0, 0);
   }
+  if (!s) s = nn_weights_load(&gn->m.params, st, weights);
   vkg_st_close(st);
   if (s) {
     if (gn) gan_destroy(&gn->m);
@@ -468,15 +451,7 @@ vkg_status gan_load(vkg_ctx *ctx, const char *weights, struct nn_model **out) {
 }
 
 vkg_status gan_save(struct nn_model *m, const char *path) {
-  vkg_st_writer *w = vkg_st_writer_create();
-  if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
-  vkg_status s = nn_params_save(&m->params, w, "");
-  if (!s) s = vkg_st_add_metadata(w, "format", "vkgen-weights");
-  if (!s) s = vkg_st_add_metadata(w, "model", "gan");
-  if (!s) s = vkg_st_add_metadata(w, "config", m->config);
-  if (!s) s = vkg_st_write(w, path);
-  vkg_st_writer_destroy(w);
-  return s;
+  return nn_weights_save(path, "gan", &gan_cfg, gan_arch_of(m), &m->params);
 }
 
 void gan_destroy(struct nn_model *m) {

@@ -14,6 +14,7 @@
  * over G's (group 1). Parameters are named "g.*" and "d.*". */
 #ifndef VKGEN_GAN_H
 #define VKGEN_GAN_H
+#include "nn/config.h"
 #include "nn/train.h"
 
 /* The architecture; saved as the JSON config of weights files. */
@@ -25,12 +26,9 @@ struct gan_arch {
   int classes;  /* > 0: conditioned on labels 0..classes-1 */
   int embed;    /* size of the generator's class embedding (conditional models) */
 };
+/* Its table (nn/config.h): JSON config, checks, options and help. */
+extern const struct nn_cfg gan_cfg;
 struct gan_arch gan_arch_default(void); /* 28 px, 1 channel, z 64, width 8, unconditional */
-/* VKG_ERR_ARG naming the bad field. */
-vkg_status gan_arch_check(const struct gan_arch *a);
-void gan_arch_json(const struct gan_arch *a, char *out, size_t n);
-/* Parses a config written by gan_arch_json (VKG_ERR_FORMAT if it is not one). */
-vkg_status gan_arch_parse(const char *json, struct gan_arch *a);
 
 struct gan_opts {
   struct gan_arch arch;

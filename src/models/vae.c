@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "models/vae.h"
+#include "nn/weights.h"
 
 /* Images per graph run in the inference helpers: large enough to keep the device busy, small enough
  * that the activations stay a few tens of MB at 64x64. */
@@ -18,38 +19,29 @@
 
 // ---- configuration ----
 
-struct vae_config vae_config_default(void) {
-  return (struct vae_config){.z = 16, .w = 16, .size = 28, .channels = 1};
-}
-
-vkg_status vae_config_check(const struct vae_config *c) {
-  if (c->z < 1 || c->z > 4096)
-    return vkg__fail(VKG_ERR_ARG, "the VAE's latent size z must be 1 to 4096 (got %d)", c->z);
-  if (c->w < 1 || c->w > 1024) return vkg__fail(VKG_ERR_ARG, "the VAE's width w must be 1 to 1024 (got %d)", c->w);
-  if (c->size < 4 || c->size > 512 || c->size % 4)
-    return vkg__fail(VKG_ERR_ARG,
-                     "the VAE's image size must be a multiple of 4 from 4 to 512, e.g. 28, 32 or 64 (got %d)", c->size);
-  if (c->channels != 1 && c->channels != 3)
-    return vkg__fail(VKG_ERR_ARG, "the VAE's images must have 1 or 3 channels (got %d)", c->channels);
+/* The architecture table: the weights' JSON config, its checks, and the CLI's architecture options. */
+static vkg_status check_config(const void *cfg) {
+  const struct vae_config *c = cfg;
+  if (c->size % 4)
+    return vkg__fail(VKG_ERR_ARG, "vae config: the image size must be a multiple of 4, e.g. 28, 32 or 64 (got %d)",
+                     c->size);
   return VKG_OK;
 }
+#define F(...) NN_CFG_INT_F(struct vae_config, __VA_ARGS__)
+static const struct nn_cfg_field vae_fields[] = {
+    F(z, 16, 1, 4096, NULL, "latent size"),
+    F(w, 16, 1, 1024, NULL, "channels of the first convolution (the second has 2w)"),
+    F(size, 28, 4, 512, NULL, "image side, a multiple of 4 (Fashion-MNIST: 28)"),
+    F(channels, 1, 1, 3, "1,3", "1 (gray) or 3 (RGB)"),
+};
+#undef F
+const struct nn_cfg vae_cfg = {"vae", vae_fields, sizeof vae_fields / sizeof vae_fields[0], sizeof(struct vae_config),
+                               check_config};
 
-void vae_config_json(const struct vae_config *c, char *buf, size_t n) {
-  snprintf(buf, n, "{\"z\": %d, \"w\": %d, \"size\": %d, \"channels\": %d}", c->z, c->w, c->size, c->channels);
-}
-
-vkg_status vae_config_parse(const char *json, struct vae_config *c) {
-  cJSON *j = json ? cJSON_Parse(json) : NULL;
-  static const char *keys[4] = {"z", "w", "size", "channels"};
-  int *fields[4] = {&c->z, &c->w, &c->size, &c->channels}, ok = cJSON_IsObject(j);
-  for (int i = 0; ok && i < 4; i++) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[i]);
-    ok = cJSON_IsNumber(v) && fabs(v->valuedouble) < 1e6 && v->valuedouble == (double)(int)v->valuedouble;
-    if (ok) *fields[i] = (int)v->valuedouble;
-  }
-  cJSON_Delete(j);
-  if (!ok) return vkg__fail(VKG_ERR_FORMAT, "bad VAE config '%s' (expected z, w, size and channels)", json ? json : "");
-  return vae_config_check(c);
+struct vae_config vae_config_default(void) {
+  struct vae_config c;
+  nn_cfg_defaults(&vae_cfg, &c);
+  return c;
 }
 
 /* The encoder's flattened feature size F = 2w * (S/4)^2. */
@@ -59,7 +51,7 @@ static int pixels(const struct vae_config *c) { return c->channels * c->size * c
 // ---- parameters ----
 
 vkg_status vae_params_create(struct nn_params *p, const struct vae_config *c, uint64_t seed) {
-  vkg_status s = vae_config_check(c);
+  vkg_status s = nn_cfg_check(&vae_cfg, c);
   if (s) return s;
   int w = c->w, w2 = 2 * c->w, ch = c->channels, Z = c->z, F = features(c);
   int e1w[4] = {w, ch, 4, 4}, e1b[1] = {w}, e2w[4] = {w2, w, 4, 4}, e2b[1] = {w2};
@@ -88,7 +80,7 @@ vkg_status vae_params_create(struct nn_params *p, const struct vae_config *c, ui
   };
   for (int i = 0; i < VAE_NPARAM && !s; i++) {
     vkg_tensor *t = nn_param(p, spec[i].name, 1, spec[i].ndim, spec[i].shape);
-    s = t ? nn_init_uniform(t, 1 / sqrtf((float)spec[i].fan_in), nn_mix(seed, (uint64_t)i)) : VKG_ERR_OOM;
+    s = t ? nn_init_uniform(t, 1 / sqrtf((float)spec[i].fan_in), nn_mix(seed, (uint64_t)i)) : p->err;
   }
   return s;
 }
@@ -270,7 +262,7 @@ static vkg_status evaluate(struct nn_model *m, int *n, const char **names, doubl
 
 vkg_status vae_create(vkg_ctx *ctx, const struct vae_opts *o, struct nn_model **out) {
   *out = NULL;
-  vkg_status s = vae_config_check(&o->arch);
+  vkg_status s = nn_cfg_check(&vae_cfg, &o->arch);
   if (s) return s;
   if (o->batch < 1) return vkg__fail(VKG_ERR_ARG, "the batch size must be positive (got %d)", o->batch);
   struct vae *v = calloc(1, sizeof *v);
@@ -283,7 +275,7 @@ vkg_status vae_create(vkg_ctx *ctx, const struct vae_opts *o, struct nn_model **
   m->build_loss = build_loss;
   m->write_batch = write_batch;
   m->evaluate = evaluate;
-  vae_config_json(&o->arch, m->config, sizeof m->config);
+  nn_cfg_json(&vae_cfg, &o->arch, m->config, sizeof m->config);
   nn_params_init(&m->params, ctx);
   s = vae_data_load(o->data_dir, &o->arch, &v->train, &v->test);
   if (!s) {
@@ -317,43 +309,18 @@ void vae_destroy(struct nn_model *m) {
 vkg_status vae_load(vkg_ctx *ctx, const char *path, struct vae_config *c, struct nn_params *p) {
   nn_params_init(p, ctx);
   vkg_st *st;
-  vkg_status s = vkg_st_open(path, &st);
-  if (s) {
-    if (s == VKG_ERR_IO && !*vkg_last_hint())
-      vkg__hint("train one with 'vkgen train vae', or pass --weights with the vae.safetensors it writes");
-    return s;
-  }
-  const char *model = vkg_st_metadata(st, "model"), *config = vkg_st_metadata(st, "config");
-  if (!model || !config) {
-    s = vkg__fail(VKG_ERR_FORMAT, "'%s' is not a vkgen weights file (its metadata has no model and config)", path);
-    vkg__hint("pass weights written by 'vkgen train vae' (runs/vae/vae.safetensors)");
-  } else if (strcmp(model, "vae") != 0) {
-    s = vkg__fail(VKG_ERR_ARG, "weights '%s' are for a %s model, not vae", path, model);
-    vkg__hint("use them with 'vkgen sample %s', or pass --weights with a file from 'vkgen train vae'", model);
-  } else if ((s = vae_config_parse(config, c))) {
-    vkg__fail(s, "weights '%s': bad vae config '%s'", path, config);
-    vkg__hint("the file may be damaged; train a new one with 'vkgen train vae'");
-  }
-  if (!s) s = vae_params_create(p, c, 0);
-  if (!s && (s = nn_params_load(p, st, "")) != VKG_OK)
-    vkg__hint("the file does not match its own config %s; train a new one with 'vkgen train vae'", config);
+  vkg_status s = nn_weights_open(path, "vae", &vae_cfg, c, &st);
+  if (s) return s;
+  nn_params_expect(p, st, path);
+  s = vae_params_create(p, c, 0);
+  if (!s) s = nn_weights_load(p, st, path);
   vkg_st_close(st);
   if (s) nn_params_free(p);
   return s;
 }
 
 vkg_status vae_save(const char *path, const struct vae_config *c, const struct nn_params *p) {
-  vkg_st_writer *w = vkg_st_writer_create();
-  if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
-  char config[256];
-  vae_config_json(c, config, sizeof config);
-  vkg_status s = nn_params_save(p, w, "");
-  if (!s) s = vkg_st_add_metadata(w, "format", "vkgen-weights");
-  if (!s) s = vkg_st_add_metadata(w, "model", "vae");
-  if (!s) s = vkg_st_add_metadata(w, "config", config);
-  if (!s) s = vkg_st_write(w, path);
-  vkg_st_writer_destroy(w);
-  return s;
+  return nn_weights_save(path, "vae", &vae_cfg, c, p);
 }
 
 // ---- inference ----

@@ -7,18 +7,17 @@
  * Shape letters: B batch, C channels (c), S image size, Z latent size, K samples per image. */
 #ifndef VKGEN_VAE_H
 #define VKGEN_VAE_H
+#include "nn/config.h"
 #include "nn/train.h"
 
 struct vae_config {
   int z, w;           /* latent size, width of the first convolution (the second has 2w) */
   int size, channels; /* images (channels, size, size): size 28, 32 or 64 (any multiple of 4 works) */
 };
+/* Its table (nn/config.h): the JSON config of weights files ({"z": 16, "w": 16, "size": 28,
+ * "channels": 1}), checks, options and help. */
+extern const struct nn_cfg vae_cfg;
 struct vae_config vae_config_default(void); /* z 16, w 16, 28x28 grey (Fashion-MNIST) */
-/* VKG_ERR_ARG with a message naming the bad field. */
-vkg_status vae_config_check(const struct vae_config *c);
-/* {"z": 16, "w": 16, "size": 28, "channels": 1} (the metadata "config" of weights files). */
-void vae_config_json(const struct vae_config *c, char *buf, size_t n);
-vkg_status vae_config_parse(const char *json, struct vae_config *c);
 
 /* Parameters in this order (ids of nn_bind_all index them). */
 enum vae_param {

@@ -16,10 +16,13 @@ struct nn_params {
   uint8_t *trainable;
   uint8_t *group; /* training phase group of each param (0 unless set; see train.h) */
   int ntrain, cur_group;
+  const vkg_st *expect;    /* set by nn_params_expect (weights.h): new params are checked against it */
+  const char *expect_path; /* its file name, for messages */
+  vkg_status err;          /* why the last nn_param failed */
 };
 void nn_params_init(struct nn_params *p, vkg_ctx *ctx);
 void nn_params_free(struct nn_params *p);
-/* Adds a tensor; returns NULL (with the error set) on failure. */
+/* Adds a tensor; returns NULL (with the error set, and its status in p->err) on failure. */
 vkg_tensor *nn_param(struct nn_params *p, const char *name, int trainable, int ndim, const int *shape);
 int nn_param_index(const struct nn_params *p, const char *name);
 /* Trainable tensors of one group in order (for an optimizer); *n gets their count. Caller frees. */

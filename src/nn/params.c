@@ -6,6 +6,7 @@
 
 #include "internal.h"
 #include "nn/nn.h"
+#include "nn/weights.h"
 
 void nn_params_init(struct nn_params *p, vkg_ctx *ctx) {
   memset(p, 0, sizeof *p);
@@ -30,8 +31,9 @@ vkg_tensor *nn_param(struct nn_params *p, const char *name, int trainable, int n
     p->trainable = realloc(p->trainable, (size_t)p->cap);
     p->group = realloc(p->group, (size_t)p->cap);
   }
+  if (p->expect && (p->err = nn__param_expected(p, name, ndim, shape))) return NULL;
   vkg_tensor *t;
-  if (vkg_tensor_create(p->ctx, VKG_F32, ndim, shape, &t)) return NULL;
+  if ((p->err = vkg_tensor_create(p->ctx, VKG_F32, ndim, shape, &t))) return NULL;
   snprintf(p->names[p->n], sizeof p->names[0], "%s", name);
   p->t[p->n] = t;
   p->trainable[p->n] = (uint8_t)(trainable != 0);
