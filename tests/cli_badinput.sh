@@ -55,8 +55,29 @@ open(os.path.join(out, "gan-trunc.safetensors"), "wb").write(b[:4000])
 open(os.path.join(out, "garbage.safetensors"), "wb").write(bytes((i * 37 + 11) % 256 for i in range(5000)))
 open(os.path.join(out, "empty.safetensors"), "wb").close()
 open(os.path.join(out, "unreadable.safetensors"), "wb").write(b)
+
+# From the shipped GPT: configs that disagree with the tensors (fewer layers than the file holds, a
+# fractional or absurd layer count, a field the model does not have) and a tensor no model uses.
+b = open(os.path.join(os.path.dirname(src), "gpt.safetensors"), "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+hdr, data = json.loads(b[8:8 + n]), b[8 + n:]
+for name, key, value in [("gpt-layers1", "layers", 1), ("gpt-layers2.5", "layers", 2.5),
+                         ("gpt-layers1e5", "layers", 100000), ("gpt-depth", "depth", 3)]:
+    h = json.loads(json.dumps(hdr)); cfg = json.loads(h["__metadata__"]["config"])
+    cfg[key] = value; h["__metadata__"]["config"] = json.dumps(cfg)
+    write(name + ".safetensors", h, tensors())
+h = json.loads(json.dumps(hdr)); t = tensors()
+h["extra.weight"] = {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}; t["extra.weight"] = b"\0" * 4
+write("gpt-extra.safetensors", h, t)
 PY
 chmod 000 "$tmp/unreadable.safetensors"
+# A Hugging Face GPT-2 directory (the tiny test fixture) whose config.json says fewer layers than its
+# model.safetensors holds, and one with an absurd MLP width.
+for d in hf-layer1 hf-inner; do
+  mkdir "$tmp/$d" && cp "$here/fixtures/gpt2_tiny/"{model.safetensors,vocab.json,merges.txt} "$tmp/$d/"
+done
+sed 's/"n_layer": 2/"n_layer": 1/' "$here/fixtures/gpt2_tiny/config.json" >"$tmp/hf-layer1/config.json"
+sed 's/"n_embd": 64,/"n_embd": 64, "n_inner": 1e10,/' "$here/fixtures/gpt2_tiny/config.json" >"$tmp/hf-inner/config.json"
 mkdir "$tmp/out"
 
 # ---- the table ----
@@ -218,6 +239,12 @@ for m in gpt lstm gru; do
   row 1 - - -- eval $m -n abc
   row 1 - - -- bench $m --weights "$w/garbage.safetensors"
 done
+# Configs that disagree with the tensors name the tensor or field; absurd ones fail before allocating.
+for f in gpt-layers1 gpt-layers2.5 gpt-layers1e5 gpt-depth gpt-extra; do
+  row 1 hint - -- sample gpt --weights "$w/$f.safetensors" -n 4
+done
+row 1 hint - -- sample gpt --weights "$w/hf-layer1" -n 4
+row 1 hint - -- sample gpt --weights "$w/hf-inner" -n 4
 
 echo "$pass passed, $fail failed ($skipped skipped)"
 [ $fail = 0 ]

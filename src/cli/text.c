@@ -442,7 +442,7 @@ static int eval_text(int argc, char **argv) {
     rc = cli_vkg_error("eval");
   if (!rc) {
     char cfg[512];
-    lm_config_json(&m->cfg, cfg, sizeof cfg);
+    nn_cfg_json(lm_cfg(m->fam->name), &m->cfg, cfg, sizeof cfg);
     if (so.c.json)
       printf("{\"model\": \"%s\", \"config\": %s, \"val_tokens\": %zu, \"val_bytes\": %zu, \"val_loss\": %.6f, "
              "\"val_ppl\": %.4f, \"val_loss_token\": %.6f, \"bleu\": %.6f, \"self_bleu\": %.6f, \"samples\": %d, "
@@ -608,7 +608,7 @@ static int bench_text(int argc, char **argv) {
     rc = cli_vkg_error("bench");
   else {
     char js[512];
-    lm_config_json(&m->cfg, js, sizeof js);
+    nn_cfg_json(lm_cfg(m->fam->name), &m->cfg, js, sizeof js);
     const struct vkg_device_info *dev = vkg_ctx_device(ctx);
     size_t nparam = 0;
     for (int i = 0; i < m->params.n; i++)

@@ -6,10 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "internal.h"
 #include "models/models.h"
+#include "nn/weights.h"
 
 struct classifier {
   struct nn_model m;
@@ -28,8 +27,23 @@ struct classifier {
 /* Parameter order (ids index): */
 enum { C1_W, C1_B, C2_W, BN_G, BN_B, BN_MEAN, BN_VAR, FC1_W, FC1_B, FC2_W, FC2_B, NPARAM };
 
+/* The architecture table (c1, c2, hidden are fields of the options). */
+#define F(...) NN_CFG_INT_F(struct classifier_opts, __VA_ARGS__)
+static const struct nn_cfg_field classifier_fields[] = {
+    F(c1, 16, 1, 1024, NULL, "channels of the first convolution"),
+    F(c2, 32, 1, 1024, NULL, "channels of the second convolution"),
+    F(hidden, 64, 1, 16384, NULL, "size of the hidden layer (the FID features)"),
+};
+#undef F
+const struct nn_cfg classifier_cfg = {"classifier", classifier_fields,
+                                      sizeof classifier_fields / sizeof classifier_fields[0],
+                                      sizeof(struct classifier_opts), NULL};
+
 struct classifier_opts classifier_opts_default(void) {
-  return (struct classifier_opts){.c1 = 16, .c2 = 32, .hidden = 64, .batch = 64, .seed = 1};
+  struct classifier_opts o = {0};
+  nn_cfg_defaults(&classifier_cfg, &o);
+  o.batch = 64, o.seed = 1;
+  return o;
 }
 
 /* ---- forward ---- */
@@ -122,9 +136,9 @@ static vkg_status evaluate(struct nn_model *m, int *n, const char **names, doubl
 
 vkg_status classifier_create(vkg_ctx *ctx, const struct classifier_opts *o, struct nn_model **out) {
   *out = NULL;
-  if (o->c1 < 1 || o->c2 < 1 || o->hidden < 1 || o->batch < 1)
-    return vkg__fail(VKG_ERR_ARG, "classifier sizes must be positive (c1 %d, c2 %d, hidden %d, batch %d)", o->c1, o->c2,
-                     o->hidden, o->batch);
+  vkg_status s = nn_cfg_check(&classifier_cfg, o);
+  if (s) return s;
+  if (o->batch < 1) return vkg__fail(VKG_ERR_ARG, "classifier: batch %d must be positive", o->batch);
   struct classifier *c = calloc(1, sizeof *c);
   c->o = *o;
   struct nn_model *m = &c->m;
@@ -134,8 +148,8 @@ vkg_status classifier_create(vkg_ctx *ctx, const struct classifier_opts *o, stru
   m->build_loss = build_loss;
   m->write_batch = write_batch;
   m->evaluate = evaluate;
-  snprintf(m->config, sizeof m->config, "{\"c1\": %d, \"c2\": %d, \"hidden\": %d}", o->c1, o->c2, o->hidden);
-  vkg_status s = o->no_data ? VKG_OK : vkg_fashion_mnist_load(o->data_dir, "train", &c->train);
+  nn_cfg_json(&classifier_cfg, o, m->config, sizeof m->config);
+  s = o->no_data ? VKG_OK : vkg_fashion_mnist_load(o->data_dir, "train", &c->train);
   if (!s && !o->no_data) s = vkg_fashion_mnist_load(o->data_dir, "test", &c->test);
   if (s) {
     classifier_destroy(m);
@@ -147,6 +161,7 @@ vkg_status classifier_create(vkg_ctx *ctx, const struct classifier_opts *o, stru
 
   nn_params_init(&m->params, ctx);
   struct nn_params *p = &m->params;
+  if (o->expect) nn_params_expect(p, o->expect, o->expect_path);
   int c1w[4] = {o->c1, 1, 5, 5}, c1b[1] = {o->c1}, c2w[4] = {o->c2, o->c1, 5, 5}, c2b[1] = {o->c2};
   int f1w[2] = {o->hidden, o->c2 * 49}, f1b[1] = {o->hidden}, f2w[2] = {10, o->hidden}, f2b[1] = {10};
   /* PyTorch's default init: uniform(+-1/sqrt(fan_in)) for weights and biases; batchnorm 1 and 0. */
@@ -199,42 +214,20 @@ void classifier_destroy(struct nn_model *m) {
 
 // ---- inference ----
 
-/* The positive integer `key` of a JSON config, or 0. */
-static int config_int(const cJSON *cfg, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
-  return cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 1 << 20 ? (int)v->valuedouble : 0;
-}
-
 vkg_status classifier_load(vkg_ctx *ctx, const char *weights, struct nn_model **out) {
   *out = NULL;
+  struct classifier_opts o = classifier_opts_default();
   vkg_st *st;
-  vkg_status s = vkg_st_open(weights, &st);
+  vkg_status s = nn_weights_open(weights, "classifier", &classifier_cfg, &o, &st);
   if (s) {
-    if (s == VKG_ERR_IO)
-      vkg__hint("train a classifier with 'vkgen train classifier' or pass the path of its classifier.safetensors");
+    if (s == VKG_ERR_FORMAT) vkg__hint("FID needs the Fashion-MNIST classifier's weights (classifier.safetensors)");
     return s;
   }
-  const char *model = vkg_st_metadata(st, "model"), *config = vkg_st_metadata(st, "config");
-  cJSON *cfg = config ? cJSON_Parse(config) : NULL;
-  struct classifier_opts o = classifier_opts_default();
-  if (!model || !config) {
-    s = vkg__fail(VKG_ERR_FORMAT, "'%s' is not a vkgen weights file (its metadata lacks model/config)", weights);
-    vkg__hint("use the classifier.safetensors written by 'vkgen train classifier'");
-  } else if (strcmp(model, "classifier")) {
-    s = vkg__fail(VKG_ERR_FORMAT, "weights '%s' are for a %s model, not classifier", weights, model);
-    vkg__hint("FID needs the Fashion-MNIST classifier's weights (classifier.safetensors)");
-  } else if (!cfg || !(o.c1 = config_int(cfg, "c1")) || !(o.c2 = config_int(cfg, "c2")) ||
-             !(o.hidden = config_int(cfg, "hidden"))) {
-    s = vkg__fail(VKG_ERR_FORMAT, "weights '%s': bad classifier config '%s' (expected positive c1, c2, hidden)",
-                  weights, config);
-    vkg__hint("the file is corrupt or from another program; train a classifier again");
-  }
-  cJSON_Delete(cfg);
   o.no_data = 1;
+  o.expect = st, o.expect_path = weights;
   struct nn_model *m = NULL;
-  if (!s) s = classifier_create(ctx, &o, &m);
-  if (!s && (s = nn_params_load(&m->params, st, "")))
-    vkg__hint("the weights file does not match its own config; it is corrupt: train a classifier again");
+  s = classifier_create(ctx, &o, &m);
+  if (!s) s = nn_weights_load(&m->params, st, weights);
   vkg_st_close(st);
   if (s) {
     classifier_destroy(m);
@@ -322,13 +315,5 @@ vkg_status classifier_accuracy(struct nn_model *m, const struct vkg_images *set,
 }
 
 vkg_status classifier_save(struct nn_model *m, const char *path) {
-  vkg_st_writer *w = vkg_st_writer_create();
-  if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
-  vkg_status s = nn_params_save(&m->params, w, "");
-  if (!s) s = vkg_st_add_metadata(w, "format", "vkgen-weights");
-  if (!s) s = vkg_st_add_metadata(w, "model", m->name);
-  if (!s) s = vkg_st_add_metadata(w, "config", m->config);
-  if (!s) s = vkg_st_write(w, path);
-  vkg_st_writer_destroy(w);
-  return s;
+  return nn_weights_save(path, "classifier", &classifier_cfg, &((struct classifier *)m->self)->o, &m->params);
 }

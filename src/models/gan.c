@@ -1,7 +1,6 @@
 /* The DCGAN family (see gan.h for the architecture and the losses).
  * Shape letters: B batch, Z latent size, E class-embedding size, C channels, S image side,
  * H W height width, F the discriminator's flattened features. */
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +79,7 @@ const struct nn_cfg gan_cfg = {"gan", gan_fields, sizeof gan_fields / sizeof gan
                                check_arch};
 
 struct gan_arch gan_arch_default(void) {
-  struct gan_arch a;
+  struct gan_arch a = {0};
   nn_cfg_defaults(&gan_cfg, &a);
   return a;
 }

@@ -415,8 +415,9 @@ vkg_status gpt_load_hf(vkg_ctx *ctx, const char *dir, struct lm **out) {
   c.context = json_int(cfg, "n_positions", "n_ctx", 1, 1 << 20, path, &s);
   c.vocab = json_int(cfg, "vocab_size", NULL, 1, 1 << 24, path, &s);
   c.tied = 1;
+  /* n_inner is null (4 * n_embd) in GPT-2's own configs. */
   const cJSON *inner = cJSON_GetObjectItemCaseSensitive(cfg, "n_inner");
-  c.mlp = cJSON_IsNumber(inner) && inner->valuedouble >= 1 ? (int)inner->valuedouble : 4 * c.dim;
+  c.mlp = inner && !cJSON_IsNull(inner) ? json_int(cfg, "n_inner", NULL, 1, 1 << 20, path, &s) : 4 * c.dim;
   const cJSON *eps = cJSON_GetObjectItemCaseSensitive(cfg, "layer_norm_epsilon");
   c.ln_eps = cJSON_IsNumber(eps) ? (float)eps->valuedouble : 1e-5f;
   const cJSON *act = cJSON_GetObjectItemCaseSensitive(cfg, "activation_function");
@@ -461,6 +462,19 @@ vkg_status gpt_load_hf(vkg_ctx *ctx, const char *dir, struct lm **out) {
       const char *pre = strcmp(m->params.names[i], "lm_head.weight") ? prefix : "";
       snprintf(name, sizeof name, "%s%s", pre, m->params.names[i]);
       s = vkg_st_load_tensor(st, name, m->params.t[i]);
+    }
+    /* Every tensor of the file must be one of the model's (a config with fewer layers than the file
+     * would otherwise load the first layers and drop the rest); the attention-mask buffers that
+     * Hugging Face saves with some checkpoints are not parameters. */
+    for (int i = 0; i < vkg_st_count(st) && !s; i++) {
+      const char *name = vkg_st_name(st, i),
+                 *own = strncmp(name, prefix, strlen(prefix)) ? name : name + strlen(prefix);
+      const char *dot = strrchr(name, '.');
+      int mask = dot && strstr(name, ".attn.") && (!strcmp(dot, ".bias") || !strcmp(dot, ".masked_bias")) &&
+                 nn_param_index(&m->params, own) < 0;
+      if (!mask && nn_param_index(&m->params, own) < 0)
+        s = vkg__fail(VKG_ERR_FORMAT, "'%s' holds tensor '%.100s' that a GPT-2 of config.json does not use", weights,
+                      name);
     }
     if (s)
       vkg__hint("config.json (n_embd %d, n_layer %d, n_head %d, n_positions %d, vocab_size %d) and "

@@ -14,6 +14,7 @@
 #include "models/gpt.h"
 #include "models/lm.h"
 #include "models/rnn.h"
+#include "nn/weights.h"
 
 // ---- families ----
 
@@ -35,63 +36,98 @@ const struct lm_family *lm_family_find(const char *name) {
 
 // ---- config ----
 
+/* The architecture tables: gpt's, and the RNNs' (which have no heads, MLP or LayerNorm, so those
+ * stay 0 and are not options). vocab follows the tokenizer; family is fixed by the table. */
+static vkg_status check_config(const void *cfg) {
+  const struct lm_config *c = cfg;
+  if (!strcmp(c->family, "gpt")) {
+    if (c->heads < 1 || c->dim % c->heads)
+      return vkg__fail(VKG_ERR_ARG, "gpt config: dim %d must be a multiple of heads %d", c->dim, c->heads);
+    if (c->mlp < 1 || !(c->ln_eps > 0))
+      return vkg__fail(VKG_ERR_ARG, "gpt config: mlp %d must be positive and ln_eps %g above 0", c->mlp,
+                       (double)c->ln_eps);
+  }
+  if (!strcmp(c->tokenizer, "bytes") && c->vocab != 256)
+    return vkg__fail(VKG_ERR_ARG, "%s config: the bytes tokenizer has 256 tokens, not %d", c->family, c->vocab);
+  return VKG_OK;
+}
+#define I(...) NN_CFG_INT_F(struct lm_config, __VA_ARGS__)
+#define LM_FIELDS(fam, rnn_only)                                                                                       \
+  {.key = "family",                                                                                                    \
+   .type = NN_CFG_STR,                                                                                                 \
+   .offset = offsetof(struct lm_config, family),                                                                       \
+   .size = sizeof(((struct lm_config *)0)->family),                                                                    \
+   .set = fam,                                                                                                         \
+   .def_str = fam,                                                                                                     \
+   .help = "the family",                                                                                               \
+   .flags = NN_CFG_NOCLI},                                                                                             \
+      NN_CFG_STR_F(struct lm_config, tokenizer, "bytes", "bytes,gpt2",                                                 \
+                   "bytes, or gpt2 (GPT-2's BPE; needs its vocab.json and merges.txt)"),                               \
+      {.key = "vocab",                                                                                                 \
+       .type = NN_CFG_INT,                                                                                             \
+       .offset = offsetof(struct lm_config, vocab),                                                                    \
+       .size = sizeof(int),                                                                                            \
+       .def = 256,                                                                                                     \
+       .lo = 1,                                                                                                        \
+       .hi = 1 << 20,                                                                                                  \
+       .help = "vocabulary (follows the tokenizer)",                                                                   \
+       .flags = NN_CFG_NOCLI},                                                                                         \
+      I(layers, 4, 1, 256, NULL, "layers"), I(dim, 128, 1, 16384, NULL, "width"),                                      \
+      {.key = "heads",                                                                                                 \
+       .type = NN_CFG_INT,                                                                                             \
+       .offset = offsetof(struct lm_config, heads),                                                                    \
+       .size = sizeof(int),                                                                                            \
+       .def = rnn_only ? 0 : 4,                                                                                        \
+       .lo = 0,                                                                                                        \
+       .hi = 1024,                                                                                                     \
+       .help = "attention heads",                                                                                      \
+       .flags = rnn_only ? NN_CFG_NOCLI : 0},                                                                          \
+      I(context, 128, 1, 65536, NULL, rnn_only ? "training window in tokens" : "positions (the KV cache length)"),     \
+      {.key = "tied",                                                                                                  \
+       .type = NN_CFG_INT,                                                                                             \
+       .offset = offsetof(struct lm_config, tied),                                                                     \
+       .size = sizeof(int),                                                                                            \
+       .lo = 0,                                                                                                        \
+       .hi = 1,                                                                                                        \
+       .help = "the output head is the token embedding (default: its own matrix)",                                     \
+       .flags = NN_CFG_FLAG,                                                                                           \
+       .flag_value = 1},                                                                                               \
+      {.key = "mlp",                                                                                                   \
+       .type = NN_CFG_INT,                                                                                             \
+       .offset = offsetof(struct lm_config, mlp),                                                                      \
+       .size = sizeof(int),                                                                                            \
+       .def = rnn_only ? 0 : 512,                                                                                      \
+       .lo = 0,                                                                                                        \
+       .hi = 1 << 20,                                                                                                  \
+       .help = "MLP width (default 4 * dim)",                                                                          \
+       .flags = rnn_only ? NN_CFG_NOCLI : 0},                                                                          \
+  {                                                                                                                    \
+    .key = "ln_eps", .type = NN_CFG_FLOAT, .offset = offsetof(struct lm_config, ln_eps), .size = sizeof(float),        \
+    .def = 1e-5, .lo = 0, .hi = 1, .help = "LayerNorm epsilon", .flags = rnn_only ? NN_CFG_NOCLI : 0,                  \
+    .value_name = "X"                                                                                                  \
+  }
+static const struct nn_cfg_field gpt_fields[] = {LM_FIELDS("gpt", 0)};
+static const struct nn_cfg_field lstm_fields[] = {LM_FIELDS("lstm", 1)};
+static const struct nn_cfg_field gru_fields[] = {LM_FIELDS("gru", 1)};
+#undef I
+#undef LM_FIELDS
+#define N (int)(sizeof gpt_fields / sizeof gpt_fields[0])
+const struct nn_cfg lm_cfg_gpt = {"gpt", gpt_fields, N, sizeof(struct lm_config), check_config};
+const struct nn_cfg lm_cfg_lstm = {"lstm", lstm_fields, N, sizeof(struct lm_config), check_config};
+const struct nn_cfg lm_cfg_gru = {"gru", gru_fields, N, sizeof(struct lm_config), check_config};
+#undef N
+
+const struct nn_cfg *lm_cfg(const char *family) {
+  return !strcmp(family, "gpt") ? &lm_cfg_gpt : !strcmp(family, "lstm") ? &lm_cfg_lstm : &lm_cfg_gru;
+}
+
 struct lm_config lm_config_default(const char *family) {
-  struct lm_config c = {.vocab = 256, .layers = 4, .dim = 128, .context = 128, .ln_eps = 1e-5f};
-  snprintf(c.family, sizeof c.family, "%s", family);
-  snprintf(c.tokenizer, sizeof c.tokenizer, "bytes");
-  if (!strcmp(family, "gpt")) c.heads = 4, c.mlp = 4 * c.dim;
+  struct lm_config c = {0};
+  nn_cfg_defaults(lm_cfg(family), &c);
   return c;
 }
 
-vkg_status lm_config_check(const struct lm_config *c) {
-  int gpt = !strcmp(c->family, "gpt");
-  if (c->vocab < 1 || c->layers < 1 || c->dim < 1 || c->context < 1)
-    return vkg__fail(VKG_ERR_ARG, "%s: vocab %d, layers %d, dim %d and context %d must all be positive", c->family,
-                     c->vocab, c->layers, c->dim, c->context);
-  if (gpt && (c->heads < 1 || c->dim % c->heads))
-    return vkg__fail(VKG_ERR_ARG, "gpt: dim %d must be a multiple of heads %d", c->dim, c->heads);
-  if (gpt && (c->mlp < 1 || !(c->ln_eps > 0)))
-    return vkg__fail(VKG_ERR_ARG, "gpt: mlp width %d must be positive and ln_eps %g above 0", c->mlp,
-                     (double)c->ln_eps);
-  if (strcmp(c->tokenizer, "bytes") && strcmp(c->tokenizer, "gpt2"))
-    return vkg__fail(VKG_ERR_ARG, "tokenizer '%s' is neither bytes nor gpt2", c->tokenizer);
-  return VKG_OK;
-}
-
-void lm_config_json(const struct lm_config *c, char *out, size_t n) {
-  snprintf(out, n,
-           "{\"family\": \"%s\", \"tokenizer\": \"%s\", \"vocab\": %d, \"layers\": %d, \"dim\": %d, \"heads\": %d, "
-           "\"context\": %d, \"tied\": %d, \"mlp\": %d, \"ln_eps\": %.9g}",
-           c->family, c->tokenizer, c->vocab, c->layers, c->dim, c->heads, c->context, c->tied, c->mlp,
-           (double)c->ln_eps);
-}
-
-vkg_status lm_config_parse(const char *json, struct lm_config *c) {
-  cJSON *j = json ? cJSON_Parse(json) : NULL;
-  const cJSON *fam = cJSON_GetObjectItemCaseSensitive(j, "family"),
-              *tok = cJSON_GetObjectItemCaseSensitive(j, "tokenizer");
-  int ok = cJSON_IsString(fam) && cJSON_IsString(tok) && strlen(fam->valuestring) < sizeof c->family &&
-           strlen(tok->valuestring) < sizeof c->tokenizer;
-  if (ok) {
-    *c = lm_config_default(fam->valuestring);
-    snprintf(c->tokenizer, sizeof c->tokenizer, "%s", tok->valuestring);
-    struct {
-      const char *key;
-      int *dst;
-    } ints[] = {{"vocab", &c->vocab},     {"layers", &c->layers}, {"dim", &c->dim}, {"heads", &c->heads},
-                {"context", &c->context}, {"tied", &c->tied},     {"mlp", &c->mlp}};
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0] && ok; i++) {
-      const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, ints[i].key);
-      ok = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= (1 << 24);
-      if (ok) *ints[i].dst = (int)v->valuedouble;
-    }
-    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(j, "ln_eps");
-    if (ok && cJSON_IsNumber(eps)) c->ln_eps = (float)eps->valuedouble;
-  }
-  cJSON_Delete(j);
-  if (!ok) return vkg__fail(VKG_ERR_FORMAT, "bad text-model config '%s'", json ? json : "(none)");
-  return VKG_OK;
-}
+vkg_status lm_config_check(const struct lm_config *c) { return nn_cfg_check(lm_cfg(c->family), c); }
 
 // ---- models ----
 
@@ -116,7 +152,9 @@ vkg_status lm_tokenizer_make(const char *name, vkg_tokenizer **out) {
   return VKG_ERR_IO;
 }
 
-vkg_status lm_create(vkg_ctx *ctx, const struct lm_config *cfg, vkg_tokenizer *tok, uint64_t seed, struct lm **out) {
+/* lm_create, checking each parameter against the weights file `expect` (may be NULL) as it is made. */
+static vkg_status create(vkg_ctx *ctx, const struct lm_config *cfg, vkg_tokenizer *tok, uint64_t seed,
+                         const vkg_st *expect, const char *path, struct lm **out) {
   *out = NULL;
   vkg_status s = lm_config_check(cfg);
   const struct lm_family *fam = s ? NULL : lm_family_find(cfg->family);
@@ -129,6 +167,7 @@ vkg_status lm_create(vkg_ctx *ctx, const struct lm_config *cfg, vkg_tokenizer *t
   m->cfg = *cfg;
   m->tok = tok;
   nn_params_init(&m->params, ctx);
+  if (expect) nn_params_expect(&m->params, expect, path);
   if (!m->tok) s = lm_tokenizer_make(cfg->tokenizer, &m->tok);
   if (!s && vkg_tokenizer_vocab(m->tok) > cfg->vocab)
     s = vkg__fail(VKG_ERR_ARG, "the %s tokenizer has %d tokens, more than the model's vocabulary of %d", cfg->tokenizer,
@@ -140,6 +179,10 @@ vkg_status lm_create(vkg_ctx *ctx, const struct lm_config *cfg, vkg_tokenizer *t
   }
   *out = m;
   return VKG_OK;
+}
+
+vkg_status lm_create(vkg_ctx *ctx, const struct lm_config *cfg, vkg_tokenizer *tok, uint64_t seed, struct lm **out) {
+  return create(ctx, cfg, tok, seed, NULL, NULL, out);
 }
 
 void lm_destroy(struct lm *m) {
@@ -157,7 +200,6 @@ static int is_dir(const char *path) {
 
 vkg_status lm_load(vkg_ctx *ctx, const char *path, const char *family, struct lm **out) {
   *out = NULL;
-  const char *want = family ? family : "text";
   if (is_dir(path)) {
     if (family && strcmp(family, "gpt")) {
       vkg__fail(VKG_ERR_ARG, "'%s' is a directory; only gpt reads Hugging Face checkpoint directories", path);
@@ -166,31 +208,23 @@ vkg_status lm_load(vkg_ctx *ctx, const char *path, const char *family, struct lm
     }
     return gpt_load_hf(ctx, path, out);
   }
+  /* Without a family, the file's own model says which text family it is. */
+  if (!family) {
+    vkg_st *st;
+    vkg_status s = vkg_st_open(path, &st);
+    if (s) return s;
+    const char *model = vkg_st_metadata(st, "model");
+    family =
+        model && (!strcmp(model, "lstm") || !strcmp(model, "gru")) ? (!strcmp(model, "lstm") ? "lstm" : "gru") : "gpt";
+    vkg_st_close(st);
+  }
+  struct lm_config c = {0};
   vkg_st *st;
-  vkg_status s = vkg_st_open(path, &st);
-  if (s) {
-    if (s == VKG_ERR_IO)
-      vkg__hint("train one with 'vkgen train %s' or pass --weights FILE|DIR", family ? family : "gpt");
-    return s;
-  }
-  const char *model = vkg_st_metadata(st, "model"), *config = vkg_st_metadata(st, "config");
-  struct lm_config c;
-  if (!model || !config) {
-    s = vkg__fail(VKG_ERR_FORMAT, "'%s' is not a vkgen weights file (its metadata lacks model/config)", path);
-    vkg__hint("use the %s.safetensors written by 'vkgen train %s', or a Hugging Face GPT-2 directory", want,
-              family ? family : "gpt");
-  } else if (family ? strcmp(model, family) != 0
-                    : (strcmp(model, "gpt") && strcmp(model, "lstm") && strcmp(model, "gru"))) {
-    s = vkg__fail(VKG_ERR_FORMAT, "weights '%s' are for a %s model, not %s", path, model, want);
-    vkg__hint("pass weights written by 'vkgen train %s'", family ? family : "gpt");
-  } else if ((s = lm_config_parse(config, &c)) || (strcmp(c.family, model) && (s = VKG_ERR_FORMAT))) {
-    vkg__fail(VKG_ERR_FORMAT, "weights '%s': bad %s config '%s'", path, model, config);
-    vkg__hint("the file is corrupt or from another program; train the model again");
-  }
+  vkg_status s = nn_weights_open(path, family, lm_cfg(family), &c, &st);
+  if (s) return s;
   struct lm *m = NULL;
-  if (!s) s = lm_create(ctx, &c, NULL, 0, &m);
-  if (!s && (s = nn_params_load(&m->params, st, "")))
-    vkg__hint("the weights file does not match its own config; it is corrupt: train the model again");
+  s = create(ctx, &c, NULL, 0, st, path, &m);
+  if (!s) s = nn_weights_load(&m->params, st, path);
   vkg_st_close(st);
   if (s) {
     lm_destroy(m);
@@ -201,17 +235,7 @@ vkg_status lm_load(vkg_ctx *ctx, const char *path, const char *family, struct lm
 }
 
 vkg_status lm_save(struct lm *m, const char *path) {
-  char cfg[1024];
-  lm_config_json(&m->cfg, cfg, sizeof cfg);
-  vkg_st_writer *w = vkg_st_writer_create();
-  if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
-  vkg_status s = nn_params_save(&m->params, w, "");
-  if (!s) s = vkg_st_add_metadata(w, "format", "vkgen-weights");
-  if (!s) s = vkg_st_add_metadata(w, "model", m->fam->name);
-  if (!s) s = vkg_st_add_metadata(w, "config", cfg);
-  if (!s) s = vkg_st_write(w, path);
-  vkg_st_writer_destroy(w);
-  return s;
+  return nn_weights_save(path, m->fam->name, lm_cfg(m->fam->name), &m->cfg, &m->params);
 }
 
 // ---- corpus ----
@@ -460,7 +484,7 @@ vkg_status lm_model_create(struct lm *lm, const struct lm_train_opts *o, struct 
   m->write_batch = write_batch;
   m->evaluate = evaluate;
   m->params = lm->params; /* shares the lm's tensors; lm_destroy frees them */
-  lm_config_json(&lm->cfg, m->config, sizeof m->config);
+  nn_cfg_json(lm_cfg(lm->fam->name), &lm->cfg, m->config, sizeof m->config);
   vkg_status s = lm_corpus_load(o->data_dir, lm->tok, &n->corpus);
   const size_t T = (size_t)lm->cfg.context;
   if (!s) {

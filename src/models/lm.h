@@ -20,6 +20,7 @@
  * Register a family in lm_families[] (lm.c). */
 #ifndef VKGEN_LM_H
 #define VKGEN_LM_H
+#include "nn/config.h"
 #include "nn/train.h"
 
 // ---- the shared config (saved as the JSON "config" of weights files) ----
@@ -35,13 +36,13 @@ struct lm_config {
   int mlp;            /* GPT: hidden width of the MLP (default 4 * dim) */
   float ln_eps;       /* GPT: LayerNorm epsilon (1e-5) */
 };
+/* The config tables (nn/config.h) of gpt, lstm and gru: JSON, checks, options and help. */
+extern const struct nn_cfg lm_cfg_gpt, lm_cfg_lstm, lm_cfg_gru;
+const struct nn_cfg *lm_cfg(const char *family); /* one of them (gru for an unknown name) */
 /* A family's defaults (byte tokenizer, 4 layers, dim 128, 4 heads, context 128, untied). */
 struct lm_config lm_config_default(const char *family);
 /* VKG_ERR_ARG naming the bad field (e.g. dim not a multiple of heads). */
 vkg_status lm_config_check(const struct lm_config *c);
-void lm_config_json(const struct lm_config *c, char *out, size_t n);
-/* Parses lm_config_json's output (VKG_ERR_FORMAT if it is not one). */
-vkg_status lm_config_parse(const char *json, struct lm_config *c);
 
 // ---- a model and the family interface ----
 

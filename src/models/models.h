@@ -1,6 +1,7 @@
 /* Model families. Each builds an nn_model (train.h) from options and data. */
 #ifndef VKGEN_MODELS_H
 #define VKGEN_MODELS_H
+#include "nn/config.h"
 #include "nn/train.h"
 
 /* The Fashion-MNIST classifier: conv(1->c1, k5, s2) relu, conv(c1->c2, k5, s2) batchnorm relu,
@@ -13,7 +14,11 @@ struct classifier_opts {
   size_t limit;         /* > 0: use only the first `limit` training images */
   uint64_t seed;        /* initialization */
   int no_data;          /* 1: skip loading the dataset (for inference only; the model cannot be trained) */
+  const vkg_st *expect; /* when loading weights: each parameter is checked against this file as it is made */
+  const char *expect_path;
 };
+/* The architecture table (nn/config.h) over c1, c2 and hidden. */
+extern const struct nn_cfg classifier_cfg;
 struct classifier_opts classifier_opts_default(void);
 /* Loads the data, makes and initializes the parameters. */
 vkg_status classifier_create(vkg_ctx *ctx, const struct classifier_opts *o, struct nn_model **out);

@@ -2,7 +2,6 @@
  * negative ELBO, the model for the shared training loop, and the inference helpers behind
  * 'vkgen sample|eval vae'. Shape letters: B batch, C channels, S image size, Z latent size, P pixels
  * per image (C*S*S), F the flattened encoder features (2w*(S/4)^2), K noise samples per image. */
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +38,7 @@ const struct nn_cfg vae_cfg = {"vae", vae_fields, sizeof vae_fields / sizeof vae
                                check_config};
 
 struct vae_config vae_config_default(void) {
-  struct vae_config c;
+  struct vae_config c = {0};
   nn_cfg_defaults(&vae_cfg, &c);
   return c;
 }

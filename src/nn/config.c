@@ -36,7 +36,6 @@ static void opt_name(const struct nn_cfg_field *f, char *out, size_t n) {
 }
 
 void nn_cfg_defaults(const struct nn_cfg *c, void *cfg) {
-  memset(cfg, 0, c->size);
   for (int i = 0; i < c->n; i++) {
     const struct nn_cfg_field *f = &c->fields[i];
     if (f->type == NN_CFG_INT)

@@ -48,36 +48,22 @@ struct nn_cfg {
 
 /* Table entries: NN_CFG_INT_F(struct gan_config, width, 8, 1, 1024, NULL, "base channel count w"). */
 #define NN_CFG_INT_F(T, f, d, lo_, hi_, set_, help_)                                                                   \
-  {.key = #f,                                                                                                          \
-   .type = NN_CFG_INT,                                                                                                 \
-   .offset = offsetof(T, f),                                                                                           \
-   .size = sizeof(int),                                                                                                \
-   .def = (d),                                                                                                         \
-   .lo = (lo_),                                                                                                        \
-   .hi = (hi_),                                                                                                        \
-   .set = (set_),                                                                                                      \
-   .help = (help_)}
+  {                                                                                                                    \
+    .key = #f, .type = NN_CFG_INT, .offset = offsetof(T, f), .size = sizeof(int), .def = (d), .lo = (lo_),             \
+    .hi = (hi_), .set = (set_), .help = (help_)                                                                        \
+  }
 #define NN_CFG_FLOAT_F(T, f, d, lo_, hi_, help_)                                                                       \
-  {.key = #f,                                                                                                          \
-   .type = NN_CFG_FLOAT,                                                                                               \
-   .offset = offsetof(T, f),                                                                                           \
-   .size = sizeof(float),                                                                                              \
-   .def = (d),                                                                                                         \
-   .lo = (lo_),                                                                                                        \
-   .hi = (hi_),                                                                                                        \
-   .help = (help_),                                                                                                    \
-   .value_name = "X"}
+  {                                                                                                                    \
+    .key = #f, .type = NN_CFG_FLOAT, .offset = offsetof(T, f), .size = sizeof(float), .def = (d), .lo = (lo_),         \
+    .hi = (hi_), .help = (help_), .value_name = "X"                                                                    \
+  }
 #define NN_CFG_STR_F(T, f, d, set_, help_)                                                                             \
-  {.key = #f,                                                                                                          \
-   .type = NN_CFG_STR,                                                                                                 \
-   .offset = offsetof(T, f),                                                                                           \
-   .size = sizeof(((T *)0)->f),                                                                                        \
-   .set = (set_),                                                                                                      \
-   .def_str = (d),                                                                                                     \
-   .help = (help_),                                                                                                    \
-   .value_name = "NAME"}
+  {                                                                                                                    \
+    .key = #f, .type = NN_CFG_STR, .offset = offsetof(T, f), .size = sizeof(((T *)0)->f), .set = (set_),               \
+    .def_str = (d), .help = (help_), .value_name = "NAME"                                                              \
+  }
 
-/* Fills every field with its default. */
+/* Sets every field of the table to its default (other members of the struct are left alone). */
 void nn_cfg_defaults(const struct nn_cfg *c, void *cfg);
 /* VKG_ERR_ARG naming the first field out of its range or set ("gan config: width 0 is out of range
  * (1 to 1024)"), then the family's own check. */
