@@ -3,6 +3,7 @@
 #define VKGEN_CLI_H
 #include <stdio.h>
 
+#include "nn/config.h"
 #include "vkgen.h"
 
 /* Options every subcommand takes. */
@@ -25,35 +26,47 @@ vkg_ctx *cli_ctx(const struct cli_common *c);
 int cli_ctx_done(vkg_ctx *ctx, int rc);
 /* Parses a whole decimal integer in [lo, hi]; prints an error naming opt and returns 0 if bad. */
 int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
+/* If argv[i] is an architecture option of table c, parses it into cfg: the argv entries used, 0 if it
+ * is not one, -1 after printing the error. */
+int cli_arch_opt(const struct nn_cfg *c, void *cfg, int argc, char **argv, int i);
 
 /* ---- model families: vkgen train|sample|eval|bench <family> ---- */
 struct cli_family {
   const char *name, *summary;
+  const char *modality;     /* "image", "text" or "audio" */
+  const char *writes;       /* what 'vkgen sample' writes */
+  const struct nn_cfg *cfg; /* the architecture table: options, help, weights config */
+  /* Training defaults: epochs, batch, learning rate, Adam's beta1, gradient clipping (0: off). */
+  int epochs, batch;
+  double lr, beta1, clip;
   int (*train)(int argc, char **argv); /* argv[0] is the family name */
   int (*sample)(int argc, char **argv);
   int (*eval)(int argc, char **argv);
   int (*bench)(int argc, char **argv);
 };
-extern const struct cli_family cli_families[];           /* ends with a NULL name */
-int cmd_family(const char *verb, int argc, char **argv); /* dispatches verb to the family in argv[1] */
+extern const struct cli_family cli_families[];              /* ends with a NULL name */
+const struct cli_family *cli_family_find(const char *name); /* NULL if there is none */
+int cmd_family(const char *verb, int argc, char **argv);    /* dispatches verb to the family in argv[1] */
 
 /* ---- training options shared by every family (cli/train.c) ---- */
 #include "nn/train.h"
 struct cli_train {
+  const struct cli_family *fam;
   struct cli_common c;
   struct nn_train_opts o;
   vkg_optim_kind optim;
   int cosine, batch;
-  double clip;
+  double clip, beta1;
   size_t limit;
   const char *data_dir;
 };
-/* Defaults for a family: its output directory runs/<family>, epochs, learning rate and batch. */
-void cli_train_defaults(struct cli_train *t, const char *family, int epochs, float lr, int batch);
+/* The family's training defaults (cli_families[]) and its output directory runs/<family>. */
+void cli_train_defaults(struct cli_train *t, const char *family);
 /* If argv[i] is a common training option, parses it and returns how many argv entries it used (1 or
  * 2); 0 if it is not one; -1 after printing an error. */
 int cli_train_opt(struct cli_train *t, int argc, char **argv, int i);
-void cli_train_help(FILE *f); /* the common options, for a family's --help */
+/* The common options with the family's defaults, for its --help. */
+void cli_train_help(FILE *f, const struct cli_train *defaults);
 /* Completes the optimizer and schedule for m and runs nn_train; returns the exit code. */
 int cli_train_run(struct cli_train *t, struct nn_model *m);
 

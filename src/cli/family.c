@@ -6,19 +6,33 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "models/gan.h"
+#include "models/lm.h"
+#include "models/models.h"
+#include "models/vae.h"
 
+/* Every family: registering one is one line here. */
 const struct cli_family cli_families[] = {
-    {"classifier", "Fashion-MNIST classifier (FID features)", train_classifier, NULL, NULL, NULL},
-    {"gan", "DCGAN on Fashion-MNIST or your images", train_gan, sample_gan, eval_gan, bench_gan},
-    {"vae", "convolutional VAE on Fashion-MNIST or your images", train_vae, sample_vae, eval_vae, bench_vae},
-    {"gpt", "GPT decoder language model on the fortunes (or a Hugging Face GPT-2)", train_text_family,
-     sample_text_family, eval_text_family, bench_text_family},
-    {"lstm", "LSTM language model on the fortunes", train_text_family, sample_text_family, eval_text_family,
-     bench_text_family},
-    {"gru", "GRU language model on the fortunes", train_text_family, sample_text_family, eval_text_family,
-     bench_text_family},
-    {NULL, NULL, NULL, NULL, NULL, NULL},
+    {"classifier", "Fashion-MNIST classifier (the features of FID)", "image", NULL, &classifier_cfg, 3, 64, 1e-3, 0.9,
+     0, train_classifier, NULL, NULL, NULL},
+    {"gan", "DCGAN on Fashion-MNIST or your images", "image", "a PNG grid", &gan_cfg, 1, 64, 2e-4, 0.5, 0, train_gan,
+     sample_gan, eval_gan, bench_gan},
+    {"vae", "convolutional VAE on Fashion-MNIST or your images", "image", "a PNG grid", &vae_cfg, 1, 32, 1e-3, 0.9, 0,
+     train_vae, sample_vae, eval_vae, bench_vae},
+    {"gpt", "GPT decoder language model on the fortunes (or a Hugging Face GPT-2)", "text", "text on stdout",
+     &lm_cfg_gpt, 1, 16, 1e-3, 0.9, 1, train_text_family, sample_text_family, eval_text_family, bench_text_family},
+    {"lstm", "LSTM language model on the fortunes", "text", "text on stdout", &lm_cfg_lstm, 1, 16, 1e-3, 0.9, 1,
+     train_text_family, sample_text_family, eval_text_family, bench_text_family},
+    {"gru", "GRU language model on the fortunes", "text", "text on stdout", &lm_cfg_gru, 1, 16, 1e-3, 0.9, 1,
+     train_text_family, sample_text_family, eval_text_family, bench_text_family},
+    {0},
 };
+
+const struct cli_family *cli_family_find(const char *name) {
+  for (const struct cli_family *f = cli_families; f->name; f++)
+    if (!strcmp(f->name, name)) return f;
+  return NULL;
+}
 
 int cmd_family(const char *verb, int argc, char **argv) {
   char names[256] = "";

@@ -24,48 +24,6 @@ static double now_s(void) {
 
 // ---- options shared by the subcommands ----
 
-/* If argv[i] is an architecture option, parses it into a; returns the argv entries used, 0 if it is
- * not one, -1 after an error. */
-static int arch_opt(struct gan_arch *a, int argc, char **argv, int i) {
-  const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-  long n;
-  if (!strcmp(o, "--conditional")) {
-    a->classes = 10;
-    return 1;
-  }
-  struct {
-    const char *name;
-    int *field;
-    long lo, hi;
-  } opts[] = {{"--size", &a->size, 28, 64},
-              {"--channels", &a->channels, 1, 3},
-              {"--z", &a->z, 1, 4096},
-              {"--width", &a->width, 1, 1024},
-              {"--embed", &a->embed, 1, 4096}};
-  for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
-    if (strcmp(o, opts[k].name)) continue;
-    if (!cli_int(o, v, opts[k].lo, opts[k].hi, &n)) return -1;
-    if (!strcmp(o, "--size") && n != 28 && n != 32 && n != 64) {
-      cli_error("--size expects 28, 32 or 64, got '%s'", v);
-      return -1;
-    }
-    if (!strcmp(o, "--channels") && n == 2) {
-      cli_error("--channels expects 1 or 3, got '%s'", v);
-      return -1;
-    }
-    *opts[k].field = (int)n;
-    return 2;
-  }
-  return 0;
-}
-
-static const char *arch_help = "  --size N          image side: 28, 32 or 64 (default 28)\n"
-                               "  --channels N      1 (gray) or 3 (RGB) (default 1)\n"
-                               "  --z N             latent size (default 64)\n"
-                               "  --width N         base channel count w (default 8); G starts at w*2^n channels\n"
-                               "  --conditional     condition G and D on the 10 Fashion-MNIST classes\n"
-                               "  --embed N         G's class-embedding size (default 16)\n";
-
 /* The weights to use: --weights, else the default asset; prints an error if there is none. */
 static const char *weights_path(const char *given, char *buf, size_t n) {
   if (given) {
@@ -113,31 +71,23 @@ static int32_t *make_labels(const struct gan_arch *a, int n, int cls, int per_ro
 
 int train_gan(int argc, char **argv) {
   struct cli_train t;
-  cli_train_defaults(&t, "gan", DEFAULT_EPOCHS, 2e-4f, 64);
+  cli_train_defaults(&t, "gan");
   struct gan_opts go = gan_opts_default();
-  go.arch.embed = 16;
-  double beta1 = 0.5;
   for (int i = 1; i < argc;) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: vkgen train gan [options]\n\n"
              "Trains a DCGAN on Fashion-MNIST (or on a folder of images with --data DIR): the discriminator's\n"
              "step (real vs generated), then the generator's (non-saturating loss), for every batch. Writes\n"
              "checkpoint.safetensors (resumable), metrics.jsonl (loss_d, loss_g), loss.png, gan.safetensors and\n"
-             "a grid of 64 samples samples.png into --out.\n"
-             "Defaults: %d epoch, batch 64, Adam lr 0.0002 with beta1 0.5.\n\noptions:\n",
-             DEFAULT_EPOCHS);
-      fputs(arch_help, stdout);
-      puts("  --beta1 X         Adam's beta1 (default 0.5, as DCGAN)");
-      cli_train_help(stdout);
+             "a grid of 64 samples samples.png into --out.\n\narchitecture:\n");
+      nn_cfg_help(&gan_cfg, stdout);
+      puts("\ntraining:");
+      cli_train_help(stdout, &t);
       puts("\n--data DIR takes Fashion-MNIST's IDX files or any folder of .png/.jpg images (cropped and resized\n"
            "to --size); 28-pixel Fashion-MNIST is padded to 32 or scaled 2x and padded to 64.");
       return 0;
     }
-    int used = arch_opt(&go.arch, argc, argv, i);
-    if (!used && !strcmp(argv[i], "--beta1")) {
-      if (!cli_float("--beta1", i + 1 < argc ? argv[i + 1] : NULL, 0, 0.999999, &beta1)) return 1;
-      used = 2;
-    }
+    int used = cli_arch_opt(&gan_cfg, &go.arch, argc, argv, i);
     if (!used) used = cli_train_opt(&t, argc, argv, i);
     if (used < 0) return 1;
     if (used == 0) return cli_error("train gan: unknown option '%s' (see 'vkgen train gan --help')", argv[i]);
@@ -153,14 +103,7 @@ int train_gan(int argc, char **argv) {
   struct nn_model *m;
   int rc = 0;
   if (gan_create(ctx, &go, &m)) return cli_ctx_done(ctx, cli_vkg_error("train"));
-  /* As cli_train_run, with DCGAN's beta1 for Adam. */
-  t.o.optim = vkg_optim_desc_default(t.optim);
-  if (t.optim != VKG_SGD) t.o.optim.beta1 = (float)beta1;
-  t.o.optim.clip_norm = (float)t.clip;
-  long spe = (long)(m->n_train / (size_t)m->batch);
-  if (t.cosine) t.o.lr.total = (int)(t.o.steps > 0 ? t.o.steps : (long)t.o.epochs * spe);
-  vkg_status s = nn_train(m, &t.o);
-  if (s) rc = cli_vkg_error("train");
+  rc = cli_train_run(&t, m);
   /* A look at the result: 64 samples of the trained generator. */
   if (!rc) {
     char path[4096];
@@ -169,7 +112,7 @@ int train_gan(int argc, char **argv) {
     float *z = malloc(sizeof *z * 64 * (size_t)a->z);
     float *img = malloc(sizeof *img * 64 * (size_t)a->channels * a->size * a->size);
     int32_t *y = make_labels(a, 64, -1, 0);
-    s = gan_latents(m, 1, 64, z);
+    vkg_status s = gan_latents(m, 1, 64, z);
     if (!s) s = gan_generate(m, z, y, 64, img);
     if (!s) s = vkg_png_grid(path, img, 64, a->channels, a->size, a->size, a->classes ? a->classes : 8);
     if (s)
@@ -187,7 +130,7 @@ int train_gan(int argc, char **argv) {
 int sample_gan(int argc, char **argv) {
   struct cli_common c = {0};
   const char *out = "samples.png", *weights = NULL;
-  long n = 64, seed = 1, cols = 0, cls = -1, steps = 8;
+  long n = 64, seed = 1, cols = 0, cls = -1;
   int interpolate = 0;
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -199,7 +142,7 @@ int sample_gan(int argc, char **argv) {
     }
     if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
       puts("usage: vkgen sample gan [-n N] [-o FILE] [--seed S] [--weights FILE] [--cols N] [--class K]\n"
-           "                        [--interpolate [--steps-per-row N]]\n\n"
+           "                        [--interpolate]\n\n"
            "Draws N images from the generator (batchnorm in inference mode, batches of up to 256) into one PNG\n"
            "grid. The same seed gives the same file; sample i depends only on the seed and i.\n"
            "  -n N              samples (default 64), or rows with --interpolate\n"
@@ -207,15 +150,15 @@ int sample_gan(int argc, char **argv) {
            "  --seed S          latent noise seed (default 1)\n"
            "  --weights FILE    gan.safetensors from 'vkgen train gan', or a shipped model by name: emoji-gan\n"
            "                    (64x64 RGB emoji; default: the assets' gan.safetensors)\n"
-           "  --cols N          grid columns (default: square; the classes for a conditional model)\n"
+           "  --cols N          grid columns (default: square; the classes for a conditional model); with\n"
+           "                    --interpolate, images per row (default 8)\n"
            "  --class K         conditional models: only class K (0-9); default: every class in turn\n"
            "  --interpolate     each row walks between two random latents by spherical interpolation (slerp)\n"
-           "  --steps-per-row N images per interpolation row (default 8)\n"
            "  --device D        device index or name");
       return 0;
     }
     int takes = !strcmp(o, "-n") || !strcmp(o, "-o") || !strcmp(o, "--seed") || !strcmp(o, "--weights") ||
-                !strcmp(o, "--cols") || !strcmp(o, "--class") || !strcmp(o, "--steps-per-row");
+                !strcmp(o, "--cols") || !strcmp(o, "--class");
     if (takes && !v) return cli_error("%s needs a value", o);
     if (!strcmp(o, "-n")) {
       if (!cli_int(o, v, 1, MAX_SAMPLES, &n)) return 1;
@@ -229,8 +172,6 @@ int sample_gan(int argc, char **argv) {
       if (!cli_int(o, v, 1, 1000, &cols)) return 1;
     } else if (!strcmp(o, "--class")) {
       if (!cli_int(o, v, 0, 999, &cls)) return 1;
-    } else if (!strcmp(o, "--steps-per-row")) {
-      if (!cli_int(o, v, 2, 100, &steps)) return 1;
     } else if (!strcmp(o, "--interpolate")) {
       interpolate = 1;
       continue;
@@ -239,6 +180,8 @@ int sample_gan(int argc, char **argv) {
     }
     i++;
   }
+  long steps = cols ? cols : 8; /* images per interpolation row */
+  if (interpolate && steps < 2) return cli_error("--cols: an interpolation row needs at least 2 images");
   if (interpolate && n * steps > MAX_SAMPLES)
     return cli_error("--interpolate: %ld rows of %ld images is more than %d images", n, steps, MAX_SAMPLES);
   if (!output_dir_ok(out)) return 1;
@@ -517,13 +460,12 @@ int bench_gan(int argc, char **argv) {
   struct cli_common c = {0};
   const char *weights = NULL;
   struct gan_arch arch = gan_arch_default();
-  arch.embed = 16;
   long batch = 64, steps = 5;
   int arch_given = 0;
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int used = cli_common_opt(&c, argc, argv, i);
-    if (!used) used = arch_opt(&arch, argc, argv, i), arch_given |= used > 0;
+    if (!used) used = cli_arch_opt(&gan_cfg, &arch, argc, argv, i), arch_given |= used > 0;
     if (used < 0) return 1;
     if (used) {
       i += used - 1;
@@ -539,7 +481,7 @@ int bench_gan(int argc, char **argv) {
            "  --steps N         timed training steps (default 5, after one warm-up step)\n"
            "  --json            one JSON object\n"
            "  --device D        device index or name");
-      fputs(arch_help, stdout);
+      nn_cfg_help(&gan_cfg, stdout);
       return 0;
     }
     int takes = !strcmp(o, "--weights") || !strcmp(o, "--batch") || !strcmp(o, "--steps");

@@ -8,96 +8,27 @@
 
 #include "cli.h"
 
-int cli_error(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("error: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  return 1;
-}
-
-int cli_vkg_error(const char *doing) {
-  fprintf(stderr, "error: %s%s%s\n", doing ? doing : "", doing ? ": " : "", vkg_last_error());
-  if (*vkg_last_hint()) fprintf(stderr, "hint: %s\n", vkg_last_hint());
-  return 1;
-}
-
-int cli_common_opt(struct cli_common *c, int argc, char **argv, int i) {
-  if (!strcmp(argv[i], "--device")) {
-    if (i + 1 >= argc) {
-      cli_error("--device needs an index or a name (see 'vkgen devices')");
-      return -1;
-    }
-    c->device = argv[i + 1];
-    return 2;
-  }
-  if (!strcmp(argv[i], "--watch")) {
-    /* The directory is optional: the next argument is taken only if it is not an option. */
-    if (i + 1 < argc && argv[i + 1][0] != '-') {
-      c->watch = argv[i + 1];
-      return 2;
-    }
-#ifdef VKGEN_SOURCE_SHADERS
-    c->watch = VKGEN_SOURCE_SHADERS;
-#else
-    c->watch = "shaders";
-#endif
-    return 1;
-  }
-  return 0;
-}
-
-vkg_ctx *cli_ctx(const struct cli_common *c) {
-  struct vkg_ctx_desc d = vkg_ctx_desc_default();
-  d.device = c->device;
-  d.watch_shaders = c->watch;
-  vkg_ctx *ctx;
-  if (vkg_ctx_create(&d, &ctx)) {
-    cli_vkg_error(NULL);
-    return NULL;
-  }
-  return ctx;
-}
-
-int cli_ctx_done(vkg_ctx *ctx, int rc) {
-  uint32_t n = ctx ? vkg_ctx_validation_messages(ctx) : 0;
-  vkg_ctx_destroy(ctx);
-  if (n) {
-    fprintf(stderr, "error: the Vulkan validation layer reported %u message(s) (shown above)\n", n);
-    return 1;
-  }
-  return rc;
-}
-
-int cli_int(const char *opt, const char *s, long lo, long hi, long *out) {
-  char *end;
-  errno = 0;
-  long v = s ? strtol(s, &end, 10) : 0;
-  if (!s || !*s || *end || errno || v < lo || v > hi) {
-    cli_error("%s expects a whole number from %ld to %ld, got '%s'", opt, lo, hi, s ? s : "");
-    return 0;
-  }
-  *out = v;
-  return 1;
-}
-
 static void usage(FILE *f) {
   fputs("usage: vkgen <command> [options]\n"
         "\n"
         "commands:\n"
-        "  devices      list Vulkan devices and their capabilities\n"
-        "  selfcheck    run every op once against a plain-C reference on the chosen device\n"
-        "  bench ops    time each op at a few sizes (GFLOP/s or GB/s); --json for JSON\n"
-        "  train MODEL  train a model (classifier, gan, vae) with checkpoints, metrics and a loss plot\n"
-        "  sample MODEL sample from a trained model (gan, vae) into a PNG grid\n"
-        "  eval MODEL   measure a trained model (FID; for the VAE also reconstruction and ELBO)\n"
-        "  bench MODEL  sampling images/s and training steps/s of a model\n"
-        "  dev OP       re-check an op against a plain-C reference on every shader save (hot reload)\n"
+        "  devices             list Vulkan devices and their capabilities\n"
+        "  selfcheck           run every op once against a plain-C reference on the chosen device\n"
+        "  train FAMILY        train a model with checkpoints, metrics and a loss plot\n"
+        "  sample FAMILY       sample from a trained model (the shipped one by default)\n"
+        "  eval FAMILY         measure a trained model (FID, ELBO, held-out loss, BLEU)\n"
+        "  bench ops|FAMILY    time each op, or a family's sampling and training throughput\n"
+        "  dev OP              re-check an op against a plain-C reference on every shader save (hot reload)\n"
         "\n"
-        "options for every command:\n"
-        "  --device INDEX|NAME   use this device (index or part of its name; also $VKGEN_DEVICE)\n"
+        "families:\n",
+        f);
+  for (const struct cli_family *m = cli_families; m->name; m++)
+    fprintf(f, "  %-10s %-6s %s%s%s\n", m->name, m->modality, m->summary, m->writes ? "; sample writes " : "",
+            m->writes ? m->writes : "");
+  fputs("\n"
+        "options for every command (--opt=value works as well as --opt value):\n"
+        "  --device INDEX|NAME   use this device (index, part of its name, or cpu/gpu for the first of that\n"
+        "                        type; also $VKGEN_DEVICE)\n"
         "  --watch [DIR]         (train, sample, bench, dev) hot-reload shaders edited in DIR (default:\n"
         "                        the source tree's shaders/)\n"
         "\n"
@@ -106,11 +37,35 @@ static void usage(FILE *f) {
         "  VKGEN_VALIDATE=1      enable the Khronos validation layer with synchronization validation\n"
         "  VKGEN_PIPELINE_CACHE  pipeline cache file (default ~/.cache/vkgen/); empty disables it\n"
         "\n"
-        "Run 'vkgen <command> --help' for the options of a command.\n",
+        "Run 'vkgen COMMAND --help' or 'vkgen COMMAND FAMILY --help' for the options of a command.\n",
         f);
 }
 
+/* --opt=value becomes --opt value, for every command. The new argv lives as long as the process. */
+static char **split_equals(int *argc, char **argv) {
+  int n = *argc, extra = 0;
+  for (int i = 1; i < n; i++)
+    extra += !strncmp(argv[i], "--", 2) && strchr(argv[i], '=') != NULL;
+  if (!extra) return argv;
+  char **out = calloc((size_t)(n + extra + 1), sizeof *out);
+  if (!out) return argv;
+  int k = 0;
+  for (int i = 0; i < n; i++) {
+    char *eq = i && !strncmp(argv[i], "--", 2) ? strchr(argv[i], '=') : NULL;
+    if (!eq) {
+      out[k++] = argv[i];
+      continue;
+    }
+    *eq = 0; /* argv's strings may be modified */
+    out[k++] = argv[i];
+    out[k++] = eq + 1;
+  }
+  *argc = k;
+  return out;
+}
+
 int main(int argc, char **argv) {
+  argv = split_equals(&argc, argv);
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -18,48 +18,13 @@ static double now_s(void) {
 
 // ---- architecture options ----
 
-static const char arch_help[] =
-    "architecture (a new model; weights files carry their own):\n"
-    "  --layers N        layers (default 4)\n"
-    "  --dim N           width (default 128)\n"
-    "  --heads N         attention heads, gpt (default 4)\n"
-    "  --context N       positions (gpt) or training window (rnn) in tokens (default 128)\n"
-    "  --mlp N           gpt MLP width (default 4 * dim)\n"
-    "  --tokenizer NAME  bytes (default) or gpt2 (GPT-2's BPE; needs its vocab.json and merges.txt)\n"
-    "  --tied            the output head is the token embedding (default: its own matrix)\n";
-
-/* Parses an architecture option into c; returns argv entries used, 0 if none, -1 on error. */
+/* An architecture option of the family's table; --tokenizer also sets the vocabulary, and --mlp is
+ * noted (its default follows --dim). */
 static int arch_opt(struct lm_config *c, int *mlp_given, int argc, char **argv, int i) {
-  const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-  long n;
-  if (!strcmp(o, "--tied")) {
-    c->tied = 1;
-    return 1;
-  }
-  int *dst = !strcmp(o, "--layers")    ? &c->layers
-             : !strcmp(o, "--dim")     ? &c->dim
-             : !strcmp(o, "--heads")   ? &c->heads
-             : !strcmp(o, "--context") ? &c->context
-             : !strcmp(o, "--mlp")     ? &c->mlp
-                                       : NULL;
-  if (!dst && strcmp(o, "--tokenizer")) return 0;
-  if (!v) {
-    cli_error("%s needs a value", o);
-    return -1;
-  }
-  if (!dst) {
-    if (strcmp(v, "bytes") && strcmp(v, "gpt2")) {
-      cli_error("--tokenizer expects bytes or gpt2, got '%s'", v);
-      return -1;
-    }
-    snprintf(c->tokenizer, sizeof c->tokenizer, "%s", v);
-    c->vocab = !strcmp(v, "bytes") ? 256 : 50257;
-    return 2;
-  }
-  if (!cli_int(o, v, 1, dst == &c->context ? 65536 : 16384, &n)) return -1;
-  *dst = (int)n;
-  if (dst == &c->mlp) *mlp_given = 1;
-  return 2;
+  int used = cli_arch_opt(lm_cfg(c->family), c, argc, argv, i);
+  if (used > 0 && !strcmp(argv[i], "--tokenizer")) c->vocab = !strcmp(c->tokenizer, "bytes") ? 256 : 50257;
+  if (used > 0 && !strcmp(argv[i], "--mlp")) *mlp_given = 1;
+  return used;
 }
 
 /* Fills the family's defaults into c and checks that the family is built. */
@@ -85,8 +50,7 @@ static const char *default_weights(const char *family, char *buf, size_t n) {
 static int train_text(int argc, char **argv) {
   const char *family = argv[0];
   struct cli_train t;
-  cli_train_defaults(&t, family, 1, 1e-3f, 16);
-  t.clip = 1.0;
+  cli_train_defaults(&t, family);
   struct lm_config c = lm_config_default(family);
   int mlp_given = 0;
   long val_tokens = 16384;
@@ -96,10 +60,12 @@ static int train_text(int argc, char **argv) {
              "Trains a %s language model on the Debian fortunes (every 20th fortune held out for validation).\n"
              "Writes checkpoint.safetensors (resumable), metrics.jsonl, loss.png and %s.safetensors into --out.\n"
              "After each epoch: val_loss (nats per byte of text), val_ppl (per-token perplexity), val_loss_token.\n"
-             "Defaults: 1 epoch, batch 16, lr 0.001, --clip 1.\n\noptions:\n",
+             "\narchitecture (a new model; weights files carry their own):\n",
              family, family, family);
-      cli_train_help(stdout);
-      printf("  --val-tokens N    validation tokens per evaluation (default 16384)\n%s", arch_help);
+      nn_cfg_help(lm_cfg(family), stdout);
+      puts("\ntraining:");
+      cli_train_help(stdout, &t);
+      puts("  --val-tokens N    validation tokens per evaluation (default 16384)");
       return 0;
     }
     int used = cli_train_opt(&t, argc, argv, i);
@@ -562,8 +528,9 @@ static int bench_text(int argc, char **argv) {
              "  --batch N           training batch (default 16)\n"
              "  --steps N           timed training steps (default 3, after a warm-up)\n"
              "  --quick             decode 16 positions and train 1 step (a smoke test)\n"
-             "  --json              one JSON object\n%s",
-             family, family, arch_help);
+             "  --json              one JSON object\n",
+             family, family);
+      nn_cfg_help(lm_cfg(family), stdout);
       return 0;
     }
     if (!strcmp(o, "--json")) {

@@ -17,26 +17,35 @@ int cli_float(const char *opt, const char *s, double lo, double hi, double *out)
   return 1;
 }
 
-void cli_train_defaults(struct cli_train *t, const char *family, int epochs, float lr, int batch) {
+void cli_train_defaults(struct cli_train *t, const char *family) {
   static char out[256];
   memset(t, 0, sizeof *t);
+  t->fam = cli_family_find(family);
   snprintf(out, sizeof out, "runs/%s", family);
-  t->o = (struct nn_train_opts){.epochs = epochs, .seed = 1, .out_dir = out, .log_every = 50};
-  t->o.lr = (struct vkg_lr_schedule){.lr = lr};
+  t->o = (struct nn_train_opts){.epochs = t->fam->epochs, .seed = 1, .out_dir = out, .log_every = 50};
+  t->o.lr = (struct vkg_lr_schedule){.lr = (float)t->fam->lr};
   t->optim = VKG_ADAM;
-  t->batch = batch;
+  t->batch = t->fam->batch;
+  t->beta1 = t->fam->beta1;
+  t->clip = t->fam->clip;
 }
 
-void cli_train_help(FILE *f) {
-  fputs("  --epochs N        passes over the training set\n"
-        "  --steps N         stop after N steps instead\n"
-        "  --batch N         batch size\n"
-        "  --lr X            peak learning rate\n"
-        "  --warmup N        linear warmup steps (default 0)\n"
-        "  --cosine          cosine decay to 0 over the run (default: constant)\n"
-        "  --optim NAME      adam, adamw or sgd (default adam)\n"
-        "  --clip X          clip the global gradient norm to X (default: off)\n"
-        "  --seed N          initialization, data order and noise (default 1)\n"
+void cli_train_help(FILE *f, const struct cli_train *d) {
+  fprintf(f,
+          "  --epochs N        passes over the training set (default %d)\n"
+          "  --steps N         stop after N steps instead\n"
+          "  --batch N         batch size (default %d)\n"
+          "  --lr X            peak learning rate (default %g)\n"
+          "  --warmup N        linear warmup steps (default 0)\n"
+          "  --cosine          cosine decay to 0 over the run (default: constant)\n"
+          "  --optim NAME      adam, adamw or sgd (default adam)\n"
+          "  --beta1 X         Adam's beta1 (default %g)\n",
+          d->o.epochs, d->batch, (double)d->o.lr.lr, d->beta1);
+  if (d->clip > 0)
+    fprintf(f, "  --clip X          clip the global gradient norm to X (default %g; 0: off)\n", d->clip);
+  else
+    fputs("  --clip X          clip the global gradient norm to X (default: off)\n", f);
+  fputs("  --seed N          initialization, data order and noise (default 1)\n"
         "  --out DIR         output directory (default runs/<model>)\n"
         "  --resume          continue the run in --out from its checkpoint\n"
         "  --log-every N     read the loss back every N steps (default 50)\n"
@@ -55,9 +64,9 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
   const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
   long n;
   double x;
-  static const char *with_value[] = {"--epochs",     "--steps", "--batch", "--lr",  "--warmup",
-                                     "--optim",      "--clip",  "--seed",  "--out", "--log-every",
-                                     "--ckpt-every", "--limit", "--data",  NULL};
+  static const char *with_value[] = {"--epochs",    "--steps",      "--batch", "--lr",   "--warmup",
+                                     "--optim",     "--clip",       "--beta1", "--seed", "--out",
+                                     "--log-every", "--ckpt-every", "--limit", "--data", NULL};
   int takes = 0;
   for (int k = 0; with_value[k]; k++)
     takes |= !strcmp(a, with_value[k]);
@@ -91,6 +100,8 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
       cli_error("--optim expects adam, adamw or sgd, got '%s'", v);
       return -1;
     }
+  } else if (!strcmp(a, "--beta1")) {
+    if (!cli_float(a, v, 0, 0.999999, &t->beta1)) return -1;
   } else if (!strcmp(a, "--clip")) {
     if (!cli_float(a, v, 0, 1e9, &t->clip)) return -1;
   } else if (!strcmp(a, "--seed")) {
@@ -126,6 +137,7 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
 
 int cli_train_run(struct cli_train *t, struct nn_model *m) {
   t->o.optim = vkg_optim_desc_default(t->optim);
+  if (t->optim != VKG_SGD) t->o.optim.beta1 = (float)t->beta1;
   t->o.optim.clip_norm = (float)t->clip;
   long spe = (long)(m->n_train / (size_t)m->batch);
   long total = t->o.steps > 0 ? t->o.steps : (long)t->o.epochs * spe;
@@ -139,14 +151,14 @@ int cli_train_run(struct cli_train *t, struct nn_model *m) {
 
 int train_classifier(int argc, char **argv) {
   struct cli_train t;
-  cli_train_defaults(&t, "classifier", 3, 1e-3f, 64);
+  cli_train_defaults(&t, "classifier");
   for (int i = 1; i < argc;) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       puts("usage: vkgen train classifier [options]\n\n"
            "Trains the Fashion-MNIST classifier whose hidden layer gives the features for FID. Writes\n"
            "checkpoint.safetensors (resumable), metrics.jsonl, loss.png and classifier.safetensors into --out.\n"
-           "Defaults: 3 epochs, batch 64, lr 0.001.\n\noptions:");
-      cli_train_help(stdout);
+           "\noptions:");
+      cli_train_help(stdout, &t);
       return 0;
     }
     int used = cli_train_opt(&t, argc, argv, i);

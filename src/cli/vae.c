@@ -16,35 +16,13 @@
 /* Which architecture options were given explicitly. */
 enum { SET_SIZE = 1, SET_CHANNELS = 2 };
 
-/* --z, --width (--w), --size, --channels: returns the argv entries used, 0 if not one, -1 on error. */
+/* An architecture option of the table, noting whether --size or --channels was given. */
 static int arch_opt(struct vae_config *c, int *set, int argc, char **argv, int i) {
-  const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-  int *field = NULL;
-  long lo = 1, hi = 1024, n;
-  if (!strcmp(a, "--z"))
-    field = &c->z, hi = 4096;
-  else if (!strcmp(a, "--width") || !strcmp(a, "--w"))
-    field = &c->w;
-  else if (!strcmp(a, "--size"))
-    field = &c->size, lo = 4, hi = 512, *set |= SET_SIZE;
-  else if (!strcmp(a, "--channels"))
-    field = &c->channels, hi = 3, *set |= SET_CHANNELS;
-  else
-    return 0;
-  if (!v) {
-    cli_error("%s needs a value", a);
-    return -1;
-  }
-  if (!cli_int(a, v, lo, hi, &n)) return -1;
-  *field = (int)n;
-  return 2;
+  int used = cli_arch_opt(&vae_cfg, c, argc, argv, i);
+  if (used > 0 && !strcmp(argv[i], "--size")) *set |= SET_SIZE;
+  if (used > 0 && !strcmp(argv[i], "--channels")) *set |= SET_CHANNELS;
+  return used;
 }
-
-static const char *arch_help =
-    "  --z N             latent size (default 16)\n"
-    "  --width N         channels of the first convolution; the second has 2N (default 16)\n"
-    "  --size N          28, 32 or 64 (default 28 for Fashion-MNIST, 32 for --data DIR of images)\n"
-    "  --channels N      1 (grey) or 3 (RGB) (default 1 for Fashion-MNIST, 3 for images)\n";
 
 /* Image folders default to 32x32 RGB; Fashion-MNIST is 28x28 grey. */
 static void arch_for_data(struct vae_config *c, int set, const char *data_dir) {
@@ -202,7 +180,7 @@ static int do_interpolate(const struct vae_config *c, const struct nn_params *p,
 
 int train_vae(int argc, char **argv) {
   struct cli_train t;
-  cli_train_defaults(&t, "vae", 1, 1e-3f, 32);
+  cli_train_defaults(&t, "vae");
   struct vae_config arch = vae_config_default();
   int set = 0;
   for (int i = 1; i < argc;) {
@@ -213,9 +191,10 @@ int train_vae(int argc, char **argv) {
            "image; after each epoch val_loss is that of up to 1000 test images. Writes checkpoint.safetensors\n"
            "(resumable), metrics.jsonl, loss.png, vae.safetensors, and a look at the result (samples.png,\n"
            "reconstructions.png) into --out.\n"
-           "Defaults: 1 epoch, batch 32, lr 0.001, z 16, width 16 (about 10 minutes on a 2-core CPU).\n\noptions:");
-      fputs(arch_help, stdout);
-      cli_train_help(stdout);
+           "Image folders default to --size 32 --channels 3.\n\narchitecture:");
+      nn_cfg_help(&vae_cfg, stdout);
+      puts("\ntraining:");
+      cli_train_help(stdout, &t);
       return 0;
     }
     int used = arch_opt(&arch, &set, argc, argv, i);
@@ -260,7 +239,7 @@ int train_vae(int argc, char **argv) {
 int sample_vae(int argc, char **argv) {
   struct cli_common c = {0};
   const char *out = NULL, *weights = NULL, *data_dir = NULL;
-  long n = 64, seed = 0, cols = 10;
+  long n = 64, seed = 1, cols = 10;
   int reconstruct = 0, interpolate = 0, prior = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -278,7 +257,7 @@ int sample_vae(int argc, char **argv) {
            "options:\n"
            "  -n N              images, pairs or rows (default 64)\n"
            "  -o FILE           output PNG (default samples.png, reconstructions.png or interpolations.png)\n"
-           "  --seed S          noise and the choice of test images (default 0; same seed, same PNG)\n"
+           "  --seed S          noise and the choice of test images (default 1; same seed, same PNG)\n"
            "  --weights FILE    weights from 'vkgen train vae' (default assets/vae.safetensors)\n"
            "  --reconstruct     test images beside their reconstructions\n"
            "  --interpolate     latent walks, one per row\n"
@@ -369,7 +348,7 @@ static vkg_status fid_set_make(vkg_ctx *ctx, const char *clf, const float *im, i
 int eval_vae(int argc, char **argv) {
   struct cli_common c = {0};
   const char *weights = NULL, *data_dir = NULL, *clf = NULL;
-  long n = 0, samples = 1, seed = 0;
+  long n = 0, samples = 1, seed = 1;
   int no_fid = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -618,11 +597,8 @@ int bench_vae(int argc, char **argv) {
            "(median of 3 runs), and training (forward, backward, Adam; two steps in flight) as steps/s. The\n"
            "architecture is the default or given below; the weights are random unless --weights is given\n"
            "(speed does not depend on them).\n\noptions:");
-      fputs("  --z N             latent size (default 16)\n"
-            "  --width N         width (default 16)\n"
-            "  --size N          image size (default 28)\n"
-            "  --channels N      1 or 3 (default 1)\n"
-            "  --weights FILE    take the architecture from a weights file\n"
+      nn_cfg_help(&vae_cfg, stdout);
+      fputs("  --weights FILE    take the architecture from a weights file\n"
             "  --batch N         training batch (default 32)\n"
             "  --steps N         timed training steps (default 10)\n"
             "  --json            one JSON object\n"

@@ -29,7 +29,15 @@ static vkg_status check_config(const void *cfg) {
 #define F(...) NN_CFG_INT_F(struct vae_config, __VA_ARGS__)
 static const struct nn_cfg_field vae_fields[] = {
     F(z, 16, 1, 4096, NULL, "latent size"),
-    F(w, 16, 1, 1024, NULL, "channels of the first convolution (the second has 2w)"),
+    {.key = "w",
+     .type = NN_CFG_INT,
+     .offset = offsetof(struct vae_config, w),
+     .size = sizeof(int),
+     .def = 16,
+     .lo = 1,
+     .hi = 1024,
+     .help = "channels of the first convolution (the second has 2w)",
+     .opt = "width"},
     F(size, 28, 4, 512, NULL, "image side, a multiple of 4 (Fashion-MNIST: 28)"),
     F(channels, 1, 1, 3, "1,3", "1 (gray) or 3 (RGB)"),
 };

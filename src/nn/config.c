@@ -235,14 +235,16 @@ void nn_cfg_help(const struct nn_cfg *c, FILE *out) {
       size_t l = strlen(name);
       snprintf(name + l, sizeof name - l, " %s", f->value_name ? f->value_name : "N");
     }
-    if (f->flags & NN_CFG_FLAG)
-      snprintf(range, sizeof range, "sets %s to %g", f->key, f->flag_value);
-    else if (f->type == NN_CFG_STR)
+    if (f->flags & NN_CFG_FLAG) {
+      fprintf(out, "  %-18s%s\n", name, f->help);
+      continue;
+    }
+    if (f->type == NN_CFG_STR)
       snprintf(range, sizeof range, "%s; default %s", f->set ? f->set : "", f->def_str);
     else if (f->set)
-      snprintf(range, sizeof range, "%s; default %g", f->set, f->def);
+      snprintf(range, sizeof range, "%s; default %.10g", f->set, f->def);
     else
-      snprintf(range, sizeof range, "%g to %g; default %g", f->lo, f->hi, f->def);
+      snprintf(range, sizeof range, "%.10g to %.10g; default %.10g", f->lo, f->hi, f->def);
     fprintf(out, "  %-18s%s (%s)\n", name, f->help, range);
   }
 }

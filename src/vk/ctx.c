@@ -259,6 +259,20 @@ static vkg_status choose(VkPhysicalDevice *pds, uint32_t n, const char *want, in
       vkg__hint("run 'vkgen devices' to list them");
       return VKG_ERR_NO_DEVICE;
     }
+    /* "cpu" and "gpu" name a device type: the first CPU device (lavapipe), or the first GPU. */
+    int want_cpu = !strcasecmp(want, "cpu"), want_gpu = !strcasecmp(want, "gpu");
+    for (uint32_t i = 0; i < n && (want_cpu || want_gpu); i++) {
+      VkPhysicalDeviceProperties pr;
+      vkGetPhysicalDeviceProperties(pds[i], &pr);
+      int cpu = pr.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+      int gpu = pr.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU ||
+                pr.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ||
+                pr.deviceType == VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU;
+      if ((want_cpu && cpu) || (want_gpu && gpu)) {
+        *chosen = (int)i;
+        return VKG_OK;
+      }
+    }
     for (uint32_t i = 0; i < n; i++) {
       describe(pds[i], (int)i, &info);
       for (const char *p = info.name; *p; p++)

@@ -1,0 +1,90 @@
+/* Helpers shared by the vkgen subcommands (declared in cli.h): error lines, common options, opening
+ * and closing the context, strict number parsing, and architecture options from a family's table. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("error: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return 1;
+}
+
+int cli_vkg_error(const char *doing) {
+  fprintf(stderr, "error: %s%s%s\n", doing ? doing : "", doing ? ": " : "", vkg_last_error());
+  if (*vkg_last_hint()) fprintf(stderr, "hint: %s\n", vkg_last_hint());
+  return 1;
+}
+
+int cli_common_opt(struct cli_common *c, int argc, char **argv, int i) {
+  if (!strcmp(argv[i], "--device")) {
+    if (i + 1 >= argc) {
+      cli_error("--device needs an index or a name (see 'vkgen devices')");
+      return -1;
+    }
+    c->device = argv[i + 1];
+    return 2;
+  }
+  if (!strcmp(argv[i], "--watch")) {
+    /* The directory is optional: the next argument is taken only if it is not an option. */
+    if (i + 1 < argc && argv[i + 1][0] != '-') {
+      c->watch = argv[i + 1];
+      return 2;
+    }
+#ifdef VKGEN_SOURCE_SHADERS
+    c->watch = VKGEN_SOURCE_SHADERS;
+#else
+    c->watch = "shaders";
+#endif
+    return 1;
+  }
+  return 0;
+}
+
+vkg_ctx *cli_ctx(const struct cli_common *c) {
+  struct vkg_ctx_desc d = vkg_ctx_desc_default();
+  d.device = c->device;
+  d.watch_shaders = c->watch;
+  vkg_ctx *ctx;
+  if (vkg_ctx_create(&d, &ctx)) {
+    cli_vkg_error(NULL);
+    return NULL;
+  }
+  return ctx;
+}
+
+int cli_ctx_done(vkg_ctx *ctx, int rc) {
+  uint32_t n = ctx ? vkg_ctx_validation_messages(ctx) : 0;
+  vkg_ctx_destroy(ctx);
+  if (n) {
+    fprintf(stderr, "error: the Vulkan validation layer reported %u message(s) (shown above)\n", n);
+    return 1;
+  }
+  return rc;
+}
+
+int cli_int(const char *opt, const char *s, long lo, long hi, long *out) {
+  char *end;
+  errno = 0;
+  long v = s ? strtol(s, &end, 10) : 0;
+  if (!s || !*s || *end || errno || v < lo || v > hi) {
+    cli_error("%s expects a whole number from %ld to %ld, got '%s'", opt, lo, hi, s ? s : "");
+    return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+int cli_arch_opt(const struct nn_cfg *c, void *cfg, int argc, char **argv, int i) {
+  int used = nn_cfg_opt(c, cfg, argc, argv, i);
+  if (used < 0) cli_vkg_error(NULL);
+  return used;
+}
