@@ -25,6 +25,27 @@ losses "$tmp/split/metrics.jsonl" >"$tmp/b"
   && ok "loss.png written" || bad "no loss plot"
 [ -s "$tmp/full/classifier.safetensors" ] && ok "weights written" || bad "no weights file"
 
+# Resuming with another optimizer, batch or learning rate would not continue the same run: refused,
+# saying what differs, and nothing in the run is changed.
+cp "$tmp/split/checkpoint.safetensors" "$tmp/ckpt.before"
+for change in "--optim sgd" "--lr 0.5" "--batch 32" "--beta1 0.5" "--clip 1"; do
+  # shellcheck disable=SC2086
+  "$vkgen" train classifier "${common[@]}" --steps 14 $change --out "$tmp/split" --resume 2>"$tmp/err"
+  rc=$? key=${change#--}
+  [ $rc = 1 ] && [ "$(grep -c '^error: ' "$tmp/err")" = 1 ] && grep -q "other settings (${key%% *}:" "$tmp/err" \
+    && cmp -s "$tmp/split/checkpoint.safetensors" "$tmp/ckpt.before" \
+    && ok "--resume with $change is refused: $(head -1 "$tmp/err")" || bad "--resume with $change: $(cat "$tmp/err")"
+done
+
+# --init: fine-tuning the shipped classifier starts from its weights (a low loss at step 1, far below a
+# fresh model's ln 10 = 2.3) with a fresh optimizer.
+assets="$(dirname "$0")/../assets"
+"$vkgen" train classifier "${common[@]}" --steps 1 --log-every 1 --init "$assets/classifier.safetensors" \
+  --out "$tmp/init" 2>"$tmp/err"
+first=$(losses "$tmp/init/metrics.jsonl" | head -1 | cut -d' ' -f2)
+awk -v l="$first" 'BEGIN { exit !(l != "" && l < 1.0) }' && ok "--init starts from the given weights (loss $first)" \
+  || bad "--init: first loss '$first': $(cat "$tmp/err")"
+
 "$vkgen" train classifier "${common[@]}" --steps 12 --out "$tmp/full" 2>"$tmp/err"
 [ $? = 1 ] && grep -q "already exists" "$tmp/err" && grep -q "^hint: .*--resume" "$tmp/err" \
   && ok "an existing run is not overwritten without --resume" || bad "overwrite: $(cat "$tmp/err")"

@@ -59,6 +59,7 @@ struct cli_train {
   double clip, beta1;
   size_t limit;
   const char *data_dir;
+  const char *init; /* --init WEIGHTS */
 };
 /* The family's training defaults (cli_families[]) and its output directory runs/<family>. */
 void cli_train_defaults(struct cli_train *t, const char *family);
@@ -67,6 +68,9 @@ void cli_train_defaults(struct cli_train *t, const char *family);
 int cli_train_opt(struct cli_train *t, int argc, char **argv, int i);
 /* The common options with the family's defaults, for its --help. */
 void cli_train_help(FILE *f, const struct cli_train *defaults);
+/* With --init, reads the architecture of the --init weights into cfg (the family's config struct):
+ * returns 1, or 0 after printing an error. Without --init it does nothing and returns 1. */
+int cli_train_init_config(struct cli_train *t, void *cfg);
 /* Completes the optimizer and schedule for m and runs nn_train; returns the exit code. */
 int cli_train_run(struct cli_train *t, struct nn_model *m);
 

@@ -94,6 +94,7 @@ int train_gan(int argc, char **argv) {
     i += used;
   }
   if (t.batch < 2) return cli_error("--batch must be at least 2 for the GAN's batchnorm, got %d", t.batch);
+  if (!cli_train_init_config(&t, &go.arch)) return 1;
   go.batch = t.batch;
   go.limit = t.limit;
   go.data_dir = t.data_dir;

@@ -80,6 +80,7 @@ static int train_text(int argc, char **argv) {
     i += used;
   }
   if (!mlp_given && c.mlp) c.mlp = 4 * c.dim;
+  if (!cli_train_init_config(&t, &c)) return 1;
   if (!family_ok(family, "train")) return 1;
   vkg_ctx *ctx = cli_ctx(&t.c);
   if (!ctx) return 1;

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "models/models.h"
+#include "nn/weights.h"
 
 int cli_float(const char *opt, const char *s, double lo, double hi, double *out) {
   char *end;
@@ -48,6 +49,7 @@ void cli_train_help(FILE *f, const struct cli_train *d) {
   fputs("  --seed N          initialization, data order and noise (default 1)\n"
         "  --out DIR         output directory (default runs/<model>)\n"
         "  --resume          continue the run in --out from its checkpoint\n"
+        "  --init WEIGHTS    start from these weights (their architecture) with a fresh optimizer\n"
         "  --log-every N     read the loss back every N steps (default 50)\n"
         "  --ckpt-every N    checkpoint every N steps (default: every epoch)\n"
         "  --limit N         use only the first N training examples\n"
@@ -100,6 +102,8 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
       cli_error("--optim expects adam, adamw or sgd, got '%s'", v);
       return -1;
     }
+  } else if (!strcmp(a, "--init")) {
+    t->init = t->o.init = v;
   } else if (!strcmp(a, "--beta1")) {
     if (!cli_float(a, v, 0, 0.999999, &t->beta1)) return -1;
   } else if (!strcmp(a, "--clip")) {
@@ -135,6 +139,15 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
   return 2;
 }
 
+int cli_train_init_config(struct cli_train *t, void *cfg) {
+  if (!t->init) return 1;
+  if (t->o.resume) return !cli_error("--init and --resume exclude each other (a resumed run has its own weights)");
+  vkg_st *st;
+  if (nn_weights_open(t->init, t->fam->name, t->fam->cfg, cfg, &st)) return !cli_vkg_error("train --init");
+  vkg_st_close(st);
+  return 1;
+}
+
 int cli_train_run(struct cli_train *t, struct nn_model *m) {
   t->o.optim = vkg_optim_desc_default(t->optim);
   if (t->optim != VKG_SGD) t->o.optim.beta1 = (float)t->beta1;
@@ -168,6 +181,7 @@ int train_classifier(int argc, char **argv) {
     i += used;
   }
   struct classifier_opts co = classifier_opts_default();
+  if (!cli_train_init_config(&t, &co)) return 1;
   co.batch = t.batch;
   co.limit = t.limit;
   co.data_dir = t.data_dir;

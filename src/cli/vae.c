@@ -204,6 +204,7 @@ int train_vae(int argc, char **argv) {
     i += used;
   }
   arch_for_data(&arch, set, t.data_dir);
+  if (!cli_train_init_config(&t, &arch)) return 1;
   if (nn_cfg_check(&vae_cfg, &arch)) return cli_vkg_error("train vae");
   struct vae_opts vo = vae_opts_default();
   vo.arch = arch;

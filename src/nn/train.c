@@ -14,6 +14,7 @@
 
 #include "internal.h"
 #include "nn/train.h"
+#include "nn/weights.h"
 
 struct curve {
   double *x, *y;
@@ -94,6 +95,38 @@ static vkg_tensor *optim_state(const struct run *r, int p, int i, char *full, si
   return t;
 }
 
+/* The settings a resumed run must share with the checkpoint's run to give the losses an uninterrupted
+ * run would: optimizer, its hyperparameters, batch and learning-rate schedule (the run's length may
+ * change: --steps and --epochs say where to stop). */
+static void train_settings(const struct run *r, char *out, size_t n) {
+  static const char *kinds[] = {[VKG_SGD] = "sgd", [VKG_ADAM] = "adam", [VKG_ADAMW] = "adamw"};
+  const struct vkg_optim_desc *d = &r->o->optim;
+  snprintf(out, n,
+           "optim %s, batch %d, lr %.7g, warmup %d, %s schedule, momentum %.7g, beta1 %.7g, beta2 %.7g, eps %.7g, "
+           "weight decay %.7g, clip %.7g",
+           kinds[d->kind], r->m->batch, (double)r->o->lr.lr, r->o->lr.warmup, r->o->lr.total ? "cosine" : "constant",
+           (double)d->momentum, (double)d->beta1, (double)d->beta2, (double)d->eps, (double)d->weight_decay,
+           (double)d->clip_norm);
+}
+
+/* Where settings a and b (train_settings) first differ, as "batch 16 vs 32"; 0 if they are equal. */
+static int settings_diff(const char *a, const char *b, char *out, size_t n) {
+  while (*a || *b) {
+    const char *ea = strchr(a, ','), *eb = strchr(b, ',');
+    size_t la = ea ? (size_t)(ea - a) : strlen(a), lb = eb ? (size_t)(eb - b) : strlen(b);
+    if (la != lb || strncmp(a, b, la)) {
+      const char *va = memchr(a, ' ', la), *vb = memchr(b, ' ', lb);
+      if (!va || !vb) va = a - 1, vb = b - 1;
+      snprintf(out, n, "%.*s: %.*s in the checkpoint, %.*s here", (int)(va - a), a, (int)(la - (size_t)(va - a) - 1),
+               va + 1, (int)(lb - (size_t)(vb - b) - 1), vb + 1);
+      return 1;
+    }
+    a += la + (ea ? 2 : 0);
+    b += lb + (eb ? 2 : 0);
+  }
+  return 0;
+}
+
 static vkg_status save_checkpoint(struct run *r) {
   vkg_st_writer *w = vkg_st_writer_create();
   if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
@@ -112,6 +145,9 @@ static vkg_status save_checkpoint(struct run *r) {
   if (!s) s = vkg_st_add_metadata(w, "config", r->m->config);
   if (!s) s = vkg_st_add_metadata(w, "step", step);
   if (!s) s = vkg_st_add_metadata(w, "seed", seed);
+  char settings[512];
+  train_settings(r, settings, sizeof settings);
+  if (!s) s = vkg_st_add_metadata(w, "training", settings);
   if (!s) s = vkg_st_write(w, r->ckpt);
   vkg_st_writer_destroy(w);
   if (!s) r->last_ckpt = r->step;
@@ -178,6 +214,14 @@ static vkg_status resume(struct run *r) {
                   r->m->config);
     vkg__hint("resume with the architecture options the run started with, or choose another --out");
   }
+  /* The optimizer, batch and schedule must be the run's too (checkpoints before this check have none). */
+  const char *had = vkg_st_metadata(st, "training");
+  char now[512], diff[256];
+  train_settings(r, now, sizeof now);
+  if (!s && had && settings_diff(had, now, diff, sizeof diff)) {
+    s = vkg__fail(VKG_ERR_ARG, "--resume: checkpoint '%s' was trained with other settings (%s)", r->ckpt, diff);
+    vkg__hint("resume with the options the run started with (the checkpoint's: %s), or choose another --out", had);
+  }
   if (!s) s = nn_params_load(&r->m->params, st, "");
   for (int p = 0; p < r->nph; p++)
     for (int i = 0; !s && i < vkg_optim_state_count(r->ph[p].opt); i++) {
@@ -194,6 +238,27 @@ static vkg_status resume(struct run *r) {
   }
   vkg_st_close(st);
   if (!s) s = reload_metrics(r, r->step);
+  return s;
+}
+
+/* --init: the parameters of a weights file of the same model and config; the optimizer starts fresh. */
+static vkg_status load_init(struct run *r) {
+  vkg_st *st;
+  vkg_status s = vkg_st_open(r->o->init, &st);
+  if (s) return s;
+  const char *model = vkg_st_metadata(st, "model"), *config = vkg_st_metadata(st, "config");
+  if (!model || strcmp(model, r->m->name)) {
+    s = vkg__fail(VKG_ERR_FORMAT, "--init: '%s' holds %s%.64s weights, not %s", r->o->init, model ? "" : "no vkgen ",
+                  model ? model : "", r->m->name);
+    vkg__hint("pass weights written by 'vkgen train %s'", r->m->name);
+  } else if (!config || strcmp(config, r->m->config)) {
+    s = vkg__fail(VKG_ERR_ARG, "--init: '%s' has architecture %.300s, but this run builds %s", r->o->init,
+                  config ? config : "(none)", r->m->config);
+    vkg__hint("leave out the architecture options: they come from the --init weights");
+  } else {
+    s = nn_weights_load(&r->m->params, st, r->o->init);
+  }
+  vkg_st_close(st);
   return s;
 }
 
@@ -400,6 +465,7 @@ vkg_status nn_train(struct nn_model *m, const struct nn_train_opts *o) {
   for (int p = 0; p < r.nph && !s; p++)
     s = build_phase(&r, p);
   if (!s && o->resume) s = resume(&r);
+  if (!s && !o->resume && o->init) s = load_init(&r);
   if (!s && !o->resume) s = vkg__write_file(r.metrics, "", 0);
   uint32_t *perm = malloc(sizeof *perm * (m->n_train + 1));
   long epoch = -1;

@@ -42,8 +42,9 @@ struct nn_train_opts {
   uint64_t seed;
   const char *out_dir;
   int resume;
-  int log_every;  /* read the loss back every this many steps */
-  int ckpt_every; /* checkpoint every this many steps (0: at each epoch end) */
+  const char *init; /* start from these weights (same model and config) with a fresh optimizer */
+  int log_every;    /* read the loss back every this many steps */
+  int ckpt_every;   /* checkpoint every this many steps (0: at each epoch end) */
   int quiet;
 };
 
