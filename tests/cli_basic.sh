@@ -67,5 +67,29 @@ run "$vkgen" bench
 run "$vkgen" devices --bogus
 [ "$(rc)" = 1 ] && one_error "unknown option '--bogus'" && ok "unknown option" || bad "unknown option: $(cat "$tmp/err")"
 
+# ---- the CLI from the family table ----
+run "$vkgen" --help
+missing=""
+for f in classifier gan vae gpt lstm gru; do grep -q "^  $f " "$tmp/out" || missing+=" $f"; done
+[ "$(rc)" = 0 ] && [ -z "$missing" ] && ok "vkgen --help lists every family" || bad "--help lacks:$missing"
+run "$vkgen" train gpt --help
+grep -q -- "--clip X .*default 1; 0: off" "$tmp/out" && ! grep -q -- "--clip.*default: off" "$tmp/out" \
+  && grep -q -- "--layers N .*default 4" "$tmp/out" && ok "train gpt --help states its own defaults" \
+  || bad "train gpt --help: $(grep -- --clip "$tmp/out")"
+run "$vkgen" train gan --help
+grep -q -- "--beta1 X .*default 0.5" "$tmp/out" && ok "train gan --help: DCGAN's beta1" || bad "train gan --help"
+# The text families sample with no options at all (200 tokens; gpt past its context of 128).
+for f in gpt lstm gru; do
+  run "$vkgen" sample $f
+  [ "$(rc)" = 0 ] && [ "$(head -c -1 "$tmp/out" | wc -c)" = 200 ] && ok "sample $f with no options: 200 tokens" \
+    || bad "sample $f: rc $(rc) $(cat "$tmp/err")"
+done
+# --opt=value is --opt value; --device cpu picks the CPU device.
+run "$vkgen" sample gan -n 4 --seed=7 --device=cpu -o "$tmp/a.png"
+ra=$(rc)
+run "$vkgen" sample gan -n 4 --seed 7 --device cpu -o "$tmp/b.png"
+[ "$ra" = 0 ] && [ "$(rc)" = 0 ] && cmp -s "$tmp/a.png" "$tmp/b.png" && ok "--seed=7 --device=cpu equals --seed 7 --device cpu" \
+  || bad "--opt=value: $(cat "$tmp/err")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

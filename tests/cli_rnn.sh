@@ -47,6 +47,10 @@ for fam in lstm gru; do
     && ok "$fam: the weights' config holds the architecture" || bad "$fam: config metadata"
 
   # ---- sampling ----
+  # An RNN has no context limit: 200 tokens from a model trained on windows of 32.
+  run "$vkgen" sample $fam --weights "$W" --prompt "Fortune" -n 200 --seed 5
+  [ "$(rc)" = 0 ] && [ "$(head -c -1 "$tmp/out" | wc -c)" = 207 ] \
+    && ok "$fam generates past its training window" || bad "$fam past the window: $(cat "$tmp/err")"
   run "$vkgen" sample $fam --weights "$W" --prompt "Fortune" -n 20 --seed 5
   cp "$tmp/out" "$tmp/a.txt"
   run "$vkgen" sample $fam --weights "$W" --prompt "Fortune" -n 20 --seed 5

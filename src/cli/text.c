@@ -202,7 +202,8 @@ static int sample_text(int argc, char **argv) {
              "Continues --prompt (default: the start of a new fortune) by -n tokens, streaming the text to\n"
              "stdout. With --batch B > 1, prints B samples one after the other.\n"
              "  --prompt TEXT       the text to continue\n"
-             "  -n TOKENS           tokens to generate (default 200; prompt + n must fit the context)\n"
+             "  -n TOKENS           tokens to generate (default 200; gpt continues past its context from the\n"
+             "                      last half-context of tokens)\n"
              "  --batch B           independent samples (default 1)\n%s",
              family, sample_help);
       return 0;
@@ -228,15 +229,14 @@ static int sample_text(int argc, char **argv) {
   int shown = 1; /* the prompt is printed as given; the start tokens of an empty prompt are not */
   vkg_status s = *prompt ? vkg_tokenize(m->tok, prompt, strlen(prompt), &ids, &np) : lm_start_tokens(m->tok, &ids, &np);
   if (!*prompt) shown = 0;
-  const int C = m->cfg.context, V = m->cfg.vocab;
+  /* GPT attends over at most its context: past it, generation goes on from the last half-context of
+   * tokens (a sliding window, re-read from position 0). The RNNs carry their state and have no limit. */
+  const int gpt = !strcmp(family, "gpt"), C = m->cfg.context, V = m->cfg.vocab;
   if (s) {
     rc = cli_vkg_error("sample: the prompt");
-  } else if ((long)np > C) {
-    rc = cli_error("the prompt is %zu tokens, longer than the model's context of %d", np, C);
-    fprintf(stderr, "hint: shorten --prompt to at most %d tokens\n", C);
-  } else if ((long)np + so.n > C) {
-    rc = cli_error("the prompt (%zu tokens) and -n %ld do not fit the model's context of %d tokens", np, so.n, C);
-    fprintf(stderr, "hint: use -n %ld or less, or a shorter prompt\n", (long)C - (long)np);
+  } else if (gpt && (long)np >= C) {
+    rc = cli_error("the prompt is %zu tokens, as long as the model's context of %d or longer", np, C);
+    fprintf(stderr, "hint: shorten --prompt to at most %d tokens\n", C - 1);
   } else {
     for (size_t i = 0; i < np && !rc; i++)
       if (ids[i] < 0 || ids[i] >= V) {
@@ -245,46 +245,67 @@ static int sample_text(int argc, char **argv) {
       }
   }
   struct lm_decoder *d = NULL;
-  int B = (int)so.batch, len = (int)np + (int)so.n;
+  const int B = (int)so.batch, total = (int)np + (int)so.n;
+  const int len = gpt && total > C ? C : total; /* decoder positions */
+  /* all: (B, total) every token so far; tok: (B, len) the decoder's window, whose position 0 is all[base]. */
+  int32_t *all = rc ? NULL : malloc(sizeof *all * (size_t)B * total);
+  int32_t *tok = rc ? NULL : malloc(sizeof *tok * (size_t)B * len);
+  for (int b = 0; all && b < B; b++)
+    memcpy(all + (size_t)b * total, ids, sizeof *all * np);
+  if (!rc && (!all || !tok)) rc = cli_error("out of host memory for %d tokens", total);
   if (!rc && (lm_decoder_create(m, B, len, (int)so.unroll, 0, &d) || lm_decoder_start(d, ids, (int)np, 0, &so.s)))
     rc = cli_vkg_error("sample");
-  int32_t *tok = rc ? NULL : malloc(sizeof *tok * (size_t)B * len);
   char *pend = NULL; /* bytes not yet printed (row 0 when streaming) */
   size_t npend = 0;
   if (!rc && B == 1 && shown) fputs(prompt, stdout), fflush(stdout);
-  int done = (int)np; /* tokens of row 0 already turned into text */
-  while (!rc && d->pos < len - 1) {
+  int base = 0, known = (int)np, done = (int)np; /* all[0, known) is filled; all[0, done) of row 0 printed */
+  for (int window = 1; !rc && known < total;) {
     if (lm_decoder_step(d) || lm_decoder_tokens(d, tok)) {
       rc = cli_vkg_error("sample");
       break;
     }
-    if (B != 1) continue;
-    int have = d->pos + 1 < len ? d->pos + 1 : len; /* tokens [0, have) are known */
+    int have = d->pos + 1 < len ? d->pos + 1 : len; /* the window's tokens [0, have) are known */
+    if (base + have > total) have = total - base;
+    for (int b = 0; b < B && base + have > known; b++)
+      memcpy(all + (size_t)b * total + known, tok + (size_t)b * len + (known - base),
+             sizeof *all * (size_t)(base + have - known));
+    if (base + have > known) known = base + have;
+    if (known < total && have == len) {
+      /* The window is full: continue from its last half, with a seed of its own. */
+      int keep = len / 2;
+      int32_t *last = malloc(sizeof *last * (size_t)B * keep);
+      for (int b = 0; last && b < B; b++)
+        memcpy(last + (size_t)b * keep, all + (size_t)b * total + known - keep, sizeof *last * (size_t)keep);
+      struct lm_sampling sw = so.s;
+      sw.seed = so.s.seed + 0x9E3779B97F4A7C15ull * (uint64_t)window++;
+      if (!last || lm_decoder_start(d, last, keep, 1, &sw)) rc = cli_vkg_error("sample");
+      free(last);
+      base = known - keep;
+    }
+    if (B != 1 || known <= done) continue;
     char *text;
     size_t tn;
-    if (have > done) {
-      if (vkg_detokenize(m->tok, tok + done, (size_t)(have - done), &text, &tn)) {
-        rc = cli_vkg_error("sample");
-        break;
-      }
-      pend = realloc(pend, npend + tn + 1);
-      memcpy(pend + npend, text, tn);
-      npend += tn;
-      free(text);
-      done = have;
-      size_t hold = have == len ? 0 : utf8_pending(pend, npend);
-      fwrite(pend, 1, npend - hold, stdout);
-      fflush(stdout);
-      memmove(pend, pend + npend - hold, hold);
-      npend = hold;
+    if (vkg_detokenize(m->tok, all + done, (size_t)(known - done), &text, &tn)) {
+      rc = cli_vkg_error("sample");
+      break;
     }
+    pend = realloc(pend, npend + tn + 1);
+    memcpy(pend + npend, text, tn);
+    npend += tn;
+    free(text);
+    done = known;
+    size_t hold = known == total ? 0 : utf8_pending(pend, npend);
+    fwrite(pend, 1, npend - hold, stdout);
+    fflush(stdout);
+    memmove(pend, pend + npend - hold, hold);
+    npend = hold;
   }
   if (!rc && B == 1) fputc('\n', stdout);
   for (int b = 0; !rc && B > 1 && b < B; b++) {
     char *text;
     size_t tn;
     int from = shown ? 0 : (int)np;
-    if (vkg_detokenize(m->tok, tok + (size_t)b * len + from, (size_t)(len - from), &text, &tn)) {
+    if (vkg_detokenize(m->tok, all + (size_t)b * total + from, (size_t)(total - from), &text, &tn)) {
       rc = cli_vkg_error("sample");
       break;
     }
@@ -296,6 +317,7 @@ static int sample_text(int argc, char **argv) {
   fflush(stdout);
   free(pend);
   free(tok);
+  free(all);
   free(ids);
   lm_decoder_destroy(d);
   lm_destroy(m);
