@@ -30,6 +30,23 @@ int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
  * is not one, -1 after printing the error. */
 int cli_arch_opt(const struct nn_cfg *c, void *cfg, int argc, char **argv, int i);
 
+/* ---- option tables: one parser and one help text for every command ---- */
+enum cli_opt_kind { CLI_INT, CLI_NUM, CLI_STR, CLI_FLAG };
+struct cli_opt {
+  const char *name;       /* "-n", "--seed" */
+  enum cli_opt_kind kind; /* dst is a long *, double *, const char ** or int * (set to 1) */
+  void *dst;
+  double lo, hi;          /* the range of CLI_INT and CLI_NUM */
+  const char *help;       /* one line; " (default X)" is added from *dst unless it says "default" */
+  const char *value_name; /* " FILE" etc. in the help (default " N" or " X") */
+};
+/* Parses argv[1..argc) against the common options (--device, --watch, --json), opts (ends with a
+ * NULL name) and the architecture table arch (may be NULL). --help prints usage, every option with its
+ * default and the architecture options. Returns 0 to go on, 1 after --help (exit 0), -1 after printing
+ * an error (exit 1). cmd ("sample gan") names the command in errors. */
+int cli_parse(int argc, char **argv, const char *cmd, const char *usage, const struct cli_opt *opts,
+              struct cli_common *c, const struct nn_cfg *arch, void *arch_cfg);
+
 /* ---- model families: vkgen train|sample|eval|bench <family> ---- */
 struct cli_family {
   const char *name, *summary;

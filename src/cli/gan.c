@@ -133,54 +133,28 @@ int sample_gan(int argc, char **argv) {
   const char *out = "samples.png", *weights = NULL;
   long n = 64, seed = 1, cols = 0, cls = -1;
   int interpolate = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int used = cli_common_opt(&c, argc, argv, i);
-    if (used < 0) return 1;
-    if (used) {
-      i += used - 1;
-      continue;
-    }
-    if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-      puts("usage: vkgen sample gan [-n N] [-o FILE] [--seed S] [--weights FILE] [--cols N] [--class K]\n"
-           "                        [--interpolate]\n\n"
-           "Draws N images from the generator (batchnorm in inference mode, batches of up to 256) into one PNG\n"
-           "grid. The same seed gives the same file; sample i depends only on the seed and i.\n"
-           "  -n N              samples (default 64), or rows with --interpolate\n"
-           "  -o FILE           output PNG (default samples.png)\n"
-           "  --seed S          latent noise seed (default 1)\n"
-           "  --weights FILE    gan.safetensors from 'vkgen train gan', or a shipped model by name: emoji-gan\n"
-           "                    (64x64 RGB emoji; default: the assets' gan.safetensors)\n"
-           "  --cols N          grid columns (default: square; the classes for a conditional model); with\n"
-           "                    --interpolate, images per row (default 8)\n"
-           "  --class K         conditional models: only class K (0-9); default: every class in turn\n"
-           "  --interpolate     each row walks between two random latents by spherical interpolation (slerp)\n"
-           "  --device D        device index or name");
-      return 0;
-    }
-    int takes = !strcmp(o, "-n") || !strcmp(o, "-o") || !strcmp(o, "--seed") || !strcmp(o, "--weights") ||
-                !strcmp(o, "--cols") || !strcmp(o, "--class");
-    if (takes && !v) return cli_error("%s needs a value", o);
-    if (!strcmp(o, "-n")) {
-      if (!cli_int(o, v, 1, MAX_SAMPLES, &n)) return 1;
-    } else if (!strcmp(o, "-o")) {
-      out = v;
-    } else if (!strcmp(o, "--seed")) {
-      if (!cli_int(o, v, 0, 4294967295L, &seed)) return 1;
-    } else if (!strcmp(o, "--weights")) {
-      weights = v;
-    } else if (!strcmp(o, "--cols")) {
-      if (!cli_int(o, v, 1, 1000, &cols)) return 1;
-    } else if (!strcmp(o, "--class")) {
-      if (!cli_int(o, v, 0, 999, &cls)) return 1;
-    } else if (!strcmp(o, "--interpolate")) {
-      interpolate = 1;
-      continue;
-    } else {
-      return cli_error("sample gan: unknown option '%s' (see 'vkgen sample gan --help')", o);
-    }
-    i++;
-  }
+  const struct cli_opt opts[] = {
+      {"-n", CLI_INT, &n, 1, MAX_SAMPLES, "samples, or rows with --interpolate"},
+      {"-o", CLI_STR, &out, 0, 0, "output PNG", " FILE"},
+      {"--seed", CLI_INT, &seed, 0, 4294967295.0, "latent noise seed"},
+      {"--weights", CLI_STR, &weights, 0, 0,
+       "gan.safetensors from 'vkgen train gan', or a shipped model by name: emoji-gan (64x64 RGB emoji;\n"
+       "                    default: the assets' gan.safetensors)",
+       " FILE"},
+      {"--cols", CLI_INT, &cols, 1, 1000,
+       "grid columns (default: square; the classes for a conditional model); with --interpolate,\n"
+       "                    images per row (default 8)"},
+      {"--class", CLI_INT, &cls, 0, 999, "conditional models: only class K (0-9; default: every class in turn)", " K"},
+      {"--interpolate", CLI_FLAG, &interpolate, 0, 0,
+       "each row walks between two random latents by spherical interpolation (slerp)"},
+      {0}};
+  int r = cli_parse(argc, argv, "sample gan",
+                    "usage: vkgen sample gan [-n N] [-o FILE] [--seed S] [--weights FILE] [--cols N] [--class K]\n"
+                    "                        [--interpolate]\n\n"
+                    "Draws N images from the generator (batchnorm in inference mode, batches of up to 256) into one\n"
+                    "PNG grid. The same seed gives the same file; sample i depends only on the seed and i.\n",
+                    opts, &c, NULL, NULL);
+  if (r) return r < 0;
   long steps = cols ? cols : 8; /* images per interpolation row */
   if (interpolate && steps < 2) return cli_error("--cols: an interpolation row needs at least 2 images");
   if (interpolate && n * steps > MAX_SAMPLES)
@@ -268,50 +242,23 @@ int eval_gan(int argc, char **argv) {
   struct cli_common c = {0};
   const char *weights = NULL, *clf = NULL, *data = NULL;
   long n = 10000, seed = 1;
-  for (int i = 1; i < argc; i++) {
-    const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int used = cli_common_opt(&c, argc, argv, i);
-    if (used < 0) return 1;
-    if (used) {
-      i += used - 1;
-      continue;
-    }
-    if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-      puts("usage: vkgen eval gan [--weights FILE] [-n N] [--classifier FILE] [--seed S] [--json]\n\n"
-           "FID between N generated images and the Fashion-MNIST test set, on the features of the Fashion-MNIST\n"
-           "classifier's hidden layer, and the same FID of N training images (the floor a perfect generator\n"
-           "would reach). Also the classifier's test accuracy and, for a conditional model, how often the\n"
-           "classifier recognizes the class each sample was drawn for.\n"
-           "  -n N              generated images (default 10000; the test set has 10000)\n"
-           "  --weights FILE    the GAN (default: the assets' gan.safetensors)\n"
-           "  --classifier FILE classifier weights (default: the assets' classifier.safetensors)\n"
-           "  --seed S          latent noise seed (default 1)\n"
-           "  --json            one JSON object\n"
-           "  --data DIR        reference Fashion-MNIST directory (default: the Debian package's)\n"
-           "  --device D        device index or name");
-      return 0;
-    }
-    int takes = !strcmp(o, "-n") || !strcmp(o, "--weights") || !strcmp(o, "--classifier") || !strcmp(o, "--seed") ||
-                !strcmp(o, "--data");
-    if (takes && !v) return cli_error("%s needs a value", o);
-    if (!strcmp(o, "-n")) {
-      if (!cli_int(o, v, 2, 60000, &n)) return 1;
-    } else if (!strcmp(o, "--weights")) {
-      weights = v;
-    } else if (!strcmp(o, "--classifier")) {
-      clf = v;
-    } else if (!strcmp(o, "--data")) {
-      data = v;
-    } else if (!strcmp(o, "--seed")) {
-      if (!cli_int(o, v, 0, 4294967295L, &seed)) return 1;
-    } else if (!strcmp(o, "--json")) {
-      c.json = 1;
-      continue;
-    } else {
-      return cli_error("eval gan: unknown option '%s' (see 'vkgen eval gan --help')", o);
-    }
-    i++;
-  }
+  const struct cli_opt opts[] = {
+      {"-n", CLI_INT, &n, 2, 60000, "generated images (the test set has 10000)"},
+      {"--weights", CLI_STR, &weights, 0, 0, "the GAN (default: the assets' gan.safetensors)", " FILE"},
+      {"--classifier", CLI_STR, &clf, 0, 0, "classifier weights (default: the assets' classifier.safetensors)",
+       " FILE"},
+      {"--seed", CLI_INT, &seed, 0, 4294967295.0, "latent noise seed"},
+      {"--data", CLI_STR, &data, 0, 0, "reference Fashion-MNIST directory (default: the Debian package's)", " DIR"},
+      {0}};
+  int r = cli_parse(argc, argv, "eval gan",
+                    "usage: vkgen eval gan [--weights FILE] [-n N] [--classifier FILE] [--seed S] [--json]\n\n"
+                    "FID between N generated images and the Fashion-MNIST test set, on the features of the\n"
+                    "Fashion-MNIST classifier's hidden layer, and the same FID of N training images (the floor a\n"
+                    "perfect generator would reach). Also the classifier's test accuracy and, for a conditional\n"
+                    "model, how often the classifier recognizes the class each sample was drawn for. --json: one\n"
+                    "JSON object.\n",
+                    opts, &c, NULL, NULL);
+  if (r) return r < 0;
   char wbuf[4096], cbuf[4096];
   if (!(weights = weights_path(weights, wbuf, sizeof wbuf))) return 1;
   if (!clf && !(clf = cli_asset("classifier.safetensors", cbuf, sizeof cbuf) ? cbuf : NULL)) {
@@ -462,45 +409,22 @@ int bench_gan(int argc, char **argv) {
   const char *weights = NULL;
   struct gan_arch arch = gan_arch_default();
   long batch = 64, steps = 5;
-  int arch_given = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int used = cli_common_opt(&c, argc, argv, i);
-    if (!used) used = cli_arch_opt(&gan_cfg, &arch, argc, argv, i), arch_given |= used > 0;
-    if (used < 0) return 1;
-    if (used) {
-      i += used - 1;
-      continue;
-    }
-    if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-      puts("usage: vkgen bench gan [--weights FILE] [--batch N] [--steps N] [--json] [architecture options]\n\n"
-           "Sampling images/s at batches 1, 64 and 1024 (GPU time of the generator's graph, and wall time with\n"
-           "the host transfers), and training steps/s (both phases) at --batch on random images.\n"
-           "  --weights FILE    time this model (default: the assets' gan.safetensors, else an untrained\n"
-           "                    model of the architecture options below)\n"
-           "  --batch N         training batch (default 64)\n"
-           "  --steps N         timed training steps (default 5, after one warm-up step)\n"
-           "  --json            one JSON object\n"
-           "  --device D        device index or name");
-      nn_cfg_help(&gan_cfg, stdout);
-      return 0;
-    }
-    int takes = !strcmp(o, "--weights") || !strcmp(o, "--batch") || !strcmp(o, "--steps");
-    if (takes && !v) return cli_error("%s needs a value", o);
-    if (!strcmp(o, "--weights")) {
-      weights = v;
-    } else if (!strcmp(o, "--batch")) {
-      if (!cli_int(o, v, 2, 4096, &batch)) return 1;
-    } else if (!strcmp(o, "--steps")) {
-      if (!cli_int(o, v, 1, 100000, &steps)) return 1;
-    } else if (!strcmp(o, "--json")) {
-      c.json = 1;
-      continue;
-    } else {
-      return cli_error("bench gan: unknown option '%s' (see 'vkgen bench gan --help')", o);
-    }
-    i++;
-  }
+  const struct cli_opt opts[] = {
+      {"--weights", CLI_STR, &weights, 0, 0,
+       "time this model (default: the assets' gan.safetensors, else an untrained model of the\n"
+       "                    architecture options below)",
+       " FILE"},
+      {"--batch", CLI_INT, &batch, 2, 4096, "training batch"},
+      {"--steps", CLI_INT, &steps, 1, 100000, "timed training steps, after one warm-up step"},
+      {0}};
+  struct gan_arch given = arch;
+  int r = cli_parse(argc, argv, "bench gan",
+                    "usage: vkgen bench gan [--weights FILE] [--batch N] [--steps N] [--json] [architecture]\n\n"
+                    "Sampling images/s at batches 1, 64 and 1024 (GPU time of the generator's graph, and wall time\n"
+                    "with the host transfers), and training steps/s (both phases) at --batch on random images.\n",
+                    opts, &c, &gan_cfg, &arch);
+  if (r) return r < 0;
+  int arch_given = !nn_cfg_equal(&gan_cfg, &given, &arch);
   char buf[4096];
   if (!weights && !arch_given && cli_asset("gan.safetensors", buf, sizeof buf)) weights = buf;
   vkg_ctx *ctx = cli_ctx(&c);

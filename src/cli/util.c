@@ -88,3 +88,74 @@ int cli_arch_opt(const struct nn_cfg *c, void *cfg, int argc, char **argv, int i
   if (used < 0) cli_vkg_error(NULL);
   return used;
 }
+
+// ---- option tables ----
+
+/* The entry of opts named `name`, or NULL. */
+static const struct cli_opt *find_opt(const struct cli_opt *opts, const char *name) {
+  for (; opts && opts->name; opts++)
+    if (!strcmp(opts->name, name)) return opts;
+  return NULL;
+}
+
+static void opt_help(FILE *f, const struct cli_opt *o) {
+  char name[48];
+  const char *value = o->kind == CLI_FLAG ? "" : o->kind == CLI_STR ? " X" : " N";
+  if (o->value_name) value = o->value_name;
+  snprintf(name, sizeof name, "%s%s%s", o->name, *value && *value != ' ' ? " " : "", value);
+  fprintf(f, "  %-18s%s", name, o->help);
+  if (!strstr(o->help, "default")) {
+    if (o->kind == CLI_INT && *(long *)o->dst) fprintf(f, " (default %ld)", *(long *)o->dst);
+    if (o->kind == CLI_NUM) fprintf(f, " (default %g)", *(double *)o->dst);
+    if (o->kind == CLI_STR && *(const char **)o->dst) fprintf(f, " (default %s)", *(const char **)o->dst);
+  }
+  fputc('\n', f);
+}
+
+int cli_parse(int argc, char **argv, const char *cmd, const char *usage, const struct cli_opt *opts,
+              struct cli_common *c, const struct nn_cfg *arch, void *arch_cfg) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(usage, stdout);
+      puts("\noptions:");
+      for (const struct cli_opt *o = opts; o && o->name; o++)
+        opt_help(stdout, o);
+      puts("  --device D        device index, part of its name, cpu or gpu");
+      if (arch) {
+        puts("\narchitecture (of a new model; weights files carry their own):");
+        nn_cfg_help(arch, stdout);
+      }
+      return 1;
+    }
+    int used = cli_common_opt(c, argc, argv, i);
+    if (!used && !strcmp(a, "--json") && !find_opt(opts, a)) c->json = used = 1;
+    if (!used && arch) used = cli_arch_opt(arch, arch_cfg, argc, argv, i);
+    if (used < 0) return -1;
+    if (used) {
+      i += used - 1;
+      continue;
+    }
+    const struct cli_opt *o = find_opt(opts, a);
+    if (!o) {
+      cli_error("%s: unknown option '%s' (see 'vkgen %s --help')", cmd, a, cmd);
+      return -1;
+    }
+    if (o->kind == CLI_FLAG) {
+      *(int *)o->dst = 1;
+      continue;
+    }
+    const char *v = i + 1 < argc ? argv[++i] : NULL;
+    if (!v) {
+      cli_error("%s needs a value", a);
+      return -1;
+    }
+    if (o->kind == CLI_STR)
+      *(const char **)o->dst = v;
+    else if (o->kind == CLI_INT && !cli_int(a, v, (long)o->lo, (long)o->hi, o->dst))
+      return -1;
+    else if (o->kind == CLI_NUM && !cli_float(a, v, o->lo, o->hi, o->dst))
+      return -1;
+  }
+  return 0;
+}

@@ -242,58 +242,28 @@ int sample_vae(int argc, char **argv) {
   const char *out = NULL, *weights = NULL, *data_dir = NULL;
   long n = 64, seed = 1, cols = 10;
   int reconstruct = 0, interpolate = 0, prior = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int used = cli_common_opt(&c, argc, argv, i);
-    if (used < 0) return 1;
-    if (used) {
-      i += used - 1;
-      continue;
-    }
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      puts("usage: vkgen sample vae [-n N] [-o FILE] [--seed S] [--weights FILE] [--reconstruct | --interpolate]\n\n"
-           "Decodes z ~ N(0, I) into a PNG grid of N images (default 64). --reconstruct shows N test images,\n"
-           "each beside its reconstruction decode(mu). --interpolate draws N rows, each walking in a straight\n"
-           "line through latent space between the encodings of two test images (with --prior: two z ~ N(0, I)).\n\n"
-           "options:\n"
-           "  -n N              images, pairs or rows (default 64)\n"
-           "  -o FILE           output PNG (default samples.png, reconstructions.png or interpolations.png)\n"
-           "  --seed S          noise and the choice of test images (default 1; same seed, same PNG)\n"
-           "  --weights FILE    weights from 'vkgen train vae' (default assets/vae.safetensors)\n"
-           "  --reconstruct     test images beside their reconstructions\n"
-           "  --interpolate     latent walks, one per row\n"
-           "  --prior           with --interpolate: walk between random latent points\n"
-           "  --cols N          with --interpolate: steps per walk (default 10)\n"
-           "  --data DIR        test images: Fashion-MNIST files, or the folder of images trained on\n"
-           "  --device D        device index or name");
-      return 0;
-    }
-    if (!strcmp(a, "--reconstruct"))
-      reconstruct = 1;
-    else if (!strcmp(a, "--interpolate"))
-      interpolate = 1;
-    else if (!strcmp(a, "--prior"))
-      prior = 1;
-    else if (!strcmp(a, "-n") || !strcmp(a, "-o") || !strcmp(a, "--seed") || !strcmp(a, "--weights") ||
-             !strcmp(a, "--cols") || !strcmp(a, "--data")) {
-      if (!v) return cli_error("%s needs a value", a);
-      i++;
-      if (!strcmp(a, "-n")) {
-        if (!cli_int("-n", v, 1, 4096, &n)) return 1;
-      } else if (!strcmp(a, "--seed")) {
-        if (!cli_int("--seed", v, 0, 4294967295L, &seed)) return 1;
-      } else if (!strcmp(a, "--cols")) {
-        if (!cli_int("--cols", v, 2, 64, &cols)) return 1;
-      } else if (!strcmp(a, "-o"))
-        out = v;
-      else if (!strcmp(a, "--weights"))
-        weights = v;
-      else
-        data_dir = v;
-    } else {
-      return cli_error("sample vae: unknown option '%s' (see 'vkgen sample vae --help')", a);
-    }
-  }
+  const struct cli_opt opts[] = {
+      {"-n", CLI_INT, &n, 1, 4096, "images, pairs or rows"},
+      {"-o", CLI_STR, &out, 0, 0, "output PNG (default samples.png, reconstructions.png or interpolations.png)",
+       " FILE"},
+      {"--seed", CLI_INT, &seed, 0, 4294967295.0, "noise and the choice of test images (same seed, same PNG)"},
+      {"--weights", CLI_STR, &weights, 0, 0, "weights from 'vkgen train vae' (default assets/vae.safetensors)",
+       " FILE"},
+      {"--reconstruct", CLI_FLAG, &reconstruct, 0, 0, "test images beside their reconstructions"},
+      {"--interpolate", CLI_FLAG, &interpolate, 0, 0, "latent walks, one per row"},
+      {"--prior", CLI_FLAG, &prior, 0, 0, "with --interpolate: walk between random latent points"},
+      {"--cols", CLI_INT, &cols, 2, 64, "with --interpolate: images per walk"},
+      {"--data", CLI_STR, &data_dir, 0, 0, "test images: Fashion-MNIST files, or the folder of images trained on",
+       " DIR"},
+      {0}};
+  int r = cli_parse(argc, argv, "sample vae",
+                    "usage: vkgen sample vae [-n N] [-o FILE] [--seed S] [--weights FILE] [--reconstruct | "
+                    "--interpolate]\n\n"
+                    "Decodes z ~ N(0, I) into a PNG grid of N images. --reconstruct shows N test images, each beside\n"
+                    "its reconstruction decode(mu). --interpolate draws N rows, each walking in a straight line\n"
+                    "through latent space between the encodings of two test images (with --prior: two z ~ N(0, I)).\n",
+                    opts, &c, NULL, NULL);
+  if (r) return r < 0;
   if (reconstruct && interpolate) return cli_error("sample vae: choose one of --reconstruct and --interpolate");
   if (prior && !interpolate) return cli_error("sample vae: --prior goes with --interpolate");
   if (!out) out = reconstruct ? "reconstructions.png" : interpolate ? "interpolations.png" : "samples.png";
@@ -351,60 +321,30 @@ int eval_vae(int argc, char **argv) {
   const char *weights = NULL, *data_dir = NULL, *clf = NULL;
   long n = 0, samples = 1, seed = 1;
   int no_fid = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int used = cli_common_opt(&c, argc, argv, i);
-    if (used < 0) return 1;
-    if (used) {
-      i += used - 1;
-      continue;
-    }
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      puts("usage: vkgen eval vae [--weights FILE] [-n N] [--samples K] [--json]\n\n"
-           "Measures a trained VAE on the test set (Fashion-MNIST's, or the held-out tenth of --data):\n"
-           "  reconstruction: the Bernoulli NLL of each image under decode(mu) in nats per image, and the\n"
-           "                  mean squared error per pixel of sigmoid(decode(mu));\n"
-           "  negative ELBO:  reconstruction NLL under decode(z), z ~ q(z|x), plus KL(q(z|x) || N(0, I)),\n"
-           "                  in nats per image, averaged over K noise samples per image (default 1); with\n"
-           "                  K > 1 also the importance-weighted bound on -log p(x) from the same samples;\n"
-           "  FID:            N samples against N test images, with the Fashion-MNIST classifier's features,\n"
-           "                  and the floor: N training images against the same test images.\n\n"
-           "options:\n"
-           "  --weights FILE    weights from 'vkgen train vae' (default assets/vae.safetensors)\n"
-           "  -n N              test images (default: all of them)\n"
-           "  --samples K       noise samples per image for the ELBO (default 1)\n"
-           "  --seed S          noise (default 0)\n"
-           "  --classifier FILE FID features (default assets/classifier.safetensors)\n"
-           "  --no-fid          skip FID\n"
-           "  --data DIR        Fashion-MNIST files, or the folder of images trained on\n"
-           "  --json            one JSON object\n"
-           "  --device D        device index or name");
-      return 0;
-    }
-    if (!strcmp(a, "--json"))
-      c.json = 1;
-    else if (!strcmp(a, "--no-fid"))
-      no_fid = 1;
-    else if (!strcmp(a, "-n") || !strcmp(a, "--samples") || !strcmp(a, "--seed") || !strcmp(a, "--weights") ||
-             !strcmp(a, "--data") || !strcmp(a, "--classifier")) {
-      if (!v) return cli_error("%s needs a value", a);
-      i++;
-      if (!strcmp(a, "-n")) {
-        if (!cli_int("-n", v, 1, 100000000, &n)) return 1;
-      } else if (!strcmp(a, "--samples")) {
-        if (!cli_int("--samples", v, 1, 1000, &samples)) return 1;
-      } else if (!strcmp(a, "--seed")) {
-        if (!cli_int("--seed", v, 0, 4294967295L, &seed)) return 1;
-      } else if (!strcmp(a, "--weights"))
-        weights = v;
-      else if (!strcmp(a, "--classifier"))
-        clf = v;
-      else
-        data_dir = v;
-    } else {
-      return cli_error("eval vae: unknown option '%s' (see 'vkgen eval vae --help')", a);
-    }
-  }
+  const struct cli_opt opts[] = {
+      {"--weights", CLI_STR, &weights, 0, 0, "weights from 'vkgen train vae' (default assets/vae.safetensors)",
+       " FILE"},
+      {"-n", CLI_INT, &n, 1, 100000000, "test images (default: all of them)"},
+      {"--samples", CLI_INT, &samples, 1, 1000, "noise samples per image for the ELBO", " K"},
+      {"--seed", CLI_INT, &seed, 0, 4294967295.0, "noise"},
+      {"--classifier", CLI_STR, &clf, 0, 0, "FID features (default assets/classifier.safetensors)", " FILE"},
+      {"--no-fid", CLI_FLAG, &no_fid, 0, 0, "skip FID"},
+      {"--data", CLI_STR, &data_dir, 0, 0, "Fashion-MNIST files, or the folder of images trained on", " DIR"},
+      {0}};
+  int r =
+      cli_parse(argc, argv, "eval vae",
+                "usage: vkgen eval vae [--weights FILE] [-n N] [--samples K] [--json]\n\n"
+                "Measures a trained VAE on the test set (Fashion-MNIST's, or the held-out tenth of --data):\n"
+                "  reconstruction: the Bernoulli NLL of each image under decode(mu) in nats per image, and the\n"
+                "                  mean squared error per pixel of sigmoid(decode(mu));\n"
+                "  negative ELBO:  reconstruction NLL under decode(z), z ~ q(z|x), plus KL(q(z|x) || N(0, I)),\n"
+                "                  in nats per image, averaged over K noise samples per image; with K > 1 also the\n"
+                "                  importance-weighted bound on -log p(x) from the same samples;\n"
+                "  FID:            N samples against N test images, with the Fashion-MNIST classifier's features,\n"
+                "                  and the floor: N training images against the same test images.\n"
+                "--json: one JSON object.\n",
+                opts, &c, NULL, NULL);
+  if (r) return r < 0;
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
   struct vae_config cfg;
@@ -580,48 +520,21 @@ static vkg_status bench_training(const struct vae_config *c, struct nn_params *p
 int bench_vae(int argc, char **argv) {
   struct cli_common c = {0};
   struct vae_config cfg = vae_config_default();
-  int set = 0;
   long batch = 32, steps = 10;
   const char *weights = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int used = cli_common_opt(&c, argc, argv, i);
-    if (!used) used = arch_opt(&cfg, &set, argc, argv, i);
-    if (used < 0) return 1;
-    if (used) {
-      i += used - 1;
-      continue;
-    }
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      puts("usage: vkgen bench vae [options]\n\n"
-           "Times sampling (decode z ~ N(0, I) and read the images back) at batch 1, 64 and 1024 as images/s\n"
-           "(median of 3 runs), and training (forward, backward, Adam; two steps in flight) as steps/s. The\n"
-           "architecture is the default or given below; the weights are random unless --weights is given\n"
-           "(speed does not depend on them).\n\noptions:");
-      nn_cfg_help(&vae_cfg, stdout);
-      fputs("  --weights FILE    take the architecture from a weights file\n"
-            "  --batch N         training batch (default 32)\n"
-            "  --steps N         timed training steps (default 10)\n"
-            "  --json            one JSON object\n"
-            "  --device D        device index or name\n",
-            stdout);
-      return 0;
-    }
-    if (!strcmp(a, "--json"))
-      c.json = 1;
-    else if (!strcmp(a, "--batch") || !strcmp(a, "--steps") || !strcmp(a, "--weights")) {
-      if (!v) return cli_error("%s needs a value", a);
-      i++;
-      if (!strcmp(a, "--batch")) {
-        if (!cli_int(a, v, 1, 65536, &batch)) return 1;
-      } else if (!strcmp(a, "--steps")) {
-        if (!cli_int(a, v, 1, 100000, &steps)) return 1;
-      } else
-        weights = v;
-    } else {
-      return cli_error("bench vae: unknown option '%s' (see 'vkgen bench vae --help')", a);
-    }
-  }
+  const struct cli_opt opts[] = {
+      {"--weights", CLI_STR, &weights, 0, 0, "take the architecture from a weights file", " FILE"},
+      {"--batch", CLI_INT, &batch, 1, 65536, "training batch"},
+      {"--steps", CLI_INT, &steps, 1, 100000, "timed training steps"},
+      {0}};
+  int r = cli_parse(argc, argv, "bench vae",
+                    "usage: vkgen bench vae [options]\n\n"
+                    "Times sampling (decode z ~ N(0, I) and read the images back) at batch 1, 64 and 1024 as\n"
+                    "images/s (median of 3 runs), and training (forward, backward, Adam; two steps in flight) as\n"
+                    "steps/s. The architecture is the default or given below; the weights are random unless\n"
+                    "--weights is given (speed does not depend on them). --json: one JSON object.\n",
+                    opts, &c, &vae_cfg, &cfg);
+  if (r) return r < 0;
   if (nn_cfg_check(&vae_cfg, &cfg)) return cli_vkg_error("bench vae");
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
