@@ -245,7 +245,7 @@ static vkg_status sample_png(struct nn_model *m, uint32_t seed, int n, const cha
     for (int i = 0; i < n; i++)
       y[i] = i % a->classes;
   }
-  vkg_status s = gan_latents(m, seed, n, z);
+  vkg_status s = nn_prior(m->params.ctx, n, gan_arch_of(m)->z, seed, z);
   if (!s) s = gan_generate(m, z, y, n, img);
   if (!s) s = vkg_png_grid(path, img, n, a->channels, a->size, a->size, 4);
   free(z), free(img), free(y);
@@ -287,8 +287,8 @@ static void check_sampling(vkg_ctx *ctx) {
   int32_t y[N];
   for (int i = 0; i < N; i++)
     y[i] = (i * 7) % 10;
-  th_ok(gan_latents(m, 9, N, z), "300 latents");
-  th_ok(gan_latents(m, 9, 4, zs), "4 latents");
+  th_ok(nn_prior(m->params.ctx, N, gan_arch_of(m)->z, 9, z), "300 latents");
+  th_ok(nn_prior(m->params.ctx, 4, gan_arch_of(m)->z, 9, zs), "4 latents");
   th_check(!memcmp(z, zs, sizeof *z * 4 * a->z), "the first 4 of 300 latents are the 4 latents of the same seed");
   th_ok(gan_generate(m, z, y, N, big), "300 images in batches of 256");
   th_ok(gan_generate(m, z + 296 * a->z, y + 296, 4, small), "the last 4 on their own");

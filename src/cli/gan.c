@@ -113,7 +113,7 @@ int train_gan(int argc, char **argv) {
     float *z = malloc(sizeof *z * 64 * (size_t)a->z);
     float *img = malloc(sizeof *img * 64 * (size_t)a->channels * a->size * a->size);
     int32_t *y = make_labels(a, 64, -1, 0);
-    vkg_status s = gan_latents(m, 1, 64, z);
+    vkg_status s = nn_prior(m->params.ctx, 64, gan_arch_of(m)->z, 1, z);
     if (!s) s = gan_generate(m, z, y, 64, img);
     if (!s) s = vkg_png_grid(path, img, 64, a->channels, a->size, a->size, a->classes ? a->classes : 8);
     if (s)
@@ -182,13 +182,13 @@ int sample_gan(int argc, char **argv) {
   if (!rc && interpolate) {
     /* Row r walks from latent 2r to latent 2r+1. */
     float *ends = malloc(sizeof *ends * 2 * (size_t)n * Z);
-    s = gan_latents(m, (uint32_t)seed, 2 * (int)n, ends);
+    s = nn_prior(m->params.ctx, 2 * (int)n, gan_arch_of(m)->z, (uint32_t)seed, ends);
     for (long r = 0; !s && r < n; r++)
       for (long k = 0; k < steps; k++)
         gan_slerp(ends + 2 * r * Z, ends + (2 * r + 1) * Z, Z, (float)k / (float)(steps - 1), z + (r * steps + k) * Z);
     free(ends);
   } else if (!rc) {
-    s = gan_latents(m, (uint32_t)seed, total, z);
+    s = nn_prior(m->params.ctx, total, gan_arch_of(m)->z, (uint32_t)seed, z);
   }
   if (!rc && !s) s = gan_generate(m, z, y, total, images);
   if (!cols) cols = interpolate ? steps : a->classes && cls < 0 ? a->classes : (long)ceil(sqrt((double)total));
@@ -290,7 +290,7 @@ int eval_gan(int argc, char **argv) {
     images = malloc(sizeof *images * (size_t)n * img);
     y = make_labels(a, (int)n, -1, 0);
     double t0 = now_s();
-    s = gan_latents(m, (uint32_t)seed, (int)n, z);
+    s = nn_prior(m->params.ctx, (int)n, gan_arch_of(m)->z, (uint32_t)seed, z);
     if (!s) s = gan_generate(m, z, y, (int)n, images);
     if (!s) fprintf(stderr, "generated %ld images in %.1f s\n", n, now_s() - t0);
   }
@@ -459,7 +459,7 @@ int bench_gan(int argc, char **argv) {
     float *z = malloc(sizeof *z * (size_t)B * a->z), *images = malloc(sizeof *images * (size_t)B * img);
     int32_t *y = make_labels(a, B, -1, 0);
     s = gan_sampler_create(m, B, &sp);
-    if (!s) s = gan_latents(m, 1, B, z);
+    if (!s) s = nn_prior(m->params.ctx, B, gan_arch_of(m)->z, 1, z);
     if (!s) s = gan_sampler_run(sp, z, y, B, images, NULL); /* warm-up */
     double best = INFINITY, t0 = now_s();
     for (int r = 0; r < reps && !s; r++) {

@@ -141,7 +141,7 @@ static int do_interpolate(const struct vae_config *c, const struct nn_params *p,
   float *img = malloc(sizeof *img * (size_t)n * cols * P);
   vkg_status s;
   if (prior) {
-    s = vae_prior(p->ctx, Z, 2 * n, seed, ends);
+    s = nn_prior(p->ctx, 2 * n, Z, seed, ends);
   } else if (2 * n > test->n) {
     free(ends);
     free(z);

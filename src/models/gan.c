@@ -466,23 +466,6 @@ void gan_destroy(struct nn_model *m) {
 
 // ---- sampling ----
 
-vkg_status gan_latents(struct nn_model *m, uint32_t seed, int n, float *z) {
-  const struct gan *gn = m->self;
-  if (n < 1) return vkg__fail(VKG_ERR_ARG, "gan_latents: n = %d, expected at least 1", n);
-  vkg_graph *g;
-  vkg_status s = vkg_graph_create(m->params.ctx, &g);
-  if (s) return s;
-  int slot = vkg_scalar(g, "seed"), shape[2] = {n, gn->a.z};
-  vkg_t t = vkg_random_normal(g, 2, shape, slot, 0, 1); // (n, Z)
-  vkg_output(g, t);
-  s = vkg_graph_compile(g);
-  if (!s) s = vkg_graph_set_u32(g, slot, seed);
-  if (!s) s = vkg_graph_run(g);
-  if (!s) s = vkg_graph_read(g, t, z, (size_t)n * gn->a.z);
-  vkg_graph_destroy(g);
-  return s;
-}
-
 vkg_status gan_sampler_create(struct nn_model *m, int batch, struct gan_sampler **out) {
   *out = NULL;
   const struct gan *gn = m->self;

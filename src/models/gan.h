@@ -67,10 +67,6 @@ vkg_t gan_discriminator(struct nn_model *m, vkg_graph *g, const vkg_t *ids, vkg_
 
 // ---- sampling ----
 
-/* n latent vectors (n, Z) drawn as N(0, 1) on the device (Philox, the same on any device): row i
- * depends only on (seed, i), so the first k rows of n are the k rows of a smaller n. */
-vkg_status gan_latents(struct nn_model *m, uint32_t seed, int n, float *z);
-
 /* The generator in inference mode as one compiled graph of a fixed batch: latents in, images out. */
 struct gan_sampler;
 vkg_status gan_sampler_create(struct nn_model *m, int batch, struct gan_sampler **out);

@@ -366,22 +366,6 @@ vkg_status vae_sample(const struct vae_config *c, const struct nn_params *p, int
   return s;
 }
 
-vkg_status vae_prior(vkg_ctx *ctx, int Z, int n, uint32_t seed, float *z) {
-  if (n < 1 || Z < 1) return vkg__fail(VKG_ERR_ARG, "vae_prior: n and Z must be positive (got %d, %d)", n, Z);
-  vkg_graph *g;
-  vkg_status s = vkg_graph_create(ctx, &g);
-  if (s) return s;
-  int slot = vkg_scalar(g, "seed"), zs[2] = {n, Z};
-  vkg_t r = vkg_random_normal(g, 2, zs, slot, 0, 1);
-  vkg_output(g, r);
-  s = vkg_graph_compile(g);
-  if (!s) s = vkg_graph_set_u32(g, slot, seed);
-  if (!s) s = vkg_graph_run(g);
-  if (!s) s = vkg_graph_read(g, r, z, (size_t)n * Z);
-  vkg_graph_destroy(g);
-  return s;
-}
-
 /* Runs a one-input, one-output graph over n rows in chunks of B, padding the last chunk with zeros. */
 static vkg_status run_rows(vkg_graph *g, vkg_t in, vkg_t out, int B, size_t in_row, size_t out_row, const float *x,
                            int n, float *y) {

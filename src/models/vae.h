@@ -90,8 +90,7 @@ vkg_status vae_save(const char *path, const struct vae_config *c, const struct n
 /* n images (n, C, S, S) in [0, 1]: sigmoid(decode(z)), z ~ N(0, I) drawn on the GPU from seed. The
  * same seed gives the same images; a larger n keeps the first images of a smaller one. */
 vkg_status vae_sample(const struct vae_config *c, const struct nn_params *p, int n, uint32_t seed, float *out);
-/* n latent vectors (n, Z) ~ N(0, I) drawn on the device from seed (the z of vae_sample for n <= 256). */
-vkg_status vae_prior(vkg_ctx *ctx, int Z, int n, uint32_t seed, float *z);
+/* (The prior z ~ N(0, I) of vae_sample for n <= 256 is nn_prior, nn/nn.h.) */
 /* mu (n, Z) of images x (n, C, S, S). */
 vkg_status vae_encode_mu(const struct vae_config *c, const struct nn_params *p, const float *x, int n, float *mu);
 /* sigmoid(decode(z)) (n, C, S, S) of z (n, Z). */

@@ -48,6 +48,11 @@ void nn_bind_all(vkg_graph *g, const struct nn_params *p, int train_group, vkg_t
 /* x (..., in) @ W^T + b with W (out, in) as in PyTorch's Linear. */
 vkg_t nn_linear(vkg_graph *g, vkg_t x, vkg_t w, vkg_t b);
 
+/* n latent vectors (n, Z) ~ N(0, 1) drawn on the device (Philox, the same on any device): row i depends
+ * only on (seed, i), so the first k rows of n are the k rows of a smaller n. The prior of every
+ * latent-variable family (GAN, VAE). */
+vkg_status nn_prior(vkg_ctx *ctx, int n, int Z, uint32_t seed, float *z);
+
 /* A 64-bit mix of two values (splitmix64), for deriving seeds. */
 uint64_t nn_mix(uint64_t a, uint64_t b);
 #endif

@@ -118,3 +118,20 @@ void nn_bind_all(vkg_graph *g, const struct nn_params *p, int train_group, vkg_t
 }
 
 vkg_t nn_linear(vkg_graph *g, vkg_t x, vkg_t w, vkg_t b) { return vkg_matmul(g, x, w, b, VKG_TRANS_B); }
+
+vkg_status nn_prior(vkg_ctx *ctx, int n, int Z, uint32_t seed, float *z) {
+  if (n < 1 || Z < 1)
+    return vkg__fail(VKG_ERR_ARG, "nn_prior: n and the latent size must be positive (got %d, %d)", n, Z);
+  vkg_graph *g;
+  vkg_status s = vkg_graph_create(ctx, &g);
+  if (s) return s;
+  int slot = vkg_scalar(g, "seed"), zs[2] = {n, Z};
+  vkg_t r = vkg_random_normal(g, 2, zs, slot, 0, 1);
+  vkg_output(g, r);
+  s = vkg_graph_compile(g);
+  if (!s) s = vkg_graph_set_u32(g, slot, seed);
+  if (!s) s = vkg_graph_run(g);
+  if (!s) s = vkg_graph_read(g, r, z, (size_t)n * Z);
+  vkg_graph_destroy(g);
+  return s;
+}
