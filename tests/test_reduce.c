@@ -11,7 +11,7 @@
 
 #include "gradcheck.h"
 #include "harness.h"
-#include "ref_shape.h"
+#include "check/ref_shape.h"
 
 static const char *op_names[] = {"sum", "mean", "max"};
 

@@ -12,7 +12,7 @@
 #include "gradcheck.h"
 #include "harness.h"
 #include "internal.h" /* only to switch fp16 off for the unsupported-device check */
-#include "ref_shape.h"
+#include "check/ref_shape.h"
 
 static size_t numel(const int *shape, int ndim) {
   size_t n = 1;
