@@ -25,8 +25,14 @@ static vkg_t g_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
 static void grad_check(vkg_ctx *ctx, const struct opc *c, size_t out_n) {
   char name[128];
   snprintf(name, sizeof name, "%s %s backward", c->op->name, c->label);
-  struct gc_op op = {.name = name, .nin = c->nin, .out_n = out_n, .user = c, .fwd = g_fwd, .bwd = g_bwd,
-                     .build = g_build, .fd_eps = c->fd_eps};
+  struct gc_op op = {.name = name,
+                     .nin = c->nin,
+                     .out_n = out_n,
+                     .user = c,
+                     .fwd = g_fwd,
+                     .bwd = g_bwd,
+                     .build = g_build,
+                     .fd_eps = c->fd_eps};
   for (int i = 0; i < c->nin; i++) {
     op.ndim[i] = c->in[i].ndim;
     memcpy(op.shape[i], c->in[i].shape, sizeof op.shape[i]);

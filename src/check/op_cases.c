@@ -103,8 +103,10 @@ static int matmul_make(struct opc *c, int k, int size, const struct opc_limits *
     add_in(c, VKG_F32, -1, 1, 2, tb ? N : K, tb ? K : N);
   if (c->p[5]) add_in(c, VKG_F32, -1, 1, 1, N);
   char batch[48] = "";
-  if (B > 1) snprintf(batch, sizeof batch, "batch %d%s%s: ", B, c->p[6] ? "" : " (a shared)", c->p[7] ? "" : " (b shared)");
-  label(c, "%s%dx%d @ %dx%d%s%s%s", batch, M, K, K, N, c->p[5] ? " +bias" : "", ta ? " transA" : "", tb ? " transB" : "");
+  if (B > 1)
+    snprintf(batch, sizeof batch, "batch %d%s%s: ", B, c->p[6] ? "" : " (a shared)", c->p[7] ? "" : " (b shared)");
+  label(c, "%s%dx%d @ %dx%d%s%s%s", batch, M, K, K, N, c->p[5] ? " +bias" : "", ta ? " transA" : "",
+        tb ? " transB" : "");
   c->atol = 1e-5, c->rtol = 1e-4;
   c->flops = 2.0 * B * M * N * K;
   c->bytes = 4.0 * ((double)M * K + (double)K * N + (double)B * M * N);
@@ -125,8 +127,9 @@ static void matmul_bwd(const struct opc *c, double *const *in, const double *gy,
 
 // ---- unary: p = {op}, f = {alpha, beta}; x is in[0] ----
 
-static const char *const unop_names[] = {"relu", "leaky_relu", "gelu", "gelu_tanh", "tanh", "sigmoid", "silu",  "softplus",
-                                         "exp",  "log",        "neg",  "abs",       "sqrt", "square",  "affine"};
+static const char *const unop_names[] = {"relu",    "leaky_relu", "gelu",     "gelu_tanh", "tanh",
+                                         "sigmoid", "silu",       "softplus", "exp",       "log",
+                                         "neg",     "abs",        "sqrt",     "square",    "affine"};
 _Static_assert(sizeof unop_names / sizeof unop_names[0] == VKG_UNOP_COUNT, "a name for every unary op");
 
 static int unary_make(struct opc *c, int k, int size, const struct opc_limits *lim) {
@@ -200,8 +203,7 @@ static vkg_t binary_build(vkg_graph *g, const struct opc *c, const vkg_t *in) {
 }
 static void binary_fwd(const struct opc *c, double *const *in, double *y, size_t n) {
   int os[VKG_MAX_DIMS];
-  ref_binary_d((vkg_binop)c->p[0], y, os, in[0], c->in[0].shape, c->in[0].ndim, in[1], c->in[1].shape,
-               c->in[1].ndim);
+  ref_binary_d((vkg_binop)c->p[0], y, os, in[0], c->in[0].shape, c->in[0].ndim, in[1], c->in[1].shape, c->in[1].ndim);
 }
 static void binary_bwd(const struct opc *c, double *const *in, const double *gy, double **gin, size_t n) {
   ref_binary_bwd((vkg_binop)c->p[0], gin[0], gin[1], in[0], c->in[0].shape, c->in[0].ndim, in[1], c->in[1].shape,
@@ -343,8 +345,10 @@ static int conv1d_make(struct opc *c, int k, int size, const struct opc_limits *
   add_in(c, VKG_F32, -1, 1, 3, r.B, r.C, r.W);
   add_in(c, VKG_F32, -0.5f, 0.5f, 3, r.O, r.C / r.groups, r.KW);
   if (c->p[10]) add_in(c, VKG_F32, -1, 1, 1, r.O);
-  label(c, "x(%d,%d,%d) w(%d,%d,%d) s%d %s%d d%d g%d%s", r.B, r.C, r.W, r.O, r.C / r.groups, r.KW, r.stride_w,
-        c->p[9] ? "causal" : "p", c->p[9] ? r.pad_l : c->p[6], r.dil_w, r.groups, c->p[10] ? " +bias" : "");
+  char pad[16];
+  snprintf(pad, sizeof pad, c->p[9] ? "causal" : "p%d", c->p[6]);
+  label(c, "x(%d,%d,%d) w(%d,%d,%d) s%d %s d%d g%d%s", r.B, r.C, r.W, r.O, r.C / r.groups, r.KW, r.stride_w, pad,
+        r.dil_w, r.groups, c->p[10] ? " +bias" : "");
   c->atol = 1e-5, c->rtol = 1e-4, c->fd_eps = 1e-3;
   c->flops = 2.0 * r.B * r.O * r.OW * (double)(r.C / r.groups) * r.KW;
   conv_bytes(c, (size_t)r.B * r.O * r.OW);
@@ -398,8 +402,7 @@ static void attention_fwd(const struct opc *c, double *const *in, double *y, siz
 }
 static void attention_bwd(const struct opc *c, double *const *in, const double *gy, double **gin, size_t n) {
   const int *p = c->p;
-  ref_attention_bwd(gin[0], gin[1], gin[2], in[0], in[1], in[2], gy, p[0], p[1], p[2], p[3], p[4], p[5], c->f[0],
-                    p[6]);
+  ref_attention_bwd(gin[0], gin[1], gin[2], in[0], in[1], in[2], gy, p[0], p[1], p[2], p[3], p[4], p[5], c->f[0], p[6]);
 }
 
 // ---- layernorm over the last axis: p = {rows, C, affine}, f = {eps} ----
@@ -483,9 +486,8 @@ static void batchnorm_fwd(const struct opc *c, double *const *in, double *y, siz
 }
 static void batchnorm_bwd(const struct opc *c, double *const *in, const double *gy, double **gin, size_t n) {
   int a = c->p[5], train = c->p[4];
-  ref_batchnorm_bwd(gin[0], a ? gin[1] : NULL, a ? gin[2] : NULL, in[0], a ? in[1] : NULL,
-                    train ? NULL : in[1 + 2 * a], train ? NULL : in[2 + 2 * a], gy, c->p[0], c->p[1], bn_spatial(c),
-                    c->f[0], train);
+  ref_batchnorm_bwd(gin[0], a ? gin[1] : NULL, a ? gin[2] : NULL, in[0], a ? in[1] : NULL, train ? NULL : in[1 + 2 * a],
+                    train ? NULL : in[2 + 2 * a], gy, c->p[0], c->p[1], bn_spatial(c), c->f[0], train);
 }
 
 // ---- softmax over the last axis: p = {rows, C, log} ----
@@ -667,11 +669,14 @@ static int concat_make(struct opc *c, int k, int size, const struct opc_limits *
     add_in(c, VKG_F32, -1, 1, 3, 2, 13, 127);
   } else
     return 0;
-  int ax = c->p[0];
-  char s[64] = "";
-  for (int i = 0; i < c->nin; i++)
-    snprintf(s + strlen(s), sizeof s - strlen(s), "%s%d", i ? "+" : "", c->in[i].shape[ax]);
-  label(c, "%d inputs, axis %d: %s", c->nin, ax, s);
+  char s[72] = "";
+  for (int i = 0; i < c->nin; i++) {
+    snprintf(s + strlen(s), sizeof s - strlen(s), "%s(", i ? " + " : "");
+    for (int d = 0; d < c->in[i].ndim; d++)
+      snprintf(s + strlen(s), sizeof s - strlen(s), "%s%d", d ? "," : "", c->in[i].shape[d]);
+    snprintf(s + strlen(s), sizeof s - strlen(s), ")");
+  }
+  label(c, "%s on axis %d", s, c->p[0]);
   c->atol = c->rtol = 0;
   double n = 0;
   for (int i = 0; i < c->nin; i++)
@@ -776,22 +781,51 @@ static void sample_fwd(const struct opc *c, double *const *in, double *y, size_t
 
 static const struct opc_op ops[] = {
     {"matmul", "matmul.comp", {128, 512, 1024}, matmul_make, matmul_build, matmul_fwd, matmul_bwd},
-    {"conv2d", "conv2d.comp, conv2d_direct.comp, conv2d_io.glsl", {1, 8, 32}, conv2d_make, conv2d_build, conv2d_fwd,
+    {"conv2d",
+     "conv2d.comp, conv2d_direct.comp, conv2d_io.glsl",
+     {1, 8, 32},
+     conv2d_make,
+     conv2d_build,
+     conv2d_fwd,
      conv2d_bwd},
     {"conv_transpose2d", "conv_transpose2d.comp", {1, 8, 32}, convt_make, convt_build, convt_fwd, convt_bwd},
-    {"conv1d", "conv2d.comp, conv2d_direct.comp, conv2d_io.glsl", {1, 4, 8}, conv1d_make, conv1d_build, conv1d_fwd,
+    {"conv1d",
+     "conv2d.comp, conv2d_direct.comp, conv2d_io.glsl",
+     {1, 4, 8},
+     conv1d_make,
+     conv1d_build,
+     conv1d_fwd,
      conv1d_bwd},
-    {"attention", "attention_fwd.comp", {64, 256, 1024}, attention_make, attention_build, attention_fwd,
-     attention_bwd},
-    {"layernorm", "layernorm_fwd.comp", {64, 1024, 8192}, layernorm_make, layernorm_build, layernorm_fwd,
+    {"attention", "attention_fwd.comp", {64, 256, 1024}, attention_make, attention_build, attention_fwd, attention_bwd},
+    {"layernorm",
+     "layernorm_fwd.comp",
+     {64, 1024, 8192},
+     layernorm_make,
+     layernorm_build,
+     layernorm_fwd,
      layernorm_bwd},
-    {"batchnorm", "batchnorm_stats.comp, batchnorm_fwd.comp", {1, 8, 32}, batchnorm_make, batchnorm_build,
-     batchnorm_fwd, batchnorm_bwd},
+    {"batchnorm",
+     "batchnorm_stats.comp, batchnorm_fwd.comp",
+     {1, 8, 32},
+     batchnorm_make,
+     batchnorm_build,
+     batchnorm_fwd,
+     batchnorm_bwd},
     {"softmax", "softmax_fwd.comp", {1024, 8192, 50257}, softmax_make, softmax_build, softmax_fwd, softmax_bwd},
-    {"embedding", "embedding_fwd.comp", {64, 1024, 8192}, embedding_make, embedding_build, embedding_fwd,
+    {"embedding",
+     "embedding_fwd.comp",
+     {64, 1024, 8192},
+     embedding_make,
+     embedding_build,
+     embedding_fwd,
      embedding_bwd},
     {"binary", "binary.comp", {1 << 16, 1 << 20, 1 << 24}, binary_make, binary_build, binary_fwd, binary_bwd},
-    {"unary", "unary.comp, activations.glsl", {1 << 16, 1 << 20, 1 << 24}, unary_make, unary_build, unary_fwd,
+    {"unary",
+     "unary.comp, activations.glsl",
+     {1 << 16, 1 << 20, 1 << 24},
+     unary_make,
+     unary_build,
+     unary_fwd,
      unary_bwd},
     {"reduce", "reduce_rows.comp, reduce_axis.comp", {16, 256, 2048}, reduce_make, reduce_build, reduce_fwd, NULL},
     {"permute", "permute.comp", {64, 256, 1024}, permute_make, permute_build, permute_fwd, NULL},

@@ -19,8 +19,8 @@
 struct opc_input {
   vkg_dtype dtype; /* VKG_F32, or VKG_I32 for ids (filled with whole numbers in [lo, hi)) */
   int ndim, shape[VKG_MAX_DIMS];
-  float lo, hi;    /* random values in [lo, hi) */
-  int no_grad;     /* an f32 input the gradient check leaves out (e.g. running statistics) */
+  float lo, hi; /* random values in [lo, hi) */
+  int no_grad;  /* an f32 input the gradient check leaves out (e.g. running statistics) */
 };
 
 /* What a device allows, for cases that resize themselves to fit. */
@@ -34,15 +34,15 @@ struct opc_op;
 /* One case of an op. p and f are the op's own attributes (their meaning is written by each op). */
 struct opc {
   const struct opc_op *op;
-  char label[80];  /* shapes and attributes, for people */
-  char note[128];  /* why a bench case was resized to fit the device (empty if it was not) */
+  char label[80]; /* shapes and attributes, for people */
+  char note[128]; /* why a bench case was resized to fit the device (empty if it was not) */
   int nin;
   struct opc_input in[OPC_MAX_IN];
   int p[12];
   float f[4];
-  int out_i32;     /* the output is i32 (token ids) */
-  double atol, rtol; /* forward: |got - ref| <= atol + rtol |ref| */
-  double fd_eps;   /* gradient check's finite-difference step (0: its default) */
+  int out_i32;         /* the output is i32 (token ids) */
+  double atol, rtol;   /* forward: |got - ref| <= atol + rtol |ref| */
+  double fd_eps;       /* gradient check's finite-difference step (0: its default) */
   double flops, bytes; /* per run, for bench ops; flops 0: the op is memory-bound (report GB/s) */
 };
 
