@@ -56,23 +56,6 @@ static void from_f(double *y, const float *f, size_t n) {
   for (size_t i = 0; i < n; i++)
     y[i] = f[i];
 }
-/* The copy references move raw 32-bit words: the float bits of x, and back. */
-static uint32_t *to_words(const double *x, size_t n) {
-  uint32_t *w = malloc((n ? n : 1) * sizeof(uint32_t));
-  if (!w) abort();
-  for (size_t i = 0; i < n; i++) {
-    float f = x ? (float)x[i] : 0.0f;
-    memcpy(&w[i], &f, sizeof f);
-  }
-  return w;
-}
-static void from_words(double *y, const uint32_t *w, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    float f;
-    memcpy(&f, &w[i], sizeof f);
-    y[i] = f;
-  }
-}
 
 // ---- matmul: p = {batch, M, K, N, flags, bias, a_batched, b_batched} ----
 
@@ -597,17 +580,25 @@ static int reduce_make(struct opc *c, int k, int size, const struct opc_limits *
 static vkg_t reduce_build(vkg_graph *g, const struct opc *c, const vkg_t *in) {
   return vkg_reduce(g, (vkg_reduce_op)c->p[0], in[0], c->p[1], c->p[2]);
 }
-static void reduce_fwd(const struct opc *c, double *const *in, double *y, size_t n) {
+/* x seen as (outer, n, inner) around the reduced axis. */
+static void reduce_dims(const struct opc *c, int *outer, int *n, int *inner) {
   const struct opc_input *x = &c->in[0];
-  int ax = c->p[1] < 0 ? c->p[1] + x->ndim : c->p[1], outer = 1, inner = 1;
+  int ax = c->p[1] < 0 ? c->p[1] + x->ndim : c->p[1];
+  *outer = *inner = 1, *n = x->shape[ax];
   for (int i = 0; i < ax; i++)
-    outer *= x->shape[i];
+    *outer *= x->shape[i];
   for (int i = ax + 1; i < x->ndim; i++)
-    inner *= x->shape[i];
-  float *xf = to_f(in[0], opc_numel(x)), *out = to_f(NULL, n);
-  ref_reduce(out, NULL, xf, outer, x->shape[ax], inner, (vkg_reduce_op)c->p[0]);
-  from_f(y, out, n);
-  free(xf), free(out);
+    *inner *= x->shape[i];
+}
+static void reduce_fwd(const struct opc *c, double *const *in, double *y, size_t n) {
+  int o, r, i;
+  reduce_dims(c, &o, &r, &i);
+  ref_reduce_d(y, NULL, in[0], o, r, i, (vkg_reduce_op)c->p[0]);
+}
+static void reduce_bwd(const struct opc *c, double *const *in, const double *gy, double **gin, size_t n) {
+  int o, r, i;
+  reduce_dims(c, &o, &r, &i);
+  ref_reduce_bwd(gin[0], in[0], gy, o, r, i, (vkg_reduce_op)c->p[0]);
 }
 
 // ---- permute: p = the permutation; x is in[0] ----
@@ -640,11 +631,25 @@ static int permute_make(struct opc *c, int k, int size, const struct opc_limits 
   return 1;
 }
 static vkg_t permute_build(vkg_graph *g, const struct opc *c, const vkg_t *in) { return vkg_permute(g, in[0], c->p); }
+/* The copy ops' references are index maps (ref_shape.c): y[e] = x[src[e]], gx[src[e]] += gy[e]. */
+static size_t *map_of(size_t n) {
+  size_t *m = malloc((n ? n : 1) * sizeof *m);
+  if (!m) abort();
+  return m;
+}
 static void permute_fwd(const struct opc *c, double *const *in, double *y, size_t n) {
-  uint32_t *x = to_words(in[0], n), *out = to_words(NULL, n);
-  ref_permute(out, x, c->in[0].ndim, c->in[0].shape, c->p);
-  from_words(y, out, n);
-  free(x), free(out);
+  size_t *src = map_of(n);
+  ref_permute_map(src, c->in[0].ndim, c->in[0].shape, c->p);
+  for (size_t e = 0; e < n; e++)
+    y[e] = in[0][src[e]];
+  free(src);
+}
+static void permute_bwd(const struct opc *c, double *const *in, const double *gy, double **gin, size_t n) {
+  size_t *src = map_of(n);
+  ref_permute_map(src, c->in[0].ndim, c->in[0].shape, c->p);
+  for (size_t e = 0; e < n; e++)
+    gin[0][src[e]] += gy[e];
+  free(src);
 }
 
 // ---- concat: p = {axis}; the inputs are joined in order ----
@@ -687,18 +692,27 @@ static int concat_make(struct opc *c, int k, int size, const struct opc_limits *
 static vkg_t concat_build(vkg_graph *g, const struct opc *c, const vkg_t *in) {
   return vkg_concat(g, c->nin, in, c->p[0]);
 }
-static void concat_fwd(const struct opc *c, double *const *in, double *y, size_t n) {
-  uint32_t *xs[OPC_MAX_IN] = {0}, *out = to_words(NULL, n);
-  int shapes[OPC_MAX_IN][VKG_MAX_DIMS];
-  for (int i = 0; i < c->nin; i++) {
-    xs[i] = to_words(in[i], opc_numel(&c->in[i]));
-    memcpy(shapes[i], c->in[i].shape, sizeof shapes[i]);
-  }
-  ref_concat(out, c->nin, (const uint32_t *const *)xs, (const int(*)[VKG_MAX_DIMS])shapes, c->in[0].ndim, c->p[0]);
-  from_words(y, out, n);
+static int *concat_map(const struct opc *c, size_t *src, size_t n) {
+  int shapes[OPC_MAX_IN][VKG_MAX_DIMS], *src_in = malloc((n ? n : 1) * sizeof *src_in);
+  if (!src_in) abort();
   for (int i = 0; i < c->nin; i++)
-    free(xs[i]);
-  free(out);
+    memcpy(shapes[i], c->in[i].shape, sizeof shapes[i]);
+  ref_concat_map(src_in, src, c->nin, (const int(*)[VKG_MAX_DIMS])shapes, c->in[0].ndim, c->p[0]);
+  return src_in;
+}
+static void concat_fwd(const struct opc *c, double *const *in, double *y, size_t n) {
+  size_t *src = map_of(n);
+  int *src_in = concat_map(c, src, n);
+  for (size_t e = 0; e < n; e++)
+    y[e] = in[src_in[e]][src[e]];
+  free(src), free(src_in);
+}
+static void concat_bwd(const struct opc *c, double *const *in, const double *gy, double **gin, size_t n) {
+  size_t *src = map_of(n);
+  int *src_in = concat_map(c, src, n);
+  for (size_t e = 0; e < n; e++)
+    gin[src_in[e]][src[e]] += gy[e];
+  free(src), free(src_in);
 }
 
 // ---- random fills: p = {normal, n, seed}, f = {lo or mean, hi or std}; no inputs ----
@@ -827,9 +841,15 @@ static const struct opc_op ops[] = {
      unary_build,
      unary_fwd,
      unary_bwd},
-    {"reduce", "reduce_rows.comp, reduce_axis.comp", {16, 256, 2048}, reduce_make, reduce_build, reduce_fwd, NULL},
-    {"permute", "permute.comp", {64, 256, 1024}, permute_make, permute_build, permute_fwd, NULL},
-    {"concat", "copy_slice.comp", {64, 1024, 8192}, concat_make, concat_build, concat_fwd, NULL},
+    {"reduce",
+     "reduce_rows.comp, reduce_axis.comp",
+     {16, 256, 2048},
+     reduce_make,
+     reduce_build,
+     reduce_fwd,
+     reduce_bwd},
+    {"permute", "permute.comp", {64, 256, 1024}, permute_make, permute_build, permute_fwd, permute_bwd},
+    {"concat", "copy_slice.comp", {64, 1024, 8192}, concat_make, concat_build, concat_fwd, concat_bwd},
     {"random", "random_fill.comp", {1 << 16, 1 << 20, 1 << 24}, random_make, random_build, random_fwd, NULL},
     {"sample", "sample_logits.comp", {1, 16, 64}, sample_make, sample_build, sample_fwd, NULL},
 };

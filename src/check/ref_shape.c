@@ -1,24 +1,8 @@
 #include "ref_shape.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
-
-void ref_reduce(float *out, float *mag, const float *x, int outer, int n, int inner, vkg_reduce_op op) {
-  for (int o = 0; o < outer; o++)
-    for (int k = 0; k < inner; k++) {
-      const float *p = x + (size_t)o * n * inner + k;
-      double s = 0, a = 0, m = -INFINITY;
-      for (int j = 0; j < n; j++) {
-        double v = p[(size_t)j * inner];
-        s += v;
-        a += fabs(v);
-        if (v > m) m = v;
-      }
-      double r = op == VKG_REDUCE_MAX ? m : op == VKG_REDUCE_MEAN ? s / n : s;
-      out[(size_t)o * inner + k] = (float)r;
-      if (mag) mag[(size_t)o * inner + k] = (float)(op == VKG_REDUCE_MAX ? fabs(m) : op == VKG_REDUCE_MEAN ? a / n : a);
-    }
-}
 
 static size_t numel(const int *shape, int ndim) {
   size_t n = 1;
@@ -43,7 +27,57 @@ static void coords(size_t e, const int *shape, int ndim, int *c) {
   }
 }
 
-void ref_permute(uint32_t *out, const uint32_t *x, int ndim, const int *shape, const int *perm) {
+// ---- reductions ----
+
+void ref_reduce_d(double *out, double *mag, const double *x, int outer, int n, int inner, vkg_reduce_op op) {
+  for (int o = 0; o < outer; o++)
+    for (int k = 0; k < inner; k++) {
+      const double *p = x + (size_t)o * n * inner + k;
+      double s = 0, a = 0, m = -INFINITY;
+      for (int j = 0; j < n; j++) {
+        double v = p[(size_t)j * inner];
+        s += v;
+        a += fabs(v);
+        if (v > m) m = v;
+      }
+      out[(size_t)o * inner + k] = op == VKG_REDUCE_MAX ? m : op == VKG_REDUCE_MEAN ? s / n : s;
+      if (mag) mag[(size_t)o * inner + k] = op == VKG_REDUCE_MAX ? fabs(m) : op == VKG_REDUCE_MEAN ? a / n : a;
+    }
+}
+
+void ref_reduce_bwd(double *gx, const double *x, const double *gy, int outer, int n, int inner, vkg_reduce_op op) {
+  for (int o = 0; o < outer; o++)
+    for (int k = 0; k < inner; k++) {
+      const double *p = x + (size_t)o * n * inner + k;
+      int best = 0; /* max: the whole gradient goes to the first maximal element */
+      for (int j = 1; j < n; j++)
+        if (p[(size_t)j * inner] > p[(size_t)best * inner]) best = j;
+      double g = gy[(size_t)o * inner + k];
+      for (int j = 0; j < n; j++)
+        gx[((size_t)o * n + j) * inner + k] += op == VKG_REDUCE_MAX    ? (j == best ? g : 0)
+                                               : op == VKG_REDUCE_MEAN ? g / n
+                                                                       : g;
+    }
+}
+
+void ref_reduce(float *out, float *mag, const float *x, int outer, int n, int inner, vkg_reduce_op op) {
+  size_t nx = (size_t)outer * n * inner, no = (size_t)outer * inner;
+  double *xd = malloc((nx ? nx : 1) * sizeof(double)), *od = malloc((no ? no : 1) * sizeof(double)),
+         *md = malloc((no ? no : 1) * sizeof(double));
+  if (!xd || !od || !md) abort();
+  for (size_t i = 0; i < nx; i++)
+    xd[i] = x[i];
+  ref_reduce_d(od, md, xd, outer, n, inner, op);
+  for (size_t i = 0; i < no; i++) {
+    out[i] = (float)od[i];
+    if (mag) mag[i] = (float)md[i];
+  }
+  free(xd), free(od), free(md);
+}
+
+// ---- copies: each is an index map, shared by the word copies and the double forward and backward ----
+
+size_t ref_permute_map(size_t *src, int ndim, const int *shape, const int *perm) {
   int oshape[VKG_MAX_DIMS], oc[VKG_MAX_DIMS], xc[VKG_MAX_DIMS];
   for (int i = 0; i < ndim; i++)
     oshape[i] = shape[perm[i]];
@@ -52,12 +86,12 @@ void ref_permute(uint32_t *out, const uint32_t *x, int ndim, const int *shape, c
     coords(e, oshape, ndim, oc);
     for (int i = 0; i < ndim; i++)
       xc[perm[i]] = oc[i];
-    out[e] = x[offset(xc, shape, ndim)];
+    src[e] = offset(xc, shape, ndim);
   }
+  return n;
 }
 
-void ref_concat(uint32_t *out, int n, const uint32_t *const *xs, const int (*shapes)[VKG_MAX_DIMS], int ndim,
-                int axis) {
+size_t ref_concat_map(int *src_in, size_t *src, int n, const int (*shapes)[VKG_MAX_DIMS], int ndim, int axis) {
   int oshape[VKG_MAX_DIMS], c[VKG_MAX_DIMS];
   memcpy(oshape, shapes[0], sizeof oshape);
   oshape[axis] = 0;
@@ -69,11 +103,13 @@ void ref_concat(uint32_t *out, int n, const uint32_t *const *xs, const int (*sha
     int k = 0;
     while (c[axis] >= shapes[k][axis])
       c[axis] -= shapes[k++][axis];
-    out[e] = xs[k][offset(c, shapes[k], ndim)];
+    src_in[e] = k;
+    src[e] = offset(c, shapes[k], ndim);
   }
+  return total;
 }
 
-void ref_slice(uint32_t *out, const uint32_t *x, int ndim, const int *shape, int axis, int start, int end) {
+size_t ref_slice_map(size_t *src, int ndim, const int *shape, int axis, int start, int end) {
   int oshape[VKG_MAX_DIMS], c[VKG_MAX_DIMS];
   memcpy(oshape, shape, sizeof(int) * (size_t)ndim);
   oshape[axis] = end - start;
@@ -81,8 +117,43 @@ void ref_slice(uint32_t *out, const uint32_t *x, int ndim, const int *shape, int
   for (size_t e = 0; e < total; e++) {
     coords(e, oshape, ndim, c);
     c[axis] += start;
-    out[e] = x[offset(c, shape, ndim)];
+    src[e] = offset(c, shape, ndim);
   }
+  return total;
+}
+
+static size_t *map_alloc(size_t n) {
+  size_t *m = malloc((n ? n : 1) * sizeof *m);
+  if (!m) abort();
+  return m;
+}
+
+void ref_permute(uint32_t *out, const uint32_t *x, int ndim, const int *shape, const int *perm) {
+  size_t *src = map_alloc(numel(shape, ndim)), n = ref_permute_map(src, ndim, shape, perm);
+  for (size_t e = 0; e < n; e++)
+    out[e] = x[src[e]];
+  free(src);
+}
+
+void ref_concat(uint32_t *out, int n, const uint32_t *const *xs, const int (*shapes)[VKG_MAX_DIMS], int ndim,
+                int axis) {
+  size_t total = 0;
+  for (int k = 0; k < n; k++)
+    total += numel(shapes[k], ndim);
+  size_t *src = map_alloc(total);
+  int *src_in = malloc((total ? total : 1) * sizeof *src_in);
+  if (!src_in) abort();
+  ref_concat_map(src_in, src, n, shapes, ndim, axis);
+  for (size_t e = 0; e < total; e++)
+    out[e] = xs[src_in[e]][src[e]];
+  free(src), free(src_in);
+}
+
+void ref_slice(uint32_t *out, const uint32_t *x, int ndim, const int *shape, int axis, int start, int end) {
+  size_t *src = map_alloc(numel(shape, ndim)), n = ref_slice_map(src, ndim, shape, axis, start, end);
+  for (size_t e = 0; e < n; e++)
+    out[e] = x[src[e]];
+  free(src);
 }
 
 uint16_t ref_f32_to_f16(float f) {
