@@ -57,6 +57,17 @@ static void from_f(double *y, const float *f, size_t n) {
     y[i] = f[i];
 }
 
+/* Sets c->p from row k of the op's test table t, or to the bench row given after it when size > 0.
+ * Returns 0 when there is no row k. */
+static int pick(struct opc *c, int k, int size, const int *rows, int n, int cols, const int *bench) {
+  if (!size && k >= n) return 0;
+  memcpy(c->p, size ? bench : rows + (size_t)k * cols, sizeof(int) * (size_t)cols);
+  return 1;
+}
+#define PICK(c, k, size, t, ...)                                                                                       \
+  pick(c, k, size, &t[0][0], (int)(sizeof t / sizeof t[0]), (int)(sizeof t[0] / sizeof t[0][0]),                       \
+       (const int[sizeof t[0] / sizeof t[0][0]]){__VA_ARGS__})
+
 // ---- matmul: p = {batch, M, K, N, flags, bias, a_batched, b_batched} ----
 
 static int matmul_make(struct opc *c, int k, int size, const struct opc_limits *lim) {
@@ -67,13 +78,7 @@ static int matmul_make(struct opc *c, int k, int size, const struct opc_limits *
                              {1, 127, 3, 67, VKG_TRANS_A | VKG_TRANS_B, 1, 0, 0},
                              {3, 13, 7, 11, 0, 1, 1, 0},
                              {2, 5, 9, 7, VKG_TRANS_B, 0, 1, 1}};
-  if (size) {
-    int p[8] = {1, size, size, size, 0, 0, 0, 0};
-    memcpy(c->p, p, sizeof p);
-  } else if (k < (int)(sizeof t / sizeof t[0]))
-    memcpy(c->p, t[k], sizeof t[k]);
-  else
-    return 0;
+  if (!PICK(c, k, size, t, 1, size, size, size, 0, 0, 0, 0)) return 0;
   int B = c->p[0], M = c->p[1], K = c->p[2], N = c->p[3], ta = (c->p[4] & VKG_TRANS_A) != 0,
       tb = (c->p[4] & VKG_TRANS_B) != 0;
   if (c->p[6])
@@ -193,7 +198,8 @@ static void binary_bwd(const struct opc *c, double *const *in, const double *gy,
                  c->in[1].ndim, gy);
 }
 
-// ---- conv2d: p = {B, C, H, W, O, K, stride, pad, dilation, groups, bias} ----
+// ---- conv2d and conv_transpose2d: p = {B, C, H, W, O, K, stride, pad, dilation, groups, out_pad, bias} ----
+// conv2d: x (B, C, H, W), w (O, C/groups, K, K); conv_transpose2d: w (C, O/groups, K, K), out_pad
 
 static void conv_bytes(struct opc *c, size_t out_n) {
   double n = (double)out_n;
@@ -202,101 +208,86 @@ static void conv_bytes(struct opc *c, size_t out_n) {
   c->bytes = 4.0 * n;
 }
 
-static struct ref_conv conv2d_geom(const struct opc *c) {
+static struct ref_conv conv_geom(const struct opc *c, int transposed) {
   const int *p = c->p;
   struct ref_conv r = {.B = p[0], .C = p[1], .H = p[2], .W = p[3], .O = p[4], .KH = p[5], .KW = p[5]};
   r.stride_h = r.stride_w = p[6], r.pad_t = r.pad_l = p[7], r.dil_h = r.dil_w = p[8], r.groups = p[9];
-  r.OH = ref_conv_out(r.H, r.KH, r.stride_h, r.pad_t, r.dil_h);
-  r.OW = ref_conv_out(r.W, r.KW, r.stride_w, r.pad_l, r.dil_w);
+  if (transposed) {
+    r.OH = ref_conv_transpose_out(r.H, r.KH, r.stride_h, r.pad_t, r.dil_h, p[10]);
+    r.OW = ref_conv_transpose_out(r.W, r.KW, r.stride_w, r.pad_l, r.dil_w, p[10]);
+  } else {
+    r.OH = ref_conv_out(r.H, r.KH, r.stride_h, r.pad_t, r.dil_h);
+    r.OW = ref_conv_out(r.W, r.KW, r.stride_w, r.pad_l, r.dil_w);
+  }
   return r;
 }
-static int conv2d_make(struct opc *c, int k, int size, const struct opc_limits *lim) {
-  static const int t[][11] = {{1, 1, 5, 5, 1, 3, 1, 0, 1, 1, 0},  {2, 3, 13, 11, 5, 3, 2, 1, 1, 1, 1},
-                              {2, 4, 9, 9, 6, 3, 1, 2, 2, 2, 1},  {1, 7, 8, 7, 3, 1, 1, 0, 1, 1, 1},
-                              {2, 6, 7, 13, 6, 3, 1, 1, 1, 6, 1}, {1, 3, 28, 28, 65, 4, 2, 1, 1, 1, 1}};
-  if (size) {
-    int p[11] = {size, 64, 28, 28, 64, 3, 1, 1, 1, 1, 0};
-    memcpy(c->p, p, sizeof p);
-  } else if (k < (int)(sizeof t / sizeof t[0]))
-    memcpy(c->p, t[k], sizeof t[k]);
-  else
-    return 0;
-  struct ref_conv r = conv2d_geom(c);
-  add_in(c, VKG_F32, -1, 1, 4, r.B, r.C, r.H, r.W);
-  add_in(c, VKG_F32, -0.5f, 0.5f, 4, r.O, r.C / r.groups, r.KH, r.KW);
-  if (c->p[10]) add_in(c, VKG_F32, -1, 1, 1, r.O);
-  label(c, "x(%d,%d,%d,%d) w(%d,%d,%d,%d) s%d p%d d%d g%d%s", r.B, r.C, r.H, r.W, r.O, r.C / r.groups, r.KH, r.KW,
-        r.stride_h, r.pad_t, r.dil_h, r.groups, c->p[10] ? " +bias" : "");
-  c->atol = 1e-5, c->rtol = 1e-4, c->fd_eps = 1e-3;
-  c->flops = 2.0 * r.B * r.O * r.OH * r.OW * (double)(r.C / r.groups) * r.KH * r.KW;
-  conv_bytes(c, (size_t)r.B * r.O * r.OH * r.OW);
-  return 1;
-}
-static vkg_t conv2d_build(vkg_graph *g, const struct opc *c, const vkg_t *in) {
-  struct vkg_conv2d_desc d = vkg_conv2d_desc_default();
-  d.stride_h = d.stride_w = c->p[6];
-  d.pad_h = d.pad_w = c->p[7];
-  d.dil_h = d.dil_w = c->p[8];
-  d.groups = c->p[9];
-  return vkg_conv2d(g, in[0], in[1], c->p[10] ? in[2] : VKG_NONE, &d);
-}
-static void conv2d_fwd(const struct opc *c, double *const *in, double *y, size_t n) {
-  struct ref_conv r = conv2d_geom(c);
-  ref_conv2d_f64(y, in[0], in[1], c->p[10] ? in[2] : NULL, &r);
-}
-static void conv2d_bwd(const struct opc *c, double *const *in, const double *gy, double **gin, size_t n) {
-  struct ref_conv r = conv2d_geom(c);
-  ref_conv2d_bwd(gin[0], gin[1], c->p[10] ? gin[2] : NULL, gy, in[0], in[1], &r);
-}
 
-// ---- conv_transpose2d: p = {B, C, H, W, O, K, stride, pad, dilation, groups, out_pad, bias} ----
-
-static struct ref_conv convt_geom(const struct opc *c) {
-  const int *p = c->p;
-  struct ref_conv r = {.B = p[0], .C = p[1], .H = p[2], .W = p[3], .O = p[4], .KH = p[5], .KW = p[5]};
-  r.stride_h = r.stride_w = p[6], r.pad_t = r.pad_l = p[7], r.dil_h = r.dil_w = p[8], r.groups = p[9];
-  r.OH = ref_conv_transpose_out(r.H, r.KH, r.stride_h, r.pad_t, r.dil_h, p[10]);
-  r.OW = ref_conv_transpose_out(r.W, r.KW, r.stride_w, r.pad_l, r.dil_w, p[10]);
-  return r;
-}
-static int convt_make(struct opc *c, int k, int size, const struct opc_limits *lim) {
-  static const int t[][12] = {{1, 1, 3, 3, 1, 3, 1, 0, 1, 1, 0, 0},
-                              {2, 3, 5, 4, 4, 4, 2, 1, 1, 1, 0, 1},
-                              {2, 4, 3, 5, 6, 3, 2, 1, 2, 2, 1, 1},
-                              {1, 5, 7, 7, 3, 5, 3, 2, 1, 1, 2, 0}};
-  if (size) {
-    int p[12] = {size, 64, 14, 14, 32, 4, 2, 1, 1, 1, 0, 0};
-    memcpy(c->p, p, sizeof p);
-  } else if (k < (int)(sizeof t / sizeof t[0]))
-    memcpy(c->p, t[k], sizeof t[k]);
-  else
-    return 0;
-  struct ref_conv r = convt_geom(c);
+/* The inputs, label, tolerances and cost of a case whose p is set. */
+static int conv_case(struct opc *c, int transposed) {
+  struct ref_conv r = conv_geom(c, transposed);
+  int wo = transposed ? r.C : r.O, wi = transposed ? r.O / r.groups : r.C / r.groups;
   add_in(c, VKG_F32, -1, 1, 4, r.B, r.C, r.H, r.W);
-  add_in(c, VKG_F32, -0.5f, 0.5f, 4, r.C, r.O / r.groups, r.KH, r.KW);
+  add_in(c, VKG_F32, -0.5f, 0.5f, 4, wo, wi, r.KH, r.KW);
   if (c->p[11]) add_in(c, VKG_F32, -1, 1, 1, r.O);
-  label(c, "x(%d,%d,%d,%d) w(%d,%d,%d,%d) s%d p%d d%d g%d op%d%s -> %dx%d", r.B, r.C, r.H, r.W, r.C, r.O / r.groups,
-        r.KH, r.KW, r.stride_h, r.pad_t, r.dil_h, r.groups, c->p[10], c->p[11] ? " +bias" : "", r.OH, r.OW);
+  char op[16] = "";
+  if (c->p[10]) snprintf(op, sizeof op, " op%d", c->p[10]);
+  label(c, "x(%d,%d,%d,%d) w(%d,%d,%d,%d) s%d p%d d%d g%d%s%s -> %dx%d", r.B, r.C, r.H, r.W, wo, wi, r.KH, r.KW,
+        r.stride_h, r.pad_t, r.dil_h, r.groups, op, c->p[11] ? " +bias" : "", r.OH, r.OW);
   c->atol = 1e-5, c->rtol = 1e-4, c->fd_eps = 1e-3;
-  c->flops = 2.0 * r.B * r.C * r.H * r.W * (double)(r.O / r.groups) * r.KH * r.KW;
+  /* A multiply-add per tap: per output for conv2d, per input for the transposed one. */
+  c->flops = 2.0 * r.B *
+             (transposed ? (double)r.C * r.H * r.W * (r.O / r.groups) : (double)r.O * r.OH * r.OW * (r.C / r.groups)) *
+             r.KH * r.KW;
   conv_bytes(c, (size_t)r.B * r.O * r.OH * r.OW);
   return 1;
 }
-static vkg_t convt_build(vkg_graph *g, const struct opc *c, const vkg_t *in) {
+
+static struct vkg_conv2d_desc conv_desc(const struct opc *c) {
   struct vkg_conv2d_desc d = vkg_conv2d_desc_default();
   d.stride_h = d.stride_w = c->p[6];
   d.pad_h = d.pad_w = c->p[7];
   d.dil_h = d.dil_w = c->p[8];
   d.groups = c->p[9];
   d.out_pad_h = d.out_pad_w = c->p[10];
+  return d;
+}
+
+static int conv2d_make(struct opc *c, int k, int size, const struct opc_limits *lim) {
+  static const int t[][12] = {{1, 1, 5, 5, 1, 3, 1, 0, 1, 1, 0, 0},  {2, 3, 13, 11, 5, 3, 2, 1, 1, 1, 0, 1},
+                              {2, 4, 9, 9, 6, 3, 1, 2, 2, 2, 0, 1},  {1, 7, 8, 7, 3, 1, 1, 0, 1, 1, 0, 1},
+                              {2, 6, 7, 13, 6, 3, 1, 1, 1, 6, 0, 1}, {1, 3, 28, 28, 65, 4, 2, 1, 1, 1, 0, 1}};
+  return PICK(c, k, size, t, size, 64, 28, 28, 64, 3, 1, 1, 1, 1, 0, 0) && conv_case(c, 0);
+}
+static vkg_t conv2d_build(vkg_graph *g, const struct opc *c, const vkg_t *in) {
+  struct vkg_conv2d_desc d = conv_desc(c);
+  return vkg_conv2d(g, in[0], in[1], c->p[11] ? in[2] : VKG_NONE, &d);
+}
+static void conv2d_fwd(const struct opc *c, double *const *in, double *y, size_t n) {
+  struct ref_conv r = conv_geom(c, 0);
+  ref_conv2d_f64(y, in[0], in[1], c->p[11] ? in[2] : NULL, &r);
+}
+static void conv2d_bwd(const struct opc *c, double *const *in, const double *gy, double **gin, size_t n) {
+  struct ref_conv r = conv_geom(c, 0);
+  ref_conv2d_bwd(gin[0], gin[1], c->p[11] ? gin[2] : NULL, gy, in[0], in[1], &r);
+}
+
+static int convt_make(struct opc *c, int k, int size, const struct opc_limits *lim) {
+  static const int t[][12] = {{1, 1, 3, 3, 1, 3, 1, 0, 1, 1, 0, 0},
+                              {2, 3, 5, 4, 4, 4, 2, 1, 1, 1, 0, 1},
+                              {2, 4, 3, 5, 6, 3, 2, 1, 2, 2, 1, 1},
+                              {1, 5, 7, 7, 3, 5, 3, 2, 1, 1, 2, 0}};
+  return PICK(c, k, size, t, size, 64, 14, 14, 32, 4, 2, 1, 1, 1, 0, 0) && conv_case(c, 1);
+}
+static vkg_t convt_build(vkg_graph *g, const struct opc *c, const vkg_t *in) {
+  struct vkg_conv2d_desc d = conv_desc(c);
   return vkg_conv_transpose2d(g, in[0], in[1], c->p[11] ? in[2] : VKG_NONE, &d);
 }
 static void convt_fwd(const struct opc *c, double *const *in, double *y, size_t n) {
-  struct ref_conv r = convt_geom(c);
+  struct ref_conv r = conv_geom(c, 1);
   ref_conv_transpose2d_f64(y, in[0], in[1], c->p[11] ? in[2] : NULL, &r);
 }
 static void convt_bwd(const struct opc *c, double *const *in, const double *gy, double **gin, size_t n) {
-  struct ref_conv r = convt_geom(c);
+  struct ref_conv r = conv_geom(c, 1);
   ref_conv_transpose2d_bwd(gin[0], gin[1], c->p[11] ? gin[2] : NULL, gy, in[0], in[1], &r);
 }
 
@@ -317,13 +308,7 @@ static int conv1d_make(struct opc *c, int k, int size, const struct opc_limits *
                               {1, 4, 17, 4, 2, 1, 0, 4, 1, 1, 0},
                               {2, 4, 7, 6, 3, 2, 1, 1, 2, 0, 1},
                               {1, 1, 127, 1, 5, 1, 0, 2, 1, 1, 1}};
-  if (size) {
-    int p[11] = {size, 64, 4096, 64, 2, 1, 0, 8, 1, 1, 0};
-    memcpy(c->p, p, sizeof p);
-  } else if (k < (int)(sizeof t / sizeof t[0]))
-    memcpy(c->p, t[k], sizeof t[k]);
-  else
-    return 0;
+  if (!PICK(c, k, size, t, size, 64, 4096, 64, 2, 1, 0, 8, 1, 1, 0)) return 0;
   struct ref_conv r = conv1d_geom(c);
   add_in(c, VKG_F32, -1, 1, 3, r.B, r.C, r.W);
   add_in(c, VKG_F32, -0.5f, 0.5f, 3, r.O, r.C / r.groups, r.KW);
@@ -358,13 +343,7 @@ static int attention_make(struct opc *c, int k, int size, const struct opc_limit
                              {1, 2, 1, 17, 16, 8, 1},
                              {1, 1, 5, 9, 7, 3, 1},
                              {2, 1, 33, 33, 64, 64, 1}};
-  if (size) {
-    int p[7] = {4, 8, size, size, 64, 64, 1};
-    memcpy(c->p, p, sizeof p);
-  } else if (k < (int)(sizeof t / sizeof t[0]))
-    memcpy(c->p, t[k], sizeof t[k]);
-  else
-    return 0;
+  if (!PICK(c, k, size, t, 4, 8, size, size, 64, 64, 1)) return 0;
   const int *p = c->p;
   add_in(c, VKG_F32, -1, 1, 4, p[0], p[1], p[2], p[4]);
   add_in(c, VKG_F32, -1, 1, 4, p[0], p[1], p[3], p[4]);
@@ -392,13 +371,7 @@ static void attention_bwd(const struct opc *c, double *const *in, const double *
 
 static int layernorm_make(struct opc *c, int k, int size, const struct opc_limits *lim) {
   static const int t[][3] = {{1, 1, 0}, {7, 13, 1}, {5, 1000, 1}, {3, 4097, 0}, {2, 127, 1}};
-  if (size) {
-    int p[3] = {size, 768, 1};
-    memcpy(c->p, p, sizeof p);
-  } else if (k < (int)(sizeof t / sizeof t[0]))
-    memcpy(c->p, t[k], sizeof t[k]);
-  else
-    return 0;
+  if (!PICK(c, k, size, t, size, 768, 1)) return 0;
   int R = c->p[0], C = c->p[1];
   add_in(c, VKG_F32, -3, 5, 2, R, C);
   if (c->p[2]) {
@@ -427,13 +400,7 @@ static void layernorm_bwd(const struct opc *c, double *const *in, const double *
 
 static int batchnorm_make(struct opc *c, int k, int size, const struct opc_limits *lim) {
   static const int t[][6] = {{2, 3, 5, 7, 1, 1}, {4, 5, 0, 0, 1, 0}, {3, 2, 4, 4, 0, 1}, {1, 4, 3, 1, 1, 1}};
-  if (size) {
-    int p[6] = {size, 64, 28, 28, 1, 1};
-    memcpy(c->p, p, sizeof p);
-  } else if (k < (int)(sizeof t / sizeof t[0]))
-    memcpy(c->p, t[k], sizeof t[k]);
-  else
-    return 0;
+  if (!PICK(c, k, size, t, size, 64, 28, 28, 1, 1)) return 0;
   const int *p = c->p;
   if (p[2])
     add_in(c, VKG_F32, -2, 3, 4, p[0], p[1], p[2], p[3]);
@@ -477,13 +444,7 @@ static void batchnorm_bwd(const struct opc *c, double *const *in, const double *
 
 static int softmax_make(struct opc *c, int k, int size, const struct opc_limits *lim) {
   static const int t[][3] = {{1, 1, 0}, {7, 13, 0}, {5, 1000, 0}, {3, 4097, 0}, {7, 13, 1}, {3, 4097, 1}, {2, 127, 1}};
-  if (size) {
-    int p[3] = {64, size, 0};
-    memcpy(c->p, p, sizeof p);
-  } else if (k < (int)(sizeof t / sizeof t[0]))
-    memcpy(c->p, t[k], sizeof t[k]);
-  else
-    return 0;
+  if (!PICK(c, k, size, t, 64, size, 0)) return 0;
   add_in(c, VKG_F32, -8, 8, 2, c->p[0], c->p[1]);
   label(c, "%s (%d, %d)", c->p[2] ? "log_softmax" : "softmax", c->p[0], c->p[1]);
   c->atol = c->p[2] ? 1e-5 : 1e-6, c->rtol = 1e-5;
