@@ -20,8 +20,10 @@ static int time_case(vkg_ctx *ctx, const struct opc *c, double *ms, char *why, s
     snprintf(why, n, "%s", vkg_last_error());
     return 0;
   }
-  if (!s) s = opc_run_time(&r, 5, ms);
-  if (s == VKG_OK) opc_run_release(&r);
+  if (!s) {
+    s = opc_run_time(&r, 5, ms);
+    opc_run_release(&r);
+  }
   if (s) snprintf(why, n, "%s", vkg_last_error());
   return s ? -1 : 1;
 }
