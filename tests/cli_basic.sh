@@ -38,6 +38,26 @@ run "$vkgen" bench ops --op matmul --quick --json
 run "$vkgen" bench ops --op matmul --quick
 [ "$(rc)" = 0 ] && grep -q 'GFLOP/s' "$tmp/out" && ok "bench ops prints a table" || bad "bench ops table"
 
+# Every op of the table at its smallest bench size: a case over a device limit (GPT-2's 154 MB
+# embedding table on a device whose binding limit is 128 MiB) is resized or skipped with a note, so
+# the whole bench succeeds on every device.
+run "$vkgen" bench ops --quick
+n_ops=$("$vkgen" dev --help | sed -n 's/^ops: //p' | tr ',' '\n' | grep -c .)
+[ "$(rc)" = 0 ] && ! grep -q '^error' "$tmp/err" \
+  && [ "$(grep -cE 'GFLOP/s|GB/s|skipped' "$tmp/out")" = "$n_ops" ] && [ "$n_ops" -ge 16 ] \
+  && ok "bench ops --quick times or skips each of the $n_ops ops and exits 0" \
+  || bad "bench ops --quick (exit $(rc), $n_ops ops): $(cat "$tmp/out" "$tmp/err")"
+# A case that does not fit in memory (a pretended 200 MiB heap: the 3 x 64 MiB of the largest add) is
+# skipped with a note; the others are timed.
+VKGEN_FAULT=heap_mib@200 run "$vkgen" bench ops --op binary
+[ "$(rc)" = 0 ] && [ "$(grep -c 'GB/s' "$tmp/out")" = 2 ] && grep -q '^binary .*16777216.* skipped$' "$tmp/out" \
+  && grep -q '^  note: out of device memory' "$tmp/out" && ok "bench ops skips a case over the memory with a note" \
+  || bad "bench ops over memory (exit $(rc)): $(cat "$tmp/out" "$tmp/err")"
+run "$vkgen" bench ops --op embedding --quick --json
+[ "$(rc)" = 0 ] && /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; assert len(r)==1 and (r[0].get("gbs",0)>0 or r[0].get("skipped"))' "$tmp/out" \
+  && ok "bench ops --json: the embedding case is timed (resized if need be) or skipped, as valid JSON" \
+  || bad "bench ops embedding --json: $(cat "$tmp/out" "$tmp/err")"
+
 run "$vkgen"
 [ "$(rc)" = 2 ] && grep -q usage "$tmp/err" && ok "no command: usage and exit 2" || bad "no command"
 

@@ -36,13 +36,13 @@ if grep -q 'built without shader hot reload' "$tmp/err"; then
   echo "skipped: $(head -1 "$tmp/err")"
   exit 0
 fi
-[ "$(rc)" = 0 ] && grep -q 'all 15 cases match' "$tmp/out" && ok "dev unary --once passes on the unedited sources" \
+[ "$(rc)" = 0 ] && grep -q 'all 17 cases match' "$tmp/out" && ok "dev unary --once passes on the unedited sources" \
   || bad "dev unary --once: $(cat "$tmp/out" "$tmp/err")"
 
 sed -i 's/r = max(v, 0.0);/r = 2.0 * v;/' "$tmp/sh/unary.comp"
 run "$vkgen" dev unary --watch "$tmp/sh" --once
 [ "$(rc)" = 1 ] && grep -q '^  relu .*FAIL' "$tmp/out" && grep -q '^  gelu .* ok ' "$tmp/out" \
-  && grep -q '1 of 15 cases FAILED' "$tmp/out" && ok "an edited relu (2x) shows as one failing case" \
+  && grep -q '1 of 17 cases FAILED' "$tmp/out" && ok "an edited relu (2x) shows as one failing case" \
   || bad "edited relu: $(cat "$tmp/out" "$tmp/err")"
 
 sed -i "${relu_line}s/r = 2.0 \* v;/r = 2.0 * v; oops/" "$tmp/sh/unary.comp"
@@ -55,9 +55,9 @@ cp "$tmp/unary.orig" "$tmp/sh/unary.comp"
 # ---- the interactive loop ----
 "$vkgen" dev unary --watch "$tmp/sh" >"$tmp/loop.out" 2>"$tmp/loop.err" &
 pid=$!
-if wait_for "$tmp/loop.out" 120 'all 15 cases match'; then
+if wait_for "$tmp/loop.out" 120 'all 17 cases match'; then
   sed -i 's/r = max(v, 0.0);/r = 2.0 * v;/' "$tmp/sh/unary.comp"
-  wait_for "$tmp/loop.out" 60 '1 of 15 cases FAILED' \
+  wait_for "$tmp/loop.out" 60 '1 of 17 cases FAILED' \
     && grep -qE 'reloaded .*/unary\.comp \(1 pipeline\) in [0-9]+ ms' "$tmp/loop.err" \
     && ok "saving an edit re-runs the cases on the new shader" || bad "loop edit: $(cat "$tmp/loop.out" "$tmp/loop.err")"
   sed -i "${relu_line}s/r = 2.0 \* v;/r = 2.0 * v; oops/" "$tmp/sh/unary.comp"
@@ -66,7 +66,7 @@ if wait_for "$tmp/loop.out" 120 'all 15 cases match'; then
     && ok "a syntax error in the loop is shown with file:line and the old code kept" \
     || bad "loop syntax error: $(cat "$tmp/loop.err")"
   cp "$tmp/unary.orig" "$tmp/sh/unary.comp"
-  wait_for "$tmp/loop.out" 60 'all 15 cases match' 2 && ok "fixing the file recovers without a restart" \
+  wait_for "$tmp/loop.out" 60 'all 17 cases match' 2 && ok "fixing the file recovers without a restart" \
     || bad "loop recovery: $(cat "$tmp/loop.out" "$tmp/loop.err")"
   # An edit that adds a binding is refused; the loop keeps running the old code.
   sed -i 's/^void main() {/layout(std430, binding = 2) buffer E { float e[]; };\nvoid main() {/; s/r = max(v, 0.0);/r = max(v, 0.0) + e[0];/' \
@@ -74,7 +74,7 @@ if wait_for "$tmp/loop.out" 120 'all 15 cases match'; then
   wait_for "$tmp/loop.err" 60 'interface differs from the built-in shader: binding 2 is new' \
     && ok "an interface change is refused with what differs" || bad "loop interface: $(cat "$tmp/loop.err")"
   cp "$tmp/unary.orig" "$tmp/sh/unary.comp"
-  wait_for "$tmp/loop.out" 60 'all 15 cases match' 3 || bad "recovery after the interface change"
+  wait_for "$tmp/loop.out" 60 'all 17 cases match' 3 || bad "recovery after the interface change"
 else
   bad "dev loop never finished its first check: $(cat "$tmp/loop.out" "$tmp/loop.err")"
 fi

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "gradcheck.h"
-#include "ref_basic.h"
+#include "check/ref_basic.h"
 
 // ---- unary ----
 
@@ -16,60 +16,15 @@ struct un {
   float alpha, beta;
 };
 
-static double dunop(vkg_unop op, double x, double alpha, double beta) {
-  switch (op) {
-  case VKG_RELU: return x > 0 ? x : 0;
-  case VKG_LEAKY_RELU: return x >= 0 ? x : alpha * x;
-  case VKG_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
-  case VKG_GELU_TANH: return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
-  case VKG_TANH: return tanh(x);
-  case VKG_SIGMOID: return 1 / (1 + exp(-x));
-  case VKG_SILU: return x / (1 + exp(-x));
-  case VKG_SOFTPLUS: return log1p(exp(x));
-  case VKG_EXP: return exp(x);
-  case VKG_LOG: return log(x);
-  case VKG_NEG: return -x;
-  case VKG_ABS: return fabs(x);
-  case VKG_SQRT: return sqrt(x);
-  case VKG_SQUARE: return x * x;
-  default: return alpha * x + beta;
-  }
-}
-
-/* The derivative, written independently of the forward (finite differences check it). */
-static double dunop_grad(vkg_unop op, double x, double alpha) {
-  double s = 1 / (1 + exp(-x)), t = tanh(x);
-  switch (op) {
-  case VKG_RELU: return x > 0;
-  case VKG_LEAKY_RELU: return x >= 0 ? 1 : alpha;
-  case VKG_GELU: return 0.5 * (1 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2 * M_PI);
-  case VKG_GELU_TANH: {
-    double c = sqrt(2 / M_PI), u = tanh(c * (x + 0.044715 * x * x * x));
-    return 0.5 * (1 + u) + 0.5 * x * (1 - u * u) * c * (1 + 3 * 0.044715 * x * x);
-  }
-  case VKG_TANH: return 1 - t * t;
-  case VKG_SIGMOID: return s * (1 - s);
-  case VKG_SILU: return s + x * s * (1 - s);
-  case VKG_SOFTPLUS: return s;
-  case VKG_EXP: return exp(x);
-  case VKG_LOG: return 1 / x;
-  case VKG_NEG: return -1;
-  case VKG_ABS: return x > 0 ? 1 : -1;
-  case VKG_SQRT: return 0.5 / sqrt(x);
-  case VKG_SQUARE: return 2 * x;
-  default: return alpha;
-  }
-}
-
 static void un_fwd(const struct gc_op *op, double *const *in, double *y) {
   const struct un *u = op->user;
   for (size_t i = 0; i < op->out_n; i++)
-    y[i] = dunop(u->op, in[0][i], u->alpha, u->beta);
+    y[i] = ref_unop_d(u->op, in[0][i], u->alpha, u->beta);
 }
 static void un_bwd(const struct gc_op *op, double *const *in, const double *gy, double **gin) {
   const struct un *u = op->user;
   for (size_t i = 0; i < op->out_n; i++)
-    gin[0][i] += gy[i] * dunop_grad(u->op, in[0][i], u->alpha);
+    gin[0][i] += gy[i] * ref_unop_grad(u->op, in[0][i], u->alpha);
 }
 static vkg_t un_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
   const struct un *u = op->user;
@@ -100,72 +55,27 @@ static void check_unary(vkg_ctx *ctx, vkg_unop o) {
 
 struct bin {
   vkg_binop op;
-  int nd; /* output ndim */
-  int os[VKG_MAX_DIMS];
 };
 
-/* Index of output element e in an operand of shape s (ndim n), broadcasting. */
-static size_t bidx(const struct bin *b, size_t e, const int *s, int n) {
-  size_t idx = 0, stride = 1;
-  for (int d = b->nd - 1; d >= 0; d--) {
-    size_t c = e % (size_t)b->os[d];
-    e /= (size_t)b->os[d];
-    int sd = d - (b->nd - n);
-    int dim = sd < 0 ? 1 : s[sd];
-    idx += (dim == 1 ? 0 : c) * stride;
-    stride *= (size_t)dim;
-  }
-  return idx;
-}
-
-static double dbinop(vkg_binop op, double x, double y) {
-  switch (op) {
-  case VKG_ADD: return x + y;
-  case VKG_SUB: return x - y;
-  case VKG_MUL: return x * y;
-  case VKG_DIV: return x / y;
-  case VKG_MAXIMUM: return x >= y ? x : y;
-  case VKG_MINIMUM: return x <= y ? x : y;
-  default: return pow(x, y);
-  }
-}
-
 static void bin_fwd(const struct gc_op *op, double *const *in, double *y) {
-  const struct bin *b = op->user;
-  for (size_t e = 0; e < op->out_n; e++)
-    y[e] = dbinop(b->op, in[0][bidx(b, e, op->shape[0], op->ndim[0])], in[1][bidx(b, e, op->shape[1], op->ndim[1])]);
+  int os[VKG_MAX_DIMS];
+  ref_binary_d(((const struct bin *)op->user)->op, y, os, in[0], op->shape[0], op->ndim[0], in[1], op->shape[1],
+               op->ndim[1]);
 }
 static void bin_bwd(const struct gc_op *op, double *const *in, const double *gy, double **gin) {
-  const struct bin *b = op->user;
-  for (size_t e = 0; e < op->out_n; e++) {
-    size_t ia = bidx(b, e, op->shape[0], op->ndim[0]), ib = bidx(b, e, op->shape[1], op->ndim[1]);
-    double x = in[0][ia], y = in[1][ib], ga, gb;
-    switch (b->op) {
-    case VKG_ADD: ga = 1, gb = 1; break;
-    case VKG_SUB: ga = 1, gb = -1; break;
-    case VKG_MUL: ga = y, gb = x; break;
-    case VKG_DIV: ga = 1 / y, gb = -x / (y * y); break;
-    case VKG_MAXIMUM: ga = x >= y, gb = x < y; break;
-    case VKG_MINIMUM: ga = x <= y, gb = x > y; break;
-    default: ga = y * pow(x, y - 1), gb = pow(x, y) * log(x); break;
-    }
-    gin[0][ia] += gy[e] * ga;
-    gin[1][ib] += gy[e] * gb;
-  }
+  ref_binary_bwd(((const struct bin *)op->user)->op, gin[0], gin[1], in[0], op->shape[0], op->ndim[0], in[1],
+                 op->shape[1], op->ndim[1], gy);
 }
 static vkg_t bin_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
   return vkg_binary(g, ((const struct bin *)op->user)->op, in[0], in[1]);
 }
 
 static void check_binary(vkg_ctx *ctx, vkg_binop o, int nda, const int *sa, int ndb, const int *sb) {
-  struct bin b = {o, nda > ndb ? nda : ndb, {0}};
-  for (int d = 0; d < b.nd; d++) {
-    int da = d - (b.nd - nda) < 0 ? 1 : sa[d - (b.nd - nda)], db = d - (b.nd - ndb) < 0 ? 1 : sb[d - (b.nd - ndb)];
-    b.os[d] = da > db ? da : db;
-  }
+  struct bin b = {o};
+  int os[VKG_MAX_DIMS], ond = ref_broadcast_shape(os, sa, nda, sb, ndb);
   size_t n = 1;
-  for (int d = 0; d < b.nd; d++)
-    n *= (size_t)b.os[d];
+  for (int d = 0; d < ond; d++)
+    n *= (size_t)os[d];
   char name[64];
   snprintf(name, sizeof name, "binary %d backward (%dd x %dd)", (int)o, nda, ndb);
   struct gc_op op = {.name = name,
@@ -190,34 +100,13 @@ struct mm {
 
 static void mm_fwd(const struct gc_op *op, double *const *in, double *y) {
   const struct mm *m = op->user;
-  int ob = (m->a_b || m->b_b) ? m->batch : 1;
-  for (int p = 0; p < ob; p++)
-    for (int i = 0; i < m->M; i++)
-      for (int j = 0; j < m->N; j++) {
-        const double *A = in[0] + (m->a_b ? (size_t)p * m->M * m->K : 0);
-        const double *B = in[1] + (m->b_b ? (size_t)p * m->K * m->N : 0);
-        double s = m->bias ? in[2][j] : 0;
-        for (int k = 0; k < m->K; k++)
-          s += (m->ta ? A[k * m->M + i] : A[i * m->K + k]) * (m->tb ? B[j * m->K + k] : B[k * m->N + j]);
-        y[((size_t)p * m->M + i) * m->N + j] = s;
-      }
+  ref_matmul_d(y, in[0], in[1], m->bias ? in[2] : NULL, (m->a_b || m->b_b) ? m->batch : 1, m->M, m->N, m->K, m->ta,
+               m->tb, m->a_b, m->b_b);
 }
 static void mm_bwd(const struct gc_op *op, double *const *in, const double *gy, double **gin) {
   const struct mm *m = op->user;
-  int ob = (m->a_b || m->b_b) ? m->batch : 1;
-  for (int p = 0; p < ob; p++)
-    for (int i = 0; i < m->M; i++)
-      for (int j = 0; j < m->N; j++) {
-        double gr = gy[((size_t)p * m->M + i) * m->N + j];
-        size_t ao = m->a_b ? (size_t)p * m->M * m->K : 0, bo = m->b_b ? (size_t)p * m->K * m->N : 0;
-        for (int k = 0; k < m->K; k++) {
-          size_t ia = ao + (m->ta ? (size_t)k * m->M + i : (size_t)i * m->K + k);
-          size_t ib = bo + (m->tb ? (size_t)j * m->K + k : (size_t)k * m->N + j);
-          gin[0][ia] += gr * in[1][ib];
-          gin[1][ib] += gr * in[0][ia];
-        }
-        if (m->bias) gin[2][j] += gr;
-      }
+  ref_matmul_bwd(gin[0], gin[1], m->bias ? gin[2] : NULL, in[0], in[1], gy, (m->a_b || m->b_b) ? m->batch : 1, m->M,
+                 m->N, m->K, m->ta, m->tb, m->a_b, m->b_b);
 }
 static vkg_t mm_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
   const struct mm *m = op->user;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "ref_conv.h"
+#include "check/ref_conv.h"
 
 static const float ATOL = 1e-5f, RTOL = 1e-4f;
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "gradcheck.h"
-#include "ref_conv.h"
+#include "check/ref_conv.h"
 
 /* One case: the op, its reference geometry, and what the builder needs beyond it. */
 enum op { CONV2D, CONVT2D, CONV1D };

@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "harness.h"
-#include "ref_lm.h"
-#include "ref_random.h"
+#include "check/ref_lm.h"
+#include "check/ref_random.h"
 
 /* x of shape (outer, A, inner) as an input of dtype dt. */
 static void gather_case(vkg_ctx *ctx, vkg_dtype dt, int ndim, const int *shape, int axis, int pos, int offset,

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "harness.h"
-#include "ref_basic.h"
+#include "check/ref_basic.h"
 
 static void binary(vkg_ctx *ctx, vkg_binop op, int and_, const int *as, int bnd, const int *bs) {
   vkg_graph *g;

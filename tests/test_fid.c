@@ -14,7 +14,7 @@
 #include "harness.h"
 #include "models/models.h"
 #include "nn/fid.h"
-#include "ref_conv.h"
+#include "check/ref_conv.h"
 
 static int contains(const char *s, const char *sub) { return s && sub && strstr(s, sub) != NULL; }
 

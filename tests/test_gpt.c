@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 #include "harness.h"
-#include "ref_lm.h"
+#include "check/ref_lm.h"
 #include "models/lm.h"
 
 #define TINY FIXTURE_DIR "/gpt2_tiny"

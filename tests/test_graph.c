@@ -9,7 +9,7 @@
 
 #include "harness.h"
 #include "internal.h"
-#include "ref_basic.h"
+#include "check/ref_basic.h"
 
 /* x (4, 13) @ w (13, 7) + b, relu: replayed three times with new x, one recording. */
 static void replay(vkg_ctx *ctx) {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "harness.h"
-#include "ref_basic.h"
+#include "check/ref_basic.h"
 
 static void check(vkg_ctx *ctx, int batch, int M, int N, int K, int ta, int tb, int use_bias, int a_batched,
                   int b_batched) {

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "gradcheck.h"
-#include "ref_nn.h"
+#include "check/ref_nn.h"
 
 static const float EPS = 1e-5f; /* layernorm and batchnorm eps */
 

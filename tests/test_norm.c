@@ -8,7 +8,7 @@
 
 #include "harness.h"
 #include "internal.h" /* to find the saved statistics among the node's outputs */
-#include "ref_nn.h"
+#include "check/ref_nn.h"
 
 #define ATOL 1e-5f
 #define RTOL 1e-4f

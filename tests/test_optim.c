@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "ref_optim.h"
+#include "check/ref_optim.h"
 
 #define NP 9
 static const int shapes[NP][3] = {{7}, {13, 5}, {1}, {127}, {33, 129}, {300, 257}, {3, 3}, {8}, {2, 2, 2}};

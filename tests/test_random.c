@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "ref_random.h"
+#include "check/ref_random.h"
 
 /* Bit-for-bit equality of n floats; prints the first difference. */
 static int same_bits(const char *what, const float *got, const float *ref, size_t n) {

@@ -11,7 +11,7 @@
 
 #include "gradcheck.h"
 #include "harness.h"
-#include "ref_shape.h"
+#include "check/ref_shape.h"
 
 static const char *op_names[] = {"sum", "mean", "max"};
 
@@ -128,35 +128,11 @@ struct red {
 
 static void red_fwd(const struct gc_op *op, double *const *in, double *y) {
   const struct red *r = op->user;
-  for (int o = 0; o < r->outer; o++)
-    for (int k = 0; k < r->inner; k++) {
-      double s = r->op == VKG_REDUCE_MAX ? -INFINITY : 0;
-      for (int j = 0; j < r->n; j++) {
-        double x = in[0][((size_t)o * r->n + j) * r->inner + k];
-        s = r->op == VKG_REDUCE_MAX ? (x > s ? x : s) : s + x;
-      }
-      y[(size_t)o * r->inner + k] = r->op == VKG_REDUCE_MEAN ? s / r->n : s;
-    }
-}
-/* Position along the reduced axis of the first maximal element of line (o, k). */
-static int first_max(const struct red *r, const double *x, int o, int k) {
-  int best = 0;
-  for (int j = 1; j < r->n; j++)
-    if (x[((size_t)o * r->n + j) * r->inner + k] > x[((size_t)o * r->n + best) * r->inner + k]) best = j;
-  return best;
+  ref_reduce_d(y, NULL, in[0], r->outer, r->n, r->inner, r->op);
 }
 static void red_bwd(const struct gc_op *op, double *const *in, const double *gy, double **gin) {
   const struct red *r = op->user;
-  for (int o = 0; o < r->outer; o++)
-    for (int j = 0; j < r->n; j++)
-      for (int k = 0; k < r->inner; k++) {
-        double g = gy[(size_t)o * r->inner + k];
-        if (r->op == VKG_REDUCE_MAX)
-          g = j == first_max(r, in[0], o, k) ? g : 0;
-        else if (r->op == VKG_REDUCE_MEAN)
-          g /= r->n;
-        gin[0][((size_t)o * r->n + j) * r->inner + k] += g;
-      }
+  ref_reduce_bwd(gin[0], in[0], gy, r->outer, r->n, r->inner, r->op);
 }
 static vkg_t red_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
   const struct red *r = op->user;

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "gradcheck.h"
-#include "ref_rnn.h"
+#include "check/ref_rnn.h"
 
 #ifndef FIXTURE_DIR
 #define FIXTURE_DIR "tests/fixtures"

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 #include "harness.h"
-#include "ref_lm.h"
+#include "check/ref_lm.h"
 #include "models/lm.h"
 
 /* Decodes greedily from a prompt with K steps per submission and checks every step's logits and

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "ref_random.h"
+#include "check/ref_random.h"
 
 /* A graph that samples logits (B, V), with seed, temperature and top-k slots. */
 struct sampler {

@@ -12,7 +12,7 @@
 #include "gradcheck.h"
 #include "harness.h"
 #include "internal.h" /* only to switch fp16 off for the unsupported-device check */
-#include "ref_shape.h"
+#include "check/ref_shape.h"
 
 static size_t numel(const int *shape, int ndim) {
   size_t n = 1;
@@ -491,70 +491,58 @@ static void views_other_dtypes(vkg_ctx *ctx) {
 }
 
 // ---- backward ----
-/* Each op's C forward works on doubles through the same index maps as the references above. */
+/* Each op's C forward and backward go through the reference's index map (src/check/ref_shape.c). */
 
 struct gperm {
   int ndim, shape[VKG_MAX_DIMS], perm[VKG_MAX_DIMS];
 };
 static void perm_fwd(const struct gc_op *op, double *const *in, double *y) {
   const struct gperm *p = op->user;
-  int oshape[VKG_MAX_DIMS], c[VKG_MAX_DIMS], xc[VKG_MAX_DIMS];
-  for (int i = 0; i < p->ndim; i++)
-    oshape[i] = p->shape[p->perm[i]];
-  for (size_t e = 0; e < op->out_n; e++) {
-    size_t r = e, off = 0;
-    for (int i = p->ndim - 1; i >= 0; i--)
-      c[i] = (int)(r % (size_t)oshape[i]), r /= (size_t)oshape[i];
-    for (int i = 0; i < p->ndim; i++)
-      xc[p->perm[i]] = c[i];
-    for (int i = 0; i < p->ndim; i++)
-      off = off * (size_t)p->shape[i] + (size_t)xc[i];
-    y[e] = in[0][off];
-  }
+  size_t *src = malloc(op->out_n * sizeof *src);
+  ref_permute_map(src, p->ndim, p->shape, p->perm);
+  for (size_t e = 0; e < op->out_n; e++)
+    y[e] = in[0][src[e]];
+  free(src);
 }
 static void perm_bwd(const struct gc_op *op, double *const *in, const double *gy, double **gin) {
   const struct gperm *p = op->user;
-  int oshape[VKG_MAX_DIMS], c[VKG_MAX_DIMS], xc[VKG_MAX_DIMS];
-  for (int i = 0; i < p->ndim; i++)
-    oshape[i] = p->shape[p->perm[i]];
-  for (size_t e = 0; e < op->out_n; e++) {
-    size_t r = e, off = 0;
-    for (int i = p->ndim - 1; i >= 0; i--)
-      c[i] = (int)(r % (size_t)oshape[i]), r /= (size_t)oshape[i];
-    for (int i = 0; i < p->ndim; i++)
-      xc[p->perm[i]] = c[i];
-    for (int i = 0; i < p->ndim; i++)
-      off = off * (size_t)p->shape[i] + (size_t)xc[i];
-    gin[0][off] += gy[e];
-  }
+  size_t *src = malloc(op->out_n * sizeof *src);
+  ref_permute_map(src, p->ndim, p->shape, p->perm);
+  for (size_t e = 0; e < op->out_n; e++)
+    gin[0][src[e]] += gy[e];
+  free(src);
 }
 static vkg_t perm_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
   return vkg_permute(g, in[0], ((const struct gperm *)op->user)->perm);
 }
 
-/* concat (and slice) in C on doubles, viewing tensors as (outer, n, inner). */
+/* concat and slice of tensors of 3 dims; sizes: concat's sizes along the axis, slice's {dim, start, end}. */
 struct gcat {
-  int n, outer, inner, sizes[3], axis; /* for slice: sizes = {dim, start, end} */
+  int n, outer, inner, sizes[3], axis;
 };
-static void cat_fwd(const struct gc_op *op, double *const *in, double *y) {
+/* The concat map over the gc_op's input shapes (the axis may be given from the end). */
+static void cat_map(const struct gc_op *op, int *src_in, size_t *src) {
   const struct gcat *c = op->user;
-  int total = 0;
+  int shapes[3][VKG_MAX_DIMS] = {{0}};
   for (int k = 0; k < c->n; k++)
-    total += c->sizes[k];
-  for (int o = 0; o < c->outer; o++)
-    for (int k = 0, off = 0; k < c->n; off += c->sizes[k++])
-      for (int j = 0; j < c->sizes[k] * c->inner; j++)
-        y[((size_t)o * total + off) * c->inner + j] = in[k][(size_t)o * c->sizes[k] * c->inner + j];
+    memcpy(shapes[k], op->shape[k], sizeof shapes[k]);
+  ref_concat_map(src_in, src, c->n, (const int(*)[VKG_MAX_DIMS])shapes, 3, c->axis < 0 ? c->axis + 3 : c->axis);
+}
+static void cat_fwd(const struct gc_op *op, double *const *in, double *y) {
+  size_t *src = malloc(op->out_n * sizeof *src);
+  int *src_in = malloc(op->out_n * sizeof *src_in);
+  cat_map(op, src_in, src);
+  for (size_t e = 0; e < op->out_n; e++)
+    y[e] = in[src_in[e]][src[e]];
+  free(src), free(src_in);
 }
 static void cat_bwd(const struct gc_op *op, double *const *in, const double *gy, double **gin) {
-  const struct gcat *c = op->user;
-  int total = 0;
-  for (int k = 0; k < c->n; k++)
-    total += c->sizes[k];
-  for (int o = 0; o < c->outer; o++)
-    for (int k = 0, off = 0; k < c->n; off += c->sizes[k++])
-      for (int j = 0; j < c->sizes[k] * c->inner; j++)
-        gin[k][(size_t)o * c->sizes[k] * c->inner + j] += gy[((size_t)o * total + off) * c->inner + j];
+  size_t *src = malloc(op->out_n * sizeof *src);
+  int *src_in = malloc(op->out_n * sizeof *src_in);
+  cat_map(op, src_in, src);
+  for (size_t e = 0; e < op->out_n; e++)
+    gin[src_in[e]][src[e]] += gy[e];
+  free(src), free(src_in);
 }
 static vkg_t cat_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
   const struct gcat *c = op->user;
@@ -562,17 +550,19 @@ static vkg_t cat_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
 }
 static void sl_fwd(const struct gc_op *op, double *const *in, double *y) {
   const struct gcat *c = op->user;
-  int len = (c->sizes[2] - c->sizes[1]) * c->inner;
-  for (int o = 0; o < c->outer; o++)
-    for (int j = 0; j < len; j++)
-      y[(size_t)o * len + j] = in[0][((size_t)o * c->sizes[0] + c->sizes[1]) * c->inner + j];
+  size_t *src = malloc(op->out_n * sizeof *src);
+  ref_slice_map(src, 3, op->shape[0], c->axis, c->sizes[1], c->sizes[2]);
+  for (size_t e = 0; e < op->out_n; e++)
+    y[e] = in[0][src[e]];
+  free(src);
 }
 static void sl_bwd(const struct gc_op *op, double *const *in, const double *gy, double **gin) {
   const struct gcat *c = op->user;
-  int len = (c->sizes[2] - c->sizes[1]) * c->inner;
-  for (int o = 0; o < c->outer; o++)
-    for (int j = 0; j < len; j++)
-      gin[0][((size_t)o * c->sizes[0] + c->sizes[1]) * c->inner + j] += gy[(size_t)o * len + j];
+  size_t *src = malloc(op->out_n * sizeof *src);
+  ref_slice_map(src, 3, op->shape[0], c->axis, c->sizes[1], c->sizes[2]);
+  for (size_t e = 0; e < op->out_n; e++)
+    gin[0][src[e]] += gy[e];
+  free(src);
 }
 static vkg_t sl_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
   const struct gcat *c = op->user;

@@ -16,8 +16,8 @@
 
 #include "harness.h"
 #include "models/vae.h"
-#include "ref_conv.h"
-#include "ref_random.h"
+#include "check/ref_conv.h"
+#include "check/ref_random.h"
 
 // ---- the plain-C reference ----
 
