@@ -13,7 +13,7 @@ static void usage(FILE *f) {
         "\n"
         "commands:\n"
         "  devices             list Vulkan devices and their capabilities\n"
-        "  selfcheck           run every op once against a plain-C reference on the chosen device\n"
+        "  selfcheck           run every op's test cases against its plain-C reference on the chosen device\n"
         "  train FAMILY        train a model with checkpoints, metrics and a loss plot\n"
         "  sample FAMILY       sample from a trained model (the shipped one by default)\n"
         "  eval FAMILY         measure a trained model (FID, ELBO, held-out loss, BLEU)\n"
