@@ -128,6 +128,8 @@ rc=$?
 row 2 hint - -- frobnicate
 row 1 - - -- devices --bogus
 row 1 - - -- devices --json extra
+row 1 hint - -- devices --device no-such-gpu
+row 1 - - -- devices --device
 row 1 hint - -- selfcheck --device 99
 row 1 hint - -- selfcheck --device no-such-gpu
 VKGEN_DEVICE=no-such-gpu row 1 hint - -- selfcheck

@@ -111,5 +111,12 @@ run "$vkgen" sample gan -n 4 --seed 7 --device cpu -o "$tmp/b.png"
 [ "$ra" = 0 ] && [ "$(rc)" = 0 ] && cmp -s "$tmp/a.png" "$tmp/b.png" && ok "--seed=7 --device=cpu equals --seed 7 --device cpu" \
   || bad "--opt=value: $(cat "$tmp/err")"
 
+run "$vkgen" devices --device cpu --json
+[ "$(rc)" = 0 ] && grep -q '"type": "cpu"' "$tmp/out" && [ "$(grep -c '"index"' "$tmp/out")" = 1 ] \
+  && ok "devices --device cpu: only the device chosen" || bad "devices --device: $(cat "$tmp/out" "$tmp/err")"
+run "$vkgen" bench --help
+[ "$(rc)" = 0 ] && grep -q "ops|FAMILY" "$tmp/out" && grep -q "gpt, lstm, gru" "$tmp/out" \
+  && ok "bench --help names ops and the families" || bad "bench --help: $(cat "$tmp/out")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

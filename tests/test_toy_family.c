@@ -32,7 +32,7 @@ struct toy {
   struct nn_model m;
   struct toy_config c;
   int mu, neg_log_sigma; /* parameter indices: (D), (D); neg_log_sigma = -log sigma */
-  float *data;       /* (N, D) training points, then N_TEST test points */
+  float *data;           /* (N, D) training points, then N_TEST test points */
   int n;
   vkg_t x;        /* the streamed batch (B, D) */
   float *xbuf;    /* (B, D) */
@@ -47,7 +47,8 @@ static const float true_mu[3] = {1.5f, -2.0f, 0.25f}, true_sigma[3] = {0.5f, 2.0
 /* loss: the mean NLL per point of x (B, D) under N(mu, diag(sigma^2)). */
 static vkg_t nll(vkg_graph *g, vkg_t x, vkg_t mu, vkg_t neg_log_sigma) {
   vkg_t z = vkg_binary(g, VKG_MUL, vkg_binary(g, VKG_SUB, x, mu), vkg_unary(g, VKG_EXP, neg_log_sigma, 0, 0) /* 1/s */);
-  vkg_t per_dim = vkg_binary(g, VKG_SUB, vkg_unary(g, VKG_SQUARE, z, 0, 0), vkg_unary(g, VKG_AFFINE, neg_log_sigma, 2, 0));
+  vkg_t per_dim =
+      vkg_binary(g, VKG_SUB, vkg_unary(g, VKG_SQUARE, z, 0, 0), vkg_unary(g, VKG_AFFINE, neg_log_sigma, 2, 0));
   vkg_t per_point = vkg_reduce(g, VKG_REDUCE_SUM, per_dim, 1, 0); // (B)
   /* 0.5 * (sum (z^2) + 2 sum log sigma) + D/2 log(2 pi); neg_log_sigma is -log sigma. */
   int D = vkg_dim(g, x, 1);

@@ -78,6 +78,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
   if (!strcmp(cmd, "selfcheck")) return cmd_selfcheck(argc - 1, argv + 1);
   if (!strcmp(cmd, "dev")) return cmd_dev(argc - 1, argv + 1);
+  if (!strcmp(cmd, "bench") && argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")))
+    return cmd_family("bench", argc - 1, argv + 1);
   if (!strcmp(cmd, "bench") && argc > 2 && strcmp(argv[2], "ops") != 0 && argv[2][0] != '-')
     return cmd_family("bench", argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
