@@ -1,5 +1,5 @@
 /* Fuzz target: command-line parsing. The input is argv (arguments separated by NUL bytes) for the
- * real dispatcher, src/cli/main.c's main() compiled as vkgen_cli_main. Parsing must end in a usage
+ * real dispatcher, the library's vkg_cli_main (src/cli/main.c). Parsing must end in a usage
  * text or one error, never a crash, whatever the arguments.
  *
  * Every command parses its options before it opens a Vulkan context, and opening one is where this
@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 #include "vkgen.h"
 
-int vkgen_cli_main(int argc, char **argv);
 vkg_status __wrap_vkg_ctx_create(const struct vkg_ctx_desc *desc, vkg_ctx **out);
 vkg_status __wrap_vkg_enumerate_devices(struct vkg_device_info *out, int max, int *count);
 
@@ -71,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fflush(stdout), fflush(stderr);
   stdout = null, stderr = null;
   int before = ctx_calls;
-  int rc = vkgen_cli_main(argc, argv);
+  int rc = vkg_cli_main(argc, argv);
   stdout = out, stderr = err;
   fclose(null);
   /* 0 (help or success), 1 (an error) or 2 (usage); a command that opened a context failed there. */

@@ -20,6 +20,23 @@
 extern "C" {
 #endif
 
+/* The version of these headers. vkg_version() gives the library's, which may be newer. */
+#define VKG_VERSION_MAJOR 0
+#define VKG_VERSION_MINOR 1
+#define VKG_VERSION_PATCH 0
+#define VKG_VERSION_STRING "0.1.0"
+/* One number that orders versions: MAJOR * 10000 + MINOR * 100 + PATCH. */
+#define VKG_VERSION (VKG_VERSION_MAJOR * 10000 + VKG_VERSION_MINOR * 100 + VKG_VERSION_PATCH)
+
+/* The shared library exports exactly what this header declares (it is built with hidden visibility
+ * by default); a program built with -fvisibility=hidden still sees these as external functions. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility push(default)
+#endif
+
+/* The library's version, "MAJOR.MINOR.PATCH" (VKG_VERSION_STRING of the headers it was built with). */
+const char *vkg_version(void);
+
 #define VKG_MAX_DIMS 6
 
 typedef enum vkg_status {
@@ -439,6 +456,11 @@ vkg_status vkg_png_grid(const char *path, const float *pixels, int n, int c, int
  * vkg_images_free. */
 vkg_status vkg_image_folder_load(const char *dir, int size, int channels, struct vkg_images *out);
 
+/* One PNG or JPEG file (recognized by its first bytes) at its own size, as one image (1, c, h, w) in
+ * [0, 1]: c = 1 for a gray file, 3 for a color one; alpha is composited over white. A missing file is
+ * VKG_ERR_IO, anything else or an undecodable file VKG_ERR_FORMAT. Free with vkg_images_free. */
+vkg_status vkg_image_load(const char *path, struct vkg_images *out);
+
 /* A permutation of 0..n-1 determined by (seed, epoch) alone, the same on every machine. */
 void vkg_shuffle(uint32_t *perm, size_t n, uint64_t seed, uint64_t epoch);
 
@@ -477,6 +499,35 @@ vkg_status vkg_self_bleu(const int32_t *const *seq, const size_t *len, int n, do
 /* The same on texts split into words at ASCII whitespace. */
 vkg_status vkg_bleu_text(const char *const *hyp, const char *const *ref, int n, double *bleu);
 vkg_status vkg_self_bleu_text(const char *const *texts, int n, double *bleu);
+
+/* ---- the model families and the command-line tool, in this process ---- */
+
+/* The families behind 'vkgen train|sample|eval|bench MODEL' ("classifier", "gan", "vae", "gpt", ...):
+ * vkg_family_count() of them, each with its name and a one-line summary (NULL outside the range). */
+int vkg_family_count(void);
+const char *vkg_family_name(int i);
+const char *vkg_family_summary(int i);
+/* Runs 'vkgen VERB FAMILY ARGS...' in this process, with the same code, options, files and results
+ * as the command (verb: "train", "sample", "eval" or "bench"; args: argc options as on the command
+ * line, e.g. {"-n", "16", "-o", "x.png"}). Returns VKG_OK, or a failure status with the command's
+ * error line in vkg_last_error() and its hint in vkg_last_hint() (those two lines are then not
+ * printed). If out is not NULL, what the command writes to stdout (sampled text; with --json, the
+ * metrics) is returned there instead of printed: malloc'd, NUL-terminated, free() it; also on failure
+ * (never NULL when out was given). Progress goes to stderr as usual. The command's output streams are
+ * swapped for the call (glibc's stdout and stderr variables), so run one at a time per process and
+ * do not print from other threads meanwhile. */
+vkg_status vkg_family_run(const char *verb, const char *family, int argc, const char *const *args, char **out);
+/* Finds a shipped file (default weights, e.g. "gan.safetensors") as the tool does: $VKGEN_ASSETS,
+ * then the installed share/vkgen/assets next to the program or the library, then the source tree's
+ * assets/. Returns 1 and the path in out (n bytes) if found, else 0. */
+int vkg_asset_path(const char *file, char *out, size_t n);
+/* The whole command-line tool: what 'vkgen ARGS...' does, with argv[0] the program name. Returns
+ * the exit code. */
+int vkg_cli_main(int argc, char **argv);
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,8 @@ vkg_status vkg__fail(vkg_status s, const char *fmt, ...) __attribute__((format(p
 /* Sets the hint shown with the last error. */
 void vkg__hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void vkg__clear_error(void);
+/* The status of the last vkg__fail on this thread since vkg__clear_error (VKG_OK if none). */
+vkg_status vkg__last_status(void);
 /* vkQueueSubmit / vkWaitForFences(one fence, no timeout) that report a lost device clearly (with a
  * hint) and honour VKGEN_FAULT=device_lost@N. */
 vkg_status vkg__queue_submit(vkg_ctx *ctx, const VkSubmitInfo *si, VkFence fence);

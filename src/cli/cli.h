@@ -92,8 +92,9 @@ int cli_train_init_config(struct cli_train *t, void *cfg);
 int cli_train_run(struct cli_train *t, struct nn_model *m);
 
 /* ---- shared helpers ---- */
-/* Finds a default asset: $VKGEN_ASSETS/file, the source tree's assets/file, or assets/file next to
- * (or one level above) the executable. Returns 1 and the path in out if found. */
+/* Finds a default asset: $VKGEN_ASSETS/file, the installed share/vkgen/assets/file relative to the
+ * executable or to the library, the source tree's assets/file, or assets/file next to (or one level
+ * above) the executable. Returns 1 and the path in out if found. (vkg_asset_path in vkgen.h.) */
 int cli_asset(const char *file, char *out, size_t n);
 /* Parses a number strictly within [lo, hi]; prints an error naming opt and returns 0 if bad. */
 int cli_float(const char *opt, const char *s, double lo, double hi, double *out);

@@ -1,4 +1,6 @@
 /* The model families behind 'vkgen train|sample|eval|bench <family>', and finding default assets. */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,27 +68,51 @@ int cmd_family(const char *verb, int argc, char **argv) {
 
 static int readable(const char *path) { return access(path, R_OK) == 0; }
 
+/* dir/rel/file, if readable (without "..", so that messages name it plainly). */
+static int asset_in(const char *dir, const char *rel, const char *file, char *out, size_t n) {
+  snprintf(out, n, "%s/%s/%s", dir, rel, file);
+  if (!readable(out)) return 0;
+  char real[PATH_MAX];
+  if (realpath(out, real) && strlen(real) < n) strcpy(out, real);
+  return 1;
+}
+
 int cli_asset(const char *file, char *out, size_t n) {
   const char *env = getenv("VKGEN_ASSETS");
   if (env && *env) {
     snprintf(out, n, "%s/%s", env, file);
     if (readable(out)) return 1;
   }
+  /* An installed copy comes before the source tree's: share/vkgen/assets relative to the program,
+   * then to the library (a program or Python linking libvkgen.so from another directory). */
+  char exe[PATH_MAX];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  char *slash = NULL;
+  if (len > 0) {
+    exe[len] = 0;
+    slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+  }
+#ifdef VKGEN_BIN_TO_ASSETS
+  if (slash && asset_in(exe, VKGEN_BIN_TO_ASSETS, file, out, n)) return 1;
+#endif
+#ifdef VKGEN_LIB_TO_ASSETS
+  Dl_info info;
+  if (dladdr((void *)cli_asset, &info) && info.dli_fname && strchr(info.dli_fname, '/')) {
+    char lib[PATH_MAX];
+    snprintf(lib, sizeof lib, "%s", info.dli_fname);
+    *strrchr(lib, '/') = 0;
+    if (asset_in(lib, VKGEN_LIB_TO_ASSETS, file, out, n)) return 1;
+  }
+#endif
 #ifdef VKGEN_SOURCE_ASSETS
   snprintf(out, n, "%s/%s", VKGEN_SOURCE_ASSETS, file);
   if (readable(out)) return 1;
 #endif
-  char exe[PATH_MAX];
-  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (len > 0) {
-    exe[len] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = 0;
+  if (slash) {
     static const char *rel[] = {"assets", "../assets", "../share/vkgen/assets"};
-    for (int i = 0; i < 3; i++) {
-      snprintf(out, n, "%s/%s/%s", exe, rel[i], file);
-      if (readable(out)) return 1;
-    }
+    for (int i = 0; i < 3; i++)
+      if (asset_in(exe, rel[i], file, out, n)) return 1;
   }
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <vulkan/vulkan_core.h>
 
 #include "cli.h"
 
@@ -37,11 +38,13 @@ static void usage(FILE *f) {
         "  VKGEN_VALIDATE=1      enable the Khronos validation layer with synchronization validation\n"
         "  VKGEN_PIPELINE_CACHE  pipeline cache file (default ~/.cache/vkgen/); empty disables it\n"
         "\n"
-        "Run 'vkgen COMMAND --help' or 'vkgen COMMAND FAMILY --help' for the options of a command.\n",
+        "Run 'vkgen COMMAND --help' or 'vkgen COMMAND FAMILY --help' for the options of a command;\n"
+        "'vkgen --version' for the version.\n",
         f);
 }
 
-/* --opt=value becomes --opt value, for every command. The new argv lives as long as the process. */
+/* --opt=value becomes --opt value, for every command. The new argv (when one is made) is freed by
+ * vkg_cli_main after the command; its strings are argv's. */
 static char **split_equals(int *argc, char **argv) {
   int n = *argc, extra = 0;
   for (int i = 1; i < n; i++)
@@ -64,8 +67,15 @@ static char **split_equals(int *argc, char **argv) {
   return out;
 }
 
-int main(int argc, char **argv) {
-  argv = split_equals(&argc, argv);
+/* vkgen --version: the library's version and the Vulkan headers it was built with. */
+static int version(void) {
+  printf("vkgen %s\n", vkg_version());
+  printf("Vulkan headers %u.%u.%u\n", VK_API_VERSION_MAJOR(VK_HEADER_VERSION_COMPLETE),
+         VK_API_VERSION_MINOR(VK_HEADER_VERSION_COMPLETE), VK_API_VERSION_PATCH(VK_HEADER_VERSION_COMPLETE));
+  return 0;
+}
+
+static int dispatch(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -75,6 +85,7 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
+  if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) return version();
   if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
   if (!strcmp(cmd, "selfcheck")) return cmd_selfcheck(argc - 1, argv + 1);
   if (!strcmp(cmd, "dev")) return cmd_dev(argc - 1, argv + 1);
@@ -88,4 +99,11 @@ int main(int argc, char **argv) {
   cli_error("unknown command '%s'", cmd);
   fputs("hint: run 'vkgen --help' for the list of commands\n", stderr);
   return 2;
+}
+
+int vkg_cli_main(int argc, char **argv) {
+  char **split = split_equals(&argc, argv);
+  int rc = dispatch(argc, split);
+  if (split != argv) free(split);
+  return rc;
 }

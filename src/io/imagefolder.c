@@ -254,3 +254,42 @@ vkg_status vkg_image_folder_load(const char *dir, int size, int channels, struct
   *out = (struct vkg_images){.n = n, .c = channels, .h = size, .w = size, .pixels = pixels, .labels = NULL};
   return VKG_OK;
 }
+
+vkg_status vkg_image_load(const char *path, struct vkg_images *out) {
+  memset(out, 0, sizeof *out);
+  if (!path) return vkg__fail(VKG_ERR_ARG, "image: no path given");
+  FILE *f = fopen(path, "rb");
+  if (!f) return vkg__fail(VKG_ERR_IO, "cannot open image '%s': %s", path, strerror(errno));
+  /* Only PNG and JPEG reach stb_image: its other decoders are not trusted with arbitrary files. */
+  unsigned char sig[8] = {0};
+  size_t got = fread(sig, 1, sizeof sig, f);
+  static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  int known = (got == 8 && !memcmp(sig, png, 8)) || (got >= 3 && sig[0] == 0xff && sig[1] == 0xd8 && sig[2] == 0xff);
+  if (!known) {
+    fclose(f);
+    return vkg__fail(VKG_ERR_FORMAT, "image '%s' is neither a PNG nor a JPEG file", path);
+  }
+  rewind(f);
+  int w, h, comp;
+  unsigned char *px = stbi_load_from_file(f, &w, &h, &comp, 4); // (h, w, RGBA)
+  fclose(f);
+  if (!px) return vkg__fail(VKG_ERR_FORMAT, "cannot decode image '%s': %s", path, stbi_failure_reason());
+  /* Gray files (with or without alpha) give one plane, color files three; alpha is composited over
+   * white as the folder loader does. */
+  int c = comp >= 3 ? 3 : 1;
+  size_t area = (size_t)w * h;
+  float *pixels = malloc(sizeof *pixels * area * (size_t)c); // (c, h, w)
+  if (!pixels) {
+    stbi_image_free(px);
+    return vkg__fail(VKG_ERR_OOM, "out of host memory for image '%s' (%dx%d)", path, w, h);
+  }
+  for (size_t i = 0; i < area; i++) {
+    const unsigned char *p = px + i * 4;
+    float a = p[3] / 255.0f;
+    for (int k = 0; k < c; k++)
+      pixels[k * area + i] = p[k] / 255.0f * a + (1 - a);
+  }
+  stbi_image_free(px);
+  *out = (struct vkg_images){.n = 1, .c = c, .h = h, .w = w, .pixels = pixels, .labels = NULL};
+  return VKG_OK;
+}

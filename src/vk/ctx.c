@@ -10,8 +10,10 @@
 
 static _Thread_local char last_error[1024];
 static _Thread_local char last_hint[512];
+static _Thread_local vkg_status last_status;
 
 vkg_status vkg__fail(vkg_status s, const char *fmt, ...) {
+  last_status = s;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(last_error, sizeof last_error, fmt, ap);
@@ -27,7 +29,12 @@ void vkg__hint(const char *fmt, ...) {
   va_end(ap);
 }
 
-void vkg__clear_error(void) { last_error[0] = last_hint[0] = 0; }
+void vkg__clear_error(void) {
+  last_error[0] = last_hint[0] = 0;
+  last_status = VKG_OK;
+}
+vkg_status vkg__last_status(void) { return last_status; }
+const char *vkg_version(void) { return VKG_VERSION_STRING; }
 const char *vkg_last_error(void) { return last_error; }
 const char *vkg_last_hint(void) { return last_hint; }
 
