@@ -1,6 +1,7 @@
 """The Python module against an installed vkgen (run by tests/install.sh with /usr/bin/python3 and
 PYTHONPATH into the prefix): version, devices, a small graph against numpy, 4 samples of the shipped
-GAN (reproducible per seed), training a tiny GAN and sampling it, and errors raised with vkgen's
+GAN (reproducible per seed), training a tiny GAN and sampling it, VAE samples, GPT text and its
+metrics, and errors raised with vkgen's
 message and hint. Exits non-zero on any failure.
 
 usage: check.py PREFIX OUTDIR"""
@@ -71,6 +72,16 @@ tiny = vkgen.train("gan", out=os.path.join(outdir, "tiny"), width=4, z=16, batch
 check(tiny.config.get("width") == 4, "trained config %r" % tiny.config)
 check(tiny.sample(n=2, seed=3).shape == (2, 1, 28, 28), "sampling the trained GAN")
 
+vae = vkgen.load("vae").sample(n=2, seed=1)
+check(vae.shape == (2, 1, 28, 28) and vae.std() > 0.05, "vae samples %s" % (vae.shape,))
+gpt = vkgen.load("gpt")
+one = gpt.sample(n=12, seed=1)
+check(isinstance(one, str) and len(one) > 0 and one == gpt.sample(n=12, seed=1), "gpt text %r" % one)
+two = gpt.sample(n=12, seed=1, batch=2)
+check(isinstance(two, list) and len(two) == 2 and all(isinstance(t, str) and t for t in two), "gpt batch %r" % two)
+metrics = gpt.eval(val_tokens=256, n=2, batch=1)
+check(metrics.get("model") == "gpt" and 0 < metrics.get("val_loss", -1) < 10, "gpt eval %r" % metrics)
+
 # ---- errors carry vkgen's message and hint ----
 try:
     gan.sample(n=4, out="/nonexistent-vkgen-dir/x.png")
@@ -90,4 +101,4 @@ except vkgen.Error as err:
 
 if failures:
     sys.exit("%d failure(s)" % failures)
-print("ok: vkgen %s from Python: devices, graph, load/sample/train gan, errors" % vkgen.version())
+print("ok: vkgen %s from Python: devices, graph, gan/vae/gpt load, sample, train, eval, errors" % vkgen.version())
