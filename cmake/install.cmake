@@ -19,8 +19,10 @@ install(FILES ${shipped_weights} ${CMAKE_SOURCE_DIR}/assets/README.md DESTINATIO
 # ---- pkg-config: vkgen.pc (prefix relative to the file itself) ----
 file(RELATIVE_PATH pc_to_prefix /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
 string(REGEX REPLACE "/$" "" pc_to_prefix "${pc_to_prefix}")
-# The static library also needs what the shared one links privately (pkg-config --static).
-set(pc_libs_private "")
+# The static library also needs what the shared one links privately (pkg-config --static). They are
+# plain -l flags, not Requires.private, so that compiling against the shared library does not need
+# the dependencies' development files (pkg-config reads Requires.private even for --cflags).
+set(pc_libs_private "-lvulkan -lcjson -lz -lstb -lm")
 if(hot_reload)
   foreach(lib ${glslang_libs})
     if(lib MATCHES "^/.*/lib([^/]+)\\.(a|so)$")

@@ -274,7 +274,10 @@ class Context:
         self.close()
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:  # at interpreter exit the module's globals may already be gone
+            pass
 
 
 # ---- graphs ----
