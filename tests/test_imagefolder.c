@@ -341,6 +341,85 @@ static void test_errors(void) {
   }
 }
 
+/* vkg_image_load: one file at its own size. A gray PNG with alpha gives one plane (alpha over white),
+ * an RGB one three; a PNG grid written by vkg_png_grid reads back within half a step of 8 bits,
+ * tiles at 2 + k * (w + 2); anything but PNG/JPEG, or a truncated PNG, is VKG_ERR_FORMAT; a missing
+ * file VKG_ERR_IO. */
+static void test_image_load(void) {
+  const char *dir = new_dir();
+  char path[256];
+  struct vkg_images im;
+  enum { W = 13, H = 7 };
+  unsigned char *ga = noise((size_t)W * H * 2, 5), *rgb = noise((size_t)W * H * 3, 6);
+  write_png(dir, "ga.png", W, H, 2, ga);
+  write_png(dir, "rgb.png", W, H, 3, rgb);
+  snprintf(path, sizeof path, "%s/ga.png", dir);
+  if (th_ok(vkg_image_load(path, &im), "load a gray+alpha PNG")) {
+    th_check(im.n == 1 && im.c == 1 && im.h == H && im.w == W && !im.labels, "gray+alpha: %d x %d x %d x %d", im.n,
+             im.c, im.h, im.w);
+    double worst = 0;
+    for (int i = 0; i < W * H && im.c == 1; i++) {
+      double a = ga[2 * i + 1] / 255.0, want = ga[2 * i] / 255.0 * a + (1 - a);
+      worst = fmax(worst, fabs(im.pixels[i] - want));
+    }
+    th_check(worst < 1e-5, "gray+alpha composited over white (worst error %g)", worst);
+    vkg_images_free(&im);
+  }
+  snprintf(path, sizeof path, "%s/rgb.png", dir);
+  if (th_ok(vkg_image_load(path, &im), "load an RGB PNG")) {
+    double worst = 0;
+    for (int k = 0; k < 3 && im.c == 3; k++)
+      for (int i = 0; i < W * H; i++)
+        worst = fmax(worst, fabs(im.pixels[k * W * H + i] - rgb[3 * i + k] / 255.0));
+    th_check(im.c == 3 && im.h == H && im.w == W && worst < 1e-6, "RGB planes (c %d, worst error %g)", im.c, worst);
+    vkg_images_free(&im);
+  }
+  /* A 3x2 grid of five 1-channel 7x5 images: the sixth tile stays the gap colour. */
+  enum { N = 5, C = 1, TH = 7, TW = 5, COLS = 3 };
+  float tiles[N * C * TH * TW];
+  th_seed(9);
+  th_fill(tiles, N * C * TH * TW, 0, 1);
+  snprintf(path, sizeof path, "%s/grid.png", dir);
+  if (th_ok(vkg_png_grid(path, tiles, N, C, TH, TW, COLS), "write a grid") &&
+      th_ok(vkg_image_load(path, &im), "read the grid back")) {
+    int gw = COLS * TW + (COLS + 1) * 2, gh = 2 * TH + 3 * 2;
+    th_check(im.c == 3 && im.w == gw && im.h == gh, "grid %dx%dx%d, expected 3x%dx%d", im.c, im.h, im.w, gh, gw);
+    double worst = 0;
+    for (int k = 0; k < N && im.w == gw && im.h == gh; k++)
+      for (int y = 0; y < TH; y++)
+        for (int x = 0; x < TW; x++)
+          for (int ch = 0; ch < 3; ch++) {
+            int gx = 2 + (k % COLS) * (TW + 2) + x, gy = 2 + (k / COLS) * (TH + 2) + y;
+            float got = im.pixels[((size_t)ch * gh + gy) * gw + gx], want = tiles[(k * TH + y) * TW + x];
+            worst = fmax(worst, fabs(got - want));
+          }
+    th_check(worst <= 0.5 / 255 + 1e-6, "grid tiles read back within half an 8-bit step (worst %g)", worst);
+    vkg_images_free(&im);
+  }
+  static const char gif[] = "GIF89a\1\0\1\0\0\0\0;";
+  write_bytes(dir, "x.png", gif, sizeof gif - 1);
+  snprintf(path, sizeof path, "%s/x.png", dir);
+  vkg_status s = vkg_image_load(path, &im);
+  th_check(s == VKG_ERR_FORMAT && contains(vkg_last_error(), path) && !im.pixels,
+           "a GIF named .png is VKG_ERR_FORMAT before any decoder sees it (got %s: %s)", vkg_status_str(s),
+           vkg_last_error());
+  size_t n;
+  snprintf(path, sizeof path, "%s/rgb.png", dir);
+  unsigned char *whole = th_read_file(path, &n);
+  write_bytes(dir, "cut.png", whole, n / 2);
+  free(whole);
+  snprintf(path, sizeof path, "%s/cut.png", dir);
+  s = vkg_image_load(path, &im);
+  th_check(s == VKG_ERR_FORMAT && contains(vkg_last_error(), path), "a truncated PNG is VKG_ERR_FORMAT (got %s: %s)",
+           vkg_status_str(s), vkg_last_error());
+  snprintf(path, sizeof path, "%s/none.png", dir);
+  s = vkg_image_load(path, &im);
+  th_check(s == VKG_ERR_IO && contains(vkg_last_error(), path), "a missing file is VKG_ERR_IO (got %s: %s)",
+           vkg_status_str(s), vkg_last_error());
+  free(ga);
+  free(rgb);
+}
+
 int main(void) {
   snprintf(root, sizeof root, "/tmp/vkgen-imagefolder-XXXXXX");
   if (!mkdtemp(root)) {
@@ -360,6 +439,7 @@ int main(void) {
   test_gray();
   test_listing();
   test_errors();
+  test_image_load();
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
   if (system(cmd)) fprintf(stderr, "note: could not remove %s\n", root);
