@@ -17,7 +17,7 @@ A thin layer over the C library libvkgen.so (ctypes), with numpy arrays in and o
 
     gan = vkgen.load("gan")                      # the shipped default weights
     images = gan.sample(n=16, seed=1)            # (16, 1, 28, 28) float32 in [0, 1]
-    gan.eval(n=1000)                             # {"fid": ...}
+    gan.eval(n=1000)                             # the dict of 'vkgen eval gan --json'
     model = vkgen.train("gan", out="runs/gan", epochs=1)
 
 The model families run the same code as 'vkgen train|sample|eval|bench FAMILY' (the C function
@@ -540,10 +540,12 @@ class Model:
     def __init__(self, family, weights):
         self.family = family
         self.weights = weights
+        self.metadata, self.config = {}, {}
+        if os.path.isdir(weights):  # gpt: a Hugging Face GPT-2 directory, read by the command itself
+            return
         st = _vp()
         _check(_C["st_open"](_b(weights), ctypes.byref(st)))
         try:
-            self.metadata = {}
             for key in ("format", "model", "config"):
                 v = _C["st_metadata"](st, _b(key))
                 if v is not None:
@@ -594,8 +596,8 @@ class Model:
 
 
 def load(family, weights=None):
-    """A model of a family: weights is a file, the name of a shipped model ("emoji-gan"), or None for
-    the family's shipped default weights."""
+    """A model of a family: weights is a file (for gpt also a Hugging Face GPT-2 directory), the name
+    of a shipped model ("emoji-gan"), or None for the family's shipped default weights."""
     if family not in families():
         raise Error(6, "unknown model family '%s'" % family, "families: " + ", ".join(families()))
     if weights is None or (os.sep not in weights and not os.path.exists(weights)):
