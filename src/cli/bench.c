@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "peak.h"
 
 /* A case builds its op into g and says how much work one run does. */
 struct bench_case {
@@ -230,7 +231,7 @@ static double run_case(vkg_ctx *ctx, int i, int size, struct bench_case *c) {
 int cmd_bench(int argc, char **argv) {
   struct cli_common c = {0};
   const char *what = NULL, *only = NULL;
-  int quick = 0;
+  int quick = 0, no_peak = 0;
   for (int i = 1; i < argc; i++) {
     int used = cli_common_opt(&c, argc, argv, i); /* --device, --watch */
     if (used < 0) return 1;
@@ -240,14 +241,20 @@ int cmd_bench(int argc, char **argv) {
       c.json = 1;
     else if (!strcmp(argv[i], "--quick"))
       quick = 1;
+    else if (!strcmp(argv[i], "--no-peak"))
+      no_peak = 1;
     else if (!strcmp(argv[i], "--op") && i + 1 < argc)
       only = argv[++i];
     else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      puts("usage: vkgen bench ops [--op NAME] [--quick] [--json] [--device D] [--watch [DIR]]\n\n"
-           "Times each op at three sizes on the device (median of 5 runs, GPU timestamps where\n"
-           "available) and prints GFLOP/s for compute-bound ops, GB/s for memory-bound ones.\n"
+      puts("usage: vkgen bench ops [--op NAME] [--quick] [--no-peak] [--json] [--device D] [--watch [DIR]]\n"
+           "       vkgen bench peak [--json] [--device D]\n\n"
+           "bench ops times each op at three sizes on the device (median of 5 runs, GPU timestamps where\n"
+           "available) and prints GFLOP/s for compute-bound ops, GB/s for memory-bound ones, each also as\n"
+           "a fraction of the device's peak (FMA throughput, copy bandwidth) measured first.\n"
+           "bench peak measures only those peaks.\n"
            "  --op NAME   only this op (matmul, conv2d, attention, softmax, ...)\n"
            "  --quick     only the smallest size of each op\n"
+           "  --no-peak   skip measuring the peaks (no fractions printed)\n"
            "  --json      one JSON array instead of a table\n"
            "  --watch [DIR]  compile shaders from DIR and hot-reload them when edited");
       return 0;
@@ -256,8 +263,12 @@ int cmd_bench(int argc, char **argv) {
     else
       return cli_error("bench: unknown option '%s' (see 'vkgen bench --help')", argv[i]);
   }
+  if (what && !strcmp(what, "peak")) {
+    vkg_ctx *ctx = cli_ctx(&c);
+    return ctx ? cli_ctx_done(ctx, bench_peak_cmd(ctx, c.json)) : 1;
+  }
   if (!what || strcmp(what, "ops") != 0)
-    return cli_error("bench: say what to time: 'vkgen bench ops' (got '%s')", what ? what : "");
+    return cli_error("bench: say what to time: 'vkgen bench ops' or 'vkgen bench peak' (got '%s')", what ? what : "");
   int found = !only;
   for (int i = 0; i < NCASES && !found; i++)
     found = !strcmp(cases[i].op, only);
@@ -265,11 +276,15 @@ int cmd_bench(int argc, char **argv) {
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
   const struct vkg_device_info *dev = vkg_ctx_device(ctx);
+  struct bench_peak peak = {0};
+  if (!no_peak && bench_peak_measure(ctx, &peak)) return cli_ctx_done(ctx, cli_vkg_error("bench peak"));
   if (c.json)
-    printf("{\"device\": \"%s\", \"results\": [", dev->name);
+    printf("{\"device\": \"%s\", \"fma_gflops\": %.3f, \"copy_gbs\": %.3f, \"results\": [", dev->name, peak.fma_gflops,
+           peak.copy_gbs);
   else
-    printf("device: %s (%s timing)\n%-18s %-34s %10s %12s\n", dev->name,
-           dev->timestamps ? "GPU timestamp" : "wall-clock", "op", "shape", "ms", "throughput");
+    printf("device: %s (%s timing); peaks: %.2f GFLOP/s FMA, %.2f GB/s copy\n%-18s %-34s %10s %12s %12s\n", dev->name,
+           dev->timestamps ? "GPU timestamp" : "wall-clock", peak.fma_gflops, peak.copy_gbs, "op", "shape", "ms",
+           "throughput", "of peak");
   int first = 1, failures = 0;
   for (int i = 0; i < NCASES; i++) {
     if (only && strcmp(cases[i].op, only)) continue;
@@ -282,13 +297,18 @@ int cmd_bench(int argc, char **argv) {
         continue;
       }
       double gflops = bc.flops / (ms * 1e6), gbs = bc.bytes / (ms * 1e6);
+      /* Fraction of the roof that bounds the case: FMA for compute-bound ops, copy for the rest. */
+      double fma_frac = peak.fma_gflops > 0 ? gflops / peak.fma_gflops : 0;
+      double copy_frac = peak.copy_gbs > 0 ? gbs / peak.copy_gbs : 0;
       if (c.json)
-        printf("%s\n  {\"op\": \"%s\", \"shape\": \"%s\", \"ms\": %.4f, \"gflops\": %.3f, \"gbs\": %.3f}",
-               first ? "" : ",", bc.op, bc.shape, ms, bc.flops ? gflops : 0.0, gbs);
+        printf("%s\n  {\"op\": \"%s\", \"shape\": \"%s\", \"ms\": %.4f, \"gflops\": %.3f, \"gbs\": %.3f, "
+               "\"fma_peak_frac\": %.4f, \"copy_peak_frac\": %.4f}",
+               first ? "" : ",", bc.op, bc.shape, ms, bc.flops ? gflops : 0.0, gbs, bc.flops ? fma_frac : 0.0,
+               copy_frac);
       else if (bc.flops)
-        printf("%-18s %-34s %10.3f %8.2f GFLOP/s\n", bc.op, bc.shape, ms, gflops);
+        printf("%-18s %-34s %10.3f %8.2f GFLOP/s %11.1f%%\n", bc.op, bc.shape, ms, gflops, 100 * fma_frac);
       else
-        printf("%-18s %-34s %10.3f %8.2f GB/s\n", bc.op, bc.shape, ms, gbs);
+        printf("%-18s %-34s %10.3f %8.2f GB/s    %11.1f%%\n", bc.op, bc.shape, ms, gbs, 100 * copy_frac);
       fflush(stdout);
       first = 0;
     }

@@ -89,7 +89,8 @@ static void usage(FILE *f) {
         "commands:\n"
         "  devices      list Vulkan devices and their capabilities\n"
         "  selfcheck    run every op once against a plain-C reference on the chosen device\n"
-        "  bench ops    time each op at a few sizes (GFLOP/s or GB/s); --json for JSON\n"
+        "  bench ops    time each op at a few sizes (GFLOP/s or GB/s, and fraction of peak); --json\n"
+        "  bench peak   the device's fp32 FMA throughput and copy bandwidth\n"
         "  train MODEL  train a model (classifier, gan, vae) with checkpoints, metrics and a loss plot\n"
         "  sample MODEL sample from a trained model (gan, vae) into a PNG grid\n"
         "  eval MODEL   measure a trained model (FID; for the VAE also reconstruction and ELBO)\n"
@@ -123,7 +124,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
   if (!strcmp(cmd, "selfcheck")) return cmd_selfcheck(argc - 1, argv + 1);
   if (!strcmp(cmd, "dev")) return cmd_dev(argc - 1, argv + 1);
-  if (!strcmp(cmd, "bench") && argc > 2 && strcmp(argv[2], "ops") != 0 && argv[2][0] != '-')
+  if (!strcmp(cmd, "bench") && argc > 2 && strcmp(argv[2], "ops") != 0 && strcmp(argv[2], "peak") != 0 &&
+      argv[2][0] != '-')
     return cmd_family("bench", argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "train") || !strcmp(cmd, "sample") || !strcmp(cmd, "eval"))
