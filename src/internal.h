@@ -162,6 +162,11 @@ struct vkg_ctx {
   int ngraphs, cap_graphs;
 };
 
+/* Which family of compute kernels (matmul, convolutions) the device gets: 1 for the GPU kernels
+ * (shared-memory tiles), 0 for the CPU-device kernels (register blocks, no shared memory). The device
+ * type decides (a "cpu" device gets 0); VKGEN_KERNELS=gpu|cpu forces one, so that tests run both on
+ * any device. */
+int vkg__gpu_kernels(const vkg_ctx *ctx);
 /* Workgroup size for 1-D elementwise kernels on this device. */
 uint32_t vkg__wg1d(const vkg_ctx *ctx);
 /* Workgroup size for one-workgroup-per-row kernels with rows of n values: enough invocations to

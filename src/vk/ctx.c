@@ -456,6 +456,13 @@ uint32_t vkg_ctx_validation_messages(const vkg_ctx *ctx) { return ctx->validatio
 int vkg_ctx_validation_enabled(const vkg_ctx *ctx) { return ctx->validate; }
 int vkg_ctx_has_fp16(const vkg_ctx *ctx) { return ctx->fp16_enabled; }
 
+int vkg__gpu_kernels(const vkg_ctx *ctx) {
+  const char *k = getenv("VKGEN_KERNELS");
+  if (k && !strcmp(k, "gpu")) return 1;
+  if (k && !strcmp(k, "cpu")) return 0;
+  return ctx->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU;
+}
+
 uint32_t vkg__wg1d(const vkg_ctx *ctx) {
   /* Several subgroups per workgroup keep occupancy up; 256 fits every device's limits. */
   uint32_t wg = 256;
