@@ -103,6 +103,78 @@ static void conv2d_tiles(const vkg_ctx *ctx, int Og, uint32_t spec[6]) {
   }
 }
 
+// ---- the CPU-device kernel: one register-blocked implicit GEMM for all three launches ----
+
+/* Push constants of conv_gemm.comp, whose header describes the generic GEMM they define. */
+struct conv_gemm_pc {
+  uint32_t M, N, K, D1, D0, N1, N0;
+  uint32_t a_g, a_sm, as2, as1;
+  uint32_t b_g, ns2, bs2, SHT, SWD;
+  int32_t ns1, noff1, bs1, ns0, noff0, bs0;
+  uint32_t c_g, c_split, c_sm, cn2, cn1;
+  uint32_t groups, kchunk, has_bias;
+};
+_Static_assert(sizeof(struct conv_gemm_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+enum { GEMM_FWD, GEMM_TRANSPOSED, GEMM_WEIGHT };
+
+/* Records conv_gemm.comp for one launch of geometry c (see the file's top): a reads the weights (dy
+ * for GEMM_WEIGHT), b the gathered image-side or output-side tensor, out gets the result. For
+ * GEMM_WEIGHT, splits > 1 writes that many partial sums, (splits, O*Cg*KH*KW). Returns nonzero (the
+ * error recorded) on failure, and -1 without an error when the grid does not fit (the caller then uses
+ * the GPU kernel). */
+static int conv_gemm(vkg_graph *g, int mode, vkg_t a, vkg_t b, vkg_t bias, vkg_t out, const struct conv_geom *c,
+                     uint32_t splits) {
+  uint32_t Cg = (uint32_t)(c->C / c->groups), Og = (uint32_t)(c->O / c->groups);
+  uint32_t KHW = (uint32_t)(c->KH * c->KW), HW = (uint32_t)(c->H * c->W), OHW = (uint32_t)(c->OH * c->OW);
+  uint32_t B = (uint32_t)c->B, C = (uint32_t)c->C, O = (uint32_t)c->O;
+  struct conv_gemm_pc pc = {.groups = (uint32_t)c->groups, .has_bias = bias != VKG_NONE};
+  int sy = 1, sx = 1;
+  if (mode == GEMM_FWD) {
+    pc.M = Og, pc.N = B * OHW, pc.K = Cg * KHW, pc.D1 = (uint32_t)c->KH, pc.D0 = (uint32_t)c->KW;
+    pc.N1 = (uint32_t)c->OH, pc.N0 = (uint32_t)c->OW;
+    pc.a_g = Og * pc.K, pc.a_sm = pc.K, pc.as2 = KHW, pc.as1 = (uint32_t)c->KW;
+    pc.b_g = Cg * HW, pc.ns2 = C * HW, pc.bs2 = HW, pc.SHT = (uint32_t)c->H, pc.SWD = (uint32_t)c->W;
+    pc.ns1 = c->stride_h, pc.noff1 = -c->pad_t, pc.bs1 = c->dil_h;
+    pc.ns0 = c->stride_w, pc.noff0 = -c->pad_l, pc.bs0 = c->dil_w;
+    pc.c_g = Og * OHW, pc.c_sm = OHW, pc.cn2 = O * OHW, pc.cn1 = (uint32_t)c->OW;
+  } else if (mode == GEMM_TRANSPOSED) {
+    /* The image side from the output side: output row oy reaches image row iy through tap ky when
+     * iy + pad_t - ky*dil_h = oy*stride_h, the exact division the shader checks. */
+    pc.M = Cg, pc.N = B * HW, pc.K = Og * KHW, pc.D1 = (uint32_t)c->KH, pc.D0 = (uint32_t)c->KW;
+    pc.N1 = (uint32_t)c->H, pc.N0 = (uint32_t)c->W;
+    pc.a_g = Og * Cg * KHW, pc.a_sm = KHW, pc.as2 = Cg * KHW, pc.as1 = (uint32_t)c->KW;
+    pc.b_g = Og * OHW, pc.ns2 = O * OHW, pc.bs2 = OHW, pc.SHT = (uint32_t)c->OH, pc.SWD = (uint32_t)c->OW;
+    pc.ns1 = 1, pc.noff1 = c->pad_t, pc.bs1 = -c->dil_h;
+    pc.ns0 = 1, pc.noff0 = c->pad_l, pc.bs0 = -c->dil_w;
+    pc.c_g = Cg * HW, pc.c_sm = HW, pc.cn2 = C * HW, pc.cn1 = (uint32_t)c->W;
+    sy = c->stride_h, sx = c->stride_w;
+  } else {
+    pc.M = Og, pc.N = Cg * KHW, pc.K = B * OHW, pc.D1 = (uint32_t)c->OH, pc.D0 = (uint32_t)c->OW;
+    pc.N1 = (uint32_t)c->KH, pc.N0 = (uint32_t)c->KW;
+    pc.a_g = Og * OHW, pc.a_sm = OHW, pc.as2 = O * OHW, pc.as1 = (uint32_t)c->OW;
+    pc.b_g = Cg * HW, pc.ns2 = HW, pc.bs2 = C * HW, pc.SHT = (uint32_t)c->H, pc.SWD = (uint32_t)c->W;
+    pc.ns1 = c->dil_h, pc.noff1 = -c->pad_t, pc.bs1 = c->stride_h;
+    pc.ns0 = c->dil_w, pc.noff0 = -c->pad_l, pc.bs0 = c->stride_w;
+    pc.c_g = Og * Cg * KHW, pc.c_sm = Cg * KHW, pc.cn2 = KHW, pc.cn1 = (uint32_t)c->KW;
+    pc.c_split = O * Cg * KHW;
+  }
+  pc.kchunk = splits > 1 ? (vkg__ceil_div(pc.K, splits) + 3) / 4 * 4 : pc.K;
+  /* vec4 loads of A along k: k .. k+3 must be contiguous in A and start on a multiple of 4. */
+  int contiguous = pc.as2 == pc.D1 * pc.D0 && pc.as1 == pc.D0;
+  int a_vec = pc.a_g % 4 == 0 && pc.a_sm % 4 == 0 &&
+              (contiguous ? pc.K % 4 == 0 : (pc.D1 * pc.D0) % 4 == 0 && pc.as2 % 4 == 0 && pc.as1 == pc.D0);
+  uint32_t tm = pc.M >= 8 ? 8 : pc.M >= 4 ? 4 : pc.M >= 2 ? 2 : 1, wy = pc.M > tm ? 2 : 1;
+  uint32_t spec[8] = {8, wy, 1, tm, 8, (uint32_t)a_vec, (uint32_t)sy, (uint32_t)sx};
+  uint64_t gy = ((uint64_t)pc.N + 63) / 64, gz = (uint64_t)c->groups * splits;
+  if (gy > 65535 || gz > 65535) return -1;
+  vkg_t bind[4] = {a, b, bias != VKG_NONE ? bias : a, out};
+  return vkg__dispatch(g, "conv_gemm", spec, 8, 4, bind, 1u << 3, &pc, sizeof pc, vkg__ceil_div(pc.M, tm * wy),
+                       (uint32_t)gy, (uint32_t)gz)
+             ? 1
+             : 0;
+}
+
 /* Records the conv2d dispatch and returns out, whose shape (ndim, shape) the caller gives. */
 static vkg_t conv2d_launch(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const struct conv_geom *c, int ndim,
                            const int *shape) {
@@ -122,6 +194,11 @@ static vkg_t conv2d_launch(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const str
       .K = (uint32_t)Cg * (uint32_t)c->KH * (uint32_t)c->KW,
       .has_bias = bias != VKG_NONE,
   };
+  if (!vkg__gpu_kernels(g->ctx) && Og > DIRECT_MAX_OG) {
+    int r = conv_gemm(g, GEMM_FWD, w, x, bias, out, c, 1);
+    if (r > 0) return VKG_NONE;
+    if (r == 0) return out;
+  }
   /* Without a bias, bind x in its place; the shader never reads it. */
   vkg_t bind[4] = {x, w, bias != VKG_NONE ? bias : x, out};
   if (Og <= DIRECT_MAX_OG) {
@@ -167,6 +244,11 @@ static vkg_t convt_launch(vkg_graph *g, vkg_t src, vkg_t w, vkg_t bias, const st
                           const int *shape) {
   vkg_t out = vkg__new(g, VKG_F32, ndim, shape);
   if (out < 0) return VKG_NONE;
+  if (!vkg__gpu_kernels(g->ctx)) {
+    int r = conv_gemm(g, GEMM_TRANSPOSED, w, src, bias, out, c, 1);
+    if (r > 0) return VKG_NONE;
+    if (r == 0) return out;
+  }
   int Cg = c->C / c->groups, Og = c->O / c->groups;
   struct conv_transpose2d_pc pc = {
       .total = (uint32_t)((uint64_t)c->B * (uint64_t)c->C * (uint64_t)c->H * (uint64_t)c->W),
@@ -226,6 +308,19 @@ static vkg_t bwd_weight_launch(vkg_graph *g, vkg_t img, vkg_t dy, const struct c
   int Cg = c->C / c->groups, Og = c->O / c->groups;
   uint64_t K = (uint64_t)Cg * (uint64_t)c->KH * (uint64_t)c->KW;
   uint64_t N = (uint64_t)c->B * (uint64_t)c->OH * (uint64_t)c->OW;
+  if (!vkg__gpu_kernels(g->ctx)) {
+    /* The GEMM's k is the B*OH*OW pixels: when the weights make few register blocks, split k so
+     * that every core gets work, and sum the partial results. */
+    uint64_t blocks = (((uint64_t)Og + 7) / 8) * ((K + 7) / 8) * (uint64_t)c->groups, splits = 1;
+    while (blocks * splits < 256 && N / (splits * 2) >= 1024)
+      splits *= 2;
+    int part_shape[2] = {(int)splits, (int)(K * (uint64_t)c->O)};
+    vkg_t out = splits == 1 ? vkg__new(g, VKG_F32, ndim, shape) : vkg__new(g, VKG_F32, 2, part_shape);
+    if (out < 0) return VKG_NONE;
+    int r = conv_gemm(g, GEMM_WEIGHT, dy, img, VKG_NONE, out, c, (uint32_t)splits);
+    if (r > 0) return VKG_NONE;
+    if (r == 0) return splits == 1 ? out : vkg_reshape(g, vkg_reduce(g, VKG_REDUCE_SUM, out, 0, 0), ndim, shape);
+  }
   /* Micro-tiles no larger than the group, so a depthwise kernel (Og = 1) wastes nothing along m. */
   uint32_t tm = Og >= 4 ? 4 : Og >= 2 ? 2 : 1, tn = K >= 4 ? 4 : K >= 2 ? 2 : 1;
   uint64_t mtiles = ((uint64_t)Og + tm - 1) / tm, ktiles = (K + tn - 1) / tn;
