@@ -65,10 +65,11 @@ void main() {
   // k = (k2, k1, k0), advanced one step at a time (no division in the loop).
   const uint d1d0 = pc.D1 * pc.D0;
   uint k2 = kbeg / d1d0, kr = kbeg - k2 * d1d0, k1 = kr / pc.D0, k0 = kr - k1 * pc.D0;
-  // Lavapipe ends a loop after 65535 iterations: chunks of 4 * 16384 k.
-  for (uint kc = kbeg; kc < kend; kc += 65536) {
-    const uint kstop = min(kend, kc + 65536);
-    for (uint k = kc; k < kstop; k += 4) {
+  // Lavapipe ends a shader's loops after 65535 iterations in all: the launcher keeps kchunk / 4 below
+  // that (splitting k where it must).
+  {
+    const uint kstop = kend;
+    for (uint k = kbeg; k < kstop; k += 4) {
       float ra[4][TM];
       vec4 rb[4][TN4];
       if (A_VEC == 1) {

@@ -57,10 +57,9 @@ void main() {
   [[unroll]] for (uint i = 0; i < TM; i++)
     [[unroll]] for (uint j = 0; j < TN4; j++) acc[i][j] = vec4(0.0);
 
-  // Lavapipe ends a loop after 65535 iterations: the k loop runs in chunks of 4 * 16384.
-  for (uint kc = 0; kc < K; kc += 65536) {
-    const uint kend = min(K, kc + 65536);
-    for (uint k0 = kc; k0 < kend; k0 += 4) {
+  // Lavapipe ends a shader's loops after 65535 iterations in all: the launcher keeps K / 4 below that.
+  {
+    for (uint k0 = 0; k0 < K; k0 += 4) {
       vec4 ra[TM];      // A[m0 + i][k0 .. k0+3]
       vec4 rb[4][TN4];  // B[k0 + kk][n0 .. n0+TN-1]
       if (A_VEC == 1) {

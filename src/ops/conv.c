@@ -124,6 +124,8 @@ static int conv_gemm_dispatch(vkg_graph *g, struct conv_gemm_pc *pc, const struc
                               const vkg_t bind[4], int has_bias) {
   if (pc->K == 0) pc->D1 = pc->D0 = 1; /* no taps: the result is the bias (or 0); avoids a division by 0 */
   pc->kchunk = splits > 1 ? (vkg__ceil_div(pc->K, splits) + 3) / 4 * 4 : pc->K;
+  /* An invocation loops kchunk/4 times, and lavapipe ends a shader's loops after 65535 iterations. */
+  if (pc->kchunk / 4 > 60000) return -1;
   /* vec4 loads of A along k: k .. k+3 must be contiguous in A and start on a multiple of 4. */
   int contiguous = pc->as2 == pc->D1 * pc->D0 && pc->as1 == pc->D0 && pc->as0 == 1;
   int a_vec = pc->a_off % 4 == 0 && pc->a_g % 4 == 0 && pc->a_sm % 4 == 0 && pc->kchunk % 4 == 0 &&
@@ -348,7 +350,7 @@ static vkg_t bwd_weight_launch(vkg_graph *g, vkg_t img, vkg_t dy, const struct c
     /* The GEMM's k is the B*OH*OW pixels: when the weights make few register blocks, split k so
      * that every core gets work, and sum the partial results. */
     uint64_t blocks = (((uint64_t)Og + 7) / 8) * ((K + 7) / 8) * (uint64_t)c->groups, splits = 1;
-    while (blocks * splits < 256 && N / (splits * 2) >= 1024)
+    while ((blocks * splits < 256 && N / (splits * 2) >= 1024) || N / splits > 4 * 60000)
       splits *= 2;
     int part_shape[2] = {(int)splits, (int)(K * (uint64_t)c->O)};
     vkg_t out = splits == 1 ? vkg__new(g, VKG_F32, ndim, shape) : vkg__new(g, VKG_F32, 2, part_shape);

@@ -131,7 +131,8 @@ vkg_t vkg_matmul(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags) {
   pc.b_sn = tb_ ? (uint32_t)Ka : 1;
   pc.b_sb = batch_b == 1 ? 0 : (uint32_t)Ka * (uint32_t)N;
   uint32_t spec[7];
-  int gpu = vkg__gpu_kernels(g->ctx);
+  /* The CPU kernel loops K/4 times per invocation; lavapipe ends loops after 65535 iterations. */
+  int gpu = vkg__gpu_kernels(g->ctx) || Ka / 4 > 60000;
   if (gpu)
     gpu_tiles(g->ctx, spec);
   else
