@@ -101,6 +101,7 @@ def main():
 
     # ---- runs, alternating the order each repetition ----
     ops = {"base": {}, "new": {}}   # (op, shape) -> best result
+    peak = {"base": {}, "new": {}}  # the best FMA and copy peaks any run measured (bench ops prints them)
     fam = {"base": {}, "new": {}}   # family -> best training steps/s
     order = []                      # case keys in the order bench ops prints them
     device = ""
@@ -112,6 +113,9 @@ def main():
                 j = run_json(bins[who], ["bench", "ops", "--json"] + (["--quick"] if a.quick else []) + extra + dev,
                              caches[who], "%s bench ops" % who)
                 device = j.get("device", device)
+                for k in ("fma_gflops", "copy_gbs"):
+                    if j.get(k):
+                        peak[who][k] = max(peak[who].get(k, 0.0), j[k])
                 for res in j["results"]:
                     key = (res["op"], res["shape"])
                     if key not in order:
@@ -133,10 +137,13 @@ def main():
         if b and n:
             row["speedup"] = b["ms"] / n["ms"]
         if n:
+            # Fractions of the best peaks measured in any run (a single run's peak is as noisy as
+            # the case it is compared with).
             row["new_gflops"], row["new_gbs"] = n.get("gflops", 0), n.get("gbs", 0)
-            for k in ("fma_peak_frac", "copy_peak_frac"):
-                if k in n:
-                    row[k] = n[k]
+            if peak["new"].get("fma_gflops") and row["new_gflops"]:
+                row["fma_peak_frac"] = row["new_gflops"] / peak["new"]["fma_gflops"]
+            if peak["new"].get("copy_gbs"):
+                row["copy_peak_frac"] = row["new_gbs"] / peak["new"]["copy_gbs"]
         if b:
             row["base_gflops"], row["base_gbs"] = b.get("gflops", 0), b.get("gbs", 0)
         rows.append(row)
@@ -144,10 +151,13 @@ def main():
               "speedup": fam["new"][f] / fam["base"][f] if fam["base"].get(f) else None} for f in a.family]
     if a.json:
         print(json.dumps({"device": device, "base": full, "new": head + ("+dirty" if dirty else ""),
-                          "reps": a.reps, "ops": rows, "families": frows}, indent=1))
+                          "reps": a.reps, "peaks": peak["new"], "ops": rows, "families": frows}, indent=1))
         return
     print("device: %s; base %s vs new %s%s; best of %d runs each" % (device, full[:10], head,
                                                                      " + uncommitted changes" if dirty else "", a.reps))
+    if peak["new"]:
+        print("new build's best peaks: %.2f GFLOP/s FMA, %.2f GB/s copy" % (peak["new"].get("fma_gflops", 0),
+                                                                         peak["new"].get("copy_gbs", 0)))
     if rows:
         print("%-17s %-34s %10s %10s %8s %20s %8s" % ("op", "shape", "base ms", "new ms", "speedup", "new throughput",
                                                      "of peak"))
