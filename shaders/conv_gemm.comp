@@ -17,7 +17,7 @@
 // only the taps that reach that phase, so no FMA is spent on taps that miss.
 #include "common.glsl"
 
-layout(constant_id = 3) const uint TM = 8;     // rows per invocation
+layout(constant_id = 3) const uint TM = 8;     // rows per invocation (16 when there are that many)
 layout(constant_id = 4) const uint TN = 8;     // columns per invocation, a multiple of 4
 layout(constant_id = 5) const uint A_VEC = 0;  // 1: A is read as vec4 along k (the launcher checks alignment)
 layout(constant_id = 6) const uint HAS_BIAS = 0;

@@ -131,7 +131,10 @@ static int conv_gemm_dispatch(vkg_graph *g, struct conv_gemm_pc *pc, const struc
   int a_vec = pc->a_off % 4 == 0 && pc->a_g % 4 == 0 && pc->a_sm % 4 == 0 && pc->kchunk % 4 == 0 &&
               (contiguous ? pc->K % 4 == 0
                           : (pc->D1 * pc->D0) % 4 == 0 && pc->as2 % 4 == 0 && pc->as1 == pc->D0 && pc->as0 == 1);
-  uint32_t tm = pc->M >= 8 ? 8 : pc->M >= 4 ? 4 : pc->M >= 2 ? 2 : 1, wy = pc->M > tm ? 2 : 1;
+  /* 16 rows per invocation where there are that many: the gathered B values are the expensive loads
+   * (scalar, with bounds checks), and each is reused for TM rows. */
+  uint32_t tm = pc->M >= 16 ? 16 : pc->M >= 8 ? 8 : pc->M >= 4 ? 4 : pc->M >= 2 ? 2 : 1;
+  uint32_t wy = pc->M > tm && tm < 16 ? 2 : 1;
   uint32_t spec[8] = {8, wy, 1, tm, 8, (uint32_t)a_vec, (uint32_t)has_bias, (uint32_t)c->groups};
   uint64_t gy = ((uint64_t)pc->N + 63) / 64, gz = (uint64_t)c->groups * splits;
   if (gy > 65535 || gz > 65535) return -1;
