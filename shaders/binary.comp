@@ -22,15 +22,17 @@ layout(push_constant, std430) uniform PC {
 } pc;
 
 vec4 apply(vec4 x, vec4 y) {
+  vec4 r;
   switch (OP) {
-  case 0: return x + y;
-  case 1: return x - y;
-  case 2: return x * y;
-  case 3: return x / y;
-  case 4: return max(x, y);
-  case 5: return min(x, y);
-  default: return pow(x, y);
+  case 0: r = x + y; break;
+  case 1: r = x - y; break;
+  case 2: r = x * y; break;
+  case 3: r = x / y; break;
+  case 4: r = max(x, y); break;
+  case 5: r = min(x, y); break;
+  default: r = pow(x, y); break;
   }
+  return r;
 }
 
 void main() {

@@ -16,6 +16,21 @@ layout(push_constant, std430) uniform PC {
   float alpha, beta;
 } pc;
 
+// The op on one value (defined below main, so that declarations added above main reach it too).
+float f(float v);
+
+void main() {
+  uint i = linear_id();
+  if (VEC == 1) {
+    if (i < pc.n / 4) {
+      vec4 v = x4[i];
+      o4[i] = vec4(f(v.x), f(v.y), f(v.z), f(v.w));
+    }
+    return;
+  }
+  if (i < pc.n) o[i] = f(x[i]);
+}
+
 float f(float v) {
   float r;
   switch (OP) {
@@ -36,16 +51,4 @@ float f(float v) {
   default: r = pc.alpha * v + pc.beta; break;                             // affine
   }
   return r;
-}
-
-void main() {
-  uint i = linear_id();
-  if (VEC == 1) {
-    if (i < pc.n / 4) {
-      vec4 v = x4[i];
-      o4[i] = vec4(f(v.x), f(v.y), f(v.z), f(v.w));
-    }
-    return;
-  }
-  if (i < pc.n) o[i] = f(x[i]);
 }

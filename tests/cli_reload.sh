@@ -58,7 +58,7 @@ pid=$!
 if wait_for "$tmp/loop.out" 120 'all 15 cases match'; then
   sed -i 's/r = max(v, 0.0);/r = 2.0 * v;/' "$tmp/sh/unary.comp"
   wait_for "$tmp/loop.out" 60 '1 of 15 cases FAILED' \
-    && grep -qE 'reloaded .*/unary\.comp \(1 pipeline\) in [0-9]+ ms' "$tmp/loop.err" \
+    && grep -qE 'reloaded .*/unary\.comp \([0-9]+ pipelines?\) in [0-9]+ ms' "$tmp/loop.err" \
     && ok "saving an edit re-runs the cases on the new shader" || bad "loop edit: $(cat "$tmp/loop.out" "$tmp/loop.err")"
   sed -i "${relu_line}s/r = 2.0 \* v;/r = 2.0 * v; oops/" "$tmp/sh/unary.comp"
   wait_for "$tmp/loop.err" 60 "unary.comp:$relu_line: error: 'oops'" \
