@@ -164,6 +164,15 @@ struct vkg_ctx {
   int ngraphs, cap_graphs;
 };
 
+/* Which family of compute kernels (matmul, convolutions) the device gets: 1 for the GPU kernels
+ * (shared-memory tiles), 0 for the CPU-device kernels (register blocks, no shared memory). The device
+ * type decides (a "cpu" device gets 0); VKGEN_KERNELS=gpu|cpu forces one, so that tests run both on
+ * any device. */
+int vkg__gpu_kernels(const vkg_ctx *ctx);
+/* For row kernels (softmax, layernorm) over rows of n values: 0 for one workgroup per row (GPUs, and
+ * rows too long for one invocation's loop), else one invocation per row as the CPU-device kernels do
+ * (1; 2 when rows are whole vec4s). */
+uint32_t vkg__rowwise(const vkg_ctx *ctx, size_t rows, size_t n);
 /* Workgroup size for 1-D elementwise kernels on this device. */
 uint32_t vkg__wg1d(const vkg_ctx *ctx);
 /* Workgroup size for one-workgroup-per-row kernels with rows of n values: enough invocations to

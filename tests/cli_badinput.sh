@@ -139,6 +139,8 @@ row 1 - - -- selfcheck --bogus
 row 1 hint - -- bench ops --device 99
 row 1 - - -- bench ops --op no-such-op --quick
 row 1 - - -- bench ops --bogus
+row 1 - - -- bench peak --bogus
+row 1 hint - -- bench peak --device 99
 row 1 - - -- bench no-such-model
 row 1 - - -- dev no-such-op --once
 row 1 hint - -- dev matmul --once --device 99

@@ -35,6 +35,9 @@ run "$vkgen" bench ops --op matmul --quick --json
 [ "$(rc)" = 0 ] && /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=d["results"][0]; assert r["op"]=="matmul" and r["gflops"]>0' "$tmp/out" \
   && ok "bench ops --json gives GFLOP/s" || bad "bench ops --json: $(cat "$tmp/err")"
 
+run "$vkgen" bench peak --json
+[ "$(rc)" = 0 ] && grep -q '"fma_gflops": [0-9]' "$tmp/out" && grep -q '"copy_gbs": [0-9]' "$tmp/out" \
+  && ok "bench peak --json gives the FMA and copy peaks" || bad "bench peak --json: $(cat "$tmp/err")"
 run "$vkgen" bench ops --op matmul --quick
 [ "$(rc)" = 0 ] && grep -q 'GFLOP/s' "$tmp/out" && ok "bench ops prints a table" || bad "bench ops table"
 

@@ -35,8 +35,18 @@ static void check(vkg_ctx *ctx, int batch, int M, int N, int K, int ta, int tb, 
 int main(void) {
   vkg_ctx *ctx = th_ctx();
   th_seed(1);
-  static const int sizes[][3] = {{1, 1, 1},    {7, 13, 5},   {13, 7, 127}, {64, 64, 64},
-                                 {65, 63, 17}, {127, 1, 33}, {3, 200, 70}};
+  static const int sizes[][3] = {{1, 1, 1},
+                                 {7, 13, 5},
+                                 {13, 7, 127},
+                                 {64, 64, 64},
+                                 {65, 63, 17},
+                                 {127, 1, 33},
+                                 {3, 200, 70},
+                                 /* multiples of 4 that are not multiples of the tiles: the vec4 paths */
+                                 {4, 4, 4},
+                                 {12, 20, 36},
+                                 {68, 132, 44},
+                                 {8, 4, 12}};
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
     for (int t = 0; t < 4; t++)
       check(ctx, 1, sizes[i][0], sizes[i][1], sizes[i][2], t & 1, t >> 1, i % 2, 0, 0);
@@ -45,6 +55,8 @@ int main(void) {
   check(ctx, 5, 17, 3, 31, 1, 0, 0, 1, 0);
   check(ctx, 4, 9, 66, 8, 0, 1, 1, 0, 1);
   check(ctx, 2, 70, 70, 129, 1, 1, 0, 1, 1);
+  check(ctx, 3, 12, 20, 16, 0, 0, 1, 1, 1);
+  check(ctx, 2, 20, 12, 8, 1, 1, 1, 1, 0);
 
   /* shape errors are reported, not crashed on */
   vkg_graph *g;

@@ -9,6 +9,7 @@
 
 #include "check/op_cases.h"
 #include "cli.h"
+#include "peak.h"
 
 /* Times one case: the median of 5 runs after a warm-up. A case the device cannot hold (a tensor over
  * its binding limit, or out of memory) is skipped with a note, not counted as a failure. Returns 1 if
@@ -40,7 +41,7 @@ static void json_str(const char *s) {
 int cmd_bench(int argc, char **argv) {
   struct cli_common c = {0};
   const char *what = NULL, *only = NULL;
-  int quick = 0;
+  int quick = 0, no_peak = 0;
   for (int i = 1; i < argc; i++) {
     int used = cli_common_opt(&c, argc, argv, i); /* --device, --watch */
     if (used < 0) return 1;
@@ -50,12 +51,18 @@ int cmd_bench(int argc, char **argv) {
       c.json = 1;
     else if (!strcmp(argv[i], "--quick"))
       quick = 1;
+    else if (!strcmp(argv[i], "--no-peak"))
+      no_peak = 1;
     else if (!strcmp(argv[i], "--op") && i + 1 < argc)
       only = argv[++i];
     else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      puts("usage: vkgen bench ops [--op NAME] [--quick] [--json] [--device D] [--watch [DIR]]\n\n"
-           "Times each op at three sizes on the device (median of 5 runs, GPU timestamps where\n"
-           "available) and prints GFLOP/s for compute-bound ops, GB/s for memory-bound ones.\n"
+      puts("usage: vkgen bench ops [--op NAME] [--quick] [--no-peak] [--json] [--device D] [--watch [DIR]]\n"
+           "       vkgen bench peak [--json] [--device D]\n\n"
+           "bench ops times each op at three sizes on the device (median of 5 runs, GPU timestamps where\n"
+           "available) and prints GFLOP/s for compute-bound ops, GB/s for memory-bound ones, each also as\n"
+           "a fraction of the device's peak (FMA throughput, copy bandwidth) measured first.\n"
+           "bench peak measures only those peaks.\n"
+           "  --no-peak   skip measuring the peaks (no fractions printed)\n"
            "  --op NAME   only this op (matmul, conv2d, attention, softmax, ...; see 'vkgen dev --help')\n"
            "  --quick     only the smallest size of each op\n"
            "A size the device cannot hold is made smaller to fit, or skipped, with a note line.\n"
@@ -67,8 +74,12 @@ int cmd_bench(int argc, char **argv) {
     else
       return cli_error("bench: unknown option '%s' (see 'vkgen bench --help')", argv[i]);
   }
+  if (what && !strcmp(what, "peak")) {
+    vkg_ctx *ctx = cli_ctx(&c);
+    return ctx ? cli_ctx_done(ctx, bench_peak_cmd(ctx, c.json)) : 1;
+  }
   if (!what || strcmp(what, "ops") != 0)
-    return cli_error("bench: say what to time: 'vkgen bench ops' (got '%s')", what ? what : "");
+    return cli_error("bench: say what to time: 'vkgen bench ops' or 'vkgen bench peak' (got '%s')", what ? what : "");
   if (only && !opc_find(only)) {
     cli_error("bench: no op named '%s' (see 'vkgen bench --help')", only);
     fprintf(stderr, "hint: ops: %s\n", opc_names());
@@ -78,13 +89,16 @@ int cmd_bench(int argc, char **argv) {
   if (!ctx) return 1;
   const struct vkg_device_info *dev = vkg_ctx_device(ctx);
   struct opc_limits lim = opc_limits_of(ctx);
+  struct bench_peak peak = {0};
+  if (!no_peak && bench_peak_measure(ctx, &peak)) return cli_ctx_done(ctx, cli_vkg_error("bench peak"));
   if (c.json) {
     printf("{\"device\": \"");
     json_str(dev->name);
-    printf("\", \"results\": [");
+    printf("\", \"fma_gflops\": %.3f, \"copy_gbs\": %.3f, \"results\": [", peak.fma_gflops, peak.copy_gbs);
   } else
-    printf("device: %s (%s timing)\n%-18s %-48s %10s %12s\n", dev->name,
-           dev->timestamps ? "GPU timestamp" : "wall-clock", "op", "shape", "ms", "throughput");
+    printf("device: %s (%s timing); peaks: %.2f GFLOP/s FMA, %.2f GB/s copy\n%-18s %-48s %10s %12s %12s\n", dev->name,
+           dev->timestamps ? "GPU timestamp" : "wall-clock", peak.fma_gflops, peak.copy_gbs, "op", "shape", "ms",
+           "throughput", "of peak");
   int first = 1, failures = 0, nops;
   const struct opc_op *ops = opc_ops(&nops);
   for (int i = 0; i < nops; i++) {
@@ -102,13 +116,17 @@ int cmd_bench(int argc, char **argv) {
       }
       /* A resized case says so; a skipped one says why. */
       const char *note = timed ? bc.note : why;
+      /* Fraction of the roof that bounds the case: FMA for compute-bound ops, copy for the rest. */
+      double gflops = timed && bc.flops ? bc.flops / (ms * 1e6) : 0, gbs = timed ? bc.bytes / (ms * 1e6) : 0;
+      double fma_frac = peak.fma_gflops > 0 ? gflops / peak.fma_gflops : 0;
+      double copy_frac = peak.copy_gbs > 0 ? gbs / peak.copy_gbs : 0;
       if (c.json) {
         printf("%s\n  {\"op\": \"%s\", \"shape\": \"", first ? "" : ",", bc.op->name);
         json_str(bc.label);
         printf("\"");
         if (timed)
-          printf(", \"ms\": %.4f, \"gflops\": %.3f, \"gbs\": %.3f", ms, bc.flops ? bc.flops / (ms * 1e6) : 0.0,
-                 bc.bytes / (ms * 1e6));
+          printf(", \"ms\": %.4f, \"gflops\": %.3f, \"gbs\": %.3f, \"fma_peak_frac\": %.4f, \"copy_peak_frac\": %.4f",
+                 ms, gflops, gbs, bc.flops ? fma_frac : 0.0, copy_frac);
         else
           printf(", \"skipped\": true");
         if (note[0]) {
@@ -121,9 +139,9 @@ int cmd_bench(int argc, char **argv) {
         if (!timed)
           printf("%-18s %-48s %10s %12s\n", bc.op->name, bc.label, "-", "skipped");
         else if (bc.flops)
-          printf("%-18s %-48s %10.3f %8.2f GFLOP/s\n", bc.op->name, bc.label, ms, bc.flops / (ms * 1e6));
+          printf("%-18s %-48s %10.3f %8.2f GFLOP/s %11.1f%%\n", bc.op->name, bc.label, ms, gflops, 100 * fma_frac);
         else
-          printf("%-18s %-48s %10.3f %8.2f GB/s\n", bc.op->name, bc.label, ms, bc.bytes / (ms * 1e6));
+          printf("%-18s %-48s %10.3f %8.2f GB/s    %11.1f%%\n", bc.op->name, bc.label, ms, gbs, 100 * copy_frac);
         if (note[0]) printf("  note: %s\n", note);
       }
       fflush(stdout);

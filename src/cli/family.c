@@ -56,9 +56,12 @@ int cmd_family(const char *verb, int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     FILE *out = argc < 2 ? stderr : stdout;
     int bench = !strcmp(verb, "bench");
-    fprintf(out, "usage: vkgen %s %sFAMILY [options]   (FAMILY: %s)\n", verb, bench ? "ops|" : "", names);
-    if (bench) fputs("'vkgen bench ops' times each op; 'vkgen bench FAMILY' a family's sampling and training.\n", out);
-    fprintf(out, "Run 'vkgen %s %sFAMILY --help' for the options.\n", verb, bench ? "ops|" : "");
+    fprintf(out, "usage: vkgen %s %sFAMILY [options]   (FAMILY: %s)\n", verb, bench ? "ops|peak|" : "", names);
+    if (bench)
+      fputs("'vkgen bench ops' times each op, 'vkgen bench peak' the device's FMA and copy peaks, 'vkgen bench\n"
+            "FAMILY' a family's sampling and training.\n",
+            out);
+    fprintf(out, "Run 'vkgen %s %sFAMILY --help' for the options.\n", verb, bench ? "ops|peak|" : "");
     return argc < 2 ? 2 : 0;
   }
   cli_error("%s: unknown model '%s'", verb, argv[1]);

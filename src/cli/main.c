@@ -18,7 +18,8 @@ static void usage(FILE *f) {
         "  train FAMILY        train a model with checkpoints, metrics and a loss plot\n"
         "  sample FAMILY       sample from a trained model (the shipped one by default)\n"
         "  eval FAMILY         measure a trained model (FID, ELBO, held-out loss, BLEU)\n"
-        "  bench ops|FAMILY    time each op, or a family's sampling and training throughput\n"
+        "  bench ops|FAMILY    time each op (with its fraction of peak), or a family's throughput\n"
+        "  bench peak          the device's fp32 FMA throughput and copy bandwidth\n"
         "  dev OP              re-check an op against a plain-C reference on every shader save (hot reload)\n"
         "\n"
         "families:\n",
@@ -91,7 +92,8 @@ static int dispatch(int argc, char **argv) {
   if (!strcmp(cmd, "dev")) return cmd_dev(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench") && argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")))
     return cmd_family("bench", argc - 1, argv + 1);
-  if (!strcmp(cmd, "bench") && argc > 2 && strcmp(argv[2], "ops") != 0 && argv[2][0] != '-')
+  if (!strcmp(cmd, "bench") && argc > 2 && strcmp(argv[2], "ops") != 0 && strcmp(argv[2], "peak") != 0 &&
+      argv[2][0] != '-')
     return cmd_family("bench", argc - 1, argv + 1);
   if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "train") || !strcmp(cmd, "sample") || !strcmp(cmd, "eval"))

@@ -103,6 +103,119 @@ static void conv2d_tiles(const vkg_ctx *ctx, int Og, uint32_t spec[6]) {
   }
 }
 
+// ---- the CPU-device kernel: one register-blocked implicit GEMM for all three launches ----
+
+/* Push constants of conv_gemm.comp, whose header describes the generic GEMM they define. */
+struct conv_gemm_pc {
+  uint32_t M, N, K, D1, D0, N1, N0;
+  uint32_t a_off, a_g, a_sm, as2, as1, as0;
+  uint32_t b_g, ns2, bs2, SHT, SWD;
+  int32_t ns1, noff1, bs1, ns0, noff0, bs0;
+  uint32_t c_off, c_g, c_split, c_sm, cn2, cn1, cn0;
+  uint32_t kchunk;
+};
+_Static_assert(sizeof(struct conv_gemm_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+enum { GEMM_FWD, GEMM_TRANSPOSED, GEMM_WEIGHT };
+
+/* Records one conv_gemm.comp dispatch for pc (sizes, strides and offsets filled in). Returns 0, 1 with
+ * the error recorded, or -1 (nothing recorded) when the grid does not fit. */
+static int conv_gemm_dispatch(vkg_graph *g, struct conv_gemm_pc *pc, const struct conv_geom *c, uint32_t splits,
+                              const vkg_t bind[4], int has_bias) {
+  if (pc->K == 0) pc->D1 = pc->D0 = 1; /* no taps: the result is the bias (or 0); avoids a division by 0 */
+  pc->kchunk = splits > 1 ? (vkg__ceil_div(pc->K, splits) + 3) / 4 * 4 : pc->K;
+  /* An invocation loops kchunk/4 times, and lavapipe ends a shader's loops after 65535 iterations. */
+  if (pc->kchunk / 4 > 60000) return -1;
+  /* vec4 loads of A along k: k .. k+3 must be contiguous in A and start on a multiple of 4. */
+  int contiguous = pc->as2 == pc->D1 * pc->D0 && pc->as1 == pc->D0 && pc->as0 == 1;
+  int a_vec = pc->a_off % 4 == 0 && pc->a_g % 4 == 0 && pc->a_sm % 4 == 0 && pc->kchunk % 4 == 0 &&
+              (contiguous ? pc->K % 4 == 0
+                          : (pc->D1 * pc->D0) % 4 == 0 && pc->as2 % 4 == 0 && pc->as1 == pc->D0 && pc->as0 == 1);
+  /* 16 rows per invocation where there are that many: the gathered B values are the expensive loads
+   * (scalar, with bounds checks), and each is reused for TM rows. */
+  uint32_t tm = pc->M >= 16 ? 16 : pc->M >= 8 ? 8 : pc->M >= 4 ? 4 : pc->M >= 2 ? 2 : 1;
+  uint32_t wy = pc->M > tm && tm < 16 ? 2 : 1;
+  uint32_t spec[8] = {8, wy, 1, tm, 8, (uint32_t)a_vec, (uint32_t)has_bias, (uint32_t)c->groups};
+  uint64_t gy = ((uint64_t)pc->N + 63) / 64, gz = (uint64_t)c->groups * splits;
+  if (gy > 65535 || gz > 65535) return -1;
+  return vkg__dispatch(g, "conv_gemm", spec, 8, 4, bind, 1u << 3, pc, sizeof *pc, vkg__ceil_div(pc->M, tm * wy),
+                       (uint32_t)gy, (uint32_t)gz)
+             ? 1
+             : 0;
+}
+
+static int gcd(int a, int b) { return b ? gcd(b, a % b) : a; }
+
+/* Records conv_gemm.comp for one launch of geometry c (see the file's top): a is read as the GEMM's A
+ * (the weights; dy for GEMM_WEIGHT), b is gathered as its B, out gets the result. For GEMM_WEIGHT,
+ * splits > 1 writes that many partial sums, (splits, O*Cg*KH*KW). Returns 0, 1 (error recorded), or -1
+ * without recording anything when the grid does not fit (the caller then uses the GPU kernel). */
+static int conv_gemm(vkg_graph *g, int mode, vkg_t a, vkg_t b, vkg_t bias, vkg_t out, const struct conv_geom *c,
+                     uint32_t splits) {
+  uint32_t Cg = (uint32_t)(c->C / c->groups), Og = (uint32_t)(c->O / c->groups);
+  uint32_t KHW = (uint32_t)(c->KH * c->KW), HW = (uint32_t)(c->H * c->W), OHW = (uint32_t)(c->OH * c->OW);
+  uint32_t B = (uint32_t)c->B, C = (uint32_t)c->C, O = (uint32_t)c->O;
+  vkg_t bind[4] = {a, b, bias != VKG_NONE ? bias : a, out};
+  struct conv_gemm_pc pc = {.as0 = 1, .cn0 = 1};
+  if (mode == GEMM_FWD) {
+    pc.M = Og, pc.N = B * OHW, pc.K = Cg * KHW, pc.D1 = (uint32_t)c->KH, pc.D0 = (uint32_t)c->KW;
+    pc.N1 = (uint32_t)c->OH, pc.N0 = (uint32_t)c->OW;
+    pc.a_g = Og * pc.K, pc.a_sm = pc.K, pc.as2 = KHW, pc.as1 = (uint32_t)c->KW;
+    pc.b_g = Cg * HW, pc.ns2 = C * HW, pc.bs2 = HW, pc.SHT = (uint32_t)c->H, pc.SWD = (uint32_t)c->W;
+    pc.ns1 = c->stride_h, pc.noff1 = -c->pad_t, pc.bs1 = c->dil_h;
+    pc.ns0 = c->stride_w, pc.noff0 = -c->pad_l, pc.bs0 = c->dil_w;
+    pc.c_g = Og * OHW, pc.c_sm = OHW, pc.cn2 = O * OHW, pc.cn1 = (uint32_t)c->OW;
+    return conv_gemm_dispatch(g, &pc, c, 1, bind, bias != VKG_NONE);
+  }
+  if (mode == GEMM_WEIGHT) {
+    pc.M = Og, pc.N = Cg * KHW, pc.K = B * OHW, pc.D1 = (uint32_t)c->OH, pc.D0 = (uint32_t)c->OW;
+    pc.N1 = (uint32_t)c->KH, pc.N0 = (uint32_t)c->KW;
+    pc.a_g = Og * OHW, pc.a_sm = OHW, pc.as2 = O * OHW, pc.as1 = (uint32_t)c->OW;
+    pc.b_g = Cg * HW, pc.ns2 = HW, pc.bs2 = C * HW, pc.SHT = (uint32_t)c->H, pc.SWD = (uint32_t)c->W;
+    pc.ns1 = c->dil_h, pc.noff1 = -c->pad_t, pc.bs1 = c->stride_h;
+    pc.ns0 = c->dil_w, pc.noff0 = -c->pad_l, pc.bs0 = c->stride_w;
+    pc.c_g = Og * Cg * KHW, pc.c_sm = Cg * KHW, pc.cn2 = KHW, pc.cn1 = (uint32_t)c->KW;
+    pc.c_split = O * Cg * KHW;
+    return conv_gemm_dispatch(g, &pc, c, splits, bind, 0);
+  }
+  /* The image side from the output side, one launch per stride phase (py, px): image rows
+   * iy = py + stride_h*n1 are reached from output row oy through tap ky exactly when
+   * iy + pad_t - ky*dil_h = oy*stride_h, which for this phase holds for the taps ky = ky0 + step*t
+   * (step = stride_h / gcd(stride_h, dil_h)), at oy = (py + pad_t - ky0*dil_h)/stride_h + n1 - t*step*dil_h/stride_h.
+   * So each phase is a dense GEMM over only the taps that land: no FMA on taps that miss. */
+  int steps[2] = {c->stride_h / gcd(c->stride_h, c->dil_h), c->stride_w / gcd(c->stride_w, c->dil_w)};
+  for (int py = 0; py < c->stride_h && py < c->H; py++)
+    for (int px = 0; px < c->stride_w && px < c->W; px++) {
+      int first[2] = {-1, -1}, count[2] = {0, 0}, phase[2] = {py, px}, pad[2] = {c->pad_t, c->pad_l};
+      int kern[2] = {c->KH, c->KW}, dil[2] = {c->dil_h, c->dil_w}, stride[2] = {c->stride_h, c->stride_w};
+      int off[2] = {0, 0}, tstep[2] = {0, 0};
+      for (int d = 0; d < 2; d++) {
+        for (int k = 0; k < kern[d] && first[d] < 0; k++)
+          if (((phase[d] + pad[d] - k * dil[d]) % stride[d] + stride[d]) % stride[d] == 0) first[d] = k;
+        if (first[d] >= 0) {
+          count[d] = (kern[d] - first[d] + steps[d] - 1) / steps[d];
+          off[d] = (phase[d] + pad[d] - first[d] * dil[d]) / stride[d];
+          tstep[d] = steps[d] * dil[d] / stride[d];
+        }
+      }
+      uint32_t n1 = (uint32_t)((c->H - py + c->stride_h - 1) / c->stride_h);
+      uint32_t n0 = (uint32_t)((c->W - px + c->stride_w - 1) / c->stride_w);
+      pc.M = Cg, pc.N = B * n1 * n0, pc.K = Og * (uint32_t)count[0] * (uint32_t)count[1];
+      pc.D1 = (uint32_t)count[0], pc.D0 = (uint32_t)count[1], pc.N1 = n1, pc.N0 = n0;
+      pc.a_off = first[0] < 0 || first[1] < 0 ? 0 : (uint32_t)(first[0] * c->KW + first[1]);
+      pc.a_g = Og * Cg * KHW, pc.a_sm = KHW, pc.as2 = Cg * KHW;
+      pc.as1 = (uint32_t)(steps[0] * c->KW), pc.as0 = (uint32_t)steps[1];
+      pc.b_g = Og * OHW, pc.ns2 = O * OHW, pc.bs2 = OHW, pc.SHT = (uint32_t)c->OH, pc.SWD = (uint32_t)c->OW;
+      pc.ns1 = 1, pc.noff1 = off[0], pc.bs1 = -tstep[0];
+      pc.ns0 = 1, pc.noff0 = off[1], pc.bs0 = -tstep[1];
+      pc.c_off = (uint32_t)(py * c->W + px), pc.c_g = Cg * HW, pc.c_sm = HW, pc.cn2 = C * HW;
+      pc.cn1 = (uint32_t)(c->stride_h * c->W), pc.cn0 = (uint32_t)c->stride_w;
+      int r = conv_gemm_dispatch(g, &pc, c, 1, bind, bias != VKG_NONE);
+      if (r) return r; /* a later phase cannot fail to fit where the first fitted, so -1 comes first */
+    }
+  return 0;
+}
+
 /* Records the conv2d dispatch and returns out, whose shape (ndim, shape) the caller gives. */
 static vkg_t conv2d_launch(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const struct conv_geom *c, int ndim,
                            const int *shape) {
@@ -122,6 +235,11 @@ static vkg_t conv2d_launch(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, const str
       .K = (uint32_t)Cg * (uint32_t)c->KH * (uint32_t)c->KW,
       .has_bias = bias != VKG_NONE,
   };
+  if (!vkg__gpu_kernels(g->ctx) && Og > DIRECT_MAX_OG) {
+    int r = conv_gemm(g, GEMM_FWD, w, x, bias, out, c, 1);
+    if (r > 0) return VKG_NONE;
+    if (r == 0) return out;
+  }
   /* Without a bias, bind x in its place; the shader never reads it. */
   vkg_t bind[4] = {x, w, bias != VKG_NONE ? bias : x, out};
   if (Og <= DIRECT_MAX_OG) {
@@ -167,6 +285,11 @@ static vkg_t convt_launch(vkg_graph *g, vkg_t src, vkg_t w, vkg_t bias, const st
                           const int *shape) {
   vkg_t out = vkg__new(g, VKG_F32, ndim, shape);
   if (out < 0) return VKG_NONE;
+  if (!vkg__gpu_kernels(g->ctx)) {
+    int r = conv_gemm(g, GEMM_TRANSPOSED, w, src, bias, out, c, 1);
+    if (r > 0) return VKG_NONE;
+    if (r == 0) return out;
+  }
   int Cg = c->C / c->groups, Og = c->O / c->groups;
   struct conv_transpose2d_pc pc = {
       .total = (uint32_t)((uint64_t)c->B * (uint64_t)c->C * (uint64_t)c->H * (uint64_t)c->W),
@@ -226,6 +349,19 @@ static vkg_t bwd_weight_launch(vkg_graph *g, vkg_t img, vkg_t dy, const struct c
   int Cg = c->C / c->groups, Og = c->O / c->groups;
   uint64_t K = (uint64_t)Cg * (uint64_t)c->KH * (uint64_t)c->KW;
   uint64_t N = (uint64_t)c->B * (uint64_t)c->OH * (uint64_t)c->OW;
+  if (!vkg__gpu_kernels(g->ctx)) {
+    /* The GEMM's k is the B*OH*OW pixels: when the weights make few register blocks, split k so
+     * that every core gets work, and sum the partial results. */
+    uint64_t blocks = (((uint64_t)Og + 7) / 8) * ((K + 7) / 8) * (uint64_t)c->groups, splits = 1;
+    while ((blocks * splits < 256 && N / (splits * 2) >= 1024) || N / splits > 4 * 60000)
+      splits *= 2;
+    int part_shape[2] = {(int)splits, (int)(K * (uint64_t)c->O)};
+    vkg_t out = splits == 1 ? vkg__new(g, VKG_F32, ndim, shape) : vkg__new(g, VKG_F32, 2, part_shape);
+    if (out < 0) return VKG_NONE;
+    int r = conv_gemm(g, GEMM_WEIGHT, dy, img, VKG_NONE, out, c, (uint32_t)splits);
+    if (r > 0) return VKG_NONE;
+    if (r == 0) return splits == 1 ? out : vkg_reshape(g, vkg_reduce(g, VKG_REDUCE_SUM, out, 0, 0), ndim, shape);
+  }
   /* Micro-tiles no larger than the group, so a depthwise kernel (Og = 1) wastes nothing along m. */
   uint32_t tm = Og >= 4 ? 4 : Og >= 2 ? 2 : 1, tn = K >= 4 ? 4 : K >= 2 ? 2 : 1;
   uint64_t mtiles = ((uint64_t)Og + tm - 1) / tm, ktiles = (K + tn - 1) / tn;

@@ -100,10 +100,12 @@ vkg_t vkg_binary(vkg_graph *g, vkg_binop op, vkg_t a, vkg_t b) {
   pc.ndim = (uint32_t)m;
   vkg_t out = vkg__new(g, VKG_F32, n, shape);
   if (out < 0) return VKG_NONE;
-  uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[3] = {wg, 1, 1};
-  vkg__grid1d(pc.n, wg, &gx, &gy);
+  /* One vec4 per invocation when neither operand broadcasts (one merged dim walked by both). */
+  uint32_t vec = pc.ndim == 1 && pc.sa[0] == 1 && pc.sb[0] == 1 && pc.n % 4 == 0;
+  uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[5] = {wg, 1, 1, (uint32_t)op, vec};
+  vkg__grid1d(vec ? pc.n / 4 : pc.n, wg, &gx, &gy);
   vkg_t bind[3] = {a, b, out};
-  if (vkg__dispatch(g, "binary", spec, 3, 3, bind, 1u << 2, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
+  if (vkg__dispatch(g, "binary", spec, 5, 3, bind, 1u << 2, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
   vkg__node_io(g, 2, ids, 1, &out, &pc, sizeof pc, binary_backward);
   return out;
 }
@@ -145,10 +147,11 @@ vkg_t vkg_unary(vkg_graph *g, vkg_unop op, vkg_t x, float alpha, float beta) {
   vkg_t out = vkg__new(g, VKG_F32, ndim, shape);
   if (out < 0) return VKG_NONE;
   struct unary_pc pc = {(uint32_t)vkg__numel(shape, ndim), (uint32_t)op, alpha, beta};
-  uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[3] = {wg, 1, 1};
-  vkg__grid1d(pc.n, wg, &gx, &gy);
+  uint32_t vec = pc.n % 4 == 0; /* one vec4 per invocation */
+  uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[5] = {wg, 1, 1, (uint32_t)op, vec};
+  vkg__grid1d(vec ? pc.n / 4 : pc.n, wg, &gx, &gy);
   vkg_t bind[2] = {x, out};
-  if (vkg__dispatch(g, "unary", spec, 3, 2, bind, 1u << 1, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
+  if (vkg__dispatch(g, "unary", spec, 5, 2, bind, 1u << 1, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
   vkg__node_io(g, 1, &x, 1, &out, &pc, sizeof pc, unary_backward);
   return out;
 }

@@ -11,12 +11,26 @@ struct matmul_pc {
 };
 _Static_assert(sizeof(struct matmul_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
 
-/* Tile sizes from the device: 16 x 16 invocations, each with a 4 x 4 register block (64 x 64 tiles,
- * 8 KiB of shared memory), fits every device's limits. */
-static void tiles(const vkg_ctx *ctx, uint32_t spec[6]) {
+/* Two kernels, chosen per device (vkg__gpu_kernels):
+ * - GPUs: matmul.comp, shared-memory tiles of BM x BN = (16 TM) x (16 TN) and depth TK, 16 x 16
+ *   invocations each holding a TM x TN register block. 8 x 8 blocks (128 x 128 tiles, 8 KiB of shared
+ *   memory at TK 8) where the device allows 256 invocations and the shared memory, else 4 x 4.
+ * - CPU devices (lavapipe): matmul_reg.comp, register blocks of TM x TN = 8 x 8 per invocation with
+ *   vec4 loads, no shared memory (see the shader for why). */
+static void gpu_tiles(const vkg_ctx *ctx, uint32_t spec[6]) {
   spec[0] = 16, spec[1] = 16, spec[2] = 1; /* workgroup */
-  spec[3] = 4, spec[4] = 4, spec[5] = 16;  /* TM, TN, TK */
+  spec[3] = 8, spec[4] = 8, spec[5] = 8;   /* TM, TN, TK */
+  if (ctx->info.shared_memory < 2 * 8 * 128 * 4) spec[3] = spec[4] = 4, spec[5] = 16;
   if (ctx->info.shared_memory < 2 * 16 * 64 * 4) spec[5] = 8;
+}
+
+/* The CPU kernel's vec4 modes for each operand (see matmul_reg.comp): vec4 loads need the contiguous
+ * axis to be a multiple of 4 long, so that every vec4 starts on a multiple of 4. */
+static void cpu_spec(const struct matmul_pc *pc, uint32_t spec[7]) {
+  spec[0] = 8, spec[1] = 2, spec[2] = 1; /* one SIMD pass of 8 lanes per row of the workgroup */
+  spec[3] = 8, spec[4] = 8;              /* TM, TN */
+  spec[5] = pc->a_sk == 1 && pc->K % 4 == 0 ? 1 : pc->a_sm == 1 && pc->M % 4 == 0 ? 2 : 0;
+  spec[6] = pc->b_sn == 1 && pc->N % 4 == 0 ? 1 : pc->b_sk == 1 && pc->K % 4 == 0 ? 2 : 0;
 }
 
 /* ---- backward ----
@@ -116,13 +130,20 @@ vkg_t vkg_matmul(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags) {
   pc.b_sk = tb_ ? 1 : (uint32_t)N;
   pc.b_sn = tb_ ? (uint32_t)Ka : 1;
   pc.b_sb = batch_b == 1 ? 0 : (uint32_t)Ka * (uint32_t)N;
-  uint32_t spec[6];
-  tiles(g->ctx, spec);
+  uint32_t spec[7];
+  /* The CPU kernel loops K/4 times per invocation; lavapipe ends loops after 65535 iterations. */
+  int gpu = vkg__gpu_kernels(g->ctx) || Ka / 4 > 60000;
+  if (gpu)
+    gpu_tiles(g->ctx, spec);
+  else
+    cpu_spec(&pc, spec);
   uint32_t bm = spec[1] * spec[3], bn = spec[0] * spec[4];
   /* Without a bias, bind the output in its place; the shader never reads it. */
   vkg_t bind[4] = {a, b, bias != VKG_NONE ? bias : a, out};
-  if (vkg__dispatch(g, "matmul", spec, 6, 4, bind, 1u << 3, &pc, sizeof pc, vkg__ceil_div((uint64_t)N, bn),
-                    vkg__ceil_div((uint64_t)M, bm), (uint32_t)batch))
+  /* The CPU kernel takes row blocks along x (see the shader), the GPU kernel column blocks. */
+  uint32_t gn = vkg__ceil_div((uint64_t)N, bn), gm = vkg__ceil_div((uint64_t)M, bm);
+  if (vkg__dispatch(g, gpu ? "matmul" : "matmul_reg", spec, gpu ? 6 : 7, 4, bind, 1u << 3, &pc, sizeof pc,
+                    gpu ? gn : gm, gpu ? gm : gn, (uint32_t)batch))
     return VKG_NONE;
   vkg_t in[3] = {a, b, bias};
   vkg__node_io(g, 3, in, 1, &out, &flags, sizeof flags, matmul_backward);

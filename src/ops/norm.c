@@ -69,10 +69,11 @@ static vkg_t softmax_common(vkg_graph *g, vkg_t x, int log_) {
   vkg_t out = vkg__new(g, VKG_F32, ndim, shape);
   if (out < 0) return VKG_NONE;
   struct softmax_pc pc = {(uint32_t)rows, (uint32_t)C};
-  uint32_t spec[4] = {vkg__wg_rows(g->ctx, C), 1, 1, (uint32_t)log_}, gx, gy;
-  vkg__grid1d(rows, 1, &gx, &gy); /* one workgroup per row */
+  uint32_t rowwise = vkg__rowwise(g->ctx, rows, C);
+  uint32_t spec[5] = {rowwise ? 64 : vkg__wg_rows(g->ctx, C), 1, 1, (uint32_t)log_, rowwise}, gx, gy;
+  vkg__grid1d(rows, rowwise ? 64 : 1, &gx, &gy); /* one invocation, or one workgroup, per row */
   vkg_t bind[2] = {x, out};
-  if (vkg__dispatch(g, "softmax_fwd", spec, 4, 2, bind, 1u << 1, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
+  if (vkg__dispatch(g, "softmax_fwd", spec, 5, 2, bind, 1u << 1, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
   vkg__node_io(g, 1, &x, 1, &out, &log_, sizeof log_, softmax_backward);
   return out;
 }
@@ -154,11 +155,12 @@ vkg_t vkg_layernorm(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, float eps) {
   vkg_t stats = vkg__new(g, VKG_F32, 2, sshape);
   if (out < 0 || stats < 0) return VKG_NONE;
   struct layernorm_pc pc = {(uint32_t)rows, (uint32_t)C, gamma != VKG_NONE, beta != VKG_NONE, eps};
-  uint32_t spec[3] = {vkg__wg_rows(g->ctx, C), 1, 1}, gx, gy;
-  vkg__grid1d(rows, 1, &gx, &gy);
+  uint32_t rowwise = vkg__rowwise(g->ctx, rows, C);
+  uint32_t spec[4] = {rowwise ? 64 : vkg__wg_rows(g->ctx, C), 1, 1, rowwise}, gx, gy;
+  vkg__grid1d(rows, rowwise ? 64 : 1, &gx, &gy); /* one invocation, or one workgroup, per row */
   /* A missing gamma or beta is replaced by x, which the shader then never reads. */
   vkg_t bind[5] = {x, gamma != VKG_NONE ? gamma : x, beta != VKG_NONE ? beta : x, out, stats};
-  if (vkg__dispatch(g, "layernorm_fwd", spec, 3, 5, bind, (1u << 3) | (1u << 4), &pc, sizeof pc, gx, gy, 1))
+  if (vkg__dispatch(g, "layernorm_fwd", spec, 4, 5, bind, (1u << 3) | (1u << 4), &pc, sizeof pc, gx, gy, 1))
     return VKG_NONE;
   vkg_t in[3] = {x, gamma, beta}, outs[2] = {out, stats};
   vkg__node_io(g, 3, in, 2, outs, &eps, sizeof eps, layernorm_backward);

@@ -477,6 +477,22 @@ uint32_t vkg_ctx_validation_messages(const vkg_ctx *ctx) { return ctx->validatio
 int vkg_ctx_validation_enabled(const vkg_ctx *ctx) { return ctx->validate; }
 int vkg_ctx_has_fp16(const vkg_ctx *ctx) { return ctx->fp16_enabled; }
 
+int vkg__gpu_kernels(const vkg_ctx *ctx) {
+  const char *k = getenv("VKGEN_KERNELS");
+  if (k && !strcmp(k, "gpu")) return 1;
+  if (k && !strcmp(k, "cpu")) return 0;
+  return ctx->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU;
+}
+
+uint32_t vkg__rowwise(const vkg_ctx *ctx, size_t rows, size_t n) {
+  (void)rows;
+  /* A rowwise kernel makes three passes over its row, and lavapipe ends a shader's loops after
+   * 65535 iterations in all. */
+  if (vkg__gpu_kernels(ctx) || n == 0) return 0;
+  if (n % 4 == 0 && 3 * (n / 4) < 60000) return 2;
+  return 3 * n < 60000 ? 1 : 0;
+}
+
 uint32_t vkg__wg1d(const vkg_ctx *ctx) {
   /* Several subgroups per workgroup keep occupancy up; 256 fits every device's limits. */
   uint32_t wg = 256;
