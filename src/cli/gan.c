@@ -277,8 +277,8 @@ int sample_gan(int argc, char **argv) {
   if (!rc && !s) s = vkg_png_grid(out, images, total, a->channels, a->size, a->size, (int)cols);
   if (!rc && s) rc = cli_vkg_error("sample gan");
   if (!rc)
-    printf("wrote %s: %d samples (%s%dx%d), seed %ld\n", out, total, interpolate ? "slerp rows, " : "", a->size,
-           a->size, seed);
+    fprintf(cli_msgs(out), "wrote %s: %d samples (%s%dx%d), seed %ld\n", out, total, interpolate ? "slerp rows, " : "",
+            a->size, a->size, seed);
   free(z), free(images), free(y);
   gan_destroy(m);
   return cli_ctx_done(ctx, rc);
