@@ -105,6 +105,17 @@ static vkg_status png_header(const char *name, const unsigned char *b, size_t n,
            ((type == 2 || type == 4 || type == 6) && (depth == 8 || depth == 16));
   if (!ok || p[10] != 0 || p[11] != 0 || p[12] > 1)
     return refuse(name, "image '%s': %s", "a PNG header with an invalid bit depth, color type or method");
+  /* stb_image 2.27 does pointer arithmetic on NULL for an empty IDAT chunk before any data (undefined
+   * behavior): such files are refused. */
+  for (size_t at = 8; at + 12 <= n;) {
+    uint32_t len = be32(b + at);
+    if (!memcmp(b + at + 4, "IDAT", 4)) {
+      if (len == 0) return refuse(name, "image '%s': %s", "a PNG file whose first IDAT chunk is empty");
+      break;
+    }
+    if (!memcmp(b + at + 4, "IEND", 4) || len > n - at - 12) break; /* stb_image reports what is missing */
+    at += 12 + (size_t)len;
+  }
   return check_size(name, "PNG", *w, *h);
 }
 
@@ -154,7 +165,8 @@ static vkg_status jpeg_header(const char *name, const unsigned char *b, size_t n
       ncomp = seg[5];
       if (ncomp != 1 && ncomp != 3 && ncomp != 4)
         return refuse(name, "image '%s': %s", "a JPEG file with a number of components other than 1, 3 or 4");
-      if (sl < 6 + 3 * (size_t)ncomp) return refuse(name, "image '%s': %s", "a JPEG file with a truncated frame header");
+      if (sl < 6 + 3 * (size_t)ncomp)
+        return refuse(name, "image '%s': %s", "a JPEG file with a truncated frame header");
       for (int k = 0; k < ncomp; k++)
         ids[k] = seg[6 + 3 * k];
       if (*h == 0) return refuse(name, "image '%s': %s", "a JPEG file whose height is only given after the scan (DNL)");
@@ -177,7 +189,8 @@ static vkg_status jpeg_header(const char *name, const unsigned char *b, size_t n
   for (int k = 0; k < ncomp; k++)
     if (!covered[k])
       return refuse(name, "image '%s': %s",
-                    scans ? "a JPEG file whose scans leave a color component undecoded" : "a JPEG file without scan data");
+                    scans ? "a JPEG file whose scans leave a color component undecoded"
+                          : "a JPEG file without scan data");
   return VKG_OK;
 }
 
