@@ -329,6 +329,9 @@ vkg_status vkg__atomic_open(struct vkg_atomic_file *f, const char *path);
 vkg_status vkg__atomic_write(struct vkg_atomic_file *f, const void *data, size_t n);
 vkg_status vkg__atomic_commit(struct vkg_atomic_file *f); /* releases f either way */
 void vkg__atomic_abort(struct vkg_atomic_file *f);
+/* Removes the temporary file of a write in progress, if any (async-signal-safe: for a signal
+ * handler that exits at once). */
+void vkg__atomic_unlink_in_flight(void);
 /* The file a write to path lands in: the end of its chain of symbolic links (malloc'd; NULL on a loop). */
 char *vkg__output_target(const char *path);
 /* The whole file at once. */

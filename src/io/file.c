@@ -8,6 +8,7 @@
  *  - a directory, block device or socket: refused with an error. */
 #define _POSIX_C_SOURCE 200809L /* O_CLOEXEC, O_NOFOLLOW, fsync */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,22 @@
 #include <unistd.h>
 
 #include "internal.h"
+
+/* The temporary file being written, for vkg__atomic_unlink_in_flight (from a signal handler). */
+static char in_flight[4200];
+static volatile sig_atomic_t in_flight_set;
+
+void vkg__atomic_unlink_in_flight(void) {
+  if (in_flight_set) unlink(in_flight);
+}
+
+static void set_in_flight(const char *tmp) {
+  in_flight_set = 0;
+  if (tmp && strlen(tmp) < sizeof in_flight) {
+    memcpy(in_flight, tmp, strlen(tmp) + 1);
+    in_flight_set = 1;
+  }
+}
 
 /* The file a write to path lands in: path itself, or the end of its chain of symbolic links (a link
  * is never replaced; its target is written). malloc'd; NULL on a loop or a chain over 40 links. */
@@ -122,6 +139,7 @@ vkg_status vkg__atomic_open(struct vkg_atomic_file *f, const char *path) {
     vkg__atomic_abort(f);
     return s;
   }
+  set_in_flight(f->tmp);
   return VKG_OK;
 }
 
@@ -162,6 +180,7 @@ vkg_status vkg__atomic_commit(struct vkg_atomic_file *f) {
     vkg__atomic_abort(f);
     return s;
   }
+  in_flight_set = 0;
   free(f->tmp), f->tmp = NULL; /* renamed: nothing left to remove */
   /* Make the rename itself durable. Some filesystems cannot fsync a directory (EINVAL): nothing to do there. */
   int dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -176,6 +195,7 @@ vkg_status vkg__atomic_commit(struct vkg_atomic_file *f) {
 }
 
 void vkg__atomic_abort(struct vkg_atomic_file *f) {
+  in_flight_set = 0;
   if (f->fd >= 0) close(f->fd);
   if (f->tmp) unlink(f->tmp);
   free(f->tmp);
