@@ -213,7 +213,8 @@ int train_vae(int argc, char **argv) {
            "image; after each epoch val_loss is that of up to 1000 test images. Writes checkpoint.safetensors\n"
            "(resumable), metrics.jsonl, loss.png, vae.safetensors, and a look at the result (samples.png,\n"
            "reconstructions.png) into --out.\n"
-           "Defaults: 1 epoch, batch 32, lr 0.001, z 16, width 16 (about 10 minutes on a 2-core CPU).\n\noptions:");
+           "Defaults: 1 epoch, batch 32, lr 0.001, z 16, width 16. The time depends on the device: the\n"
+           "progress line shows the rate and the time left from the first step.\n\noptions:");
       fputs(arch_help, stdout);
       cli_train_help(stdout);
       return 0;
