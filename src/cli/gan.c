@@ -179,6 +179,7 @@ int train_gan(int argc, char **argv) {
   if (t.cosine) t.o.lr.total = (int)(t.o.steps > 0 ? t.o.steps : (long)t.o.epochs * spe);
   vkg_status s = nn_train(m, &t.o);
   if (s) rc = cli_vkg_error("train");
+  if (!s && nn_train_stopped_by()) rc = 128 + nn_train_stopped_by(); /* interrupted: 130 or 143 */
   /* A look at the result: 64 samples of the trained generator. */
   if (!rc) {
     char path[4096];

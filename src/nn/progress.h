@@ -11,7 +11,7 @@ struct nn_progress {
   char what[48], unit[16];
   long total, done;
   double t0, last;
-  long done0; /* done at start (a resumed run): the rate counts only this run's work */
+  long done0;           /* done at start (a resumed run): the rate counts only this run's work */
   int tty, quiet, open; /* open: a bar is drawn on the current terminal line */
   int shown;            /* something was drawn (work under 2 seconds shows nothing) */
 };
