@@ -287,6 +287,14 @@ static vkg_status evaluate(struct run *r) {
   double v[4];
   vkg_status s = r->m->evaluate(r->m, &n, names, v);
   if (s) return s;
+  for (int i = 0; i < n && i < 4; i++)
+    if (!isfinite(v[i])) { /* never printed or logged as a number */
+      vkg__fail(VKG_ERR_NUMERIC, "the validation %s became %s at step %ld", names[i], isnan(v[i]) ? "NaN" : "infinite",
+                r->step);
+      vkg__hint(r->last_ckpt > 0 ? "the last good checkpoint is kept; resume from it with a lower --lr"
+                                 : "no checkpoint was written yet; try a lower --lr");
+      return VKG_ERR_NUMERIC;
+    }
   char line[512];
   int l = snprintf(line, sizeof line, "{\"step\": %ld, \"epoch\": %ld", r->step, (r->step - 1) / r->spe + 1);
   for (int i = 0; i < n && i < 4; i++)
