@@ -31,7 +31,6 @@ void nn_progress_start(struct nn_progress *p, const char *what, long done, long 
   p->t0 = nn_now();
   p->tty = isatty(2);
   p->last = p->t0 - (p->tty ? 0.2 : 10.0) + 2.0; /* nothing for work done within 2 seconds */
-  p->tty = isatty(2);
   p->quiet = quiet;
 }
 
