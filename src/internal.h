@@ -326,19 +326,36 @@ static inline int vkg__axis(int axis, int ndim) {
 /* Launches a 1-D grid of n threads with workgroup size wg: splits into (x, y) when n/wg > 65535. */
 void vkg__grid1d(uint64_t n, uint32_t wg, uint32_t *gx, uint32_t *gy);
 
-/* Atomic file writes (io/file.c): data goes to a temporary file beside path; commit fsyncs it,
- * renames it over path and fsyncs the directory. On any failure, or abort, the temporary file is
- * removed and an existing file at path is untouched. */
+/* Atomic file writes (io/file.c): data goes to a temporary file beside path (or beside the file a
+ * symbolic link at path points to); commit fsyncs it, renames it over that file and fsyncs the
+ * directory. On any failure, or abort, the temporary file is removed and an existing file at path is
+ * untouched. "-" is standard output; FIFOs and character devices are written straight into;
+ * directories, block devices and sockets are refused (see io/file.c). */
 struct vkg_atomic_file {
   int fd;
-  char *path, *tmp, *dir;
+  int direct;                      /* writing straight into a special file or standard output */
+  char *path, *target, *tmp, *dir; /* target: path after its symbolic links */
 };
 vkg_status vkg__atomic_open(struct vkg_atomic_file *f, const char *path);
 vkg_status vkg__atomic_write(struct vkg_atomic_file *f, const void *data, size_t n);
 vkg_status vkg__atomic_commit(struct vkg_atomic_file *f); /* releases f either way */
 void vkg__atomic_abort(struct vkg_atomic_file *f);
+/* Removes the temporary file of a write in progress, if any (async-signal-safe: for a signal
+ * handler that exits at once). */
+void vkg__atomic_unlink_in_flight(void);
+/* The file a write to path lands in: the end of its chain of symbolic links (malloc'd; NULL on a loop). */
+char *vkg__output_target(const char *path);
 /* The whole file at once. */
 vkg_status vkg__write_file(const char *path, const void *data, size_t n);
+
+/* One PNG or JPEG file held in memory (io/imagefile.c), recognized by its signature bytes (not its
+ * name), its size checked from the header against these limits before decoding; on success *rgba
+ * holds w*h RGBA pixels, every one decoded (free()). Errors name the file. */
+#define VKG_IMAGE_MAX_SIDE 8192
+#define VKG_IMAGE_MAX_PIXELS (1 << 25)  /* 32 Mpx, e.g. 6000x4000 */
+#define VKG_IMAGE_MAX_FILE (256u << 20) /* bytes */
+vkg_status vkg__image_decode(const char *name, const unsigned char *buf, size_t n, int *w, int *h,
+                             unsigned char **rgba);
 
 /* fp16 conversion on the host */
 uint16_t vkg__f32_to_f16(float f);

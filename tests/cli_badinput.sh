@@ -209,6 +209,101 @@ timeout 300 "$vkgen" sample gan --weights "$w/gan-f16.safetensors" -n 4 -o "$w/f
   && [ -s "$w/f16.png" ] && { echo "ok   sample gan with an F16 tensor converts it"; pass=$((pass + 1)); } \
   || { echo "FAIL sample gan with an F16 tensor: $(cat "$tmp/stderr")" >&2; fail=$((fail + 1)); }
 
+# ---- hostile image folders: one bad file each, refused by its content, never by its name ----
+$py - "$tmp" <<'PY' || { echo "FAIL cannot make the image files"; exit 1; }
+import os, struct, sys, zlib
+out = sys.argv[1]
+def folder(name, files):
+    os.makedirs(os.path.join(out, name))
+    for fn, data in files.items():
+        open(os.path.join(out, name, fn), "wb").write(data)
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+def png(w, h, raw):
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+good = png(8, 8, b"".join(b"\x00" + bytes(range(8)) for _ in range(8)))
+folder("img-pgm16", {"a.png": b"P5\n4 4\n65535\n" + b"\x01\x02" * 3, "b.png": good})
+folder("img-hdr", {"x.png": b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 8 +X 8\n\x02\x02\x00\x08", "b.png": good})
+sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, 8, 8, 1) + b"\x01\x11\x00"
+folder("img-noscan", {"c.jpg": b"\xff\xd8" + sof + b"\xff\xd9", "b.png": good})
+folder("img-huge", {"h.png": png(16000, 16000, zlib.decompress(zlib.compress(b"")) or b"\x00" * 100), "b.png": good})
+PY
+for d in img-pgm16 img-hdr img-noscan img-huge; do
+  row 1 - "$w/out/gan" -- train gan --data "$w/$d" --steps 1 --quiet --out "$w/out/gan"
+done
+row 1 - "$w/out/vae" -- train vae --data "$w/img-hdr" --steps 1 --quiet --out "$w/out/vae"
+row 1 - - -- eval vae --data "$w/img-pgm16"
+for d in img-pgm16:a.png img-hdr:x.png img-noscan:c.jpg img-huge:h.png; do
+  timeout 300 "$vkgen" train gan --data "$w/${d%%:*}" --steps 1 --quiet --out "$w/out/gan" >/dev/null 2>"$tmp/stderr"
+  grep -q "^error: .*'$w/${d%%:*}/${d#*:}'" "$tmp/stderr" && { echo "ok   ${d%%:*}: the error names ${d#*:}"; pass=$((pass + 1)); } \
+    || { echo "FAIL ${d%%:*}: the error does not name ${d#*:}: $(cat "$tmp/stderr")" >&2; fail=$((fail + 1)); }
+  rm -rf "$w/out/gan"
+done
+
+# ---- weights holding NaN or infinity: refused at load, naming the tensor ----
+$py - "$assets/gan.safetensors" "$tmp" <<'PY' || { echo "FAIL cannot make the NaN weights"; exit 1; }
+import json, struct, sys
+src, out = sys.argv[1], sys.argv[2]
+b = bytearray(open(src, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+hdr = json.loads(b[8:8 + n])
+name = sorted(k for k in hdr if k != "__metadata__" and hdr[k]["dtype"] == "F32")[0]
+for val, fn in ((float("nan"), "gan-nan"), (float("inf"), "gan-inf")):
+    c = bytearray(b)
+    at = 8 + n + hdr[name]["data_offsets"][0] + 4 * 3
+    c[at:at + 4] = struct.pack("<f", val)
+    open(f"{out}/{fn}.safetensors", "wb").write(c)
+open(f"{out}/nan-tensor-name", "w").write(name)
+PY
+nan_tensor=$(cat "$tmp/nan-tensor-name")
+row 1 hint "$o" -- sample gan --weights "$w/gan-nan.safetensors" -o "$o"
+row 1 hint "$o" -- sample gan --weights "$w/gan-inf.safetensors" -o "$o"
+row 1 hint - -- eval gan --weights "$w/gan-nan.safetensors" -n 100
+timeout 300 "$vkgen" eval gan --weights "$w/gan-nan.safetensors" -n 100 >"$tmp/stdout" 2>"$tmp/stderr"
+grep -q "^error: .*tensor '$nan_tensor' holds NaN at element 3" "$tmp/stderr" && ! grep -qi "fid" "$tmp/stdout" \
+  && { echo "ok   eval gan of NaN weights names the tensor and prints no FID"; pass=$((pass + 1)); } \
+  || { echo "FAIL eval gan of NaN weights: $(cat "$tmp/stderr" "$tmp/stdout")" >&2; fail=$((fail + 1)); }
+
+# ---- output paths: never a non-regular file replaced; '-' is standard output ----
+mkfifo "$tmp/fifo"
+$py -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$tmp/sock"
+row 1 hint - -- sample gan -n 4 -o "$tmp/sock"
+[ -S "$tmp/sock" ] && { echo "ok   the socket is still a socket"; pass=$((pass + 1)); } \
+  || { echo "FAIL -o onto a socket replaced it" >&2; fail=$((fail + 1)); }
+timeout 300 "$vkgen" sample gan -n 4 -o - >"$tmp/piped" 2>"$tmp/stderr"
+[ "$(head -c 4 "$tmp/piped" | tail -c 3)" = PNG ] && grep -q "^wrote -: 4 samples" "$tmp/stderr" \
+  && { echo "ok   -o - writes the PNG to stdout, the report to stderr"; pass=$((pass + 1)); } \
+  || { echo "FAIL -o -: $(head -c 16 "$tmp/piped" | od -c | head -2) $(cat "$tmp/stderr")" >&2; fail=$((fail + 1)); }
+timeout 300 "$vkgen" sample gan -n 4 -o /dev/stdout 2>/dev/null | head -c 4 | tail -c 3 >"$tmp/sig"
+[ "$(cat "$tmp/sig")" = PNG ] && { echo "ok   -o /dev/stdout into a pipe"; pass=$((pass + 1)); } \
+  || { echo "FAIL -o /dev/stdout into a pipe" >&2; fail=$((fail + 1)); }
+(cat "$tmp/fifo" >"$tmp/from-fifo" &)
+timeout 300 "$vkgen" sample gan -n 4 -o "$tmp/fifo" >/dev/null 2>"$tmp/stderr"
+rc=$?
+sleep 1
+[ $rc = 0 ] && [ -p "$tmp/fifo" ] && [ "$(head -c 4 "$tmp/from-fifo" | tail -c 3)" = PNG ] \
+  && { echo "ok   -o FIFO writes into it and keeps it a FIFO"; pass=$((pass + 1)); } \
+  || { echo "FAIL -o FIFO: rc $rc $(ls -l "$tmp/fifo") $(cat "$tmp/stderr")" >&2; fail=$((fail + 1)); }
+echo old >"$tmp/target.png"
+ln -s target.png "$tmp/link.png"
+timeout 300 "$vkgen" sample gan -n 4 -o "$tmp/link.png" >/dev/null 2>"$tmp/stderr"
+[ -L "$tmp/link.png" ] && [ "$(head -c 4 "$tmp/target.png" | tail -c 3)" = PNG ] && [ -z "$(ls "$tmp" | grep '\.tmp\.')" ] \
+  && { echo "ok   -o SYMLINK writes its target and keeps the link"; pass=$((pass + 1)); } \
+  || { echo "FAIL -o SYMLINK: $(ls -l "$tmp/link.png" "$tmp/target.png") $(cat "$tmp/stderr")" >&2; fail=$((fail + 1)); }
+VKGEN_PIPELINE_CACHE="$tmp/fifo" timeout 300 "$vkgen" sample gan -n 4 -o "$tmp/pc.png" >/dev/null 2>"$tmp/stderr"
+[ $? = 0 ] && [ -p "$tmp/fifo" ] && [ "$(grep -c "^warning: the pipeline cache '$tmp/fifo' is not a regular file" "$tmp/stderr")" = 1 ] \
+  && { echo "ok   a FIFO as VKGEN_PIPELINE_CACHE: one warning, left alone"; pass=$((pass + 1)); } \
+  || { echo "FAIL pipeline cache on a FIFO: $(ls -l "$tmp/fifo") $(cat "$tmp/stderr")" >&2; fail=$((fail + 1)); }
+
+# ---- control characters in a file name are escaped: one error line, no raw escape sequence ----
+nl_name="$w/two
+lines"$'\033'"[31m.safetensors"
+timeout 300 "$vkgen" sample gan --weights "$nl_name" -o "$o" >/dev/null 2>"$tmp/stderr"
+[ $? = 1 ] && [ "$(grep -vc '^\(error\|hint\): ' "$tmp/stderr")" = 0 ] && grep -q 'two\\nlines\\x1b\[31m' "$tmp/stderr" \
+  && { echo "ok   a newline and ESC in a file name are escaped: $(head -1 "$tmp/stderr" | cut -c1-90)"; pass=$((pass + 1)); } \
+  || { echo "FAIL control characters: $(od -c "$tmp/stderr" | head -5)" >&2; fail=$((fail + 1)); }
+
 # ---- the device: out of memory and lost (VKGEN_FAULT forces what lavapipe never does) ----
 VKGEN_FAULT=heap_mib@64 row 1 - "$o" -- sample gan -n 4 -o "$o"
 VKGEN_FAULT=oom@2 row 1 hint "$o" -- sample vae -n 4 -o "$o"

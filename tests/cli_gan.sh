@@ -26,6 +26,17 @@ run "$vkgen" train gan "${tiny[@]}" --steps 6 --log-every 3 --ckpt-every 3 --out
   && ok "train gan writes weights, samples.png and loss.png" || bad "train: $(cat "$tmp/err")"
 [ "$(losses "$tmp/full/metrics.jsonl" | wc -l)" = 6 ] && grep -q '"grad_norm_g"' "$tmp/full/metrics.jsonl" \
   && ok "metrics log loss_d and loss_g for every step" || bad "metrics: $(head -2 "$tmp/full/metrics.jsonl")"
+# SIGTERM stops after the current step with a checkpoint (exit 143), and no samples are made.
+set -m
+"$vkgen" train gan "${tiny[@]}" --steps 100000 --checkpoint-every 2 --out "$tmp/term" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 1 1200); do [ -f "$tmp/term/checkpoint.safetensors" ] && break; sleep 0.25; done
+kill -TERM $pid
+wait $pid
+rc=$?
+set +m
+[ $rc = 143 ] && grep -q "^interrupted (SIGTERM) at step [0-9]* of 100000: wrote the checkpoint" "$tmp/err" \
+  && [ ! -e "$tmp/term/samples.png" ] && ok "SIGTERM: exit 143, the checkpoint named" || bad "SIGTERM: rc $rc $(cat "$tmp/err")"
 run "$vkgen" train gan "${tiny[@]}" --steps 3 --log-every 3 --out "$tmp/split"
 run "$vkgen" train gan "${tiny[@]}" --steps 6 --log-every 3 --out "$tmp/split" --resume
 losses "$tmp/full/metrics.jsonl" >"$tmp/a"

@@ -61,6 +61,10 @@ cp "$tmp/out" "$tmp/g.txt"
 run "$vkgen" sample gpt --weights "$W" --prompt "Fortune 3:" -n 10 --temperature 0 --seed 99 --unroll 1
 [ "$(rc)" = 0 ] && cmp -s "$tmp/out" "$tmp/g.txt" && ok "greedy decoding ignores the seed and the unroll" \
   || bad "greedy: $(cat "$tmp/err")"
+# --top-p 1e-300 (below the smallest float) is the smallest nucleus, i.e. greedy, not "no top-p".
+run "$vkgen" sample gpt --weights "$W" --prompt "Fortune 3:" -n 10 --top-p 1e-300 --seed 7
+[ "$(rc)" = 0 ] && cmp -s "$tmp/out" "$tmp/g.txt" && ok "--top-p 1e-300 decodes greedily" \
+  || bad "--top-p 1e-300: rc $(rc) '$(cat "$tmp/out")' vs greedy '$(cat "$tmp/g.txt")' $(cat "$tmp/err")"
 
 # ---- a Hugging Face GPT-2 directory ----
 run "$vkgen" sample gpt --weights "$HF" --prompt "the quick" -n 8 --seed 2

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Training end to end through the CLI: a resumed run gives the same losses as an uninterrupted one;
-# kill -9 at random moments never leaves an unloadable checkpoint; a diverging loss stops with the
+# kill -9 at random moments never leaves an unloadable checkpoint; SIGINT and SIGTERM write a
+# checkpoint and exit 130 / 143, a second SIGINT exits at once; a run ended by --steps evaluates and
+# progress shows from the first step; a diverging loss stops with the
 # step named and the last good checkpoint kept; a missing or corrupt dataset is one clear error.
 vkgen="$1"
 pass=0 fail=0
@@ -87,6 +89,50 @@ else
   grep -q "^hint: no checkpoint was written yet" "$tmp/err" && ok "diverged at step 1: says no checkpoint exists" \
     || bad "nan at step 1: $(cat "$tmp/err")"
 fi
+
+# ---- SIGINT and SIGTERM: the step finishes, a checkpoint is written and named, exit 128 + signal ----
+set -m # background jobs then receive SIGINT (a shell without job control makes them ignore it)
+# start DIR: a long run checkpointing every 2 steps, in the background; waits for its first checkpoint.
+start() {
+  "$vkgen" train classifier --batch 16 --limit 512 --seed 3 --steps 100000 --log-every 1 --checkpoint-every 2 \
+    --out "$1" 2>"$1.err" &
+  pid=$!
+  for _ in $(seq 1 1200); do [ -f "$1/checkpoint.safetensors" ] && break; sleep 0.25; done
+}
+ckpt_step() { grep -ao '"step":"[0-9]*"' "$1/checkpoint.safetensors" | head -1 | tr -dc 0-9; }
+for sig in INT TERM; do
+  want=$([ $sig = INT ] && echo 130 || echo 143)
+  start "$tmp/sig$sig"
+  kill -$sig $pid
+  wait $pid
+  rc=$?
+  said=$(sed -n "s/^interrupted (SIG$sig) at step \([0-9]*\) of 100000: wrote the checkpoint .*checkpoint.safetensors; continue with --resume/\1/p" "$tmp/sig$sig.err")
+  [ $rc = $want ] && [ -n "$said" ] && [ "$(ckpt_step "$tmp/sig$sig")" = "$said" ] \
+    && ok "SIG$sig: exit $rc, checkpoint of step $said written and named" \
+    || bad "SIG$sig: rc $rc, said '$said', checkpoint $(ckpt_step "$tmp/sig$sig"): $(tail -3 "$tmp/sig$sig.err")"
+  [ $sig = INT ] && { "$vkgen" train classifier "${common[@]}" --steps $((said + 1)) --out "$tmp/sig$sig" --resume \
+    2>"$tmp/err" && ok "SIG$sig: the run resumes from it" || bad "SIG$sig: no resume: $(cat "$tmp/err")"; }
+done
+# A second SIGINT exits at once; the previous checkpoint stays whole and no temporary file is left.
+start "$tmp/twice"
+kill -INT $pid
+sleep 0.05
+kill -INT $pid 2>/dev/null
+wait $pid
+rc=$?
+step=$(ckpt_step "$tmp/twice")
+[ $rc = 130 ] && [ -n "$step" ] && [ -z "$(ls "$tmp/twice" | grep '\.tmp\.')" ] \
+  && "$vkgen" train classifier "${common[@]}" --steps $((step + 1)) --out "$tmp/twice" --resume 2>"$tmp/err" \
+  && ok "two SIGINTs: exit 130, the checkpoint (step $step) resumes, no temporary file left" \
+  || bad "two SIGINTs: rc $rc, step '$step', files $(ls "$tmp/twice"): $(cat "$tmp/err")"
+set +m
+
+# ---- a run ended by --steps evaluates; progress shows from the first step ----
+"$vkgen" train classifier --batch 16 --limit 512 --seed 3 --steps 3 --log-every 50 --out "$tmp/short" 2>"$tmp/err"
+grep -q '"step": 3, "epoch": 1, "val_loss"' "$tmp/short/metrics.jsonl" && grep -q "^step 3: val_loss" "$tmp/err" \
+  && ok "a run ended by --steps mid-epoch is evaluated" || bad "no evaluation at --steps: $(cat "$tmp/err")"
+grep -q "^train: 1/3 steps" "$tmp/err" && ok "progress from the first step: $(grep -m1 '^train: 1/3' "$tmp/err")" \
+  || bad "no progress at step 1: $(cat "$tmp/err")"
 
 # ---- data problems ----
 "$vkgen" train classifier "${common[@]}" --steps 1 --data "$tmp/nowhere" --out "$tmp/x1" 2>"$tmp/err"

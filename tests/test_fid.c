@@ -299,6 +299,14 @@ static void test_images(vkg_ctx *ctx, const char *weights) {
       ref[(size_t)i * 784 + k] = (float)(0.299 * p[k] + 0.587 * p[784 + k] + 0.114 * p[2 * 784 + k]);
     }
   th_close("RGB -> luminance", gray, ref, (size_t)N * 784, 1e-6f, 1e-6f);
+  /* Images holding NaN or infinity give no FID (clamping them would give a finite, meaningless one). */
+  rgb[(size_t)5 * 3 * 784 + 2 * 784 + 17] = NAN;
+  th_check(fid_to_gray28(rgb, N, 3, 28, 28, gray) == VKG_ERR_NUMERIC && strstr(vkg_last_error(), "image 6 of 24"),
+           "fid_to_gray28 of an image holding NaN is VKG_ERR_NUMERIC naming it (%s)", vkg_last_error());
+  rgb[(size_t)5 * 3 * 784 + 2 * 784 + 17] = INFINITY;
+  th_check(fid_to_gray28(rgb, N, 3, 28, 28, gray) == VKG_ERR_NUMERIC,
+           "fid_to_gray28 of an infinity is VKG_ERR_NUMERIC");
+  rgb[(size_t)5 * 3 * 784 + 2 * 784 + 17] = 0.5f;
   float *big = th_alloc((size_t)2 * 56 * 56);
   th_fill(big, 2 * 56 * 56, -0.2f, 1.2f); /* out of range values are clamped first */
   th_ok(fid_to_gray28(big, 2, 1, 56, 56, gray), "fid_to_gray28 gray 56x56");

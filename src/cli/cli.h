@@ -20,6 +20,12 @@ int cli_common_opt(struct cli_common *c, int argc, char **argv, int i);
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints the library's last error and hint; returns 1. */
 int cli_vkg_error(const char *doing);
+/* Writes s with control characters escaped (\n, \xNN): every message that quotes a name goes
+ * through this (cli_error and cli_vkg_error do). */
+void cli_put_escaped(FILE *f, const char *s);
+/* Where to report what a command wrote to out: standard error when out is "-" (standard output then
+ * carries the data itself), else standard output. */
+FILE *cli_msgs(const char *out);
 /* Opens a context on the chosen device; prints the error and returns NULL on failure. */
 vkg_ctx *cli_ctx(const struct cli_common *c);
 /* Destroys ctx and returns rc, or 1 if the validation layer reported anything (with a message). */

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "nn/progress.h"
 #include "models/gan.h"
 #include "models/models.h"
 #include "nn/fid.h"
@@ -65,6 +66,23 @@ static int32_t *make_labels(const struct gan_arch *a, int n, int cls, int per_ro
   for (int i = 0; y && i < n; i++)
     y[i] = cls >= 0 ? cls : (per_row > 0 ? i / per_row : i) % a->classes;
   return y;
+}
+
+/* Generates n images in chunks, with progress from the first chunk: FID needs thousands. */
+static vkg_status cli_generate_with_progress(struct nn_model *m, const float *z, const int32_t *y, long n, int zdim,
+                                             size_t img, float *images) {
+  enum { CHUNK = 1024 }; /* a multiple of the sampler's batch */
+  struct nn_progress pg;
+  nn_progress_start(&pg, "generate", 0, n, "images", 0);
+  vkg_status s = VKG_OK;
+  for (long i = 0; i < n && !s; i += CHUNK) {
+    int k = n - i < CHUNK ? (int)(n - i) : CHUNK;
+    s = gan_generate(m, z + (size_t)i * zdim, y ? y + i : NULL, k, images + (size_t)i * img);
+    nn_progress_update(&pg, i + k, NULL);
+  }
+  if (!s) nn_progress_end(&pg, NULL);
+  nn_progress_break(&pg);
+  return s;
 }
 
 // ---- vkgen train gan ----
@@ -190,13 +208,13 @@ int sample_gan(int argc, char **argv) {
   } else if (!rc) {
     s = nn_prior(m->params.ctx, total, gan_arch_of(m)->z, (uint32_t)seed, z);
   }
-  if (!rc && !s) s = gan_generate(m, z, y, total, images);
+  if (!rc && !s) s = cli_generate_with_progress(m, z, y, total, a->z, (size_t)a->channels * a->size * a->size, images);
   if (!cols) cols = interpolate ? steps : a->classes && cls < 0 ? a->classes : (long)ceil(sqrt((double)total));
   if (!rc && !s) s = vkg_png_grid(out, images, total, a->channels, a->size, a->size, (int)cols);
   if (!rc && s) rc = cli_vkg_error("sample gan");
   if (!rc)
-    printf("wrote %s: %d samples (%s%dx%d), seed %ld\n", out, total, interpolate ? "slerp rows, " : "", a->size,
-           a->size, seed);
+    fprintf(cli_msgs(out), "wrote %s: %d samples (%s%dx%d), seed %ld\n", out, total, interpolate ? "slerp rows, " : "",
+            a->size, a->size, seed);
   free(z), free(images), free(y);
   gan_destroy(m);
   return cli_ctx_done(ctx, rc);
@@ -289,10 +307,8 @@ int eval_gan(int argc, char **argv) {
     z = malloc(sizeof *z * (size_t)n * a->z);
     images = malloc(sizeof *images * (size_t)n * img);
     y = make_labels(a, (int)n, -1, 0);
-    double t0 = now_s();
-    s = nn_prior(m->params.ctx, (int)n, gan_arch_of(m)->z, (uint32_t)seed, z);
-    if (!s) s = gan_generate(m, z, y, (int)n, images);
-    if (!s) fprintf(stderr, "generated %ld images in %.1f s\n", n, now_s() - t0);
+    s = nn_prior(m->params.ctx, (int)n, a->z, (uint32_t)seed, z);
+    s = s ? s : cli_generate_with_progress(m, z, y, n, a->z, img, images);
   }
   /* Stats: 0 the generated images, 1 the test set's first nref, 2 the training set's first n. The
    * classifier sees 28x28 gray images: generated ones of another geometry are converted as FID does. */

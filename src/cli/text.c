@@ -2,6 +2,7 @@
  * (src/models/lm.h). Sampling replays one recorded graph of K decoding steps per submission and
  * streams the text as it comes, holding back a partial UTF-8 sequence until it is complete. */
 #include <math.h>
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,7 +144,7 @@ static int sample_opt(struct sample_opts *so, int argc, char **argv, int i) {
       fputs("hint: 0.9 keeps the most probable tokens holding 90% of the probability; 1 keeps all\n", stderr);
       return -1;
     }
-    so->s.top_p = (float)x;
+    so->s.top_p = x < FLT_MIN ? FLT_MIN : (float)x; /* 1e-300 must not round to 0, which means "off" */
   } else if (!strcmp(o, "--seed")) {
     if (!cli_int(o, v, 0, 2147483647, &n)) return -1;
     so->s.seed = (uint64_t)n;

@@ -51,7 +51,8 @@ void cli_train_help(FILE *f, const struct cli_train *d) {
         "  --resume          continue the run in --out from its checkpoint\n"
         "  --init WEIGHTS    start from these weights (their architecture) with a fresh optimizer\n"
         "  --log-every N     read the loss back every N steps (default 50)\n"
-        "  --ckpt-every N    checkpoint every N steps (default: every epoch)\n"
+        "  --checkpoint-every N  checkpoint every N steps (default: at each epoch's end and every\n"
+        "                    5 minutes); Ctrl-C or SIGTERM also writes one after the current step\n"
         "  --limit N         use only the first N training examples\n"
         "  --data DIR        dataset directory (default: the Debian package's)\n"
         "  --quiet           no progress output\n"
@@ -66,9 +67,10 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
   const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
   long n;
   double x;
-  static const char *with_value[] = {"--epochs",    "--steps",      "--batch", "--lr",   "--warmup",
-                                     "--optim",     "--clip",       "--beta1", "--seed", "--out",
-                                     "--log-every", "--ckpt-every", "--limit", "--data", NULL};
+  static const char *with_value[] = {
+      "--epochs", "--steps", "--batch", "--lr",        "--warmup",     "--optim", "--clip", "--beta1",
+      "--init",   "--seed",  "--out",   "--log-every", "--ckpt-every", "--limit", "--data", "--checkpoint-every",
+      NULL};
   int takes = 0;
   for (int k = 0; with_value[k]; k++)
     takes |= !strcmp(a, with_value[k]);
@@ -116,7 +118,7 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
   } else if (!strcmp(a, "--log-every")) {
     if (!cli_int(a, v, 1, 100000, &n)) return -1;
     t->o.log_every = (int)n;
-  } else if (!strcmp(a, "--ckpt-every")) {
+  } else if (!strcmp(a, "--checkpoint-every") || !strcmp(a, "--ckpt-every")) { /* the short name is older */
     if (!cli_int(a, v, 1, 1000000000, &n)) return -1;
     t->o.ckpt_every = (int)n;
   } else if (!strcmp(a, "--limit")) {
@@ -156,8 +158,9 @@ int cli_train_run(struct cli_train *t, struct nn_model *m) {
   long total = t->o.steps > 0 ? t->o.steps : (long)t->o.epochs * spe;
   if (t->cosine) t->o.lr.total = (int)total;
   vkg_status s = nn_train(m, &t->o);
-  if (s) cli_vkg_error("train");
-  return s ? 1 : 0;
+  if (s) return cli_vkg_error("train");
+  int sig = nn_train_stopped_by(); /* SIGINT 130, SIGTERM 143, as a shell reports them */
+  return sig ? 128 + sig : 0;
 }
 
 // ---- vkgen train classifier ----

@@ -5,23 +5,65 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
+/* Writes s with control characters escaped (\n, \t, \r, \xNN), so a file name holding a newline or
+ * an escape sequence cannot split a message line or drive the terminal. */
+void cli_put_escaped(FILE *f, const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p >= 0x20 && *p != 0x7f)
+      fputc(*p, f);
+    else if (*p == '\n')
+      fputs("\\n", f);
+    else if (*p == '\t')
+      fputs("\\t", f);
+    else if (*p == '\r')
+      fputs("\\r", f);
+    else
+      fprintf(f, "\\x%02x", *p);
+  }
+}
+
+/* One "error: ..." line (and "hint: ..." if there is one), each escaped as a whole. */
+static void error_lines(const char *doing, const char *msg, const char *hint) {
+  fputs("error: ", stderr);
+  if (doing && *doing) {
+    cli_put_escaped(stderr, doing);
+    fputs(": ", stderr);
+  }
+  cli_put_escaped(stderr, msg);
+  fputc('\n', stderr);
+  if (hint && *hint) {
+    fputs("hint: ", stderr);
+    cli_put_escaped(stderr, hint);
+    fputc('\n', stderr);
+  }
+}
+
 int cli_error(const char *fmt, ...) {
+  char buf[4096];
   va_list ap;
   va_start(ap, fmt);
-  fputs("error: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
+  error_lines(NULL, buf, NULL);
   return 1;
 }
 
 int cli_vkg_error(const char *doing) {
-  fprintf(stderr, "error: %s%s%s\n", doing ? doing : "", doing ? ": " : "", vkg_last_error());
-  if (*vkg_last_hint()) fprintf(stderr, "hint: %s\n", vkg_last_hint());
+  error_lines(doing, vkg_last_error(), vkg_last_hint());
   return 1;
+}
+
+FILE *cli_msgs(const char *out) {
+  if (!out) return stdout;
+  if (!strcmp(out, "-")) return stderr;
+  struct stat a, b; /* /dev/stdout, /proc/self/fd/1, or the very file stdout was redirected to */
+  return stat(out, &a) == 0 && fstat(STDOUT_FILENO, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino ? stderr
+                                                                                                             : stdout;
 }
 
 int cli_common_opt(struct cli_common *c, int argc, char **argv, int i) {

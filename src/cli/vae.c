@@ -171,8 +171,8 @@ static int do_interpolate(const struct vae_config *c, const struct nn_params *p,
   free(z);
   free(img);
   if (s) return cli_vkg_error("sample vae");
-  printf("wrote %s: %d walk%s of %d steps between %s\n", out, n, n == 1 ? "" : "s", cols,
-         prior ? "random latent points" : "the encodings of test images");
+  fprintf(cli_msgs(out), "wrote %s: %d walk%s of %d steps between %s\n", out, n, n == 1 ? "" : "s", cols,
+          prior ? "random latent points" : "the encodings of test images");
   return 0;
 }
 
@@ -282,14 +282,14 @@ int sample_vae(int argc, char **argv) {
     if (write_reconstructions(&cfg, &p, &test, (int)n, (uint32_t)seed, out))
       rc = cli_vkg_error("sample vae");
     else
-      printf("wrote %s: %ld test images, each beside its reconstruction\n", out, n), rc = 0;
+      fprintf(cli_msgs(out), "wrote %s: %ld test images, each beside its reconstruction\n", out, n), rc = 0;
   } else if (interpolate) {
     rc = do_interpolate(&cfg, &p, &test, (int)n, (int)cols, prior, (uint32_t)seed, out);
   } else {
     if (write_samples(&cfg, &p, (int)n, (uint32_t)seed, out))
       rc = cli_vkg_error("sample vae");
     else
-      printf("wrote %s: %ld samples\n", out, n), rc = 0;
+      fprintf(cli_msgs(out), "wrote %s: %ld samples\n", out, n), rc = 0;
   }
 done:
   vkg_images_free(&test);

@@ -1,4 +1,4 @@
-/* Folders of PNG/JPEG images as a dataset (decoded with stb_image), and the plane resampling that the
+/* Folders of PNG/JPEG images as a dataset (each file decoded by io/imagefile.c), and the plane resampling that the
  * loader and FID share. Strict by design: one file that cannot be decoded stops the load with an error
  * naming it, because a silently skipped file changes the dataset without anyone noticing. */
 #include <ctype.h>
@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include <stb_image.h>
 
 #include "internal.h"
 #include "io/resample.h"
@@ -180,25 +178,52 @@ static vkg_status list_images(const char *dir, char ***names, int *count) {
   return VKG_OK;
 }
 
-/* Decodes one file into out (channels, size, size). */
-static vkg_status load_one(const char *path, int size, int channels, float *out) {
+/* Reads a whole regular file of at most VKG_IMAGE_MAX_FILE bytes. */
+static vkg_status read_image_file(const char *path, unsigned char **buf, size_t *n) {
+  *buf = NULL, *n = 0;
   FILE *f = fopen(path, "rb");
   if (!f) return vkg__fail(VKG_ERR_IO, "cannot open image '%s': %s", path, strerror(errno));
-  int w, h, comp;
-  unsigned char *px = stbi_load_from_file(f, &w, &h, &comp, 4); // (h, w, RGBA)
+  struct stat st;
+  vkg_status s = VKG_OK;
+  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+    s = vkg__fail(VKG_ERR_IO, "image '%s' is not a regular file", path);
+  else if ((unsigned long long)st.st_size > VKG_IMAGE_MAX_FILE)
+    s = vkg__fail(VKG_ERR_FORMAT, "image '%s' is %lld bytes, over the limit of %u MiB for one image", path,
+                  (long long)st.st_size, VKG_IMAGE_MAX_FILE >> 20);
+  unsigned char *p = s ? NULL : malloc((size_t)st.st_size + 1);
+  if (!s && !p) s = vkg__fail(VKG_ERR_OOM, "out of host memory reading image '%s'", path);
+  size_t got = 0;
+  if (!s) {
+    got = fread(p, 1, (size_t)st.st_size + 1, f); /* one byte more: a file that grew is refused */
+    if (ferror(f) || got != (size_t)st.st_size)
+      s = vkg__fail(VKG_ERR_IO, "cannot read image '%s'%s", path, ferror(f) ? "" : ": it changed while being read");
+  }
   fclose(f);
-  if (!px) {
-    vkg_status s = vkg__fail(VKG_ERR_FORMAT, "cannot decode image '%s': %s", path, stbi_failure_reason());
-    vkg__hint("remove or replace that file: every .png/.jpg/.jpeg file of the folder must be a readable image");
+  if (s) {
+    free(p);
     return s;
   }
+  *buf = p, *n = got;
+  return VKG_OK;
+}
+
+/* Decodes one file into out (channels, size, size). */
+static vkg_status load_one(const char *path, int size, int channels, float *out) {
+  unsigned char *buf, *px;
+  size_t n;
+  int w, h;
+  vkg_status s = read_image_file(path, &buf, &n);
+  if (s) return s;
+  s = vkg__image_decode(path, buf, n, &w, &h, &px); // (h, w, RGBA)
+  free(buf);
+  if (s) return s;
   /* Crop the centered square, composite over white and split into planes (RGB, or luminance). */
   int side = w < h ? w : h, x0 = (w - side) / 2, y0 = (h - side) / 2;
   int planes = channels == 1 ? 1 : 3;
   size_t area = (size_t)side * side;
   float *crop = malloc(sizeof *crop * area * (size_t)planes); // (planes, side, side)
   if (!crop) {
-    stbi_image_free(px);
+    free(px);
     return vkg__fail(VKG_ERR_OOM, "out of host memory for image '%s' (%dx%d)", path, w, h);
   }
   for (int y = 0; y < side; y++)
@@ -214,8 +239,7 @@ static vkg_status load_one(const char *path, int size, int channels, float *out)
         for (int k = 0; k < 3; k++)
           crop[k * area + o] = rgb[k];
     }
-  stbi_image_free(px);
-  vkg_status s = VKG_OK;
+  free(px);
   for (int k = 0; k < planes && !s; k++)
     if (vkg__resize_plane(crop + k * area, side, side, out + (size_t)k * size * size, size, size))
       s = vkg__fail(VKG_ERR_OOM, "out of host memory resizing image '%s'", path);
@@ -258,29 +282,24 @@ vkg_status vkg_image_folder_load(const char *dir, int size, int channels, struct
 vkg_status vkg_image_load(const char *path, struct vkg_images *out) {
   memset(out, 0, sizeof *out);
   if (!path) return vkg__fail(VKG_ERR_ARG, "image: no path given");
-  FILE *f = fopen(path, "rb");
-  if (!f) return vkg__fail(VKG_ERR_IO, "cannot open image '%s': %s", path, strerror(errno));
-  /* Only PNG and JPEG reach stb_image: its other decoders are not trusted with arbitrary files. */
-  unsigned char sig[8] = {0};
-  size_t got = fread(sig, 1, sizeof sig, f);
-  static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  int known = (got == 8 && !memcmp(sig, png, 8)) || (got >= 3 && sig[0] == 0xff && sig[1] == 0xd8 && sig[2] == 0xff);
-  if (!known) {
-    fclose(f);
-    return vkg__fail(VKG_ERR_FORMAT, "image '%s' is neither a PNG nor a JPEG file", path);
-  }
-  rewind(f);
-  int w, h, comp;
-  unsigned char *px = stbi_load_from_file(f, &w, &h, &comp, 4); // (h, w, RGBA)
-  fclose(f);
-  if (!px) return vkg__fail(VKG_ERR_FORMAT, "cannot decode image '%s': %s", path, stbi_failure_reason());
-  /* Gray files (with or without alpha) give one plane, color files three; alpha is composited over
-   * white as the folder loader does. */
-  int c = comp >= 3 ? 3 : 1;
+  /* The same checked decoder as the folders: PNG or JPEG by signature, size limits, every pixel. */
+  unsigned char *buf, *px;
+  size_t n;
+  int w, h;
+  vkg_status s = read_image_file(path, &buf, &n);
+  if (s) return s;
+  s = vkg__image_decode(path, buf, n, &w, &h, &px); // (h, w, RGBA)
+  free(buf);
+  if (s) return s;
+  /* Gray images (every pixel with R = G = B, with or without alpha) give one plane, others three;
+   * alpha is composited over white as the folder loader does. */
   size_t area = (size_t)w * h;
+  int c = 1;
+  for (size_t i = 0; i < area && c == 1; i++)
+    if (px[i * 4] != px[i * 4 + 1] || px[i * 4 + 1] != px[i * 4 + 2]) c = 3;
   float *pixels = malloc(sizeof *pixels * area * (size_t)c); // (c, h, w)
   if (!pixels) {
-    stbi_image_free(px);
+    free(px);
     return vkg__fail(VKG_ERR_OOM, "out of host memory for image '%s' (%dx%d)", path, w, h);
   }
   for (size_t i = 0; i < area; i++) {
@@ -289,7 +308,7 @@ vkg_status vkg_image_load(const char *path, struct vkg_images *out) {
     for (int k = 0; k < c; k++)
       pixels[k * area + i] = p[k] / 255.0f * a + (1 - a);
   }
-  stbi_image_free(px);
+  free(px);
   *out = (struct vkg_images){.n = 1, .c = c, .h = h, .w = w, .pixels = pixels, .labels = NULL};
   return VKG_OK;
 }

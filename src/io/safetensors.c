@@ -576,6 +576,35 @@ vkg_status vkg_st_read_f32(const vkg_st *st, const char *name, int ndim, const i
   return VKG_OK;
 }
 
+/* The index of the first NaN or infinity among n floating-point values of dtype dt at p (all
+ * exponent bits set, read straight from the little-endian bytes), or n if there is none. */
+static size_t first_nonfinite(int dt, const unsigned char *p, size_t n, int *nan) {
+  for (size_t i = 0; i < n; i++) {
+    uint64_t exp, frac;
+    if (dt == ST_F64) {
+      uint64_t v = le64(p + 8 * i);
+      exp = v >> 52 & 0x7FF, frac = v & 0xFFFFFFFFFFFFFull, exp = exp == 0x7FF;
+    } else if (dt == ST_F32) {
+      uint32_t v = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
+                   (uint32_t)p[4 * i + 3] << 24;
+      exp = (v >> 23 & 0xFF) == 0xFF, frac = v & 0x7FFFFF;
+    } else if (dt == ST_F16) {
+      unsigned v = (unsigned)p[2 * i] | (unsigned)p[2 * i + 1] << 8;
+      exp = (v >> 10 & 0x1F) == 0x1F, frac = v & 0x3FF;
+    } else if (dt == ST_BF16) {
+      unsigned v = (unsigned)p[2 * i] | (unsigned)p[2 * i + 1] << 8;
+      exp = (v >> 7 & 0xFF) == 0xFF, frac = v & 0x7F;
+    } else {
+      return n;
+    }
+    if (exp) {
+      *nan = frac != 0;
+      return i;
+    }
+  }
+  return n;
+}
+
 vkg_status vkg_st_load_tensor(const vkg_st *st, const char *name, vkg_tensor *t) {
   if (!t) return vkg__fail(VKG_ERR_ARG, "vkg_st_load_tensor: tensor is NULL");
   int idx = -1;
@@ -585,6 +614,16 @@ vkg_status vkg_st_load_tensor(const vkg_st *st, const char *name, vkg_tensor *t)
   const struct st_entry *e = &st->e[idx];
   size_t n = vkg_tensor_numel(t);
   const void *src = st->data + e->begin;
+  /* Weights holding NaN or infinity are refused at load, naming the tensor: every output computed
+   * from them would be meaningless, and metrics could even look finite. */
+  int nan = 0;
+  size_t bad = first_nonfinite(e->dtype, src, n, &nan);
+  if (bad < n) {
+    st_fail(VKG_ERR_NUMERIC, st->path, "tensor '%s' holds %s at element %zu of %zu", e->name,
+            nan ? "NaN" : "an infinity", bad, n);
+    vkg__hint("the file is damaged or was written by a run that diverged; use an earlier checkpoint or retrain");
+    return VKG_ERR_NUMERIC;
+  }
   /* Raw uploads when the file holds the tensor's own dtype (the device is little-endian like the file). */
   if ((t->dtype == VKG_F16 && e->dtype == ST_F16) || (t->dtype == VKG_I32 && e->dtype == ST_I32) ||
       (t->dtype == VKG_F32 && e->dtype == ST_F32 && host_little_endian()))

@@ -212,8 +212,15 @@ vkg_status fid_to_gray28(const float *images, int n, int c, int h, int w, float 
     const float *im = images + (size_t)i * c * hw;
     for (size_t k = 0; k < hw; k++) {
       float v = c == 1 ? im[k] : VKG_LUMA_R * im[k] + VKG_LUMA_G * im[hw + k] + VKG_LUMA_B * im[2 * hw + k];
-      gray[k] = v != v ? 0 : v < 0 ? 0 : v > 1 ? 1 : v; /* as vkg_png_grid shows them */
+      if (!isfinite(v)) { /* clamping would give a finite, meaningless FID */
+        s = vkg__fail(VKG_ERR_NUMERIC, "FID: image %d of %d holds %s values, so no FID can be computed", i + 1, n,
+                      isnan(v) ? "NaN" : "infinite");
+        vkg__hint("the model producing the images diverged or its weights are damaged");
+        break;
+      }
+      gray[k] = v < 0 ? 0 : v > 1 ? 1 : v; /* as vkg_png_grid shows them */
     }
+    if (s) break;
     if (vkg__resize_plane(gray, h, w, out + (size_t)i * 784, 28, 28)) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
   }
   free(gray);

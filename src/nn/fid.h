@@ -18,7 +18,8 @@
 #include "vkgen.h"
 
 /* Converts images (n, c, h, w) in [0, 1], c = 1 or 3, to (n, 1, 28, 28) in out (n*784 floats); values
- * are first clamped to [0, 1] (NaN to 0), as vkg_png_grid shows them. c must be 1 or 3 (VKG_ERR_ARG). */
+ * are first clamped to [0, 1], as vkg_png_grid shows them. c must be 1 or 3 (VKG_ERR_ARG); a NaN or
+ * infinite value is VKG_ERR_NUMERIC (no metric is computed from such images). */
 vkg_status fid_to_gray28(const float *images, int n, int c, int h, int w, float *out);
 
 /* Features of n images (n, c, h, w) in [0, 1] from the classifier weights file: *features gets a

@@ -5,6 +5,7 @@
  * the step and the seed, so a resumed run replays the same batches and gives the same losses. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "nn/progress.h"
 #include "nn/train.h"
 #include "nn/weights.h"
 
@@ -47,20 +49,35 @@ struct run {
   vkg_ctx *ctx;
   struct phase_run ph[NN_MAX_PHASES];
   int nph, hist_n;
-  long step, total, spe, logged, last_ckpt;
+  long step, total, spe, logged, last_ckpt, step0;
   uint64_t seed;
   struct curve val;
   char ckpt[4096], metrics[4096], plot[4096], weights[4096];
-  double t0;
-  long step0;
-  int tty;
+  struct nn_progress pg;
+  char losses[200]; /* the last losses read, shown with the progress */
+  double t_ckpt;    /* when the last checkpoint was written (or the run started) */
 };
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+// ---- interruption ----
+
+/* SIGINT or SIGTERM during training: the first one lets the current step finish, then the loop
+ * writes a checkpoint and nn_train returns (nn_train_stopped_by() says which signal); a second one
+ * exits at once, removing a checkpoint being written, so the previous one stays whole. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) {
+  if (stop_signal) {
+    vkg__atomic_unlink_in_flight();
+    _exit(128 + sig);
+  }
+  stop_signal = sig;
+  static const char msg[] = "\nvkgen: stopping after this step to write a checkpoint (interrupt again to stop at "
+                            "once, keeping the previous checkpoint)\n";
+  ssize_t w = write(2, msg, sizeof msg - 1);
+  (void)w;
 }
+
+int nn_train_stopped_by(void) { return stop_signal; }
 
 static vkg_status mkdirs(const char *dir) {
   char p[4096];
@@ -150,7 +167,7 @@ static vkg_status save_checkpoint(struct run *r) {
   if (!s) s = vkg_st_add_metadata(w, "training", settings);
   if (!s) s = vkg_st_write(w, r->ckpt);
   vkg_st_writer_destroy(w);
-  if (!s) r->last_ckpt = r->step;
+  if (!s) r->last_ckpt = r->step, r->t_ckpt = nn_now();
   return s;
 }
 
@@ -264,41 +281,13 @@ static vkg_status load_init(struct run *r) {
 
 // ---- progress ----
 
-static void fmt_time(char *buf, size_t n, double s) {
-  if (!isfinite(s) || s < 0)
-    snprintf(buf, n, "?");
-  else if (s < 3600)
-    snprintf(buf, n, "%d:%02d", (int)s / 60, (int)s % 60);
-  else
-    snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
-}
-
-/* One line (or a redrawn bar on a terminal): step, epoch, each phase's loss, speed and ETA. */
-static void progress(struct run *r, const float *loss, size_t stride) {
-  if (r->o->quiet) return;
-  char losses[160];
-  int l = 0;
-  for (int p = 0; p < r->nph; p++)
-    l += snprintf(losses + l, sizeof losses - (size_t)l, "%s%s %.4f", p ? "  " : "", r->ph[p].loss_name,
-                  (double)loss[(size_t)p * stride]);
-  double el = now_s() - r->t0, rate = (double)(r->step - r->step0) / (el > 0 ? el : 1e-9);
-  char eta[32];
-  fmt_time(eta, sizeof eta, (double)(r->total - r->step) / rate);
+/* Sets the text shown with the progress: epoch and each phase's loss at the last read-back. */
+static void set_losses(struct run *r, const float *loss, size_t stride) {
   long epoch = (r->step - 1) / r->spe + 1, epochs = (r->total + r->spe - 1) / r->spe;
-  if (r->tty) {
-    int width = 24, filled = (int)(width * r->step / r->total);
-    char bar[32];
-    for (int i = 0; i < width; i++)
-      bar[i] = i < filled ? '#' : '.';
-    bar[width] = 0;
-    fprintf(stderr, "\r[%s] step %ld/%ld  epoch %ld/%ld  %s  %.1f steps/s  ETA %s  ", bar, r->step, r->total, epoch,
-            epochs, losses, rate, eta);
-    if (r->step == r->total) fputc('\n', stderr);
-  } else {
-    fprintf(stderr, "step %ld/%ld  epoch %ld/%ld  %s  %.1f steps/s  ETA %s\n", r->step, r->total, epoch, epochs, losses,
-            rate, eta);
-  }
-  fflush(stderr);
+  int l = snprintf(r->losses, sizeof r->losses, "epoch %ld/%ld", epoch, epochs);
+  for (int p = 0; p < r->nph && l < (int)sizeof r->losses; p++)
+    l += snprintf(r->losses + l, sizeof r->losses - (size_t)l, "  %s %.4f", r->ph[p].loss_name,
+                  (double)loss[(size_t)p * stride]);
 }
 
 static vkg_status append_metrics(struct run *r, const char *line) {
@@ -347,7 +336,9 @@ static vkg_status read_losses(struct run *r) {
   }
   if (!s) {
     r->logged = r->step;
-    progress(r, loss + (size_t)(r->step - 1) % hn, hn);
+    set_losses(r, loss + (size_t)(r->step - 1) % hn, hn);
+    if (r->step == r->step0 + 1) r->pg.last = -1e30; /* the first step shows at once */
+    nn_progress_update(&r->pg, r->step, r->losses);
   }
   free(loss);
   free(norm);
@@ -361,6 +352,14 @@ static vkg_status evaluate(struct run *r) {
   double v[4];
   vkg_status s = r->m->evaluate(r->m, &n, names, v);
   if (s) return s;
+  for (int i = 0; i < n && i < 4; i++)
+    if (!isfinite(v[i])) { /* never printed or logged as a number */
+      vkg__fail(VKG_ERR_NUMERIC, "the validation %s became %s at step %ld", names[i], isnan(v[i]) ? "NaN" : "infinite",
+                r->step);
+      vkg__hint(r->last_ckpt > 0 ? "the last good checkpoint is kept; resume from it with a lower --lr"
+                                 : "no checkpoint was written yet; try a lower --lr");
+      return VKG_ERR_NUMERIC;
+    }
   char line[512];
   int l = snprintf(line, sizeof line, "{\"step\": %ld, \"epoch\": %ld", r->step, (r->step - 1) / r->spe + 1);
   for (int i = 0; i < n && i < 4; i++)
@@ -368,8 +367,11 @@ static vkg_status evaluate(struct run *r) {
   snprintf(line + l, sizeof line - (size_t)l, "}\n");
   if (n && strcmp(names[0], "val_loss") == 0) curve_add(&r->val, (double)r->step, v[0]);
   if (!r->o->quiet) {
-    if (r->tty && r->step != r->total) fputc('\n', stderr); /* end the progress bar's line */
-    fprintf(stderr, "epoch %ld:", (r->step - 1) / r->spe + 1);
+    nn_progress_break(&r->pg);
+    if (r->step % r->spe == 0)
+      fprintf(stderr, "epoch %ld:", r->step / r->spe);
+    else /* a run ended by --steps within an epoch */
+      fprintf(stderr, "step %ld:", r->step);
     for (int i = 0; i < n && i < 4; i++)
       fprintf(stderr, " %s %.4f", names[i], v[i]);
     fputc('\n', stderr);
@@ -438,7 +440,23 @@ static vkg_status run_step(struct run *r, const uint32_t *idx) {
   return VKG_OK;
 }
 
+static vkg_status train(struct nn_model *m, const struct nn_train_opts *o);
+
 vkg_status nn_train(struct nn_model *m, const struct nn_train_opts *o) {
+  struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART}, old_int, old_term;
+  sigemptyset(&sa.sa_mask);
+  stop_signal = 0;
+  /* A SIGINT ignored at start (a background job of a shell without job control) stays ignored. */
+  sigaction(SIGINT, NULL, &old_int);
+  if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, &old_term);
+  vkg_status s = train(m, o);
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  return s;
+}
+
+static vkg_status train(struct nn_model *m, const struct nn_train_opts *o) {
   struct run r = {.m = m, .o = o, .ctx = m->params.ctx, .seed = o->seed};
   r.spe = (long)(m->n_train / (size_t)m->batch);
   if (r.spe < 1)
@@ -470,27 +488,46 @@ vkg_status nn_train(struct nn_model *m, const struct nn_train_opts *o) {
   uint32_t *perm = malloc(sizeof *perm * (m->n_train + 1));
   long epoch = -1;
   r.logged = r.step;
-  r.t0 = now_s();
   r.step0 = r.step;
-  r.tty = isatty(2);
+  r.t_ckpt = nn_now();
   if (!s && !o->quiet)
     fprintf(stderr, "training %s: %ld steps (%ld per epoch, batch %d)%s\n", m->name, r.total, r.spe, m->batch,
             r.step ? ", resumed" : "");
-  while (!s && r.step < r.total) {
+  nn_progress_start(&r.pg, "train", r.step, r.total, "steps", o->quiet);
+  while (!s && r.step < r.total && !stop_signal) {
     long e = r.step / r.spe;
     if (e != epoch) vkg_shuffle(perm, m->n_train, r.seed, (uint64_t)(epoch = e));
     if ((s = run_step(&r, perm + (size_t)(r.step % r.spe) * (size_t)m->batch))) break;
     r.step++;
-    int epoch_end = r.step % r.spe == 0, last = r.step == r.total;
-    if (r.step % r.hist_n == 0 || epoch_end || last) {
+    int epoch_end = r.step % r.spe == 0, last = r.step == r.total, first = r.step == r.step0 + 1;
+    /* Checkpoints: every --checkpoint-every steps, else at each epoch's end and whenever
+     * NN_CHECKPOINT_SECONDS have passed, so an interruption loses minutes of work, not an epoch. */
+    int due =
+        o->ckpt_every > 0 ? r.step % o->ckpt_every == 0 : epoch_end || nn_now() - r.t_ckpt >= NN_CHECKPOINT_SECONDS;
+    if (r.step % r.hist_n == 0 || epoch_end || last || first || due) {
       if ((s = read_losses(&r))) break;
-      if (epoch_end && (s = evaluate(&r))) break;
-      int ckpt = last || (o->ckpt_every > 0 ? r.step % o->ckpt_every == 0 : epoch_end);
-      if (ckpt && ((s = save_checkpoint(&r)) || (s = write_plot(&r)))) break;
+      if ((epoch_end || last) && (s = evaluate(&r))) break; /* a run ended by --steps evaluates too */
+      if ((last || due) && ((s = save_checkpoint(&r)) || (s = write_plot(&r)))) break;
+    } else {
+      nn_progress_update(&r.pg, r.step, r.losses);
     }
   }
-  if (!s && r.step == r.total) s = save_weights(&r);
-  if (!s && !o->quiet) fprintf(stderr, "wrote %s, %s, %s and %s\n", r.weights, r.ckpt, r.metrics, r.plot);
+  if (!s && r.step < r.total && stop_signal) { /* interrupted: keep this step's work */
+    if (r.step > r.logged) s = read_losses(&r);
+    if (!s && r.last_ckpt != r.step) s = save_checkpoint(&r);
+    if (!s) s = write_plot(&r);
+    nn_progress_break(&r.pg);
+    if (!s)
+      fprintf(stderr, "interrupted (%s) at step %ld of %ld: wrote the checkpoint %s; continue with --resume\n",
+              stop_signal == SIGINT ? "SIGINT" : "SIGTERM", r.step, r.total, r.ckpt);
+  }
+  if (!s && r.step == r.total) {
+    nn_progress_end(&r.pg, r.losses);
+    s = save_weights(&r);
+  }
+  if (!s && r.step == r.total && !o->quiet)
+    fprintf(stderr, "wrote %s, %s, %s and %s\n", r.weights, r.ckpt, r.metrics, r.plot);
+  if (s) nn_progress_break(&r.pg);
   free(perm);
   for (int p = 0; p < r.nph; p++) {
     if (r.ph[p].g) vkg_graph_wait(r.ph[p].g);

@@ -44,13 +44,20 @@ struct nn_train_opts {
   int resume;
   const char *init; /* start from these weights (same model and config) with a fresh optimizer */
   int log_every;    /* read the loss back every this many steps */
-  int ckpt_every;   /* checkpoint every this many steps (0: at each epoch end) */
+  int ckpt_every;   /* checkpoint every this many steps (0: at each epoch end and every NN_CHECKPOINT_SECONDS) */
   int quiet;
 };
 
+#define NN_CHECKPOINT_SECONDS 300 /* the default checkpoint interval bounds the work an interruption loses */
+
 /* Runs (or resumes) training; writes DIR/checkpoint.safetensors, DIR/metrics.jsonl, DIR/loss.png and
- * at the end DIR/<name>.safetensors (weights only). */
+ * at the end DIR/<name>.safetensors (weights only). The last step (of --steps or the epochs) is
+ * followed by the model's evaluation. SIGINT or SIGTERM stops it after the current step with a
+ * checkpoint written, and it returns VKG_OK with nn_train_stopped_by() giving the signal; a second
+ * signal exits the process at once (status 128 + signal), the previous checkpoint left whole. */
 vkg_status nn_train(struct nn_model *m, const struct nn_train_opts *o);
+/* The signal that stopped the last nn_train, or 0 if it ran to its end (or failed). */
+int nn_train_stopped_by(void);
 
 /* A labelled curve for nn_plot: a line, or dots. */
 struct nn_curve {

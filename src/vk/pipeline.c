@@ -50,6 +50,13 @@ static void mkdirs(const char *path) {
 
 vkg_status vkg__pipeline_cache_open(vkg_ctx *ctx, const char *path) {
   ctx->pipeline_cache_path = path ? strdup(path) : default_cache_path(ctx);
+  /* Only a regular file (or a link to one) is read and replaced: a directory, FIFO or device given
+   * as the cache is left alone, with one warning. */
+  struct stat sb;
+  if (*ctx->pipeline_cache_path && stat(ctx->pipeline_cache_path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+    fprintf(stderr, "warning: the pipeline cache '%s' is not a regular file: not using it\n", ctx->pipeline_cache_path);
+    ctx->pipeline_cache_path[0] = 0;
+  }
   void *data = NULL;
   size_t size = 0;
   FILE *f = *ctx->pipeline_cache_path ? fopen(ctx->pipeline_cache_path, "rb") : NULL;
@@ -90,14 +97,18 @@ void vkg__pipeline_cache_save(vkg_ctx *ctx) {
     void *data = malloc(size);
     if (data && vkGetPipelineCacheData(ctx->device, ctx->pipeline_cache, &size, data) == VK_SUCCESS) {
       mkdirs(path);
-      char tmp[1100];
-      snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-      int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      char tmp[1100], *target = vkg__output_target(path); /* a link is kept: its target is replaced */
+      struct stat sb;
+      snprintf(tmp, sizeof tmp, "%s.tmp.%d", target ? target : path, (int)getpid());
+      int fd = target && (stat(target, &sb) != 0 || S_ISREG(sb.st_mode))
+                   ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644)
+                   : -1;
       if (fd >= 0) {
         int ok = write(fd, data, size) == (ssize_t)size && fsync(fd) == 0;
         close(fd);
-        if (!ok || rename(tmp, path) != 0) unlink(tmp);
+        if (!ok || rename(tmp, target) != 0) unlink(tmp);
       }
+      free(target);
     }
     free(data);
   }
