@@ -457,7 +457,7 @@ vkg_status vkg_png_grid(const char *path, const float *pixels, int n, int c, int
 vkg_status vkg_image_folder_load(const char *dir, int size, int channels, struct vkg_images *out);
 
 /* One PNG or JPEG file (recognized by its first bytes) at its own size, as one image (1, c, h, w) in
- * [0, 1]: c = 1 when every pixel is gray (R = G = B), else 3; alpha is composited over white. A missing file is
+ * [0, 1]: c = 1 for a gray file, 3 for a color one; alpha is composited over white. A missing file is
  * VKG_ERR_IO, anything else or an undecodable file VKG_ERR_FORMAT. Free with vkg_images_free. */
 vkg_status vkg_image_load(const char *path, struct vkg_images *out);
 

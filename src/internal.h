@@ -350,11 +350,12 @@ vkg_status vkg__write_file(const char *path, const void *data, size_t n);
 
 /* One PNG or JPEG file held in memory (io/imagefile.c), recognized by its signature bytes (not its
  * name), its size checked from the header against these limits before decoding; on success *rgba
- * holds w*h RGBA pixels, every one decoded (free()). Errors name the file. */
+ * holds w*h RGBA pixels, every one decoded (free()), and *comp (if not NULL) the file's own channel count
+ * (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA). Errors name the file. */
 #define VKG_IMAGE_MAX_SIDE 8192
 #define VKG_IMAGE_MAX_PIXELS (1 << 25)  /* 32 Mpx, e.g. 6000x4000 */
 #define VKG_IMAGE_MAX_FILE (256u << 20) /* bytes */
-vkg_status vkg__image_decode(const char *name, const unsigned char *buf, size_t n, int *w, int *h,
+vkg_status vkg__image_decode(const char *name, const unsigned char *buf, size_t n, int *w, int *h, int *comp,
                              unsigned char **rgba);
 
 /* fp16 conversion on the host */

@@ -189,7 +189,7 @@ static void check_png(int type, int depth, int interlace, int w, int h) {
   seed(name, b.p, b.n);
   int gw, gh;
   unsigned char *px;
-  vkg_status st = vkg__image_decode(name, b.p, b.n, &gw, &gh, &px);
+  vkg_status st = vkg__image_decode(name, b.p, b.n, &gw, &gh, NULL, &px);
   th_check(!st, "PNG %s decodes (%s)", name, vkg_last_error());
   if (!st) {
     th_check(gw == w && gh == h, "PNG %s: size %dx%d", name, gw, gh);
@@ -216,7 +216,7 @@ static void expect_refused(const char *name, const unsigned char *b, size_t n, c
   int w, h;
   unsigned char *px = (unsigned char *)1;
   seed(name, b, n);
-  vkg_status s = vkg__image_decode(name, b, n, &w, &h, &px);
+  vkg_status s = vkg__image_decode(name, b, n, &w, &h, NULL, &px);
   const char *e = vkg_last_error();
   th_check(s == VKG_ERR_FORMAT && px == NULL && e && strstr(e, name) && strstr(e, why),
            "%s is refused with an error naming it and saying '%s' (got %s: %s)", name, why, vkg_status_str(s), e);
@@ -336,7 +336,7 @@ static void check_jpeg(int w, int h, int comps, int progressive, int subsample, 
   seed(name, b.p, b.n);
   int rw, rh, gw, gh;
   unsigned char *ref = jpeg_reference(&b, &rw, &rh), *px;
-  vkg_status s = vkg__image_decode(name, b.p, b.n, &gw, &gh, &px);
+  vkg_status s = vkg__image_decode(name, b.p, b.n, &gw, &gh, NULL, &px);
   th_check(!s, "JPEG %s decodes (%s)", name, vkg_last_error());
   if (!s) {
     th_check(gw == rw && gh == rh, "JPEG %s: size %dx%d, libjpeg %dx%d", name, gw, gh, rw, rh);

@@ -194,7 +194,7 @@ static vkg_status jpeg_header(const char *name, const unsigned char *b, size_t n
   return VKG_OK;
 }
 
-vkg_status vkg__image_decode(const char *name, const unsigned char *buf, size_t n, int *w, int *h,
+vkg_status vkg__image_decode(const char *name, const unsigned char *buf, size_t n, int *w, int *h, int *comp_out,
                              unsigned char **rgba) {
   static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   *rgba = NULL;
@@ -232,5 +232,6 @@ vkg_status vkg__image_decode(const char *name, const unsigned char *buf, size_t 
   }
   VKG_ASSERT((uint32_t)x == W && (uint32_t)y == H);
   *w = x, *h = y, *rgba = px;
+  if (comp_out) *comp_out = comp;
   return VKG_OK;
 }

@@ -214,7 +214,7 @@ static vkg_status load_one(const char *path, int size, int channels, float *out)
   int w, h;
   vkg_status s = read_image_file(path, &buf, &n);
   if (s) return s;
-  s = vkg__image_decode(path, buf, n, &w, &h, &px); // (h, w, RGBA)
+  s = vkg__image_decode(path, buf, n, &w, &h, NULL, &px); // (h, w, RGBA)
   free(buf);
   if (s) return s;
   /* Crop the centered square, composite over white and split into planes (RGB, or luminance). */
@@ -285,18 +285,16 @@ vkg_status vkg_image_load(const char *path, struct vkg_images *out) {
   /* The same checked decoder as the folders: PNG or JPEG by signature, size limits, every pixel. */
   unsigned char *buf, *px;
   size_t n;
-  int w, h;
+  int w, h, comp;
   vkg_status s = read_image_file(path, &buf, &n);
   if (s) return s;
-  s = vkg__image_decode(path, buf, n, &w, &h, &px); // (h, w, RGBA)
+  s = vkg__image_decode(path, buf, n, &w, &h, &comp, &px); // (h, w, RGBA)
   free(buf);
   if (s) return s;
-  /* Gray images (every pixel with R = G = B, with or without alpha) give one plane, others three;
-   * alpha is composited over white as the folder loader does. */
+  /* Gray files (with or without alpha) give one plane, color files three; alpha is composited over
+   * white as the folder loader does. */
   size_t area = (size_t)w * h;
-  int c = 1;
-  for (size_t i = 0; i < area && c == 1; i++)
-    if (px[i * 4] != px[i * 4 + 1] || px[i * 4 + 1] != px[i * 4 + 2]) c = 3;
+  int c = comp >= 3 ? 3 : 1;
   float *pixels = malloc(sizeof *pixels * area * (size_t)c); // (c, h, w)
   if (!pixels) {
     free(px);
