@@ -105,6 +105,12 @@ vkg_status cli_bench_train(struct nn_model *m, int steps, double *steps_per_s);
  * executable or to the library, the source tree's assets/file, or assets/file next to (or one level
  * above) the executable. Returns 1 and the path in out if found. (vkg_asset_path in vkgen.h.) */
 int cli_asset(const char *file, char *out, size_t n);
+/* The weights a command uses: `given` (a file, or the bare name of a shipped model: emoji-gan ->
+ * assets/emoji-gan.safetensors), else the family's default asset <family>.safetensors; NULL after an
+ * error saying how to get weights. The path is in buf or is `given`. */
+const char *cli_weights(const char *family, const char *given, char *buf, size_t n);
+/* 1 if the directory part of an output path exists; else one error line with a hint, and 0. */
+int cli_out_dir_ok(const char *path);
 /* Parses a number strictly within [lo, hi]; prints an error naming opt and returns 0 if bad. */
 int cli_float(const char *opt, const char *s, double lo, double hi, double *out);
 
