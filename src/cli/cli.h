@@ -62,14 +62,25 @@ struct cli_family {
   /* Training defaults: epochs, batch, learning rate, Adam's beta1, gradient clipping (0: off). */
   int epochs, batch;
   double lr, beta1, clip;
-  int (*train)(int argc, char **argv); /* argv[0] is the family name */
+  /* Commands of their own (argv[0] is the family name); NULL ones are the generic commands of cli/generic.c
+   * built on ops. */
+  int (*train)(int argc, char **argv);
   int (*sample)(int argc, char **argv);
   int (*eval)(int argc, char **argv);
   int (*bench)(int argc, char **argv);
+  const struct nn_family_ops *ops;
 };
-extern const struct cli_family cli_families[];              /* ends with a NULL name */
+const struct cli_family *cli_family_at(int i);              /* the i-th family, NULL past the last */
 const struct cli_family *cli_family_find(const char *name); /* NULL if there is none */
-int cmd_family(const char *verb, int argc, char **argv);    /* dispatches verb to the family in argv[1] */
+/* Adds a family at run time (a program embedding vkgen, or a test): after the built-in table. Returns 0,
+ * or -1 if its name is taken or the table is full. f must outlive its use. */
+int cli_family_register(const struct cli_family *f);
+/* The generic commands (cli/generic.c): f's ops, its config table and the shared helpers. */
+int family_train(const struct cli_family *f, int argc, char **argv);
+int family_sample(const struct cli_family *f, int argc, char **argv);
+int family_eval(const struct cli_family *f, int argc, char **argv);
+int family_bench(const struct cli_family *f, int argc, char **argv);
+int cmd_family(const char *verb, int argc, char **argv); /* dispatches verb to the family in argv[1] */
 
 /* ---- training options shared by every family (cli/train.c) ---- */
 #include "nn/train.h"
@@ -84,7 +95,7 @@ struct cli_train {
   const char *data_dir;
   const char *init; /* --init WEIGHTS */
 };
-/* The family's training defaults (cli_families[]) and its output directory runs/<family>. */
+/* The family's training defaults (cli/family.c) and its output directory runs/<family>. */
 void cli_train_defaults(struct cli_train *t, const char *family);
 /* If argv[i] is a common training option, parses it and returns how many argv entries it used (1 or
  * 2); 0 if it is not one; -1 after printing an error. */

@@ -177,7 +177,7 @@ int train_vae(int argc, char **argv) {
     if (used == 0) return cli_error("train vae: unknown option '%s' (see 'vkgen train vae --help')", argv[i]);
     i += used;
   }
-  arch_for_data(&arch, set, t.data_dir);
+  if (!t.init) arch_for_data(&arch, set, t.data_dir); /* with --init the architecture is the file's */
   if (!cli_train_init_config(&t, &arch)) return 1;
   if (nn_cfg_check(&vae_cfg, &arch)) return cli_vkg_error("train vae");
   struct vae_opts vo = vae_opts_default();
