@@ -80,6 +80,9 @@ int family_train(const struct cli_family *f, int argc, char **argv);
 int family_sample(const struct cli_family *f, int argc, char **argv);
 int family_eval(const struct cli_family *f, int argc, char **argv);
 int family_bench(const struct cli_family *f, int argc, char **argv);
+/* Training steps/s of a new model of f with architecture cfg on random data of its shape (cli_bench_train). */
+vkg_status family_bench_train(const struct cli_family *f, vkg_ctx *ctx, const void *cfg, int batch, int steps,
+                              double *steps_per_s);
 int cmd_family(const char *verb, int argc, char **argv); /* dispatches verb to the family in argv[1] */
 
 /* ---- training options shared by every family (cli/train.c) ---- */

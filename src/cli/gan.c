@@ -284,21 +284,6 @@ int eval_gan(int argc, char **argv) {
 
 // ---- vkgen bench gan ----
 
-/* Training steps per second of the model's two phases as the training loop runs them, on random images
- * of the model's shape. */
-static vkg_status bench_train(vkg_ctx *ctx, const struct gan_arch *a, int batch, int steps, double *steps_per_s) {
-  struct gan_opts o = gan_opts_default();
-  o.arch = *a;
-  o.batch = batch;
-  o.synthetic = batch;
-  struct nn_model *m;
-  vkg_status s = gan_create(ctx, &o, &m);
-  if (s) return s;
-  s = cli_bench_train(m, steps, steps_per_s);
-  gan_destroy(m);
-  return s;
-}
-
 int bench_gan(int argc, char **argv) {
   struct cli_common c = {0};
   const char *weights = NULL;
@@ -373,7 +358,7 @@ int bench_gan(int argc, char **argv) {
     free(z), free(images), free(y);
   }
   double sps = 0;
-  if (!s) s = bench_train(ctx, a, (int)batch, (int)steps, &sps);
+  if (!s) s = family_bench_train(cli_family_find("gan"), ctx, a, (int)batch, (int)steps, &sps);
   if (!s) {
     if (c.json)
       printf("\n], \"training\": {\"batch\": %ld, \"steps_per_s\": %.3f, \"images_per_s\": %.1f}}\n", batch, sps,

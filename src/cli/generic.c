@@ -93,7 +93,8 @@ int family_train(const struct cli_family *f, int argc, char **argv) {
     int used = cli_arch_opt(f->cfg, cfg, argc, argv, i);
     if (!used) used = cli_train_opt(&t, argc, argv, i);
     if (used < 0) rc = 1;
-    if (used == 0) rc = cli_error("train %s: unknown option '%s' (see 'vkgen train %s --help')", f->name, argv[i], f->name);
+    if (used == 0)
+      rc = cli_error("train %s: unknown option '%s' (see 'vkgen train %s --help')", f->name, argv[i], f->name);
     i += used;
   }
   if (!rc && !cli_train_init_config(&t, cfg)) rc = 1;
@@ -129,12 +130,13 @@ int family_sample(const struct cli_family *f, int argc, char **argv) {
            "usage: vkgen sample %s [-n N] [-o FILE] [--seed S] [--cols N] [--weights FILE]\n\n"
            "Draws N images from the %s into one PNG grid.\n",
            f->name, f->name);
-  const struct cli_opt opts[] = {{"-n", CLI_INT, &n, 1, MAX_SAMPLES, "samples"},
-                                 {"-o", CLI_STR, &out, 0, 0, "output PNG ('-': standard output)", " FILE"},
-                                 {"--seed", CLI_INT, &seed, 0, 4294967295.0, "noise seed"},
-                                 {"--cols", CLI_INT, &cols, 1, 1000, "grid columns (default: square)"},
-                                 {"--weights", CLI_STR, &weights, 0, 0, "weights (default: the shipped model)", " FILE"},
-                                 {0}};
+  const struct cli_opt opts[] = {
+      {"-n", CLI_INT, &n, 1, MAX_SAMPLES, "samples"},
+      {"-o", CLI_STR, &out, 0, 0, "output PNG ('-': standard output)", " FILE"},
+      {"--seed", CLI_INT, &seed, 0, 4294967295.0, "noise seed"},
+      {"--cols", CLI_INT, &cols, 1, 1000, "grid columns (default: square)"},
+      {"--weights", CLI_STR, &weights, 0, 0, "weights (default: the shipped model)", " FILE"},
+      {0}};
   int r = cli_parse(argc, argv, cmd, usage, opts, &c, NULL, NULL);
   if (r) return r < 0;
   if (!cli_out_dir_ok(out)) return 1;
@@ -254,6 +256,17 @@ int family_eval(const struct cli_family *f, int argc, char **argv) {
 
 // ---- bench ----
 
+vkg_status family_bench_train(const struct cli_family *f, vkg_ctx *ctx, const void *cfg, int batch, int steps,
+                              double *steps_per_s) {
+  struct nn_model *m;
+  struct nn_create_opts o = {.batch = batch, .seed = 1, .synthetic = batch};
+  vkg_status s = f->ops->create(ctx, cfg, &o, &m);
+  if (s) return s;
+  s = cli_bench_train(m, steps, steps_per_s);
+  f->ops->destroy(m);
+  return s;
+}
+
 int family_bench(const struct cli_family *f, int argc, char **argv) {
   struct cli_common c = {0};
   long batch = f->batch, steps = 5;
@@ -262,7 +275,9 @@ int family_bench(const struct cli_family *f, int argc, char **argv) {
   snprintf(usage, sizeof usage,
            "usage: vkgen bench %s [--batch N] [--steps N] [--json] [architecture]\n\n"
            "Times %straining (the training loop's step, on random data of the model's shape) as steps/s.\n",
-           f->name, f->ops->sample_images ? "sampling at batch 1 and 64 as images/s (wall time, images on the host), and\n" : "");
+           f->name,
+           f->ops->sample_images ? "sampling at batch 1 and 64 as images/s (wall time, images on the host), and\n"
+                                 : "");
   const struct cli_opt opts[] = {{"--batch", CLI_INT, &batch, 1, 65536, "training batch"},
                                  {"--steps", CLI_INT, &steps, 1, 100000, "timed training steps, after a warm-up step"},
                                  {0}};
@@ -280,8 +295,8 @@ int family_bench(const struct cli_family *f, int argc, char **argv) {
     return 1;
   }
   struct nn_model *m = NULL;
-  struct nn_create_opts o = {.batch = (int)batch, .seed = 1, .synthetic = (int)batch};
-  vkg_status s = f->ops->create(ctx, cfg, &o, &m);
+  struct nn_create_opts o = {.batch = 1, .seed = 1, .synthetic = 1};
+  vkg_status s = f->ops->sample_images ? f->ops->create(ctx, cfg, &o, &m) : VKG_OK;
   static const int batches[2] = {1, 64};
   double ips[2] = {0}, sps = 0;
   for (int k = 0; k < 2 && !s && f->ops->sample_images; k++) {
@@ -295,7 +310,7 @@ int family_bench(const struct cli_family *f, int argc, char **argv) {
     ips[k] = 3.0 * batches[k] / (nn_now() - t0);
     free(im);
   }
-  if (!s) s = cli_bench_train(m, (int)steps, &sps);
+  if (!s) s = family_bench_train(f, ctx, cfg, (int)batch, (int)steps, &sps);
   int rc = s ? cli_vkg_error(cmd) : 0;
   if (!rc) {
     char config[512];

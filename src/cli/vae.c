@@ -423,20 +423,6 @@ static vkg_status bench_sampling(const struct vae_config *c, const struct nn_par
   return s;
 }
 
-/* Training steps per second of the loop's step on random images. */
-static vkg_status bench_training(vkg_ctx *ctx, const struct vae_config *c, int B, int steps, double *sps) {
-  struct vae_opts o = vae_opts_default();
-  o.arch = *c;
-  o.batch = B;
-  o.synthetic = B;
-  struct nn_model *m;
-  vkg_status s = vae_create(ctx, &o, &m);
-  if (s) return s;
-  s = cli_bench_train(m, steps, sps);
-  vae_destroy(m);
-  return s;
-}
-
 int bench_vae(int argc, char **argv) {
   struct cli_common c = {0};
   struct vae_config cfg = vae_config_default();
@@ -482,7 +468,7 @@ int bench_vae(int argc, char **argv) {
       printf("%-10s %8d %12.3f %9.1f img\n", "sampling", batches[k], ms[k], batches[k] / (ms[k] * 1e-3));
     fflush(stdout);
   }
-  if (!s) s = bench_training(ctx, &cfg, (int)batch, (int)steps, &sps);
+  if (!s) s = family_bench_train(cli_family_find("vae"), ctx, &cfg, (int)batch, (int)steps, &sps);
   if (!s && !c.json)
     printf("%-10s %8ld %12.3f %9.2f steps (%.1f img)\n", "training", batch, 1e3 / sps, sps, sps * batch);
   if (!s && c.json) {
