@@ -48,12 +48,10 @@ static struct gan_arch tiny(int size, int channels, int classes) {
 
 /* G (B, Z) -> (B, C, S, S) in [-1, 1] (inference) and D -> (B, 1) (training-mode batchnorm). */
 static void check_shapes(vkg_ctx *ctx, struct gan_arch a) {
-  struct gan_opts o = gan_opts_default();
-  o.arch = a;
-  o.batch = 2;
-  o.synthetic = 4;
+  struct gan_arch arch = a;
+  struct nn_create_opts o = {.batch = 2, .synthetic = 4, .seed = 1};
   struct nn_model *m;
-  if (!th_ok(gan_create(ctx, &o, &m), "gan_create")) return;
+  if (!th_ok(gan_create(ctx, &arch, &o, &m), "gan_create")) return;
   vkg_graph *g;
   vkg_graph_create(ctx, &g);
   vkg_t *ids = malloc(sizeof *ids * (size_t)m->params.n);
@@ -102,12 +100,10 @@ static void check_shapes(vkg_ctx *ctx, struct gan_arch a) {
 /* The D phase's loss gives gradients to D's params only (G is a constant there), the G phase's to
  * G's only (through the frozen D). */
 static void check_phase_grads(vkg_ctx *ctx) {
-  struct gan_opts o = gan_opts_default();
-  o.arch = tiny(28, 1, 10);
-  o.batch = 2;
-  o.synthetic = 4;
+  struct gan_arch arch = tiny(28, 1, 10);
+  struct nn_create_opts o = {.batch = 2, .synthetic = 4, .seed = 1};
   struct nn_model *m;
-  if (!th_ok(gan_create(ctx, &o, &m), "gan_create")) return;
+  if (!th_ok(gan_create(ctx, &arch, &o, &m), "gan_create")) return;
   th_check(m->nphases == 2 && !strcmp(m->phases[0].name, "d") && !strcmp(m->phases[1].name, "g"),
            "two phases, d then g");
   for (int p = 0; p < 2; p++) {
@@ -139,14 +135,11 @@ static void check_phase_grads(vkg_ctx *ctx) {
 // ---- training through the shared loop ----
 
 static struct nn_model *fmnist_model(vkg_ctx *ctx, int classes) {
-  struct gan_opts o = gan_opts_default();
-  o.arch = tiny(28, 1, classes);
-  o.arch.width = 4;
-  o.batch = 8;
-  o.limit = 64;
-  o.seed = 7;
+  struct gan_arch arch = tiny(28, 1, classes);
+  arch.width = 4;
+  struct nn_create_opts o = {.batch = 8, .limit = 64, .seed = 7};
   struct nn_model *m = NULL;
-  vkg_status s = gan_create(ctx, &o, &m);
+  vkg_status s = gan_create(ctx, &arch, &o, &m);
   if (s == VKG_ERR_IO) fprintf(stderr, "note: %s (is dataset-fashion-mnist installed?)\n", vkg_last_error());
   th_ok(s, "gan_create on Fashion-MNIST");
   return m;
@@ -253,13 +246,10 @@ static vkg_status sample_png(struct nn_model *m, uint32_t seed, int n, const cha
 }
 
 static void check_sampling(vkg_ctx *ctx) {
-  struct gan_opts o = gan_opts_default();
-  o.arch = tiny(32, 3, 10);
-  o.batch = 2;
-  o.synthetic = 4;
-  o.seed = 11;
+  struct gan_arch arch = tiny(32, 3, 10);
+  struct nn_create_opts o = {.batch = 2, .synthetic = 4, .seed = 11};
   struct nn_model *m, *m2 = NULL;
-  if (!th_ok(gan_create(ctx, &o, &m), "gan_create")) return;
+  if (!th_ok(gan_create(ctx, &arch, &o, &m), "gan_create")) return;
   char w[128], p1[128], p2[128], p3[128], p4[128];
   snprintf(w, sizeof w, "%s/g.safetensors", tmp);
   snprintf(p1, sizeof p1, "%s/a.png", tmp);

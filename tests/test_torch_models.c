@@ -91,14 +91,11 @@ static void write_random(vkg_ctx *ctx) {
 static void write_gan(vkg_ctx *ctx, const char *tag, struct gan_arch a) {
   enum { N = 16, B = 8 };
   const uint64_t seed = 11;
-  struct gan_opts o = gan_opts_default();
-  o.arch = a;
-  o.batch = B;
-  o.synthetic = N;
-  o.seed = seed;
+  struct gan_arch arch = a;
+  struct nn_create_opts o = {.batch = B, .synthetic = N, .seed = seed};
   struct nn_model *m;
   char file[64];
-  if (!th_ok(gan_create(ctx, &o, &m), "gan_create")) return;
+  if (!th_ok(gan_create(ctx, &arch, &o, &m), "gan_create")) return;
   snprintf(file, sizeof file, "%s.safetensors", tag);
   th_ok(gan_save(m, th_tmppath(file)), "gan_save");
   /* Noise seeds picked so that no (leaky) ReLU input of either model lies within 1e-6 of zero: there a

@@ -283,13 +283,12 @@ static int read_losses(const char *dir, double *loss, int max) {
 static int same_floats(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof *a) == 0; }
 
 static void check_training(vkg_ctx *ctx, const char *tmp) {
-  struct vae_opts o = vae_opts_default();
-  o.arch.w = 8;
-  o.arch.z = 8;
-  o.batch = 8;
-  o.limit = 64;
+  struct vae_config arch = vae_config_default();
+  arch.w = 8;
+  arch.z = 8;
+  struct nn_create_opts o = {.batch = 8, .limit = 64, .seed = 1};
   struct nn_model *m;
-  if (!th_ok(vae_create(ctx, &o, &m), "vae_create on Fashion-MNIST")) return;
+  if (!th_ok(vae_create(ctx, &arch, &o, &m), "vae_create on Fashion-MNIST")) return;
   struct nn_train_opts t = {.steps = 30, .seed = 2, .out_dir = tmp, .log_every = 1, .quiet = 1};
   t.lr = (struct vkg_lr_schedule){.lr = 3e-3f};
   t.optim = vkg_optim_desc_default(VKG_ADAM);
@@ -302,7 +301,7 @@ static void check_training(vkg_ctx *ctx, const char *tmp) {
     th_check(n == 30 && last < 0.92 * first,
              "30 steps on 64 images: -ELBO falls from %.1f to %.1f nats (mean of 5 steps)", first, last);
   }
-  const struct vae_config *c = &o.arch;
+  const struct vae_config *c = &arch;
   size_t P = (size_t)c->channels * c->size * c->size;
   float *a = th_alloc(5 * P), *b = th_alloc(5 * P), *d = th_alloc(3 * P), *e = th_alloc(5 * P);
   th_ok(vae_sample(c, &m->params, 5, 7, a), "sample");

@@ -108,6 +108,8 @@ void cli_train_help(FILE *f, const struct cli_train *defaults);
 /* With --init, reads the architecture of the --init weights into cfg (the family's config struct):
  * returns 1, or 0 after printing an error. Without --init it does nothing and returns 1. */
 int cli_train_init_config(struct cli_train *t, void *cfg);
+/* The options a family's create hook gets from the training command (--batch, --limit, --data, --seed). */
+struct nn_create_opts cli_train_create_opts(const struct cli_train *t);
 /* Completes the optimizer and schedule for m and runs nn_train; returns the exit code. */
 int cli_train_run(struct cli_train *t, struct nn_model *m);
 /* Training steps per second of m's step (nn_step_bench) with its family's default optimizer, learning

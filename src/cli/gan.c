@@ -52,7 +52,7 @@ static vkg_status cli_generate_with_progress(struct nn_model *m, const float *z,
 int train_gan(int argc, char **argv) {
   struct cli_train t;
   cli_train_defaults(&t, "gan");
-  struct gan_opts go = gan_opts_default();
+  struct gan_arch arch = gan_arch_default();
   for (int i = 1; i < argc;) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: vkgen train gan [options]\n\n"
@@ -67,23 +67,20 @@ int train_gan(int argc, char **argv) {
            "to --size); 28-pixel Fashion-MNIST is padded to 32 or scaled 2x and padded to 64.");
       return 0;
     }
-    int used = cli_arch_opt(&gan_cfg, &go.arch, argc, argv, i);
+    int used = cli_arch_opt(&gan_cfg, &arch, argc, argv, i);
     if (!used) used = cli_train_opt(&t, argc, argv, i);
     if (used < 0) return 1;
     if (used == 0) return cli_error("train gan: unknown option '%s' (see 'vkgen train gan --help')", argv[i]);
     i += used;
   }
   if (t.batch < 2) return cli_error("--batch must be at least 2 for the GAN's batchnorm, got %d", t.batch);
-  if (!cli_train_init_config(&t, &go.arch)) return 1;
-  go.batch = t.batch;
-  go.limit = t.limit;
-  go.data_dir = t.data_dir;
-  go.seed = t.o.seed;
+  if (!cli_train_init_config(&t, &arch)) return 1;
+  struct nn_create_opts o = cli_train_create_opts(&t);
   vkg_ctx *ctx = cli_ctx(&t.c);
   if (!ctx) return 1;
   struct nn_model *m;
   int rc = 0;
-  if (gan_create(ctx, &go, &m)) return cli_ctx_done(ctx, cli_vkg_error("train"));
+  if (gan_create(ctx, &arch, &o, &m)) return cli_ctx_done(ctx, cli_vkg_error("train"));
   rc = cli_train_run(&t, m);
   /* A look at the result: 64 samples of the trained generator. */
   if (!rc) {
@@ -314,11 +311,8 @@ int bench_gan(int argc, char **argv) {
   if (weights) {
     s = gan_load(ctx, weights, &m);
   } else {
-    struct gan_opts o = gan_opts_default();
-    o.arch = arch;
-    o.synthetic = 2;
-    o.batch = 2;
-    s = gan_create(ctx, &o, &m);
+    struct nn_create_opts o = {.batch = 2, .seed = 1, .synthetic = 2};
+    s = gan_create(ctx, &arch, &o, &m);
   }
   if (s) return cli_ctx_done(ctx, cli_vkg_error("bench gan"));
   const struct gan_arch *a = gan_arch_of(m);

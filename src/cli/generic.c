@@ -102,7 +102,7 @@ int family_train(const struct cli_family *f, int argc, char **argv) {
   vkg_ctx *ctx = rc ? NULL : cli_ctx(&t.c);
   if (!rc && !ctx) rc = 1;
   struct nn_model *m = NULL;
-  struct nn_create_opts o = {.batch = t.batch, .limit = t.limit, .data_dir = t.data_dir, .seed = t.o.seed};
+  struct nn_create_opts o = cli_train_create_opts(&t);
   if (!rc && f->ops->create(ctx, cfg, &o, &m)) rc = cli_vkg_error("train");
   if (!rc) rc = cli_train_run(&t, m);
   if (!rc && f->ops->sample_images) { /* a look at the result */

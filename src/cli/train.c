@@ -171,6 +171,10 @@ int cli_train_init_config(struct cli_train *t, void *cfg) {
   return ok;
 }
 
+struct nn_create_opts cli_train_create_opts(const struct cli_train *t) {
+  return (struct nn_create_opts){.batch = t->batch, .limit = t->limit, .data_dir = t->data_dir, .seed = t->o.seed};
+}
+
 int cli_train_run(struct cli_train *t, struct nn_model *m) {
   t->o.optim = vkg_optim_desc_default(t->optim);
   if (t->optim != VKG_SGD) t->o.optim.beta1 = (float)t->beta1;

@@ -180,17 +180,12 @@ int train_vae(int argc, char **argv) {
   if (!t.init) arch_for_data(&arch, set, t.data_dir); /* with --init the architecture is the file's */
   if (!cli_train_init_config(&t, &arch)) return 1;
   if (nn_cfg_check(&vae_cfg, &arch)) return cli_vkg_error("train vae");
-  struct vae_opts vo = vae_opts_default();
-  vo.arch = arch;
-  vo.batch = t.batch;
-  vo.limit = t.limit;
-  vo.data_dir = t.data_dir;
-  vo.seed = t.o.seed;
+  struct nn_create_opts o = cli_train_create_opts(&t);
   vkg_ctx *ctx = cli_ctx(&t.c);
   if (!ctx) return 1;
   struct nn_model *m;
   int rc;
-  if (vae_create(ctx, &vo, &m)) {
+  if (vae_create(ctx, &arch, &o, &m)) {
     rc = cli_vkg_error("train vae");
   } else {
     rc = cli_train_run(&t, m);

@@ -85,10 +85,6 @@ struct gan_arch gan_arch_default(void) {
   return a;
 }
 
-struct gan_opts gan_opts_default(void) {
-  return (struct gan_opts){.arch = gan_arch_default(), .batch = 64, .seed = 1};
-}
-
 const struct gan_arch *gan_arch_of(const struct nn_model *m) { return &((const struct gan *)m->self)->a; }
 
 // ---- parameters ----
@@ -350,7 +346,7 @@ static struct gan *new_gan(vkg_ctx *ctx, const struct gan_arch *a) {
 
 /* Fashion-MNIST if dir is NULL or holds its IDX files, else a folder of images at the model's size
  * (all of it for training), or random images for benchmarks. */
-static vkg_status load_data(struct gan *gn, const struct gan_opts *o) {
+static vkg_status load_data(struct gan *gn, const struct nn_create_opts *o) {
   const struct gan_arch *a = &gn->a;
   if (a->classes && o->synthetic <= 0 && !nn_data_is_fashion(o->data_dir)) {
     vkg__fail(VKG_ERR_ARG, "a conditional GAN needs labelled data, and the images of '%s' have no labels", o->data_dir);
@@ -379,20 +375,21 @@ static vkg_status load_data(struct gan *gn, const struct gan_opts *o) {
   return VKG_OK;
 }
 
-vkg_status gan_create(vkg_ctx *ctx, const struct gan_opts *o, struct nn_model **out) {
+vkg_status gan_create(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts *o, struct nn_model **out) {
+  const struct gan_arch *arch = cfg;
   *out = NULL;
-  vkg_status s = nn_cfg_check(&gan_cfg, &o->arch);
+  vkg_status s = nn_cfg_check(&gan_cfg, arch);
   if (s) return s;
   if (o->batch < 2)
     return vkg__fail(VKG_ERR_ARG, "gan: a batch of %d is too small (batchnorm needs at least 2)", o->batch);
-  struct gan *gn = new_gan(ctx, &o->arch);
+  struct gan *gn = new_gan(ctx, arch);
   if (!gn) return vkg__fail(VKG_ERR_OOM, "out of host memory");
   struct nn_model *m = &gn->m;
   m->batch = o->batch;
   s = load_data(gn, o);
   if (!s) {
     m->n_train = o->limit > 0 && o->limit < (size_t)gn->data.n ? o->limit : (size_t)gn->data.n;
-    gn->xbuf = malloc(sizeof *gn->xbuf * (size_t)o->batch * o->arch.channels * o->arch.size * o->arch.size);
+    gn->xbuf = malloc(sizeof *gn->xbuf * (size_t)o->batch * arch->channels * arch->size * arch->size);
     gn->ybuf = malloc(sizeof *gn->ybuf * (size_t)o->batch);
     if (!gn->xbuf || !gn->ybuf) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
   }
@@ -548,12 +545,4 @@ void gan_slerp(const float *a, const float *b, int dim, float t, float *out) {
     out[i] = (float)(wa * a[i] + wb * b[i]);
 }
 
-static vkg_status ops_create(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts *o, struct nn_model **m) {
-  struct gan_opts go = gan_opts_default();
-  go.arch = *(const struct gan_arch *)cfg;
-  go.batch = o->batch, go.data_dir = o->data_dir, go.limit = o->limit, go.seed = o->seed;
-  go.synthetic = o->synthetic, go.expect = o->expect, go.expect_path = o->expect_path;
-  return gan_create(ctx, &go, m);
-}
-
-const struct nn_family_ops gan_ops = {ops_create, gan_destroy, NULL, NULL};
+const struct nn_family_ops gan_ops = {gan_create, gan_destroy, NULL, NULL};

@@ -30,24 +30,14 @@ struct gan_arch {
 extern const struct nn_cfg gan_cfg;
 struct gan_arch gan_arch_default(void); /* 28 px, 1 channel, z 64, width 8, unconditional */
 
-struct gan_opts {
-  struct gan_arch arch;
-  int batch;
-  const char *data_dir; /* NULL: Fashion-MNIST from the Debian package; a directory holding Fashion-MNIST's
-                           IDX files; else a folder of images (vkg_image_folder_load) */
-  size_t limit;         /* > 0: only the first `limit` training images */
-  uint64_t seed;        /* initialization */
-  int synthetic;        /* > 0: this many random images (and labels) instead of a dataset (benchmarks) */
-  const vkg_st *expect; /* check the parameters against this file as they are made (nn_params_expect) */
-  const char *expect_path;
-};
-struct gan_opts gan_opts_default(void);
-
-/* A model ready for the training loop: loads the data (28-px Fashion-MNIST is padded to 32 or scaled 2x
- * and padded to 64; gray is replicated for 3 channels), makes and initializes the parameters (DCGAN's
+/* A model ready for the training loop: loads the data (o->data_dir: NULL for Fashion-MNIST from the
+ * Debian package, a directory holding its IDX files, or a folder of images; o->synthetic random images
+ * for benchmarks; 28-px Fashion-MNIST is padded to 32 or scaled 2x and padded to 64; gray is replicated
+ * for 3 channels), makes and initializes the parameters (DCGAN's
  * N(0, 0.02) weights, batchnorm scales N(1, 0.02), zero biases). */
-vkg_status gan_create(vkg_ctx *ctx, const struct gan_opts *o, struct nn_model **out);
-/* Its model hooks for the family table (create from a config and nn_create_opts, destroy). */
+vkg_status gan_create(vkg_ctx *ctx, const void *cfg /* struct gan_arch */, const struct nn_create_opts *o,
+                      struct nn_model **out);
+/* Its model hooks for the family table (gan_create, gan_destroy). */
 extern const struct nn_family_ops gan_ops;
 /* A model from a weights file or training checkpoint of the 'gan' model (no data: sampling only). Errors
  * name the file: another model, a missing or bad config, missing tensors or shape mismatches. */

@@ -166,20 +166,16 @@ vkg_status vae_data_load(const char *dir, const struct vae_config *c, int synthe
 
 struct vae {
   struct nn_model m;
-  struct vae_opts o;
+  struct vae_config arch;
   struct vkg_images train, test;
   vkg_t x;     /* the streamed images of the training graph */
   float *xbuf; /* (B, C, S, S) staging on the host */
 };
 
-struct vae_opts vae_opts_default(void) {
-  return (struct vae_opts){.arch = vae_config_default(), .batch = 32, .seed = 1};
-}
-
 static vkg_t build_loss(struct nn_model *m, vkg_graph *g, const vkg_t *ids, int phase) {
   (void)phase;
   struct vae *v = m->self;
-  const struct vae_config *c = &v->o.arch;
+  const struct vae_config *c = &v->arch;
   int xs[4] = {m->batch, c->channels, c->size, c->size}, es[2] = {m->batch, c->z};
   v->x = vkg_input_streamed(g, "images", VKG_F32, 4, xs);
   /* Fresh noise every step: the loop sets the "seed" slot per step. */
@@ -190,7 +186,7 @@ static vkg_t build_loss(struct nn_model *m, vkg_graph *g, const vkg_t *ids, int 
 static vkg_status write_batch(struct nn_model *m, vkg_graph *g, int phase, const uint32_t *idx) {
   (void)phase;
   struct vae *v = m->self;
-  size_t P = (size_t)pixels(&v->o.arch);
+  size_t P = (size_t)pixels(&v->arch);
   for (int i = 0; i < m->batch; i++)
     memcpy(v->xbuf + (size_t)i * P, v->train.pixels + (size_t)idx[i] * P, P * sizeof(float));
   return vkg_graph_write(g, v->x, v->xbuf, (size_t)m->batch * P);
@@ -200,7 +196,7 @@ static vkg_status write_batch(struct nn_model *m, vkg_graph *g, int phase, const
 static vkg_status evaluate(struct nn_model *m, int *n, const char **names, double *values) {
   struct vae *v = m->self;
   struct vae_eval e;
-  vkg_status s = vae_evaluate(&v->o.arch, &m->params, &v->test, v->test.n < 1000 ? v->test.n : 1000, 1, 12345, &e);
+  vkg_status s = vae_evaluate(&v->arch, &m->params, &v->test, v->test.n < 1000 ? v->test.n : 1000, 1, 12345, &e);
   if (s) return s;
   names[0] = "val_loss", values[0] = e.neg_elbo;
   names[1] = "val_rec_bce", values[1] = e.rec_bce;
@@ -209,14 +205,15 @@ static vkg_status evaluate(struct nn_model *m, int *n, const char **names, doubl
   return VKG_OK;
 }
 
-vkg_status vae_create(vkg_ctx *ctx, const struct vae_opts *o, struct nn_model **out) {
+vkg_status vae_create(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts *o, struct nn_model **out) {
+  const struct vae_config *arch = cfg;
   *out = NULL;
-  vkg_status s = nn_cfg_check(&vae_cfg, &o->arch);
+  vkg_status s = nn_cfg_check(&vae_cfg, arch);
   if (s) return s;
   if (o->batch < 1) return vkg__fail(VKG_ERR_ARG, "the batch size must be positive (got %d)", o->batch);
   struct vae *v = calloc(1, sizeof *v);
   if (!v) return vkg__fail(VKG_ERR_OOM, "out of host memory");
-  v->o = *o;
+  v->arch = *arch;
   struct nn_model *m = &v->m;
   m->name = "vae";
   m->self = v;
@@ -224,16 +221,16 @@ vkg_status vae_create(vkg_ctx *ctx, const struct vae_opts *o, struct nn_model **
   m->build_loss = build_loss;
   m->write_batch = write_batch;
   m->evaluate = evaluate;
-  nn_cfg_json(&vae_cfg, &o->arch, m->config, sizeof m->config);
+  nn_cfg_json(&vae_cfg, arch, m->config, sizeof m->config);
   nn_params_init(&m->params, ctx);
-  s = vae_data_load(o->data_dir, &o->arch, o->synthetic, &v->train, &v->test);
+  s = vae_data_load(o->data_dir, arch, o->synthetic, &v->train, &v->test);
   if (!s) {
     m->n_train = o->limit > 0 && o->limit < (size_t)v->train.n ? o->limit : (size_t)v->train.n;
-    v->xbuf = malloc(sizeof *v->xbuf * (size_t)o->batch * (size_t)pixels(&o->arch));
+    v->xbuf = malloc(sizeof *v->xbuf * (size_t)o->batch * (size_t)pixels(arch));
     if (!v->xbuf) s = vkg__fail(VKG_ERR_OOM, "out of host memory for a batch of %d images", o->batch);
   }
   if (!s && o->expect) nn_params_expect(&m->params, o->expect, o->expect_path);
-  if (!s) s = vae_params_create(&m->params, &o->arch, o->seed);
+  if (!s) s = vae_params_create(&m->params, arch, o->seed);
   if (s) {
     vae_destroy(m);
     return s;
@@ -456,12 +453,4 @@ vkg_status vae_evaluate(const struct vae_config *c, const struct nn_params *p, c
   return VKG_OK;
 }
 
-static vkg_status ops_create(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts *o, struct nn_model **m) {
-  struct vae_opts vo = vae_opts_default();
-  vo.arch = *(const struct vae_config *)cfg;
-  vo.batch = o->batch, vo.data_dir = o->data_dir, vo.limit = o->limit, vo.seed = o->seed;
-  vo.synthetic = o->synthetic, vo.expect = o->expect, vo.expect_path = o->expect_path;
-  return vae_create(ctx, &vo, m);
-}
-
-const struct nn_family_ops vae_ops = {ops_create, vae_destroy, NULL, NULL};
+const struct nn_family_ops vae_ops = {vae_create, vae_destroy, NULL, NULL};
