@@ -104,6 +104,24 @@ expect_error "missing weights" "cannot open" "$vkgen" sample gpt --weights "$tmp
 head -c 300 "$W" >"$tmp/trunc.safetensors"
 expect_error "truncated weights" "trunc.safetensors" "$vkgen" sample gpt --weights "$tmp/trunc.safetensors" -n 3
 expect_error "another family's weights" "for a gan model, not gpt" "$vkgen" sample gpt --weights "$src/assets/gan.safetensors" -n 3
+# Fine-tuning from a Hugging Face directory: with a vanishing learning rate every tensor of the trained
+# weights is the directory's (its architecture came along too).
+run "$vkgen" train gpt --init "$HF" --steps 1 --batch 2 --lr 1e-12 --quiet --out "$tmp/ft"
+[ "$(rc)" = 0 ] && /usr/bin/python3 - "$HF/model.safetensors" "$tmp/ft/gpt.safetensors" <<'PY' \
+  && ok "train gpt --init HF-DIR starts from the directory's weights" || bad "--init HF: $(cat "$tmp/err")"
+import json, struct, sys
+def tensors(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    return {k.removeprefix("transformer."): (v["shape"], struct.unpack("<%df" % (len(b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]) // 4), b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]])) for k, v in h.items() if k != "__metadata__" and v["dtype"] == "F32"}
+hf, ft = tensors(sys.argv[1]), tensors(sys.argv[2])
+assert len(ft) > 10 and all(k in hf for k in ft), sorted(set(ft) - set(hf))
+for k, (shape, v) in ft.items():
+    assert hf[k][0] == shape and max(abs(a - b) for a, b in zip(v, hf[k][1])) < 1e-6, k
+PY
+expect_error "--init HF-DIR with an architecture option" "config.json" "$vkgen" train gpt --init "$HF" --layers 3 \
+  --steps 1 --out "$tmp/ft2"
 mkdir -p "$tmp/hf"
 cp "$HF"/config.json "$HF"/model.safetensors "$HF"/merges.txt "$tmp/hf/"
 echo '{"a": 0,' >"$tmp/hf/vocab.json"

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <float.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -51,6 +52,9 @@ static int train_text(int argc, char **argv) {
       puts("\ntraining:");
       cli_train_help(stdout, &t);
       puts("  --val-tokens N    validation tokens per evaluation (default 16384)");
+      if (!strcmp(family, "gpt"))
+        puts("--init also takes a Hugging Face GPT-2 directory (config.json, model.safetensors, vocab.json,\n"
+             "merges.txt): fine-tuning starts from its weights, architecture and tokenizer.");
       return 0;
     }
     int used = cli_train_opt(&t, argc, argv, i);
@@ -65,7 +69,16 @@ static int train_text(int argc, char **argv) {
     i += used;
   }
   if (!mlp_given && c.mlp) c.mlp = 4 * c.dim;
-  if (!cli_train_init_config(&t, &c)) return 1;
+  /* --init DIR: a Hugging Face GPT-2 directory, loaded as 'sample gpt --weights DIR' loads it; its
+   * architecture and tokenizer are the model's, and training starts from its weights. */
+  struct stat st;
+  int hf = t.init && stat(t.init, &st) == 0 && S_ISDIR(st.st_mode);
+  if (hf && t.o.resume) return cli_error("--init and --resume exclude each other (a resumed run has its own weights)");
+  struct lm_config d = lm_config_default(family);
+  if (hf && !nn_cfg_equal(lm_cfg(family), &c, &d))
+    return cli_error("--init: the architecture of '%s' is its config.json's; leave out the architecture options",
+                     t.init);
+  if (!hf && !cli_train_init_config(&t, &c)) return 1;
   if (!family_ok(family, "train")) return 1;
   vkg_ctx *ctx = cli_ctx(&t.c);
   if (!ctx) return 1;
@@ -74,7 +87,9 @@ static int train_text(int argc, char **argv) {
   int rc;
   struct lm_train_opts o = {
       .batch = t.batch, .limit = t.limit, .val_tokens = (size_t)val_tokens, .data_dir = t.data_dir};
-  if (lm_create(ctx, &c, NULL, t.o.seed, &lm) || lm_model_create(lm, &o, &m)) {
+  if (hf) t.o.init = NULL; /* the weights are in the model already */
+  if ((hf ? lm_load(ctx, t.init, family, &lm) : lm_create(ctx, &c, NULL, t.o.seed, &lm)) ||
+      lm_model_create(lm, &o, &m)) {
     rc = cli_vkg_error("train");
   } else {
     rc = cli_train_run(&t, m);
