@@ -385,6 +385,10 @@ static int eval_text(int argc, char **argv) {
     rc = cli_vkg_error("eval");
   free(text);
   double per_byte = nats / (double)(bytes ? bytes : 1), per_token = nats / (double)(count ? count : 1);
+  if (!rc && !isfinite(nats)) { /* never printed as a number */
+    rc = cli_error("eval %s: the validation loss of '%s' is %s", family, so.weights, isnan(nats) ? "NaN" : "infinite");
+    fputs("hint: the weights are damaged or the model diverged\n", stderr);
+  }
   // ---- continuations of held-out fortunes ----
   /* Prompt: the first P tokens of a held-out fortune with at least P + 8; reference: the rest, up to
    * N tokens (N also bounds the generated length). */

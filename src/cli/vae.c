@@ -324,6 +324,14 @@ int eval_vae(int argc, char **argv) {
     rc = cli_vkg_error("eval vae");
     goto done;
   }
+  const double got[6] = {e.rec_bce, e.mse, e.kl, e.rec_z, e.neg_elbo, e.iw_nll};
+  for (int i = 0; i < 6; i++)
+    if (!isfinite(got[i])) { /* never printed as a number */
+      cli_error("eval vae: the weights '%s' give %s metrics", weights ? weights : "vae.safetensors",
+                isnan(got[i]) ? "NaN" : "infinite");
+      fputs("hint: the weights are damaged or the model diverged\n", stderr);
+      goto done;
+    }
   double t_eval = nn_now() - t0, fid = NAN, floor_fid = NAN;
   int fid_n = (int)n < train.n ? (int)n : train.n;
   if (want_fid && fid_n < 2) {
