@@ -35,6 +35,8 @@ int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 /* If argv[i] is an architecture option of table c, parses it into cfg: the argv entries used, 0 if it
  * is not one, -1 after printing the error. */
 int cli_arch_opt(const struct nn_cfg *c, void *cfg, int argc, char **argv, int i);
+/* Whether argv[1..argc) holds an architecture option of table c (even one set to its default). */
+int cli_arch_given(const struct nn_cfg *c, int argc, char **argv);
 
 /* ---- option tables: one parser and one help text for every command ---- */
 enum cli_opt_kind { CLI_INT, CLI_NUM, CLI_STR, CLI_FLAG };

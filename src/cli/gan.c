@@ -294,14 +294,13 @@ int bench_gan(int argc, char **argv) {
       {"--batch", CLI_INT, &batch, 2, 4096, "training batch"},
       {"--steps", CLI_INT, &steps, 1, 100000, "timed training steps, after one warm-up step"},
       {0}};
-  struct gan_arch given = arch;
   int r = cli_parse(argc, argv, "bench gan",
                     "usage: vkgen bench gan [--weights FILE] [--batch N] [--steps N] [--json] [architecture]\n\n"
                     "Sampling images/s at batches 1, 64 and 1024 (GPU time of the generator's graph, and wall time\n"
                     "with the host transfers), and training steps/s (both phases) at --batch on random images.\n",
                     opts, &c, &gan_cfg, &arch);
   if (r) return r < 0;
-  int arch_given = !nn_cfg_equal(&gan_cfg, &given, &arch);
+  int arch_given = cli_arch_given(&gan_cfg, argc, argv);
   char buf[4096];
   if (!weights && !arch_given && cli_asset("gan.safetensors", buf, sizeof buf)) weights = buf;
   vkg_ctx *ctx = cli_ctx(&c);

@@ -131,6 +131,15 @@ int cli_arch_opt(const struct nn_cfg *c, void *cfg, int argc, char **argv, int i
   return used;
 }
 
+int cli_arch_given(const struct nn_cfg *c, int argc, char **argv) {
+  void *scratch = calloc(1, c->size);
+  int given = 0;
+  for (int i = 1; scratch && i < argc && !given; i++)
+    given = nn_cfg_opt(c, scratch, argc, argv, i) > 0;
+  free(scratch);
+  return given;
+}
+
 // ---- option tables ----
 
 /* The entry of opts named `name`, or NULL. */
