@@ -142,8 +142,12 @@ def param_specs(c):
     return s + [("head.bias", (V,))] + ([] if c["tied"] else [("head.weight", (V, C))])
 
 
-def init(c, seed):
-    """vkgen's initial parameters (name -> float32 array) for config c and seed."""
+FORGET_BIAS = 1.0  # rnn.c's LSTM_FORGET_BIAS
+
+
+def init(c, seed, forget_bias=FORGET_BIAS):
+    """vkgen's initial parameters (name -> float32 array) for config c and seed; forget_bias is added
+    to the LSTM's forget-gate part of bias_ih (0: PyTorch's own init)."""
     out, L = {}, c["layers"]
     if c["family"] == "gpt":
         std, proj = np.float32(0.02), np.float32(0.02) / np.sqrt(np.float32(2.0 * L), dtype=np.float32)
@@ -164,6 +168,9 @@ def init(c, seed):
             kind = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"].index(name[4:name.rindex("_")])
             l = int(name[name.rindex("_l") + 2:])
             out[name] = init_uniform(shape, bound, nn_mix(seed, 1 + 4 * l + kind))
+            if kind == 2 and c["family"] == "lstm":
+                C = c["dim"]
+                out[name][C:2 * C] += np.float32(forget_bias)
         else:
             out[name] = init_uniform(shape, bound, nn_mix(seed, 1000001 if name == "head.bias" else 1000002))
     return out
@@ -260,7 +267,7 @@ def lr_at(step, total, lr, warmup, cosine):
 def train(c, args, log=None):
     torch.set_num_threads(args.threads)
     model = make(c)
-    load_state(model, init(c, args.seed))
+    load_state(model, init(c, args.seed, args.forget_bias))
     train_tok, _ = load_corpus(args.data)
     T, batch = c["context"], args.batch
     n_train = windows(train_tok, T, args.limit)
@@ -343,6 +350,9 @@ def main(argv):
     tr.add_argument("--heads", type=int, default=4)
     tr.add_argument("--context", type=int, default=128)
     tr.add_argument("--limit", type=int, default=0)
+    tr.add_argument("--forget-bias", type=float, default=FORGET_BIAS,
+                    help="lstm: added to the forget gate's bias_ih at init (default %g, as vkgen; 0: PyTorch's)"
+                    % FORGET_BIAS)
     tr.add_argument("--data", default=None, help="fortune directory (default: the Debian package's)")
     tr.add_argument("--threads", type=int, default=max(1, os.cpu_count() or 1))
     tr.add_argument("--log-every", type=int, default=50)
