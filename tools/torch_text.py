@@ -294,6 +294,25 @@ def train(c, args, log=None):
     return model, metrics
 
 
+# ---- evaluation (lm_nll) ----
+
+
+def held_out_nats_per_byte(model, val, tokens=16384, batch=8):
+    """vkgen eval's val_loss: windows of T every T tokens over the first `tokens` held-out tokens (the
+    last window's missing labels ignored), total nats over the bytes of the predicted tokens."""
+    T, va = model.c["context"], val[:tokens]
+    n, nats = len(va), 0.0
+    with torch.no_grad():
+        for s in range(0, n - 1, T * batch):
+            pos = s + np.arange(batch)[:, None] * T + np.arange(T)[None, :]
+            x = np.where(pos < n, va[np.minimum(pos, n - 1)], 0)
+            y = np.where(pos + 1 < n, va[np.minimum(pos + 1, n - 1)], -1)
+            logits = model(torch.from_numpy(x))
+            nats += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(y).reshape(-1),
+                                          ignore_index=-1, reduction="sum"))
+    return nats / (n - 1)
+
+
 # ---- selfcheck against tests/test_torch_text.c ----
 
 
@@ -359,9 +378,20 @@ def main(argv):
     tr.add_argument("--quiet", action="store_true")
     sc = sub.add_parser("selfcheck", help="compare with the values tests/test_torch_text.c wrote")
     sc.add_argument("dir")
+    ev = sub.add_parser("eval", help="held-out nats per byte of vkgen weights files, computed by the twin")
+    ev.add_argument("weights", nargs="+")
+    ev.add_argument("--data", default=None)
     args = ap.parse_args(argv)
     if args.cmd == "selfcheck":
         return 0 if selfcheck(args.dir) else 1
+    if args.cmd == "eval":
+        _, va = load_corpus(args.data)
+        for path in args.weights:
+            w, meta = st_load(path)
+            model = make(json.loads(meta["config"]))
+            load_state(model, w)
+            print("%s: %.6f nats/byte on the held-out fortunes" % (path, held_out_nats_per_byte(model, va)))
+        return 0
     c = config(args.family, args.layers, args.dim, args.heads, args.context)
     os.makedirs(args.out, exist_ok=True)
     t0 = time.perf_counter()
