@@ -142,12 +142,12 @@ def param_specs(c):
     return s + [("head.bias", (V,))] + ([] if c["tied"] else [("head.weight", (V, C))])
 
 
-FORGET_BIAS = 1.0  # rnn.c's LSTM_FORGET_BIAS
+FORGET_BIAS = 0.0  # vkgen's init (PyTorch's); --forget-bias 1 starts the LSTM's forget gate open
 
 
 def init(c, seed, forget_bias=FORGET_BIAS):
     """vkgen's initial parameters (name -> float32 array) for config c and seed; forget_bias is added
-    to the LSTM's forget-gate part of bias_ih (0: PyTorch's own init)."""
+    to the LSTM's forget-gate part of bias_ih (0: vkgen's and PyTorch's own init)."""
     out, L = {}, c["layers"]
     if c["family"] == "gpt":
         std, proj = np.float32(0.02), np.float32(0.02) / np.sqrt(np.float32(2.0 * L), dtype=np.float32)
@@ -370,7 +370,7 @@ def main(argv):
     tr.add_argument("--context", type=int, default=128)
     tr.add_argument("--limit", type=int, default=0)
     tr.add_argument("--forget-bias", type=float, default=FORGET_BIAS,
-                    help="lstm: added to the forget gate's bias_ih at init (default %g, as vkgen; 0: PyTorch's)"
+                    help="lstm: added to the forget gate's bias_ih at init (default %g: vkgen's and PyTorch's init)"
                     % FORGET_BIAS)
     tr.add_argument("--data", default=None, help="fortune directory (default: the Debian package's)")
     tr.add_argument("--threads", type=int, default=max(1, os.cpu_count() or 1))

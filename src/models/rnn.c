@@ -23,24 +23,7 @@ static int gates(const struct lm *m) { return is_lstm(m) ? 4 : 3; }
 
 /* PyTorch's defaults: every recurrent weight and bias U(-1/sqrt(C), 1/sqrt(C)), the head as a
  * Linear (the same bound, fan-in C), and the embedding with unit variance (PyTorch draws N(0, 1);
- * a uniform of the same variance needs no second sampler). One departure: the LSTM's forget gate
- * starts open, LSTM_FORGET_BIAS added to its part of bias_ih. With PyTorch's zero-mean biases the
- * forget gate starts near 0.5, so the cell state halves at every step and the gradient through it
- * vanishes within a few bytes; the shipped 4-layer LSTM trained that way kept its forget biases near
- * 0 (mean 0.00 to 0.03 per layer) and trailed the GRU (tools/torch_text.py --forget-bias shows it). */
-#define LSTM_FORGET_BIAS 1.0f
-static vkg_status open_forget_gate(vkg_tensor *b, int C) {
-  size_t n = vkg_tensor_numel(b);
-  float *v = malloc(sizeof *v * n);
-  if (!v) return vkg__fail(VKG_ERR_OOM, "out of host memory");
-  vkg_status s = vkg_tensor_download_f32(b, v, n);
-  for (int i = C; i < 2 * C; i++) /* gates i, f, g, o */
-    v[i] += LSTM_FORGET_BIAS;
-  if (!s) s = vkg_tensor_upload_f32(b, v, n);
-  free(v);
-  return s;
-}
-
+ * a uniform of the same variance needs no second sampler). */
 static vkg_status rnn_create(struct lm *m, uint64_t seed) {
   const struct lm_config *c = &m->cfg;
   int C = c->dim, V = c->vocab, L = c->layers, G = gates(m);
@@ -57,7 +40,6 @@ static vkg_status rnn_create(struct lm *m, uint64_t seed) {
       int shape[2] = {G * C, C};
       t = nn_param(p, name, 1, j < R_B_IH ? 2 : 1, shape);
       s = t ? nn_init_uniform(t, bound, nn_mix(seed, (uint64_t)(1 + R_N * l + j))) : VKG_ERR_OOM;
-      if (!s && j == R_B_IH && is_lstm(m)) s = open_forget_gate(t, C);
     }
   }
   int hb[1] = {V}, hw[2] = {V, C};
