@@ -410,6 +410,10 @@ vkg_status vkg_st_add(vkg_st_writer *w, const char *name, const char *dtype, int
                       const void *data, size_t bytes); /* copies data */
 vkg_status vkg_st_add_f32(vkg_st_writer *w, const char *name, int ndim, const int *shape, const float *data);
 vkg_status vkg_st_add_tensor(vkg_st_writer *w, const char *name, vkg_tensor *t); /* downloads t */
+/* Downloads a floating-point tensor and stores it as dtype "F32", "F16" or "BF16" (rounded to
+ * nearest even); NULL keeps t's own dtype. NaN, infinity or a value beyond F16's range (65504) is an
+ * error naming the tensor and the element. */
+vkg_status vkg_st_add_tensor_as(vkg_st_writer *w, const char *name, vkg_tensor *t, const char *dtype);
 vkg_status vkg_st_add_metadata(vkg_st_writer *w, const char *key, const char *value);
 vkg_status vkg_st_write(vkg_st_writer *w, const char *path);
 

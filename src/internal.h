@@ -361,6 +361,7 @@ vkg_status vkg__image_decode(const char *name, const unsigned char *buf, size_t 
 /* fp16 conversion on the host */
 uint16_t vkg__f32_to_f16(float f);
 float vkg__f16_to_f32(uint16_t h);
+uint16_t vkg__f32_to_bf16(float f); /* round to nearest even */
 /* count f32 values converted to dtype in a new buffer (src itself for f32; free only if != src). */
 void *vkg__from_f32(vkg_dtype dtype, const float *src, size_t count);
 void vkg__to_f32(vkg_dtype dtype, const void *src, float *dst, size_t count);

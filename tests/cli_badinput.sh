@@ -157,6 +157,7 @@ for m in classifier gan vae; do
   row 1 - "$w/out/$m" -- train $m --lr 1e-3x --out "$w/out/$m"
   row 1 - "$w/out/$m" -- train $m --seed -1 --out "$w/out/$m"
   row 1 - "$w/out/$m" -- train $m --optim rmsprop --out "$w/out/$m"
+  row 1 - "$w/out/$m" -- train $m --save-dtype f8 --out "$w/out/$m"
   row 1 - "$w/out/$m" -- train $m --steps --out "$w/out/$m"
   row 1 - "$w/out/$m" -- train $m --bogus --out "$w/out/$m"
   row 1 hint "$w/out/$m" -- train $m --device 99 --out "$w/out/$m"

@@ -76,6 +76,22 @@ assert d["model"]==sys.argv[2] and 0 < d["val_loss"] < 10 and abs(d["val_ppl"]-m
 assert 0 <= d["bleu"] <= 1 and 0 <= d["self_bleu"] <= 1 and d["samples"]==3' "$tmp/out" $fam \
     && ok "$fam eval --json: val_loss, val_ppl, BLEU and self-BLEU in range" \
     || bad "$fam eval: rc $(rc) $(cat "$tmp/out" "$tmp/err")"
+  # ---- half-precision weights: the same run saved as F16 (lstm) or BF16 (gru) ----
+  half=$([ $fam = lstm ] && echo f16 || echo bf16)
+  cp "$tmp/out" "$tmp/eval32.json"
+  run "$vkgen" train $fam "${tiny[@]}" --limit 16 --steps 8 --val-tokens 256 --lr 0.01 --save-dtype $half --out "$tmp/$fam-$half"
+  H="$tmp/$fam-$half/$fam.safetensors"
+  [ "$(rc)" = 0 ] && /usr/bin/python3 -c 'import json,struct,sys,os
+f=open(sys.argv[1],"rb"); h=json.loads(f.read(struct.unpack("<Q",f.read(8))[0])); h.pop("__metadata__")
+assert {v["dtype"] for v in h.values()}=={sys.argv[3].upper()}, h
+assert os.path.getsize(sys.argv[1]) < 0.6*os.path.getsize(sys.argv[2])' "$H" "$W" $half \
+    && ok "$fam --save-dtype $half: every tensor stored as ${half^^}, the file about half the size" \
+    || bad "$fam --save-dtype $half: rc $(rc) $(cat "$tmp/err")"
+  run "$vkgen" eval $fam --weights "$H" --data "$tmp/corp" -n 3 --val-tokens 300 --json
+  [ "$(rc)" = 0 ] && /usr/bin/python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))
+assert abs(a["val_loss"]-b["val_loss"]) < 0.01, (a["val_loss"], b["val_loss"])' "$tmp/out" "$tmp/eval32.json" \
+    && ok "$fam: the ${half^^} weights load and evaluate within 0.01 nats of the f32 ones" \
+    || bad "$fam ${half^^} eval: rc $(rc) $(cat "$tmp/out" "$tmp/err")"
   run "$vkgen" bench $fam --weights "$W" --quick --json
   [ "$(rc)" = 0 ] && /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1]));
 assert d["model"]==sys.argv[2] and d["decode_tokens_per_s_b1"]>0 and d["decode_tokens_per_s_b16"]>0 and d["train_tokens_per_s"]>0' \

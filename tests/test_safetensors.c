@@ -691,6 +691,88 @@ static void device_tensors(vkg_ctx *ctx) {
   vkg_st_close(st);
 }
 
+// ---- half precision as PyTorch writes it (tests/fixtures/half_ref.safetensors, tools/half_fixture.py) ----
+
+/* Reads F16 (BF16) tensor `half` of the fixture to f32 two ways (vkg_st_read_f32 and a device
+ * tensor) and compares with torch's f32 bit for bit; then writes the f32 `src` back as `dtype` and
+ * compares the bytes with torch's conversion. */
+static void half_vs_torch(vkg_ctx *ctx, const vkg_st *st, const char *src, const char *half, const char *as_f32,
+                          const char *dtype) {
+  int i_src = vkg_st_find(st, src), i_half = vkg_st_find(st, half), i_f32 = vkg_st_find(st, as_f32);
+  if (!th_check(i_src >= 0 && i_half >= 0 && i_f32 >= 0, "fixture lacks %s, %s or %s", src, half, as_f32)) return;
+  th_check(!strcmp(vkg_st_dtype(st, i_half), dtype), "%s is %s, expected %s", half, vkg_st_dtype(st, i_half), dtype);
+  int64_t sh64[8];
+  vkg_st_shape(st, i_src, sh64);
+  int n = (int)sh64[0];
+  size_t bytes;
+  const float *want = vkg_st_data(st, i_f32, &bytes);
+  float *got = calloc((size_t)n, 4), *dev = calloc((size_t)n, 4), *srcv = calloc((size_t)n, 4);
+  th_ok(vkg_st_read_f32(st, half, 1, &n, got), half);
+  int bad = 0;
+  for (int i = 0; i < n && bad < 3; i++)
+    if (memcmp(&got[i], &want[i], 4))
+      bad += !th_check(0, "%s element %d reads as %.9g, torch gives %.9g", half, i, (double)got[i], (double)want[i]);
+  vkg_tensor *t = NULL;
+  th_ok(vkg_tensor_create(ctx, VKG_F32, 1, &n, &t), "create f32 tensor");
+  th_ok(vkg_st_load_tensor(st, half, t), half);
+  th_ok(vkg_tensor_download_f32(t, dev, (size_t)n), "download");
+  th_check(!memcmp(dev, want, (size_t)n * 4), "%s loaded into an f32 tensor equals torch's f32 bit for bit", half);
+  /* Writing: the f32 source stored as dtype must have torch's bytes. */
+  th_ok(vkg_st_read_f32(st, src, 1, &n, srcv), src);
+  th_ok(vkg_tensor_upload_f32(t, srcv, (size_t)n), "upload");
+  vkg_st_writer *w = vkg_st_writer_create();
+  th_ok(vkg_st_add_tensor_as(w, "x", t, dtype), "add_tensor_as");
+  const char *path = th_tmppath("half_written.safetensors");
+  th_ok(vkg_st_write(w, path), "write");
+  vkg_st_writer_destroy(w);
+  vkg_st *back = NULL;
+  if (th_ok(vkg_st_open(path, &back), "reopen")) {
+    size_t nb, nw;
+    const unsigned char *b = vkg_st_data(back, 0, &nb), *r = vkg_st_data(st, i_half, &nw);
+    th_check(!strcmp(vkg_st_dtype(back, 0), dtype), "written as %s, expected %s", vkg_st_dtype(back, 0), dtype);
+    th_check(nb == nw, "written %zu bytes, torch %zu", nb, nw);
+    bad = 0;
+    for (size_t i = 0; i + 1 < nb && i + 1 < nw && bad < 3; i += 2)
+      if (b[i] != r[i] || b[i + 1] != r[i + 1])
+        bad += !th_check(0, "%s of %.9g written as 0x%02x%02x, torch wrote 0x%02x%02x", dtype, (double)srcv[i / 2],
+                         b[i + 1], b[i], r[i + 1], r[i]);
+    vkg_st_close(back);
+  }
+  vkg_tensor_destroy(t);
+  free(got), free(dev), free(srcv);
+}
+
+static void half_precision(vkg_ctx *ctx) {
+  vkg_st *st = NULL;
+  if (!th_ok(vkg_st_open(FIXTURE_DIR "/half_ref.safetensors", &st), "open half_ref.safetensors")) return;
+  half_vs_torch(ctx, st, "src16", "src16.f16", "src16.f16.f32", "F16");
+  half_vs_torch(ctx, st, "srcbf", "srcbf.bf16", "srcbf.bf16.f32", "BF16");
+  /* Non-finite weights are refused on load, naming the tensor. */
+  int three = 3;
+  vkg_tensor *t = NULL;
+  th_ok(vkg_tensor_create(ctx, VKG_F32, 1, &three, &t), "create");
+  th_check(vkg_st_load_tensor(st, "inf.f16", t) == VKG_ERR_NUMERIC && contains(vkg_last_error(), "inf.f16") &&
+               contains(vkg_last_error(), "infinity"),
+           "an F16 infinity is refused: %s", vkg_last_error());
+  th_check(vkg_st_load_tensor(st, "nan.bf16", t) == VKG_ERR_NUMERIC && contains(vkg_last_error(), "NaN"),
+           "a BF16 NaN is refused: %s", vkg_last_error());
+  /* The writer refuses what the dtype cannot hold: beyond F16's range, NaN, infinity; BF16 takes 1e5. */
+  float big[3] = {1, 65520.0f, 2}, nan3[3] = {1, 2, NAN};
+  vkg_st_writer *w = vkg_st_writer_create();
+  vkg_tensor_upload_f32(t, big, 3);
+  th_check(vkg_st_add_tensor_as(w, "big", t, "F16") == VKG_ERR_NUMERIC && contains(vkg_last_error(), "'big'") &&
+               contains(vkg_last_error(), "element 1") && contains(vkg_last_hint(), "bf16"),
+           "65520 as F16 is refused: %s", vkg_last_error());
+  th_ok(vkg_st_add_tensor_as(w, "big", t, "BF16"), "65520 as BF16");
+  vkg_tensor_upload_f32(t, nan3, 3);
+  th_check(vkg_st_add_tensor_as(w, "nan", t, "BF16") == VKG_ERR_NUMERIC && contains(vkg_last_error(), "NaN"),
+           "NaN as BF16 is refused: %s", vkg_last_error());
+  th_check(vkg_st_add_tensor_as(w, "nan", t, "I32") == VKG_ERR_ARG, "I32 is not a float dtype");
+  vkg_st_writer_destroy(w);
+  vkg_tensor_destroy(t);
+  vkg_st_close(st);
+}
+
 int main(void) {
   round_trip();
   known_bytes();
@@ -700,5 +782,6 @@ int main(void) {
   shape_message();
   vkg_ctx *ctx = th_ctx();
   device_tensors(ctx);
+  half_precision(ctx);
   return th_finish(ctx);
 }

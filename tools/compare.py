@@ -1,20 +1,22 @@
 #!/usr/bin/python3
-"""vkgen vs PyTorch: trains the GAN or the VAE both ways for the same steps on the same data in the same
+"""vkgen vs PyTorch: trains the GAN, the VAE or a text family (gpt, lstm, gru) both ways for the same steps on the same data in the same
 order, then measures both with the same code ('vkgen eval'), side by side, for one or more seeds.
 
 For each seed:
   1. 'vkgen train FAMILY --steps N --seed S' into a temporary directory;
-  2. tools/torch_models.py trains the PyTorch twin (same architecture, losses, Adam settings; by
-     default also the same initial weights, batch order and noise, see that file) and writes its
-     weights as a vkgen weights file;
+  2. tools/torch_models.py (GAN, VAE) or tools/torch_text.py (gpt, lstm, gru) trains the PyTorch
+     twin (same architecture, losses, Adam settings; by default also the same initial weights, batch
+     order and noise, see those files) and writes its weights as a vkgen weights file;
   3. 'vkgen eval FAMILY --weights ... --json' on both files: FID for the GAN; negative ELBO,
-     reconstruction BCE and MSE, and FID for the VAE.
+     reconstruction BCE and MSE, and FID for the VAE; held-out nats per byte and per-token
+     perplexity on the held-out fortunes for the text families.
 Printed: both sets of metrics per seed, their means and spread over the seeds (the run-to-run noise),
 the training wall times, and how closely the two runs' training losses track each other (with the same
 init and noise they agree to float rounding at first, then drift apart as rounding differences grow).
 
     nice -n 10 tools/compare.py --family gan --steps 300 --seeds 1,2,3
     nice -n 10 tools/compare.py --family vae --steps 300 --seeds 1,2,3 --samples 2000
+    nice -n 10 tools/compare.py --family lstm --steps 200 --seeds 3 --layers 2 --dim 64 --context 64
 
 Needs vkgen built (--vkgen, default build/vkgen) and Debian's python3-torch.
 """
@@ -96,7 +98,7 @@ def mean_sd(xs):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--family", choices=["gan", "vae"], default="gan")
+    ap.add_argument("--family", choices=["gan", "vae", "gpt", "lstm", "gru"], default="gan")
     ap.add_argument("--steps", type=int, default=300, help="training steps per run (default 300)")
     ap.add_argument("--seeds", default="1", help="a list (1,5,9), or a count N for seeds 1..N (default 1)")
     ap.add_argument("--vkgen", default=os.path.join(ROOT, "build", "vkgen"), help="the vkgen binary")
@@ -105,7 +107,11 @@ def main():
     ap.add_argument("--batch", type=int, default=0, help="default: each family's (gan 64, vae 32)")
     ap.add_argument("--width", type=int, default=0, help="default: each family's (gan 8, vae 16)")
     ap.add_argument("--z", type=int, default=0, help="latent size; default: each family's (gan 64, vae 16)")
-    ap.add_argument("--limit", type=int, default=0, help="only the first N training images")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N training images (text: windows)")
+    ap.add_argument("--layers", type=int, default=0, help="text: layers (default 4)")
+    ap.add_argument("--dim", type=int, default=0, help="text: width (default 128)")
+    ap.add_argument("--heads", type=int, default=0, help="gpt: heads (default 4)")
+    ap.add_argument("--context", type=int, default=0, help="text: context / training window (default 128)")
     ap.add_argument("--rng", choices=["vkgen", "torch"], default="vkgen",
                     help="PyTorch's init and noise: vkgen's numbers (default) or torch's own generator")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="PyTorch threads")
@@ -125,8 +131,10 @@ def main():
         sys.exit("error: no vkgen binary at '%s'\nhint: build it (cmake -S . -B build && cmake --build build) "
                  "or pass --vkgen PATH" % args.vkgen)
     fam = args.family
+    text = fam in ("gpt", "lstm", "gru")
     arch = []
-    for opt in ("batch", "width", "z", "limit"):
+    for opt in ("batch", "limit") + (("layers", "dim", "context") + (("heads",) if fam == "gpt" else ()) if text
+                                     else ("width", "z")):
         if getattr(args, opt):
             arch += ["--" + opt, str(getattr(args, opt))]
     if args.reuse and not args.keep:
@@ -140,16 +148,22 @@ def main():
             out_v, out_t = os.path.join(work, "vkgen-%d" % seed), os.path.join(work, "torch-%d" % seed)
             common = ["--steps", str(args.steps), "--seed", str(seed), "--quiet"] + arch
             cmd_v = [args.vkgen, "train", fam, "--out", out_v, "--log-every", str(min(50, args.steps))] + common
-            cmd_t = [sys.executable, os.path.join(HERE, "torch_models.py"), "train", fam, "--out", out_t, "--rng",
-                     args.rng, "--threads", str(args.threads)] + common
+            if text:
+                cmd_t = [sys.executable, os.path.join(HERE, "torch_text.py"), "train", fam, "--out", out_t,
+                         "--threads", str(args.threads)] + common
+            else:
+                cmd_t = [sys.executable, os.path.join(HERE, "torch_models.py"), "train", fam, "--out", out_t,
+                         "--rng", args.rng, "--threads", str(args.threads)] + common
             wall_v = train_run(cmd_v, out_v, fam, args.reuse, "seed %d: vkgen train %s" % (seed, fam))
-            wall_t = train_run(cmd_t, out_t, fam, args.reuse, "seed %d: torch_models.py train %s" % (seed, fam))
+            wall_t = train_run(cmd_t, out_t, fam, args.reuse, "seed %d: %s train %s"
+                               % (seed, os.path.basename(cmd_t[1]), fam))
             r = {"seed": seed, "wall_vkgen": wall_v, "wall_torch": wall_t, "metrics": {}}
             for who, d in (("vkgen", out_v), ("torch", out_t)):
                 print("seed %d: vkgen eval %s (%s weights) ..." % (seed, fam, who), file=sys.stderr, flush=True)
-                text, _ = run([args.vkgen, "eval", fam, "--weights", os.path.join(d, fam + ".safetensors"), "-n",
-                               str(args.samples), "--json"], "vkgen eval")
-                r["metrics"][who] = json.loads(text.strip().splitlines()[-1])
+                n = str(min(args.samples, 4) if text else args.samples)  # text: samples only for BLEU
+                out, _ = run([args.vkgen, "eval", fam, "--weights", os.path.join(d, fam + ".safetensors"), "-n",
+                              n, "--json"], "vkgen eval")
+                r["metrics"][who] = json.loads(out.strip().splitlines()[-1])
                 rows = read_metrics(os.path.join(d, "metrics.jsonl"))
                 r["metrics"][who]["losses"] = {k: tail_mean(rows, k) for k in loss_keys}
                 r[who + "_rows"] = rows
@@ -166,8 +180,11 @@ def main():
 
 
 def report(args, fam, seeds, results, loss_keys):
+    text = fam in ("gpt", "lstm", "gru")
     if fam == "gan":
         cols = [("FID", "fid", "%.2f")]
+    elif text:
+        cols = [("held-out nats/byte", "val_loss", "%.4f"), ("perplexity/token", "val_ppl", "%.3f")]
     else:
         cols = [("-ELBO", "neg_elbo_nats", "%.2f"), ("rec BCE", "rec_bce_nats", "%.2f"),
                 ("MSE", "mse_per_pixel", "%.5f"), ("KL", "kl_nats", "%.2f"), ("FID", "fid", "%.2f")]
@@ -176,10 +193,16 @@ def report(args, fam, seeds, results, loss_keys):
     def get(m, key):
         return m[key[0]][key[1]] if isinstance(key, tuple) else m[key]
 
-    floor = results[0]["metrics"]["vkgen"].get("fid_floor", results[0]["metrics"]["vkgen"].get("fid_train_test"))
-    print("\n%s, %d steps, seeds %s, PyTorch init/noise: %s; eval on %d %s (FID floor, train vs test: %.2f)"
-          % (fam.upper(), args.steps, ",".join(map(str, seeds)), args.rng, args.samples,
-             "samples" if fam == "gan" else "test images", floor))
+    if text:
+        arch = " ".join("%s %s" % (k, getattr(args, k)) for k in ("layers", "dim", "heads", "context", "batch")
+                        if getattr(args, k) and (k != "heads" or fam == "gpt"))
+        print("\n%s, %d steps, seeds %s%s; PyTorch init and batch order: vkgen's; eval on the held-out fortunes"
+              % (fam.upper(), args.steps, ",".join(map(str, seeds)), ", " + arch if arch else ""))
+    else:
+        floor = results[0]["metrics"]["vkgen"].get("fid_floor", results[0]["metrics"]["vkgen"].get("fid_train_test"))
+        print("\n%s, %d steps, seeds %s, PyTorch init/noise: %s; eval on %d %s (FID floor, train vs test: %.2f)"
+              % (fam.upper(), args.steps, ",".join(map(str, seeds)), args.rng, args.samples,
+                 "samples" if fam == "gan" else "test images", floor))
     print("%-26s %20s %20s" % ("", "vkgen", "PyTorch"))
     for name, key, fmt in cols:
         for r in results:
@@ -192,7 +215,7 @@ def report(args, fam, seeds, results, loss_keys):
                                       (fmt + " +- " + fmt) % (mt, st)))
     for r in results:
         print("%-26s %19.1fs %19.1fs" % ("train wall (seed %d)" % r["seed"], r["wall_vkgen"], r["wall_torch"]))
-    if args.rng == "vkgen":
+    if args.rng == "vkgen" or text:
         for r in results:
             print("seed %d: training losses agree to %.1e (relative) over steps 1-10; first differ by >1%% at %s"
                   % (r["seed"], r["track10"], "step %d" % r["diverge"] if r["diverge"] else "no step"))

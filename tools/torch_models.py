@@ -145,8 +145,8 @@ def init_uniform(shape, bound, seed):
 
 # ---- safetensors ----
 
-ST_DTYPES = {"F32": np.float32, "F64": np.float64, "I32": np.int32, "I64": np.int64, "U32": np.uint32,
-             "U8": np.uint8}
+ST_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I32": np.int32, "I64": np.int64,
+             "U32": np.uint32, "U8": np.uint8}
 
 
 def st_load(path):

@@ -51,6 +51,8 @@ void cli_train_help(FILE *f, const struct cli_train *d) {
         "  --out DIR         output directory (default runs/<model>)\n"
         "  --resume          continue the run in --out from its checkpoint\n"
         "  --init WEIGHTS    start from these weights (their architecture) with a fresh optimizer\n"
+        "  --save-dtype T    the final weights' precision: f32 (default), f16 or bf16 (half the\n"
+        "                    size; checkpoints stay f32)\n"
         "  --log-every N     read the loss back every N steps (default 50)\n"
         "  --checkpoint-every N  checkpoint every N steps (default: at each epoch's end and every\n"
         "                    5 minutes); Ctrl-C or SIGTERM also writes one after the current step\n"
@@ -69,9 +71,9 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
   long n;
   double x;
   static const char *with_value[] = {
-      "--epochs", "--steps", "--batch", "--lr",        "--warmup",     "--optim", "--clip", "--beta1",
-      "--init",   "--seed",  "--out",   "--log-every", "--ckpt-every", "--limit", "--data", "--checkpoint-every",
-      NULL};
+      "--epochs",     "--steps", "--batch", "--lr",        "--warmup",     "--optim", "--clip", "--beta1",
+      "--init",       "--seed",  "--out",   "--log-every", "--ckpt-every", "--limit", "--data", "--checkpoint-every",
+      "--save-dtype", NULL};
   int takes = 0;
   for (int k = 0; with_value[k]; k++)
     takes |= !strcmp(a, with_value[k]);
@@ -107,6 +109,15 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
     }
   } else if (!strcmp(a, "--init")) {
     t->init = t->o.init = v;
+  } else if (!strcmp(a, "--save-dtype")) {
+    static const char *names[][2] = {{"f32", "F32"}, {"f16", "F16"}, {"bf16", "BF16"}};
+    t->o.save_dtype = NULL;
+    for (int k = 0; k < 3; k++)
+      if (!strcmp(v, names[k][0])) t->o.save_dtype = names[k][1];
+    if (!t->o.save_dtype) {
+      cli_error("--save-dtype expects f32, f16 or bf16, got '%s'", v);
+      return -1;
+    }
   } else if (!strcmp(a, "--beta1")) {
     if (!cli_float(a, v, 0, 0.999999, &t->beta1)) return -1;
   } else if (!strcmp(a, "--clip")) {

@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L /* strdup, lstat, readlink, O_CLOEXEC, fsync */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -997,4 +998,59 @@ vkg_status vkg_st_write(vkg_st_writer *w, const char *path) {
     vkg__atomic_abort(&f);
   free(hdr.p);
   return s;
+}
+
+vkg_status vkg_st_add_tensor_as(vkg_st_writer *w, const char *name, vkg_tensor *t, const char *dtype) {
+  if (!t) return vkg__fail(VKG_ERR_ARG, "vkg_st_add_tensor_as: tensor '%s' is NULL", name ? name : "");
+  if (!dtype) return vkg_st_add_tensor(w, name, t);
+  const char *nm = name ? name : "";
+  int dt = dtype_lookup(dtype);
+  if (dt != ST_F32 && dt != ST_F16 && dt != ST_BF16) {
+    vkg__fail(VKG_ERR_ARG, "safetensors writer: tensor '%s' cannot be stored as \"%.40s\"", nm, dtype);
+    vkg__hint("floating-point tensors are stored as F32, F16 or BF16");
+    return VKG_ERR_ARG;
+  }
+  if (t->dtype != VKG_F32 && t->dtype != VKG_F16) {
+    vkg__fail(VKG_ERR_ARG, "safetensors writer: tensor '%s' is %s, not floating point; it cannot be stored as %s", nm,
+              vkg_dtype_str(t->dtype), dtype);
+    return VKG_ERR_ARG;
+  }
+  if ((dt == ST_F32 && t->dtype == VKG_F32) || (dt == ST_F16 && t->dtype == VKG_F16))
+    return vkg_st_add_tensor(w, name, t);
+  int64_t sh[ST_MAX_DIMS];
+  for (int i = 0; i < t->ndim; i++)
+    sh[i] = t->shape[i];
+  size_t n = vkg_tensor_numel(t);
+  float *f = malloc(n * 4 + 1);
+  unsigned char *out = malloc(n * dtypes[dt].size + 1);
+  vkg_status s = f && out ? VKG_OK : vkg__fail(VKG_ERR_OOM, "out of host memory converting tensor '%s'", nm);
+  if (!s) s = vkg_tensor_download_f32(t, f, n);
+  for (size_t i = 0; !s && i < n; i++) {
+    if (!isfinite(f[i])) {
+      s = vkg__fail(VKG_ERR_NUMERIC, "safetensors writer: tensor '%s' holds %s at element %zu of %zu", nm,
+                    isnan(f[i]) ? "NaN" : "an infinity", i, n);
+      break;
+    }
+    uint32_t u;
+    if (dt == ST_F32) {
+      memcpy(&u, &f[i], 4);
+    } else {
+      u = dt == ST_F16 ? vkg__f32_to_f16(f[i]) : vkg__f32_to_bf16(f[i]);
+      unsigned inf = dt == ST_F16 ? (u & 0x7fffu) == 0x7c00u : (u & 0x7fffu) == 0x7f80u;
+      if (inf) {
+        s = vkg__fail(VKG_ERR_NUMERIC, "safetensors writer: tensor '%s' element %zu is %g, beyond the range of %s", nm,
+                      i, (double)f[i], dtype);
+        vkg__hint("store the weights as %s", dt == ST_F16 ? "bf16 or f32" : "f32");
+        break;
+      }
+    }
+    for (size_t k = 0; k < dtypes[dt].size; k++) /* little-endian, whatever the host */
+      out[i * dtypes[dt].size + k] = (unsigned char)(u >> (8 * k));
+  }
+  free(f);
+  if (s) {
+    free(out);
+    return s;
+  }
+  return add_owned(w, name, dtypes[dt].name, t->ndim, sh, out, n * dtypes[dt].size);
 }

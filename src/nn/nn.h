@@ -37,6 +37,8 @@ vkg_status nn_init_const(vkg_tensor *t, float value);
 
 /* Adds every parameter to w (under prefix+name). */
 vkg_status nn_params_save(const struct nn_params *p, vkg_st_writer *w, const char *prefix);
+/* The same, floating-point tensors stored as dtype ("F32", "F16", "BF16"; NULL: their own). */
+vkg_status nn_params_save_as(const struct nn_params *p, vkg_st_writer *w, const char *prefix, const char *dtype);
 /* Loads every parameter from st (prefix+name); errors name the file, the tensor and the shapes. */
 vkg_status nn_params_load(const struct nn_params *p, const vkg_st *st, const char *prefix);
 

@@ -91,10 +91,15 @@ vkg_status nn_init_const(vkg_tensor *t, float value) {
 }
 
 vkg_status nn_params_save(const struct nn_params *p, vkg_st_writer *w, const char *prefix) {
+  return nn_params_save_as(p, w, prefix, NULL);
+}
+
+vkg_status nn_params_save_as(const struct nn_params *p, vkg_st_writer *w, const char *prefix, const char *dtype) {
   for (int i = 0; i < p->n; i++) {
     char name[160];
     snprintf(name, sizeof name, "%s%s", prefix, p->names[i]);
-    vkg_status s = vkg_st_add_tensor(w, name, p->t[i]);
+    int fp = p->t[i]->dtype == VKG_F32 || p->t[i]->dtype == VKG_F16;
+    vkg_status s = vkg_st_add_tensor_as(w, name, p->t[i], fp ? dtype : NULL);
     if (s) return s;
   }
   return VKG_OK;

@@ -172,7 +172,7 @@ static vkg_status save_checkpoint(struct run *r) {
 static vkg_status save_weights(struct run *r) {
   vkg_st_writer *w = vkg_st_writer_create();
   if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
-  vkg_status s = nn_params_save(&r->m->params, w, "");
+  vkg_status s = nn_params_save_as(&r->m->params, w, "", r->o->save_dtype);
   if (!s) s = vkg_st_add_metadata(w, "format", "vkgen-weights");
   if (!s) s = vkg_st_add_metadata(w, "model", r->m->name);
   if (!s) s = vkg_st_add_metadata(w, "config", r->m->config);

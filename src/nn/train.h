@@ -72,6 +72,7 @@ struct nn_train_opts {
   int log_every;    /* read the loss back every this many steps */
   int ckpt_every;   /* checkpoint every this many steps (0: at each epoch end and every NN_CHECKPOINT_SECONDS) */
   int quiet;
+  const char *save_dtype; /* the final weights' float dtype: "F32" (NULL), "F16" or "BF16"; checkpoints stay F32 */
 };
 
 #define NN_CHECKPOINT_SECONDS 300 /* the default checkpoint interval bounds the work an interruption loses */

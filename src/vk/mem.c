@@ -479,6 +479,19 @@ uint16_t vkg__f32_to_f16(float f) {
   return (uint16_t)(sign | h);
 }
 
+uint16_t vkg__f32_to_bf16(float f) {
+  union {
+    float f;
+    uint32_t u;
+  } v = {f};
+  uint32_t u = v.u;
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x7fffffu)) /* NaN: keep the sign, stay a (quiet) NaN */
+    return (uint16_t)((u >> 16) | 0x40u);
+  /* Round to nearest even on the low 16 bits; a carry rounds up the exponent (to infinity at the top). */
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+
 float vkg__f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, u;
   if (exp == 0) {
