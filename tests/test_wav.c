@@ -41,7 +41,11 @@ static void make_wav(struct buf *b, int tag, int ext, int ch, int rate, int bits
     static const uint8_t guid_tail[14] = {0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xaa, 0, 0x38, 0x9b, 0x71};
     put(b, guid_tail, 14);
   }
-  if (list) put(b, "LIST\x05\0\0\0" "abcde\0", 14);
+  if (list)
+    put(b,
+        "LIST\x05\0\0\0"
+        "abcde\0",
+        14);
   put(b, "data", 4), u32(b, (uint32_t)bytes), put(b, data, bytes);
   uint32_t riff = (uint32_t)(b->n - 8);
   memcpy(b->b + 4, &riff, 4); /* little-endian host */
@@ -54,9 +58,7 @@ static int contains(const char *s, const char *sub) { return s && strstr(s, sub)
 /* Every sample format: random frames encoded here, decoded by the reader, compared exactly. */
 static void formats(void) {
   enum { F = 37 };
-  static const struct {
-    int tag, bits;
-  } kinds[] = {{1, 8}, {1, 16}, {1, 24}, {1, 32}, {3, 32}};
+  static const struct { int tag, bits; } kinds[] = {{1, 8}, {1, 16}, {1, 24}, {1, 32}, {3, 32}};
   for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
     for (int ext = 0; ext < 2; ext++)
       for (int ch = 1; ch <= 3; ch += 2) {
@@ -74,7 +76,8 @@ static void formats(void) {
               v = x;
             } else {
               /* Extremes first, then random codes. */
-              int64_t lo = bits == 8 ? 0 : -((int64_t)1 << (bits - 1)), hi = bits == 8 ? 255 : ((int64_t)1 << (bits - 1)) - 1;
+              int64_t lo = bits == 8 ? 0 : -((int64_t)1 << (bits - 1)),
+                      hi = bits == 8 ? 255 : ((int64_t)1 << (bits - 1)) - 1;
               int64_t q = i == 0 ? lo : i == 1 ? hi : lo + (int64_t)((double)th_uniform(0, 1) * (double)(hi - lo));
               for (int j = 0; j < bps; j++)
                 p[j] = (uint8_t)((uint64_t)q >> (8 * j));
@@ -292,9 +295,7 @@ static void bad(void) {
   th_check(s == VKG_ERR_IO && contains(vkg_last_error(), "missing.wav"), "missing file: %s", vkg_last_error());
 }
 
-static void write_at(const char *rel, const struct buf *b) {
-  th_write_file(th_tmppath(rel), b->b, b->n);
-}
+static void write_at(const char *rel, const struct buf *b) { th_write_file(th_tmppath(rel), b->b, b->n); }
 
 static void folders(void) {
   int16_t s1[3] = {1000, 2000, 3000}, s2[2] = {-1000, -2000}, s3[1] = {500};

@@ -94,7 +94,8 @@ static float sample_at(const struct fmt *f, const uint8_t *p) {
   switch (f->bits) {
   case 8: return ((int)p[0] - 128) / 128.0f;
   case 16: return (float)(int16_t)rd16(p) / 32768.0f;
-  case 24: return (float)((int32_t)((uint32_t)p[0] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 24) >> 8) / 8388608.0f;
+  case 24:
+    return (float)((int32_t)((uint32_t)p[0] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 24) >> 8) / 8388608.0f;
   default:
     if (f->tag == 3) {
       uint32_t u = rd32(p);
@@ -136,19 +137,22 @@ vkg_status vkg_wav_decode(const char *name, const uint8_t *d, size_t n, int rate
       id[i] = isprint(h[i]) ? (char)h[i] : '?';
     id[4] = 0;
     if (size > end - off - 8)
-      return vkg__fail(VKG_ERR_FORMAT, "WAV '%s': chunk '%s' at offset %llu has size %u, past the end (%llu bytes left)",
-                       name, id, (unsigned long long)off, size, (unsigned long long)(end - off - 8));
+      return vkg__fail(VKG_ERR_FORMAT,
+                       "WAV '%s': chunk '%s' at offset %llu has size %u, past the end (%llu bytes left)", name, id,
+                       (unsigned long long)off, size, (unsigned long long)(end - off - 8));
     if (!memcmp(h, "fmt ", 4)) {
-      if (have_fmt) return vkg__fail(VKG_ERR_FORMAT, "WAV '%s': a second fmt chunk at offset %llu", name, (unsigned long long)off);
+      if (have_fmt)
+        return vkg__fail(VKG_ERR_FORMAT, "WAV '%s': a second fmt chunk at offset %llu", name, (unsigned long long)off);
       vkg_status s = parse_fmt(name, h + 8, size, &f);
       if (s) return s;
       have_fmt = 1;
     } else if (!memcmp(h, "data", 4)) {
-      if (data) return vkg__fail(VKG_ERR_FORMAT, "WAV '%s': a second data chunk at offset %llu", name, (unsigned long long)off);
+      if (data)
+        return vkg__fail(VKG_ERR_FORMAT, "WAV '%s': a second data chunk at offset %llu", name, (unsigned long long)off);
       if (!have_fmt) return vkg__fail(VKG_ERR_FORMAT, "WAV '%s': data chunk before the fmt chunk", name);
       if (size % f.align)
-        return vkg__fail(VKG_ERR_FORMAT, "WAV '%s': data chunk of %u bytes is not a whole number of %u-byte frames", name,
-                         size, f.align);
+        return vkg__fail(VKG_ERR_FORMAT, "WAV '%s': data chunk of %u bytes is not a whole number of %u-byte frames",
+                         name, size, f.align);
       data = h + 8, data_size = size;
     }
     /* The pad byte of an odd-sized chunk; writers often leave it out after the last chunk. */
@@ -228,7 +232,8 @@ vkg_status vkg_wav_write(const char *path, const float *x, size_t n, int rate) {
   if (rate < VKG_WAV_MIN_RATE || rate > VKG_WAV_MAX_RATE)
     return vkg__fail(VKG_ERR_ARG, "WAV '%s': rate %d Hz is outside %d..%d", path, rate, VKG_WAV_MIN_RATE,
                      VKG_WAV_MAX_RATE);
-  if (n > (0xFFFFFFFFu - 36) / 2) return vkg__fail(VKG_ERR_ARG, "WAV '%s': %zu samples are too many for one file", path, n);
+  if (n > (0xFFFFFFFFu - 36) / 2)
+    return vkg__fail(VKG_ERR_ARG, "WAV '%s': %zu samples are too many for one file", path, n);
   for (size_t i = 0; i < n; i++)
     if (!isfinite(x[i])) return vkg__fail(VKG_ERR_ARG, "WAV '%s': sample %zu is not a finite number", path, i);
   size_t bytes = 44 + 2 * n;
@@ -307,8 +312,9 @@ static vkg_status walk(const char *dir, const char *rel, int depth, struct names
   DIR *d = opendir(path);
   if (!d) {
     vkg_status s = vkg__fail(VKG_ERR_IO, "cannot open audio folder '%s': %s", path, strerror(errno));
-    if (!depth) vkg__hint("pass a directory of .wav files, e.g. %s (Debian package asterisk-core-sounds-en-wav)",
-                          VKG_SPEECH_EN_DIR);
+    if (!depth)
+      vkg__hint("pass a directory of .wav files, e.g. %s (Debian package asterisk-core-sounds-en-wav)",
+                VKG_SPEECH_EN_DIR);
     return s;
   }
   vkg_status s = VKG_OK;
