@@ -1,10 +1,14 @@
 /* WaveNet on a tiny conditional model (2 stacks of dilations 1, 2, 4; receptive field 15):
- *   - causality and the receptive field (weights scaled by 4 so the far edge is above float rounding): changing input t0 leaves every output before t0 bit for bit
- *     as it was, changes output t0 and output t0 + RF - 1, and leaves outputs from t0 + RF on alone;
+ *   - causality and the receptive field (weights scaled by 4 so the far edge is above float rounding): changing input
+ * t0 leaves every output before t0 bit for bit as it was, changes output t0 and output t0 + RF - 1, and leaves outputs
+ * from t0 + RF on alone;
  *   - the PyTorch twin (tools/wavenet_twin.py): this program writes the weights, a batch with ignored
  *     labels and conditioning classes, the loss and every gradient computed by the graph the training
  *     loop builds; the twin recomputes them with torch autograd and fails on any difference (loss to
  *     1e-5 relative, gradients to 1e-4 of each tensor's largest value plus 1e-3 relative);
+ *   - Fast WaveNet: the generator's logits at every step (K = 4 steps per submission, so the queues
+ *     carry across submissions) equal the full causal forward's over the same inputs, teacher-forced
+ *     and with its own greedy draws fed back;
  *   - data windows: inputs before a clip's start are the silence class, labels never leave the clip;
  *   - weights files: saved and loaded back identical, refused for another config.
  * Without /usr/bin/python3 and its torch the Python half is skipped with a note. */
@@ -151,6 +155,42 @@ static void twin(const struct wavenet_config *c, struct nn_params *p, const stru
   th_check(rc == 0, "wavenet_twin.py agrees with the loss and every gradient (exit status %d)", rc);
 }
 
+static void fast(const struct wavenet_config *c, struct nn_params *p, const struct wavenet_ids *ids) {
+  enum { B = 2, N = 13, K = 4 };
+  int32_t forced[B * N], out[B * N], cls[B] = {1, 2}, tok[B * N];
+  for (int i = 0; i < B * N; i++)
+    forced[i] = (int32_t)th_uniform(0, 256);
+  float *lg = th_alloc((size_t)B * N * WAVENET_Q), *ref = th_alloc((size_t)B * N * WAVENET_Q);
+  struct wavenet_gen *gen;
+  if (!th_ok(wavenet_gen_create(c, p, ids, B, K, 1, &gen), "make the generator")) return;
+  for (int round = 0; round < 2; round++) {
+    /* Round 0: every sample forced; round 1: 5 forced, then greedy draws. */
+    size_t nf = round ? 5 : N;
+    th_ok(wavenet_generate(gen, N, forced, nf, cls, 9, 0.0f, out, lg), "generate");
+    int kept = 1, greedy = 1;
+    for (int b = 0; b < B; b++)
+      for (int t = 0; t < N; t++) {
+        const float *l = lg + ((size_t)b * N + t) * WAVENET_Q;
+        if ((size_t)t < nf) kept &= out[b * N + t] == forced[(size_t)b * nf + t];
+        int best = 0;
+        for (int q = 1; q < WAVENET_Q; q++)
+          if (l[q] > l[best]) best = q;
+        if ((size_t)t >= nf) greedy &= out[b * N + t] == best;
+        /* The full forward's input at t is the sample before it (silence at t = 0). */
+        tok[b * N + t] = t ? out[b * N + t - 1] : WAVENET_Q / 2;
+      }
+    th_check(kept, "round %d: forced samples are kept", round);
+    th_check(greedy, "round %d: temperature 0 draws the most likely class", round);
+    logits_of(c, p, ids, tok, cls, B, N, ref);
+    th_close(round ? "fast generator = full forward (own draws)" : "fast generator = full forward (teacher-forced)", lg,
+             ref, (size_t)B * N * WAVENET_Q, 1e-5f, 1e-4f);
+    for (int i = 0; i < B * N; i++) /* round 1 forces the first samples of row-major (B, 5) */
+      forced[i] = (int32_t)th_uniform(0, 256);
+  }
+  wavenet_gen_destroy(gen);
+  free(lg), free(ref);
+}
+
 static void windows(void) {
   /* Three clips of lengths 5, 1, 9 (and 7 more so clip 9 is a test clip). */
   size_t lens[10] = {5, 1, 9, 2, 2, 2, 2, 2, 2, 4};
@@ -213,6 +253,7 @@ int main(void) {
   twin(&c, &p, &ids);
   scale_params(&p, 4);
   causality(&c, &p, &ids);
+  fast(&c, &p, &ids);
   windows();
   weights(&c, &p);
   nn_params_free(&p);

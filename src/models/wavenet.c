@@ -58,9 +58,7 @@ struct wavenet_config wavenet_config_default(void) {
 }
 
 int wavenet_layers(const struct wavenet_config *c) { return c->stacks * (log2i(c->max_dilation) + 1); }
-int wavenet_dilation(const struct wavenet_config *c, int layer) {
-  return 1 << (layer % (log2i(c->max_dilation) + 1));
-}
+int wavenet_dilation(const struct wavenet_config *c, int layer) { return 1 << (layer % (log2i(c->max_dilation) + 1)); }
 int wavenet_receptive_field(const struct wavenet_config *c) {
   int rf = 1;
   for (int l = 0; l < wavenet_layers(c); l++)
@@ -82,12 +80,12 @@ vkg_status wavenet_params(struct nn_params *p, const struct wavenet_config *c, i
 #define PARAM(slot, name, fan_in, ...)                                                                                 \
   do {                                                                                                                 \
     int shape_[] = {__VA_ARGS__};                                                                                      \
-    vkg_tensor *t_ = nn_param(p, name, 1, (int)(sizeof shape_ / sizeof *shape_), shape_);                             \
+    vkg_tensor *t_ = nn_param(p, name, 1, (int)(sizeof shape_ / sizeof *shape_), shape_);                              \
     if (!t_) return p->err;                                                                                            \
     (slot) = p->n - 1;                                                                                                 \
     if (initialize) {                                                                                                  \
-      float b_ = (fan_in) > 0 ? 1 / sqrtf((float)(fan_in)) : sqrtf(3.0f);                                               \
-      if ((s = nn_init_uniform(t_, b_, nn_mix(seed, (uint64_t)k)))) return s;                                        \
+      float b_ = (fan_in) > 0 ? 1 / sqrtf((float)(fan_in)) : sqrtf(3.0f);                                              \
+      if ((s = nn_init_uniform(t_, b_, nn_mix(seed, (uint64_t)k)))) return s;                                          \
     }                                                                                                                  \
     k++;                                                                                                               \
   } while (0)
@@ -125,12 +123,12 @@ vkg_status wavenet_params(struct nn_params *p, const struct wavenet_config *c, i
 
 static vkg_t conv1x1(vkg_graph *g, vkg_t x, vkg_t w, vkg_t b) { return vkg_conv1d(g, x, w, b, 1, 0, 1, 1, 0); }
 
-vkg_t wavenet_logits(vkg_graph *g, const struct wavenet_config *c, const struct wavenet_ids *w, const vkg_t *p,
-                     vkg_t x, vkg_t cond) {
+vkg_t wavenet_logits(vkg_graph *g, const struct wavenet_config *c, const struct wavenet_ids *w, const vkg_t *p, vkg_t x,
+                     vkg_t cond) {
   int D = c->gate, L = wavenet_layers(c);
   static const int to_bct[3] = {0, 2, 1};
   vkg_t h = vkg_permute(g, vkg_embedding(g, p[w->embed], x), to_bct); // (B, R, T)
-  vkg_t skip = VKG_NONE;                                                // (B, S, T)
+  vkg_t skip = VKG_NONE;                                              // (B, S, T)
   for (int l = 0; l < L; l++) {
     vkg_t z = vkg_conv1d(g, h, p[w->dil_w[l]], p[w->dil_b[l]], 1, 0, wavenet_dilation(c, l), 1, 1); // (B, 2D, T)
     if (c->classes && cond != VKG_NONE) {
@@ -158,8 +156,10 @@ vkg_status wavenet_data_load(const char *dir, int rate, struct wavenet_data *d) 
   if (s) return s;
   if (f.n_clips < 10) {
     vkg_audio_folder_free(&f);
-    s = vkg__fail(VKG_ERR_IO, "audio folder '%s' holds %d .wav files; at least 10 are needed (every 10th is the "
-                  "test set)", dir ? dir : VKG_SPEECH_EN_DIR, f.n_clips);
+    s = vkg__fail(VKG_ERR_IO,
+                  "audio folder '%s' holds %d .wav files; at least 10 are needed (every 10th is the "
+                  "test set)",
+                  dir ? dir : VKG_SPEECH_EN_DIR, f.n_clips);
     return s;
   }
   size_t n = f.start[f.n_clips];
@@ -293,8 +293,10 @@ vkg_status wavenet_create(vkg_ctx *ctx, const struct wavenet_opts *o, struct nn_
   vkg_status s = wavenet_data_load(o->data_dir, o->arch.rate, &w->data);
   if (!s && o->conditional) {
     if (w->data.n_classes < 2) {
-      s = vkg__fail(VKG_ERR_ARG, "--conditional: the audio folder has %d class (first-level folder); at least 2 "
-                    "are needed", w->data.n_classes);
+      s = vkg__fail(VKG_ERR_ARG,
+                    "--conditional: the audio folder has %d class (first-level folder); at least 2 "
+                    "are needed",
+                    w->data.n_classes);
       vkg__hint("put each voice or language in its own folder under --data");
     } else
       w->o.arch.classes = w->data.n_classes;

@@ -22,10 +22,10 @@
 #define WAVENET_MAX_LAYERS 128 /* stacks x log2(max_dilation) + 1 at most */
 
 struct wavenet_config {
-  int rate;                   /* samples per second of the model's audio */
-  int stacks, max_dilation;   /* dilations 1, 2, ..., max_dilation (a power of 2), `stacks` times */
-  int residual, gate, skip;   /* R, D, S */
-  int classes;                /* N: 0 for an unconditional model */
+  int rate;                 /* samples per second of the model's audio */
+  int stacks, max_dilation; /* dilations 1, 2, ..., max_dilation (a power of 2), `stacks` times */
+  int residual, gate, skip; /* R, D, S */
+  int classes;              /* N: 0 for an unconditional model */
 };
 extern const struct nn_cfg wavenet_cfg;
 struct wavenet_config wavenet_config_default(void);
@@ -47,8 +47,8 @@ vkg_status wavenet_params(struct nn_params *p, const struct wavenet_config *c, i
                           struct wavenet_ids *ids);
 
 /* x i32 (B, T) classes, cond i32 (B) or VKG_NONE -> logits (B, T, Q); p: the params bound in g. */
-vkg_t wavenet_logits(vkg_graph *g, const struct wavenet_config *c, const struct wavenet_ids *w, const vkg_t *p,
-                     vkg_t x, vkg_t cond);
+vkg_t wavenet_logits(vkg_graph *g, const struct wavenet_config *c, const struct wavenet_ids *w, const vkg_t *p, vkg_t x,
+                     vkg_t cond);
 
 // ---- data ----
 
@@ -56,9 +56,9 @@ vkg_t wavenet_logits(vkg_graph *g, const struct wavenet_config *c, const struct 
  * path order of the folder), so the test set is a fixed tenth of the files. */
 struct wavenet_data {
   int n_clips, n_classes;
-  uint8_t *q;      /* every clip's classes, concatenated */
-  size_t *start;   /* (n_clips + 1) */
-  int *label;      /* (n_clips) */
+  uint8_t *q;    /* every clip's classes, concatenated */
+  size_t *start; /* (n_clips + 1) */
+  int *label;    /* (n_clips) */
   char **class_names;
 };
 /* dir NULL: VKG_SPEECH_EN_DIR. */
@@ -106,4 +106,22 @@ vkg_status wavenet_save(const char *path, const struct wavenet_config *c, const 
  * sample; *count gets the samples scored. */
 vkg_status wavenet_test_nll(const struct wavenet_config *c, const struct nn_params *p, const struct wavenet_ids *ids,
                             const struct wavenet_data *d, int T, size_t max_windows, double *nats, size_t *count);
+
+// ---- generation: Fast WaveNet (Paine et al. 2016) ----
+
+/* One graph of K unrolled steps for B rows, recorded once. Step t reads input tok[t] (tok[0] is the
+ * silence class, tok[t + 1] = x_t) and gives the logits of x_t; sampling happens on the GPU. Each
+ * layer keeps a queue of its past inputs, (B, R, d + K) for dilation d, so a step costs one kernel-2
+ * convolution per layer on (input t - d, input t) instead of a recompute of the receptive field; after
+ * the K steps the last d inputs move to the front for the next submission. */
+struct wavenet_gen;
+vkg_status wavenet_gen_create(const struct wavenet_config *c, const struct nn_params *p, const struct wavenet_ids *ids,
+                              int B, int K, int keep_logits, struct wavenet_gen **out);
+void wavenet_gen_destroy(struct wavenet_gen *g);
+/* n samples per row into out (B, n): x_t for t < n_forced is forced[b * n_forced + t] (a prime, not
+ * drawn), the rest drawn at `temperature` (<= 0: the most likely class) with seeds from seed. cls (B)
+ * the rows' classes (NULL for an unconditional model). logits (B, n, Q) or NULL: the logits of every
+ * step (needs keep_logits). */
+vkg_status wavenet_generate(struct wavenet_gen *g, size_t n, const int32_t *forced, size_t n_forced, const int32_t *cls,
+                            uint32_t seed, float temperature, int32_t *out, float *logits);
 #endif
