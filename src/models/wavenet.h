@@ -87,6 +87,7 @@ struct wavenet_opts {
   const char *data_dir;
   int conditional; /* condition on the first-level folder (arch.classes from the data) */
   size_t limit;    /* > 0: at most this many training windows */
+  int synthetic;   /* > 0: this many clips of random classes instead of a dataset (benchmarks) */
   uint64_t seed;
 };
 struct wavenet_opts wavenet_opts_default(void);

@@ -118,8 +118,8 @@ void wavenet_gen_destroy(struct wavenet_gen *w) {
   free(w);
 }
 
-vkg_status wavenet_generate(struct wavenet_gen *w, size_t n, const int32_t *forced, size_t n_forced,
-                            const int32_t *cls, uint32_t seed, float temperature, int32_t *out, float *logits) {
+vkg_status wavenet_generate(struct wavenet_gen *w, size_t n, const int32_t *forced, size_t n_forced, const int32_t *cls,
+                            uint32_t seed, float temperature, int32_t *out, float *logits) {
   int B = w->B, K = w->K;
   if (logits && !w->keep) return vkg__fail(VKG_ERR_ARG, "wavenet_generate: logits asked of a generator without them");
   if (w->c.classes && !cls) return vkg__fail(VKG_ERR_ARG, "wavenet_generate: a conditional model needs classes");
