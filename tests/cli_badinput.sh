@@ -356,7 +356,7 @@ out = sys.argv[1]
 
 def wav(ch=1, rate=8000, bits=16, data=b"\x01\x00" * 8, tag=1, riff=None, fmt_size=16, data_size=None, data_id=b"data"):
     align = ch * bits // 8
-    fmt = struct.pack("<HHIIHH", tag, ch, rate, rate * align, align, bits)
+    fmt = struct.pack("<HHIIHH", tag, ch, rate, (rate * align) & 0xFFFFFFFF, align, bits)
     body = b"WAVE" + b"fmt " + struct.pack("<I", fmt_size) + fmt
     body += data_id + struct.pack("<I", len(data) if data_size is None else data_size) + data
     return b"RIFF" + struct.pack("<I", len(body) if riff is None else riff) + body
