@@ -29,7 +29,8 @@ static int load_weights(vkg_ctx *ctx, const char *weights, const char *doing, st
     if (!cli_asset("wavenet.safetensors", path, sizeof path)) {
       nn_params_init(p, ctx);
       cli_error("%s: no default WaveNet weights (assets/wavenet.safetensors was not found)", doing);
-      fprintf(stderr, "hint: train one with 'vkgen train wavenet' and pass --weights runs/wavenet/wavenet.safetensors\n");
+      fprintf(stderr,
+              "hint: train one with 'vkgen train wavenet' and pass --weights runs/wavenet/wavenet.safetensors\n");
       return 0;
     }
     weights = path;
@@ -147,8 +148,8 @@ int eval_wavenet(int argc, char **argv) {
            count, bits, nats, cfg.rate, secs);
   else {
     print_rf(stdout, &cfg);
-    printf("test set: %zu samples (every 10th file of %d)\nNLL: %.4f bits/sample, %.4f nats/sample\n", count,
-           d.n_clips, bits, nats);
+    printf("test set: %zu samples (every 10th file of %d)\nNLL: %.4f bits/sample, %.4f nats/sample\n", count, d.n_clips,
+           bits, nats);
   }
   rc = 0;
 done:
@@ -218,8 +219,8 @@ int sample_wavenet(int argc, char **argv) {
   int32_t c32 = (int32_t)cls;
   double t0 = now_s();
   vkg_status s = wavenet_gen_create(&cfg, &p, &ids, 1, GEN_STEPS, 0, &gen);
-  if (!s) s = wavenet_generate(gen, n, forced, nf, cfg.classes ? &c32 : NULL, (uint32_t)seed, (float)temperature, x,
-                               NULL);
+  if (!s)
+    s = wavenet_generate(gen, n, forced, nf, cfg.classes ? &c32 : NULL, (uint32_t)seed, (float)temperature, x, NULL);
   if (s) {
     rc = cli_vkg_error("sample wavenet");
     goto done;
@@ -326,8 +327,7 @@ int bench_wavenet(int argc, char **argv) {
       train_sps = steps_per_s * (double)batch * (double)window;
       wavenet_destroy(m);
     }
-    if (!s && !c.json)
-      printf("training    batch %2ld x window %ld  %10.0f samples/s\n", batch, window, train_sps);
+    if (!s && !c.json) printf("training    batch %2ld x window %ld  %10.0f samples/s\n", batch, window, train_sps);
   }
   if (s) return cli_ctx_done(ctx, cli_vkg_error("bench wavenet"));
   if (c.json) {

@@ -194,25 +194,10 @@ vkg_status vkg_wav_decode(const char *name, const uint8_t *d, size_t n, int rate
 
 vkg_status vkg_wav_load(const char *path, int rate, struct vkg_audio *out) {
   memset(out, 0, sizeof *out);
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return vkg__fail(VKG_ERR_IO, "cannot open WAV '%s': %s", path, strerror(errno));
-  struct stat st;
-  vkg_status s = VKG_OK;
-  if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode))
-    s = vkg__fail(VKG_ERR_IO, "WAV '%s' is not a regular file", path);
-  else if ((unsigned long long)st.st_size > VKG_WAV_MAX_FILE)
-    s = vkg__fail(VKG_ERR_FORMAT, "WAV '%s' is %lld bytes, over the limit of %u MiB for one file", path,
-                  (long long)st.st_size, VKG_WAV_MAX_FILE >> 20);
-  uint8_t *buf = s ? NULL : malloc((size_t)st.st_size + 1);
-  if (!s && !buf) s = vkg__fail(VKG_ERR_OOM, "out of host memory reading WAV '%s'", path);
-  size_t got = 0;
-  if (!s) {
-    got = fread(buf, 1, (size_t)st.st_size + 1, fp); /* one byte more: a file that grew is refused */
-    if (ferror(fp) || got != (size_t)st.st_size)
-      s = vkg__fail(VKG_ERR_IO, "cannot read WAV '%s'%s", path, ferror(fp) ? "" : ": it changed while being read");
-  }
-  fclose(fp);
-  if (!s) s = vkg_wav_decode(path, buf, got, rate, out);
+  unsigned char *buf;
+  size_t n;
+  vkg_status s = vkg__read_file(path, "WAV", VKG_WAV_MAX_FILE, &buf, &n);
+  if (!s) s = vkg_wav_decode(path, buf, n, rate, out);
   free(buf);
   return s;
 }
