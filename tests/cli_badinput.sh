@@ -167,6 +167,7 @@ row 1 - - -- train no-such-model
 row 1 hint "$w/out/i" -- train gan --init "$assets/vae.safetensors" --steps 1 --out "$w/out/i"
 row 1 - "$w/out/i" -- train gan --init "$w/garbage.safetensors" --steps 1 --out "$w/out/i"
 row 1 - "$w/out/i" -- train gan --init "$assets/gan.safetensors" --resume --steps 1 --out "$w/out/i"
+row 1 hint "$w/out/i" -- train gan --init "$assets/gan.safetensors" --width 16 --steps 1 --out "$w/out/i"
 
 # ---- sample, eval and bench of gan and vae: weights ----
 for m in gan vae; do

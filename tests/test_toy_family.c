@@ -1,226 +1,285 @@
 /* A toy family, written only here, to show (and keep true) what adding a family takes: a config table,
- * parameters made by nn_param, a loss for the shared training loop, and nothing else. It trains
- * through nn_train (checkpoints, metrics, the evaluate hook), saves and loads through the shared
- * weights module (which checks the file against the config), and samples from the shared prior.
+ * parameters made by nn_param, a loss for the shared training loop, a sampler, and one registration
+ * line. Everything else is generic: 'vkgen train|sample|eval|bench toy' run through vkg_cli_main with
+ * the shared options, training loop, weights files (checked against the config), PNG grids and FID.
  *
- * The toy is a diagonal Gaussian over D-dimensional points: parameters mu (D) and neg_log_sigma (D) = -log sigma, loss
- * the mean negative log-likelihood per point, 0.5 ((x - mu) / sigma)^2 + log sigma + 0.5 log(2 pi)
- * summed over the D dimensions. Trained on points drawn from a known Gaussian, it must find that
- * Gaussian: its test NLL approaches the true entropy and its samples have the true mean and spread.
- * Shape letters: B batch, D dimensions, N points. */
+ * The toy models each pixel of a Fashion-MNIST image as an independent Bernoulli variable with a
+ * learned logit l: NLL per image = sum over pixels of softplus(l) - l x (the cross-entropy of grey
+ * values x in [0, 1]). Its optimum is known in closed form, sigmoid(l) = the training set's mean
+ * pixel, so the test checks that training through the generic command reaches it. Shape letters:
+ * B batch, C channels, S image side, P = C S S pixels. */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli/cli.h"
 #include "harness.h"
 #include "nn/config.h"
+#include "nn/data.h"
 #include "nn/train.h"
 #include "nn/weights.h"
 
-// ---- the family: config table, parameters, loss ----
+// ---- the family: config table, parameters, loss, sampler ----
 
 struct toy_config {
-  int dim; /* D */
+  int size, channels; /* S, C */
 };
 static const struct nn_cfg_field toy_fields[] = {
-    NN_CFG_INT_F(struct toy_config, dim, 3, 1, 64, NULL, "dimensions of the points"),
+    NN_CFG_INT_F(struct toy_config, size, 28, 4, 64, NULL, "image side in pixels"),
+    NN_CFG_INT_F(struct toy_config, channels, 1, 1, 3, NULL, "1 (grey) or 3 (RGB)"),
 };
-static const struct nn_cfg toy_cfg = {"toy", toy_fields, 1, sizeof(struct toy_config), NULL};
+static const struct nn_cfg toy_cfg = {"toy", toy_fields, 2, sizeof(struct toy_config), NULL};
 
 struct toy {
   struct nn_model m;
   struct toy_config c;
-  int mu, neg_log_sigma; /* parameter indices: (D), (D); neg_log_sigma = -log sigma */
-  float *data;           /* (N, D) training points, then N_TEST test points */
-  int n;
-  vkg_t x;        /* the streamed batch (B, D) */
-  float *xbuf;    /* (B, D) */
+  struct vkg_images train, test;
+  vkg_tensor *logits; /* (C, S, S) */
+  vkg_t x;            /* the streamed batch (B, C, S, S) */
+  float *xbuf;
   vkg_graph *val; /* the evaluation graph, made on first use */
   vkg_t val_x, val_loss;
+  int nval;
 };
 
-#define N_TRAIN 4096
-#define N_TEST 1024
-static const float true_mu[3] = {1.5f, -2.0f, 0.25f}, true_sigma[3] = {0.5f, 2.0f, 1.0f};
+static int pixels(const struct toy_config *c) { return c->channels * c->size * c->size; }
 
-/* loss: the mean NLL per point of x (B, D) under N(mu, diag(sigma^2)). */
-static vkg_t nll(vkg_graph *g, vkg_t x, vkg_t mu, vkg_t neg_log_sigma) {
-  vkg_t z = vkg_binary(g, VKG_MUL, vkg_binary(g, VKG_SUB, x, mu), vkg_unary(g, VKG_EXP, neg_log_sigma, 0, 0) /* 1/s */);
-  vkg_t per_dim =
-      vkg_binary(g, VKG_SUB, vkg_unary(g, VKG_SQUARE, z, 0, 0), vkg_unary(g, VKG_AFFINE, neg_log_sigma, 2, 0));
-  vkg_t per_point = vkg_reduce(g, VKG_REDUCE_SUM, per_dim, 1, 0); // (B)
-  /* 0.5 * (sum (z^2) + 2 sum log sigma) + D/2 log(2 pi); neg_log_sigma is -log sigma. */
-  int D = vkg_dim(g, x, 1);
-  return vkg_unary(g, VKG_AFFINE, vkg_reduce(g, VKG_REDUCE_MEAN, per_point, 0, 1), 0.5f,
-                   0.5f * (float)D * logf(6.283185307f));
+/* The mean NLL per image of x (B, P) under logits l (P): sum softplus(l) - mean_b sum_p l x. */
+static vkg_t nll(vkg_graph *g, vkg_t x, vkg_t l, int P) {
+  int row[2] = {1, P};
+  vkg_t lr = vkg_reshape(g, l, 2, row);
+  vkg_t norm = vkg_reduce(g, VKG_REDUCE_SUM, vkg_unary(g, VKG_SOFTPLUS, lr, 0, 0), 1, 0); /* (1) */
+  vkg_t lx = vkg_reduce(g, VKG_REDUCE_SUM, vkg_binary(g, VKG_MUL, x, lr), 1, 0);          /* (B) */
+  return vkg_binary(g, VKG_SUB, norm, vkg_reduce(g, VKG_REDUCE_MEAN, lx, 0, 1));
 }
 
 static vkg_t build_loss(struct nn_model *m, vkg_graph *g, const vkg_t *ids, int phase) {
+  (void)phase;
   struct toy *t = m->self;
-  int xs[2] = {m->batch, t->c.dim};
+  int xs[2] = {m->batch, pixels(&t->c)};
   t->x = vkg_input_streamed(g, "x", VKG_F32, 2, xs);
-  return nll(g, t->x, ids[t->mu], ids[t->neg_log_sigma]);
+  return nll(g, t->x, ids[0], xs[1]);
 }
 
 static vkg_status write_batch(struct nn_model *m, vkg_graph *g, int phase, const uint32_t *idx) {
+  (void)phase;
   struct toy *t = m->self;
+  size_t P = (size_t)pixels(&t->c);
   for (int i = 0; i < m->batch; i++)
-    memcpy(t->xbuf + (size_t)i * t->c.dim, t->data + (size_t)idx[i] * t->c.dim, sizeof(float) * (size_t)t->c.dim);
-  return vkg_graph_write(g, t->x, t->xbuf, (size_t)m->batch * t->c.dim);
+    memcpy(t->xbuf + (size_t)i * P, t->train.pixels + (size_t)idx[i] * P, sizeof(float) * P);
+  return vkg_graph_write(g, t->x, t->xbuf, (size_t)m->batch * P);
 }
 
-/* After each epoch: the NLL of the test points, through a graph of its own. */
+/* The NLL of (up to 1000) test images, through a graph of its own. */
 static vkg_status evaluate(struct nn_model *m, int *n, const char **names, double *values) {
   struct toy *t = m->self;
+  int P = pixels(&t->c);
   vkg_status s = VKG_OK;
   if (!t->val) {
-    vkg_t ids[2];
+    vkg_t ids[1];
+    t->nval = t->test.n < 1000 ? t->test.n : 1000;
     s = vkg_graph_create(m->params.ctx, &t->val);
     if (s) return s;
     nn_bind_all(t->val, &m->params, -1, ids);
-    int xs[2] = {N_TEST, t->c.dim};
+    int xs[2] = {t->nval, P};
     t->val_x = vkg_input(t->val, "x", VKG_F32, 2, xs);
-    t->val_loss = nll(t->val, t->val_x, ids[t->mu], ids[t->neg_log_sigma]);
+    t->val_loss = nll(t->val, t->val_x, ids[0], P);
     vkg_output(t->val, t->val_loss);
     s = vkg_graph_compile(t->val);
   }
   float l = 0;
-  if (!s) s = vkg_graph_write(t->val, t->val_x, t->data + (size_t)N_TRAIN * t->c.dim, (size_t)N_TEST * t->c.dim);
+  if (!s) s = vkg_graph_write(t->val, t->val_x, t->test.pixels, (size_t)t->nval * P);
   if (!s) s = vkg_graph_run(t->val);
   if (!s) s = vkg_graph_read(t->val, t->val_loss, &l, 1);
   names[0] = "val_loss", values[0] = l, *n = 1;
   return s;
 }
 
-/* The parameters, in one place for a new model and for loading one (then checked against the file). */
-static vkg_status make_params(struct toy *t, int initialize) {
-  int shape[1] = {t->c.dim};
-  vkg_tensor *mu = nn_param(&t->m.params, "mu", 1, 1, shape);
-  vkg_tensor *ls = mu ? nn_param(&t->m.params, "neg_log_sigma", 1, 1, shape) : NULL;
-  if (!ls) return t->m.params.err;
-  t->mu = 0, t->neg_log_sigma = 1;
-  if (!initialize) return VKG_OK;
-  vkg_status s = nn_init_const(mu, 0);
-  return s ? s : nn_init_const(ls, 0);
-}
-
-static struct toy *toy_new(vkg_ctx *ctx, const struct toy_config *c) {
-  struct toy *t = calloc(1, sizeof *t);
-  t->c = *c;
-  nn_params_init(&t->m.params, ctx);
-  t->m.name = "toy";
-  t->m.self = t;
-  t->m.build_loss = build_loss;
-  t->m.write_batch = write_batch;
-  t->m.evaluate = evaluate;
-  nn_cfg_json(&toy_cfg, c, t->m.config, sizeof t->m.config);
-  return t;
-}
-
-static void toy_free(struct toy *t) {
-  if (!t) return;
+static void toy_destroy(struct nn_model *m) {
+  struct toy *t = m->self;
   vkg_graph_destroy(t->val);
-  nn_params_free(&t->m.params);
-  free(t->data), free(t->xbuf), free(t);
+  nn_params_free(&m->params);
+  vkg_images_free(&t->train);
+  vkg_images_free(&t->test);
+  free(t->xbuf), free(t);
 }
+
+static vkg_status toy_create(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts *o, struct nn_model **out) {
+  struct toy *t = calloc(1, sizeof *t);
+  t->c = *(const struct toy_config *)cfg;
+  struct nn_model *m = &t->m;
+  *out = m;
+  nn_params_init(&m->params, ctx);
+  if (o->expect) nn_params_expect(&m->params, o->expect, o->expect_path);
+  m->name = "toy", m->self = t, m->batch = o->batch;
+  m->build_loss = build_loss, m->write_batch = write_batch, m->evaluate = evaluate;
+  nn_cfg_json(&toy_cfg, &t->c, m->config, sizeof m->config);
+  int shape[3] = {t->c.channels, t->c.size, t->c.size};
+  vkg_status s =
+      (t->logits = nn_param(&m->params, "logits", 1, 3, shape)) ? nn_init_const(t->logits, 0) : m->params.err;
+  if (!s) s = nn_image_data_load(o->data_dir, t->c.size, t->c.channels, o->synthetic, o->seed, &t->train, &t->test);
+  if (!s && (t->train.c != t->c.channels || t->train.h != t->c.size))
+    s = VKG_ERR_ARG; /* Fashion-MNIST is 28x28 grey: other geometries need --data DIR */
+  m->n_train = o->limit && o->limit < (size_t)t->train.n ? o->limit : (size_t)t->train.n;
+  if (!s) t->xbuf = malloc(sizeof(float) * (size_t)o->batch * pixels(&t->c));
+  if (s) {
+    toy_destroy(m);
+    *out = NULL;
+  }
+  return s;
+}
+
+static void toy_image_shape(const struct nn_model *m, int *c, int *h, int *w) {
+  const struct toy *t = m->self;
+  *c = t->c.channels, *h = *w = t->c.size;
+}
+
+/* Image i: pixel p is 1 with probability sigmoid(l_p), drawn from the shared prior's z as u = Phi(z). */
+static vkg_status toy_sample(struct nn_model *m, int n, uint32_t seed, float *images) {
+  struct toy *t = m->self;
+  int P = pixels(&t->c);
+  float *l = malloc(sizeof *l * (size_t)P), *z = malloc(sizeof *z * (size_t)n * P);
+  vkg_status s = vkg_tensor_download_f32(t->logits, l, (size_t)P);
+  if (!s) s = nn_prior(m->params.ctx, n, P, seed, z);
+  for (size_t i = 0; !s && i < (size_t)n * P; i++)
+    images[i] = 0.5 * erfc(-z[i] / sqrt(2.0)) < 1 / (1 + exp(-l[i % (size_t)P])) ? 1.0f : 0.0f;
+  free(l), free(z);
+  return s;
+}
+
+static const struct nn_family_ops toy_ops = {toy_create, toy_destroy, toy_image_shape, toy_sample};
+static const struct cli_family toy_family = {"toy",    "per-pixel Bernoulli toy on Fashion-MNIST",
+                                             "image",  "a PNG grid",
+                                             &toy_cfg, 1,
+                                             64,       0.05,
+                                             0.9,      0,
+                                             NULL,     NULL,
+                                             NULL,     NULL,
+                                             &toy_ops};
 
 // ---- the checks ----
 
+/* Runs vkgen with args, standard output into out (NULL: discarded); returns the exit code. */
+static int vkgen(const char *out, const char *args) {
+  char buf[8192], *argv[32];
+  snprintf(buf, sizeof buf, "vkgen %s", args);
+  int argc = 0;
+  for (char *tok = strtok(buf, " "); tok && argc < 31; tok = strtok(NULL, " "))
+    argv[argc++] = tok;
+  argv[argc] = NULL;
+  fflush(stdout);
+  int saved = dup(1), fd = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  dup2(fd, 1);
+  close(fd);
+  int rc = vkg_cli_main(argc, argv);
+  fflush(stdout);
+  dup2(saved, 1);
+  close(saved);
+  return rc;
+}
+
 int main(void) {
   vkg_ctx *ctx = th_ctx();
-  struct toy_config c;
-  nn_cfg_defaults(&toy_cfg, &c);
-  struct toy *t = toy_new(ctx, &c);
-  th_ok(make_params(t, 1), "make the parameters");
-  /* Points from the true Gaussian: training, then test. */
-  th_seed(11);
-  t->n = N_TRAIN;
-  t->data = th_alloc((size_t)(N_TRAIN + N_TEST) * c.dim);
-  for (int i = 0; i < N_TRAIN + N_TEST; i++)
-    for (int d = 0; d < c.dim; d++)
-      t->data[i * c.dim + d] = true_mu[d] + true_sigma[d] * th_normal();
-  t->m.batch = 64;
-  t->m.n_train = N_TRAIN;
-  t->xbuf = th_alloc((size_t)t->m.batch * c.dim);
+  th_check(cli_family_register(&toy_family) == 0, "the toy family registers");
+  th_check(cli_family_register(&toy_family) != 0, "a second family of the same name is refused");
+  char args[8192], *help = th_tmppath("help");
+  th_check(vkgen(help, "train toy --help") == 0, "train toy --help");
+  char *text = th_read_file(help, NULL);
+  th_check(text && strstr(text, "--size N") && strstr(text, "--lr X") && strstr(text, "default 0.05"),
+           "train toy --help lists the config table's options and the family's defaults");
+  free(text);
 
-  // ---- training through the shared loop ----
-  struct nn_train_opts o = {.epochs = 40, .seed = 1, .out_dir = th_tmppath("run"), .log_every = 64, .quiet = 1};
-  o.lr = (struct vkg_lr_schedule){.lr = 0.05f, .total = 40 * N_TRAIN / 64}; /* cosine decay to 0 */
-  o.optim = vkg_optim_desc_default(VKG_ADAM);
-  th_ok(nn_train(&t->m, &o), "nn_train");
-  double entropy = 0; /* the true Gaussian's differential entropy: the best possible NLL */
-  for (int d = 0; d < c.dim; d++)
-    entropy += 0.5 * log(6.283185307179586 * M_E) + log(true_sigma[d]);
-  const char *name;
-  double val;
-  int nv;
-  th_ok(evaluate(&t->m, &nv, &name, &val), "evaluate");
-  /* The test points' NLL in double precision: under the trained parameters (the evaluate graph must
-   * give it) and under the true ones (the best a model can do on these points, up to fitting noise). */
-  float pm[3], pl[3];
-  th_ok(vkg_tensor_download_f32(t->m.params.t[0], pm, 3), "read mu");
-  th_ok(vkg_tensor_download_f32(t->m.params.t[1], pl, 3), "read neg_log_sigma");
-  double fit = 0, best = 0;
-  for (int i = N_TRAIN; i < N_TRAIN + N_TEST; i++)
-    for (int d = 0; d < c.dim; d++) {
-      double x = t->data[i * c.dim + d], zf = (x - pm[d]) * exp(pl[d]), zt = (x - true_mu[d]) / true_sigma[d];
-      fit += 0.5 * zf * zf - pl[d] + 0.5 * log(6.283185307179586);
-      best += 0.5 * zt * zt + log(true_sigma[d]) + 0.5 * log(6.283185307179586);
+  // ---- train through the generic command ----
+  const char *run = th_tmppath("run");
+  snprintf(args, sizeof args, "train toy --steps 150 --batch 64 --limit 4096 --log-every 50 --quiet --out %s", run);
+  th_check(vkgen(NULL, args) == 0, "vkgen %s", args);
+  char weights[4096];
+  snprintf(weights, sizeof weights, "%s/toy.safetensors", run);
+  th_check(access(weights, R_OK) == 0 && access(th_tmppath("run/samples.png"), R_OK) == 0,
+           "training wrote the weights and a grid of samples");
+
+  /* The optimum in closed form on the images trained on (the first 4096), and the test NLL under it. */
+  struct vkg_images tr, te;
+  th_ok(nn_image_data_load(NULL, 28, 1, 0, 0, &tr, &te), "load Fashion-MNIST");
+  enum { P = 784, NT = 4096 };
+  double mean[P] = {0}, best = 0, init = 0;
+  for (int i = 0; i < NT; i++)
+    for (int p = 0; p < P; p++)
+      mean[p] += tr.pixels[(size_t)i * P + p] / NT;
+  int nval = te.n < 1000 ? te.n : 1000;
+  for (int i = 0; i < nval; i++)
+    for (int p = 0; p < P; p++) {
+      double x = te.pixels[(size_t)i * P + p], q = fmin(fmax(mean[p], 1e-6), 1 - 1e-6);
+      best -= (x * log(q) + (1 - x) * log(1 - q)) / nval;
+      init += log(2.0) / nval;
     }
-  fit /= N_TEST, best /= N_TEST;
-  th_check(fabs(val - fit) < 1e-4 * fabs(fit), "the evaluate graph's test NLL %.5f is the C value %.5f", val, fit);
-  th_check(val - best < 0.01 && fabs(val - entropy) < 0.1,
-           "test NLL %.4f is within 0.01 of the true parameters' %.4f (entropy %.4f)", val, best, entropy);
-  char *metrics = th_read_file(th_tmppath("run/metrics.jsonl"), NULL);
-  th_check(metrics && strstr(metrics, "\"val_loss\": "), "the loop logged the evaluate hook's val_loss");
-  free(metrics);
 
-  // ---- the shared weights file: written by the loop, read back checked against the config ----
-  struct toy_config back;
-  vkg_st *st;
-  struct toy *u = NULL;
-  if (th_ok(nn_weights_open(th_tmppath("run/toy.safetensors"), "toy", &toy_cfg, &back, &st), "open the weights")) {
-    u = toy_new(ctx, &back);
-    nn_params_expect(&u->m.params, st, "toy.safetensors");
-    th_ok(make_params(u, 0), "declare the parameters against the file");
-    th_ok(nn_weights_load(&u->m.params, st, "toy.safetensors"), "load them");
+  // ---- eval: the family's metric through the generic command, checked in C ----
+  char *out = th_tmppath("eval.json");
+  snprintf(args, sizeof args, "eval toy --weights %s --no-fid --json", weights);
+  th_check(vkgen(out, args) == 0, "vkgen %s", args);
+  text = th_read_file(out, NULL);
+  double val = NAN;
+  const char *v = text ? strstr(text, "\"val_loss\": ") : NULL;
+  if (v) val = strtod(v + 12, NULL);
+  th_check(val < init - 100 && val - best < 0.02 * fabs(best),
+           "test NLL %.2f nats/image is within 2%% of the optimum %.2f (untrained: %.2f)", val, best, init);
+  free(text);
+
+  /* The loaded logits give that NLL computed here. */
+  struct vkg_st *st;
+  double fit = 0;
+  float *l = th_alloc(P);
+  if (th_ok(vkg_st_open(weights, &st), "open the weights")) {
+    vkg_tensor *t = NULL;
+    int shape[3] = {1, 28, 28};
+    th_ok(vkg_tensor_create(ctx, VKG_F32, 3, shape, &t), "a tensor for the logits");
+    if (t && th_ok(vkg_st_load_tensor(st, "logits", t), "read the logits"))
+      th_ok(vkg_tensor_download_f32(t, l, P), "download");
+    vkg_tensor_destroy(t);
     vkg_st_close(st);
   }
-  float mu[3], ls[3], mu2[3];
-  th_ok(vkg_tensor_download_f32(t->m.params.t[0], mu, 3), "read mu");
-  th_ok(vkg_tensor_download_f32(t->m.params.t[1], ls, 3), "read neg_log_sigma");
-  if (u) th_ok(vkg_tensor_download_f32(u->m.params.t[0], mu2, 3), "read the loaded mu");
-  th_check(u && !memcmp(mu, mu2, sizeof mu), "the loaded weights are the trained ones");
-  /* A config that asks for more dimensions than the file holds is refused by tensor name. */
-  struct toy_config wide = {.dim = 5};
-  struct toy *w = toy_new(ctx, &wide);
-  if (th_ok(vkg_st_open(th_tmppath("run/toy.safetensors"), &st), "reopen")) {
-    nn_params_expect(&w->m.params, st, "toy.safetensors");
-    vkg_status s = make_params(w, 0);
-    th_check(s == VKG_ERR_FORMAT && strstr(vkg_last_error(), "'mu'") && w->m.params.n == 0,
-             "a wider config is refused before allocating: %s", vkg_last_error());
-    vkg_st_close(st);
-  }
-
-  // ---- sampling from the shared prior: x = mu + sigma z ----
-  enum { NS = 20000 };
-  float *z = th_alloc((size_t)NS * c.dim);
-  th_ok(nn_prior(ctx, NS, c.dim, 5, z), "nn_prior");
-  for (int d = 0; d < c.dim; d++) {
-    double sum = 0, sq = 0;
-    for (int i = 0; i < NS; i++) {
-      double x = mu[d] + expf(-ls[d]) * z[i * c.dim + d];
-      sum += x, sq += x * x;
+  for (int i = 0; i < nval; i++)
+    for (int p = 0; p < P; p++) {
+      double x = te.pixels[(size_t)i * P + p], sp = l[p] > 0 ? l[p] + log1p(exp(-l[p])) : log1p(exp(l[p]));
+      fit += (sp - l[p] * x) / nval;
     }
-    double mean = sum / NS, sd = sqrt(sq / NS - mean * mean);
-    th_check(fabs(mean - true_mu[d]) < 0.1 && fabs(sd / true_sigma[d] - 1) < 0.05,
-             "samples of dimension %d: mean %.3f (true %.2f), spread %.3f (true %.2f)", d, mean, true_mu[d], sd,
-             true_sigma[d]);
-  }
-  free(z);
-  toy_free(w);
-  toy_free(u);
-  toy_free(t);
+  th_check(fabs(val - fit) < 1e-4 * fabs(fit) + 1e-3, "eval's NLL %.4f is the C value %.4f", val, fit);
+
+  // ---- sample: a PNG of the asked size; the samples' mean brightness is the model's ----
+  out = th_tmppath("samples.png");
+  snprintf(args, sizeof args, "sample toy --weights %s -n 300 --seed 4 --cols 20 -o %s", weights, out);
+  th_check(vkgen(NULL, args) == 0, "vkgen %s", args);
+  struct vkg_images png = {0};
+  if (th_ok(vkg_image_load(out, &png), "read the grid"))
+    th_check(png.w == 20 * 30 + 2 && png.h == 15 * 30 + 2, "a grid of 20 x 15 images (%dx%d pixels)", png.w, png.h);
+  double bright = 0, model = 0;
+  size_t on = 0;
+  for (size_t i = 0; i < (size_t)png.h * png.w; i++) /* the first channel; the gaps are dark */
+    on += png.pixels[i] > 0.5f;
+  for (int p = 0; p < P; p++)
+    model += 1 / (1 + exp(-l[p]));
+  bright = (double)on / 300;
+  th_check(fabs(bright - model) < 0.05 * model, "lit pixels per sample %.1f, expected %.1f", bright, model);
+  vkg_images_free(&png);
+
+  // ---- a config that disagrees with the file is refused by tensor name ----
+  out = th_tmppath("err");
+  snprintf(args, sizeof args, "train toy --init %s --size 20 --steps 1 --out %s", weights, th_tmppath("run2"));
+  th_check(vkgen(NULL, args) != 0, "--init with another --size is refused");
+
+  // ---- bench through the generic command ----
+  out = th_tmppath("bench.json");
+  th_check(vkgen(out, "bench toy --steps 2 --json") == 0, "bench toy");
+  text = th_read_file(out, NULL);
+  th_check(text && strstr(text, "\"steps_per_s\": ") && strstr(text, "\"images_per_s\": "),
+           "bench toy reports sampling and training rates: %s", text ? text : "");
+  free(text);
+  free(l);
+  vkg_images_free(&tr);
+  vkg_images_free(&te);
   return th_finish(ctx);
 }

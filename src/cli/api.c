@@ -15,13 +15,13 @@
 
 int vkg_family_count(void) {
   int n = 0;
-  while (cli_families[n].name)
+  while (cli_family_at(n))
     n++;
   return n;
 }
 
-const char *vkg_family_name(int i) { return i >= 0 && i < vkg_family_count() ? cli_families[i].name : NULL; }
-const char *vkg_family_summary(int i) { return i >= 0 && i < vkg_family_count() ? cli_families[i].summary : NULL; }
+const char *vkg_family_name(int i) { return i >= 0 && i < vkg_family_count() ? cli_family_at(i)->name : NULL; }
+const char *vkg_family_summary(int i) { return i >= 0 && i < vkg_family_count() ? cli_family_at(i)->summary : NULL; }
 
 int vkg_asset_path(const char *file, char *out, size_t n) {
   if (!file || !out || !n) return 0;

@@ -62,14 +62,28 @@ struct cli_family {
   /* Training defaults: epochs, batch, learning rate, Adam's beta1, gradient clipping (0: off). */
   int epochs, batch;
   double lr, beta1, clip;
-  int (*train)(int argc, char **argv); /* argv[0] is the family name */
+  /* Commands of their own (argv[0] is the family name); NULL ones are the generic commands of cli/generic.c
+   * built on ops. */
+  int (*train)(int argc, char **argv);
   int (*sample)(int argc, char **argv);
   int (*eval)(int argc, char **argv);
   int (*bench)(int argc, char **argv);
+  const struct nn_family_ops *ops;
 };
-extern const struct cli_family cli_families[];              /* ends with a NULL name */
+const struct cli_family *cli_family_at(int i);              /* the i-th family, NULL past the last */
 const struct cli_family *cli_family_find(const char *name); /* NULL if there is none */
-int cmd_family(const char *verb, int argc, char **argv);    /* dispatches verb to the family in argv[1] */
+/* Adds a family at run time (a program embedding vkgen, or a test): after the built-in table. Returns 0,
+ * or -1 if its name is taken or the table is full. f must outlive its use. */
+int cli_family_register(const struct cli_family *f);
+/* The generic commands (cli/generic.c): f's ops, its config table and the shared helpers. */
+int family_train(const struct cli_family *f, int argc, char **argv);
+int family_sample(const struct cli_family *f, int argc, char **argv);
+int family_eval(const struct cli_family *f, int argc, char **argv);
+int family_bench(const struct cli_family *f, int argc, char **argv);
+/* Training steps/s of a new model of f with architecture cfg on random data of its shape (cli_bench_train). */
+vkg_status family_bench_train(const struct cli_family *f, vkg_ctx *ctx, const void *cfg, int batch, int steps,
+                              double *steps_per_s);
+int cmd_family(const char *verb, int argc, char **argv); /* dispatches verb to the family in argv[1] */
 
 /* ---- training options shared by every family (cli/train.c) ---- */
 #include "nn/train.h"
@@ -84,7 +98,7 @@ struct cli_train {
   const char *data_dir;
   const char *init; /* --init WEIGHTS */
 };
-/* The family's training defaults (cli_families[]) and its output directory runs/<family>. */
+/* The family's training defaults (cli/family.c) and its output directory runs/<family>. */
 void cli_train_defaults(struct cli_train *t, const char *family);
 /* If argv[i] is a common training option, parses it and returns how many argv entries it used (1 or
  * 2); 0 if it is not one; -1 after printing an error. */
@@ -105,6 +119,12 @@ vkg_status cli_bench_train(struct nn_model *m, int steps, double *steps_per_s);
  * executable or to the library, the source tree's assets/file, or assets/file next to (or one level
  * above) the executable. Returns 1 and the path in out if found. (vkg_asset_path in vkgen.h.) */
 int cli_asset(const char *file, char *out, size_t n);
+/* The weights a command uses: `given` (a file, or the bare name of a shipped model: emoji-gan ->
+ * assets/emoji-gan.safetensors), else the family's default asset <family>.safetensors; NULL after an
+ * error saying how to get weights. The path is in buf or is `given`. */
+const char *cli_weights(const char *family, const char *given, char *buf, size_t n);
+/* 1 if the directory part of an output path exists; else one error line with a hint, and 0. */
+int cli_out_dir_ok(const char *path);
 /* Parses a number strictly within [lo, hi]; prints an error naming opt and returns 0 if bad. */
 int cli_float(const char *opt, const char *s, double lo, double hi, double *out);
 

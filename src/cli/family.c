@@ -15,13 +15,13 @@
 #include "models/wavenet.h"
 
 /* Every family: registering one is one line here. */
-const struct cli_family cli_families[] = {
+static const struct cli_family builtin[] = {
     {"classifier", "Fashion-MNIST classifier (the features of FID)", "image", NULL, &classifier_cfg, 3, 64, 1e-3, 0.9,
      0, train_classifier, NULL, NULL, NULL},
     {"gan", "DCGAN on Fashion-MNIST or your images", "image", "a PNG grid", &gan_cfg, 1, 64, 2e-4, 0.5, 0, train_gan,
-     sample_gan, eval_gan, bench_gan},
+     sample_gan, eval_gan, bench_gan, &gan_ops},
     {"vae", "convolutional VAE on Fashion-MNIST or your images", "image", "a PNG grid", &vae_cfg, 1, 32, 1e-3, 0.9, 0,
-     train_vae, sample_vae, eval_vae, bench_vae},
+     train_vae, sample_vae, eval_vae, bench_vae, &vae_ops},
     {"gpt", "GPT decoder language model on the fortunes (or a Hugging Face GPT-2)", "text", "text on stdout",
      &lm_cfg_gpt, 1, 16, 1e-3, 0.9, 1, train_text_family, sample_text_family, eval_text_family, bench_text_family},
     {"lstm", "LSTM language model on the fortunes", "text", "text on stdout", &lm_cfg_lstm, 1, 16, 1e-3, 0.9, 1,
@@ -33,22 +33,49 @@ const struct cli_family cli_families[] = {
     {0},
 };
 
+static const struct cli_family *added[8];
+
+const struct cli_family *cli_family_at(int i) {
+  int nb = (int)(sizeof builtin / sizeof builtin[0]) - 1;
+  if (i < 0) return NULL;
+  if (i < nb) return &builtin[i];
+  return i - nb < 8 ? added[i - nb] : NULL;
+}
+
 const struct cli_family *cli_family_find(const char *name) {
-  for (const struct cli_family *f = cli_families; f->name; f++)
+  const struct cli_family *f;
+  for (int i = 0; (f = cli_family_at(i)); i++)
     if (!strcmp(f->name, name)) return f;
   return NULL;
 }
 
+int cli_family_register(const struct cli_family *f) {
+  if (!f || !f->name || cli_family_find(f->name)) return -1;
+  for (int i = 0; i < 8; i++)
+    if (!added[i]) {
+      added[i] = f;
+      return 0;
+    }
+  return -1;
+}
+
 int cmd_family(const char *verb, int argc, char **argv) {
   char names[256] = "";
-  for (const struct cli_family *f = cli_families; f->name; f++) {
-    int (*fn)(int, char **) = !strcmp(verb, "train")    ? f->train
-                              : !strcmp(verb, "sample") ? f->sample
-                              : !strcmp(verb, "eval")   ? f->eval
-                                                        : f->bench;
-    if (fn) snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", f->name);
+  const struct cli_family *f;
+  for (int i = 0; (f = cli_family_at(i)); i++) {
+    int train = !strcmp(verb, "train"), sample = !strcmp(verb, "sample"), eval = !strcmp(verb, "eval");
+    int (*fn)(int, char **) = train ? f->train : sample ? f->sample : eval ? f->eval : f->bench;
+    int (*gen)(const struct cli_family *, int, char **) = train    ? family_train
+                                                          : sample ? family_sample
+                                                          : eval   ? family_eval
+                                                                   : family_bench;
+    /* The generic commands: training and evaluation need create, sampling an image family. */
+    int generic = !fn && f->ops && f->ops->create && (!sample || f->ops->sample_images);
+    if (fn || generic)
+      snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", f->name);
     if (argc >= 2 && !strcmp(argv[1], f->name)) {
       if (fn) return fn(argc - 1, argv + 1);
+      if (generic) return gen(f, argc - 1, argv + 1);
       cli_error("%s: the %s model cannot be %s", verb, f->name,
                 !strcmp(verb, "sample") ? "sampled"
                 : !strcmp(verb, "eval") ? "evaluated"

@@ -24,7 +24,8 @@ static void usage(FILE *f) {
         "\n"
         "families:\n",
         f);
-  for (const struct cli_family *m = cli_families; m->name; m++)
+  const struct cli_family *m;
+  for (int i = 0; (m = cli_family_at(i)); i++)
     fprintf(f, "  %-10s %-6s %s%s%s\n", m->name, m->modality, m->summary, m->writes ? "; sample writes " : "",
             m->writes ? m->writes : "");
   fputs("\n"

@@ -9,13 +9,8 @@
 #include <time.h>
 
 #include "cli.h"
+#include "nn/progress.h"
 #include "models/lm.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 // ---- architecture options ----
 
@@ -33,17 +28,6 @@ static int family_ok(const char *family, const char *verb) {
   if (lm_family_find(family)) return 1;
   cli_vkg_error(verb);
   return 0;
-}
-
-/* The default weights of a family, or an error saying how to get some. */
-static const char *default_weights(const char *family, char *buf, size_t n) {
-  char file[64];
-  snprintf(file, sizeof file, "%s.safetensors", family);
-  if (cli_asset(file, buf, n)) return buf;
-  cli_error("no default %s weights: assets/%s is absent", family, file);
-  fprintf(stderr, "hint: train a model with 'vkgen train %s' and pass --weights runs/%s/%s%s\n", family, family, file,
-          strcmp(family, "gpt") ? "" : ", or pass a Hugging Face GPT-2 directory");
-  return NULL;
 }
 
 // ---- train ----
@@ -169,7 +153,7 @@ static const char sample_help[] =
 /* Loads the model named by so->weights or the family's default. */
 static struct lm *load_model(vkg_ctx *ctx, const char *family, struct sample_opts *so, const char *verb) {
   char buf[4096];
-  if (!so->weights && !(so->weights = default_weights(family, buf, sizeof buf))) return NULL;
+  if (!so->weights && !(so->weights = cli_weights(family, NULL, buf, sizeof buf))) return NULL;
   struct lm *m;
   if (lm_load(ctx, so->weights, family, &m)) {
     cli_vkg_error(verb);
@@ -471,13 +455,13 @@ static vkg_status bench_decode(struct lm *m, int B, int positions, double *tok_s
   s = lm_decoder_start(d, &first, 1, 0, &sp);
   if (!s) s = lm_decoder_step(d); /* warm-up */
   if (!s) s = lm_decoder_start(d, &first, 1, 0, &sp);
-  double t0 = now_s();
+  double t0 = nn_now();
   int fed = 0;
   while (!s && d->pos < positions - 1) {
     s = lm_decoder_step(d);
     fed += d->unroll;
   }
-  double el = now_s() - t0;
+  double el = nn_now() - t0;
   *tok_s = (double)B * fed / (el > 0 ? el : 1e-9);
   lm_decoder_destroy(d);
   return s;

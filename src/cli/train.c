@@ -145,10 +145,30 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
 int cli_train_init_config(struct cli_train *t, void *cfg) {
   if (!t->init) return 1;
   if (t->o.resume) return !cli_error("--init and --resume exclude each other (a resumed run has its own weights)");
+  const struct nn_cfg *c = t->fam->cfg;
+  char *file = calloc(3, c->size), *def = file ? file + c->size : NULL, *one = file ? def + c->size : NULL;
+  if (!file) return !cli_error("out of host memory");
   vkg_st *st;
-  if (nn_weights_open(t->init, t->fam->name, t->fam->cfg, cfg, &st)) return !cli_vkg_error("train --init");
-  vkg_st_close(st);
-  return 1;
+  int ok = !nn_weights_open(t->init, t->fam->name, c, file, &st);
+  if (!ok) cli_vkg_error("train --init");
+  if (ok) vkg_st_close(st);
+  /* An architecture option given with --init (one that differs from the default) must be the file's. */
+  nn_cfg_defaults(c, def);
+  for (int i = 0; ok && i < c->n; i++) {
+    size_t off = c->fields[i].offset, sz = c->fields[i].size; /* every field states its size */
+    const char *v = (const char *)cfg + off;
+    if (!memcmp(v, def + off, sz) || !memcmp(v, file + off, sz)) continue;
+    memcpy(one, file, c->size);
+    memcpy(one + off, v, sz);
+    char diff[256];
+    nn_cfg_diff(c, file, one, diff, sizeof diff);
+    cli_error("--init: the weights '%s' have another architecture than the options ask for (%s)", t->init, diff);
+    fputs("hint: leave out the architecture options: they come from the --init weights\n", stderr);
+    ok = 0;
+  }
+  if (ok) memcpy(cfg, file, c->size);
+  free(file);
+  return ok;
 }
 
 int cli_train_run(struct cli_train *t, struct nn_model *m) {

@@ -396,7 +396,8 @@ vkg_status gan_create(vkg_ctx *ctx, const struct gan_opts *o, struct nn_model **
     gn->ybuf = malloc(sizeof *gn->ybuf * (size_t)o->batch);
     if (!gn->xbuf || !gn->ybuf) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
   }
-  if (!s) s = make_params(gn, ctx, 1, o->seed);
+  if (!s && o->expect) nn_params_expect(&m->params, o->expect, o->expect_path);
+  if (!s) s = make_params(gn, ctx, !o->expect, o->seed);
   if (s) {
     gan_destroy(m);
     return s;
@@ -546,3 +547,13 @@ void gan_slerp(const float *a, const float *b, int dim, float t, float *out) {
   for (int i = 0; i < dim; i++)
     out[i] = (float)(wa * a[i] + wb * b[i]);
 }
+
+static vkg_status ops_create(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts *o, struct nn_model **m) {
+  struct gan_opts go = gan_opts_default();
+  go.arch = *(const struct gan_arch *)cfg;
+  go.batch = o->batch, go.data_dir = o->data_dir, go.limit = o->limit, go.seed = o->seed;
+  go.synthetic = o->synthetic, go.expect = o->expect, go.expect_path = o->expect_path;
+  return gan_create(ctx, &go, m);
+}
+
+const struct nn_family_ops gan_ops = {ops_create, gan_destroy, NULL, NULL};

@@ -38,6 +38,8 @@ struct gan_opts {
   size_t limit;         /* > 0: only the first `limit` training images */
   uint64_t seed;        /* initialization */
   int synthetic;        /* > 0: this many random images (and labels) instead of a dataset (benchmarks) */
+  const vkg_st *expect; /* check the parameters against this file as they are made (nn_params_expect) */
+  const char *expect_path;
 };
 struct gan_opts gan_opts_default(void);
 
@@ -45,6 +47,8 @@ struct gan_opts gan_opts_default(void);
  * and padded to 64; gray is replicated for 3 channels), makes and initializes the parameters (DCGAN's
  * N(0, 0.02) weights, batchnorm scales N(1, 0.02), zero biases). */
 vkg_status gan_create(vkg_ctx *ctx, const struct gan_opts *o, struct nn_model **out);
+/* Its model hooks for the family table (create from a config and nn_create_opts, destroy). */
+extern const struct nn_family_ops gan_ops;
 /* A model from a weights file or training checkpoint of the 'gan' model (no data: sampling only). Errors
  * name the file: another model, a missing or bad config, missing tensors or shape mismatches. */
 vkg_status gan_load(vkg_ctx *ctx, const char *weights, struct nn_model **out);

@@ -232,6 +232,7 @@ vkg_status vae_create(vkg_ctx *ctx, const struct vae_opts *o, struct nn_model **
     v->xbuf = malloc(sizeof *v->xbuf * (size_t)o->batch * (size_t)pixels(&o->arch));
     if (!v->xbuf) s = vkg__fail(VKG_ERR_OOM, "out of host memory for a batch of %d images", o->batch);
   }
+  if (!s && o->expect) nn_params_expect(&m->params, o->expect, o->expect_path);
   if (!s) s = vae_params_create(&m->params, &o->arch, o->seed);
   if (s) {
     vae_destroy(m);
@@ -454,3 +455,13 @@ vkg_status vae_evaluate(const struct vae_config *c, const struct nn_params *p, c
   out->iw_nll = iw / n;
   return VKG_OK;
 }
+
+static vkg_status ops_create(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts *o, struct nn_model **m) {
+  struct vae_opts vo = vae_opts_default();
+  vo.arch = *(const struct vae_config *)cfg;
+  vo.batch = o->batch, vo.data_dir = o->data_dir, vo.limit = o->limit, vo.seed = o->seed;
+  vo.synthetic = o->synthetic, vo.expect = o->expect, vo.expect_path = o->expect_path;
+  return vae_create(ctx, &vo, m);
+}
+
+const struct nn_family_ops vae_ops = {ops_create, vae_destroy, NULL, NULL};

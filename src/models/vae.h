@@ -68,12 +68,16 @@ struct vae_opts {
   size_t limit;         /* > 0: use only the first `limit` training images */
   uint64_t seed;        /* initialization */
   int synthetic;        /* > 0: this many random images instead of a dataset (benchmarks) */
+  const vkg_st *expect; /* check the parameters against this file as they are made (nn_params_expect) */
+  const char *expect_path;
 };
 struct vae_opts vae_opts_default(void);
 /* Loads the data, makes and initializes the parameters. The loop's loss is the negative ELBO (nats per
  * image); after each epoch val_loss is the negative ELBO on (up to 1000) test images with fixed noise,
  * plus val_rec_bce and val_kl. */
 vkg_status vae_create(vkg_ctx *ctx, const struct vae_opts *o, struct nn_model **out);
+/* Its model hooks for the family table (create from a config and nn_create_opts, destroy). */
+extern const struct nn_family_ops vae_ops;
 void vae_destroy(struct nn_model *m);
 /* The model's test images (Fashion-MNIST's test split or the held-out tenth of a folder). */
 const struct vkg_images *vae_test_images(const struct nn_model *m);

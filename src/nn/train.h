@@ -34,6 +34,32 @@ struct nn_model {
   vkg_status (*evaluate)(struct nn_model *m, int *n, const char **names, double *values);
 };
 
+/* What a family's create hook gets besides its architecture. */
+struct nn_create_opts {
+  int batch;
+  size_t limit;         /* > 0: only the first `limit` training examples */
+  const char *data_dir; /* NULL: the family's default data */
+  uint64_t seed;        /* initialization */
+  int synthetic;        /* > 0: this many random examples instead of a dataset (benchmarks) */
+  /* Loading weights: a file the parameters are checked against as they are declared (nn_params_expect
+   * right after nn_params_init), and its path for messages; NULL for a new model. */
+  const vkg_st *expect;
+  const char *expect_path;
+};
+
+/* The model-level hooks of a family; src/cli/generic.c builds the commands train, sample, eval and
+ * bench on them (and on the family's config table). */
+struct nn_family_ops {
+  /* A new model of architecture cfg (the family's config struct, already checked), with its training
+   * and test data; its evaluate hook measures the test split and names its metrics. */
+  vkg_status (*create)(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts *o, struct nn_model **m);
+  void (*destroy)(struct nn_model *m);
+  /* Image families: the geometry of an image, and n images (n, c, h, w) in [0, 1] drawn from seed,
+   * image i depending only on (seed, i). */
+  void (*image_shape)(const struct nn_model *m, int *c, int *h, int *w);
+  vkg_status (*sample_images)(struct nn_model *m, int n, uint32_t seed, float *images);
+};
+
 struct nn_train_opts {
   int epochs;
   long steps; /* > 0: stop after this many steps instead of epochs */

@@ -1,0 +1,335 @@
+/* The generic commands of a family: 'vkgen train|sample|eval|bench FAMILY' built on the family's
+ * model hooks (struct nn_family_ops), its config table and the shared pieces (the training loop, the
+ * weights files, batched sampling with progress, PNG grids, FID). A family that registers hooks and no
+ * commands of its own gets all four. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "internal.h"
+#include "nn/data.h"
+#include "nn/fid.h"
+#include "nn/progress.h"
+#include "nn/step.h"
+#include "nn/weights.h"
+
+#define MAX_SAMPLES 100000
+#define CHUNK 256 /* images per sampling call */
+
+/* Loads a weights file of f: config from the file, the model made by create with each parameter checked
+ * against the file as it is declared, then the values. data_dir gives the model its test data. */
+static vkg_status load_model(vkg_ctx *ctx, const struct cli_family *f, const char *path, const char *data_dir,
+                             void *cfg, struct nn_model **m) {
+  *m = NULL;
+  vkg_st *st;
+  vkg_status s = nn_weights_open(path, f->name, f->cfg, cfg, &st);
+  if (s) return s;
+  struct nn_create_opts o = {.batch = f->batch, .data_dir = data_dir, .seed = 1, .expect = st, .expect_path = path};
+  s = f->ops->create(ctx, cfg, &o, m);
+  if (!s) s = nn_weights_load(&(*m)->params, st, path);
+  vkg_st_close(st);
+  if (s && *m) {
+    f->ops->destroy(*m);
+    *m = NULL;
+  }
+  return s;
+}
+
+/* n images of m from seed into images (n, c, h, w), in chunks, with progress when there are many. */
+static vkg_status sample_images(const struct cli_family *f, struct nn_model *m, long n, uint32_t seed, float *images,
+                                int quiet) {
+  int c, h, w;
+  f->ops->image_shape(m, &c, &h, &w);
+  size_t P = (size_t)c * h * w;
+  struct nn_progress pg;
+  nn_progress_start(&pg, "sample", 0, n, "images", quiet || n <= CHUNK);
+  vkg_status s = VKG_OK;
+  /* Chunk k draws from its own seed, so image i depends only on (seed, i) whatever the chunking. */
+  for (long i = 0; i < n && !s; i += CHUNK) {
+    int k = n - i < CHUNK ? (int)(n - i) : CHUNK;
+    s = f->ops->sample_images(m, k, (uint32_t)nn_mix(seed, (uint64_t)(i / CHUNK)), images + (size_t)i * P);
+    nn_progress_update(&pg, i + k, NULL);
+  }
+  if (!s) nn_progress_end(&pg, NULL);
+  nn_progress_break(&pg);
+  return s;
+}
+
+/* Writes n samples of m as a PNG grid (cols 0: square). */
+static vkg_status write_grid(const struct cli_family *f, struct nn_model *m, long n, uint32_t seed, int cols,
+                             const char *out, int quiet) {
+  int c, h, w;
+  f->ops->image_shape(m, &c, &h, &w);
+  float *images = malloc(sizeof *images * (size_t)n * c * h * w);
+  if (!images) return vkg__fail(VKG_ERR_OOM, "out of host memory for %ld images", n);
+  vkg_status s = sample_images(f, m, n, seed, images, quiet);
+  if (!s) s = vkg_png_grid(out, images, (int)n, c, h, w, cols ? cols : (int)ceil(sqrt((double)n)));
+  free(images);
+  return s;
+}
+
+// ---- train ----
+
+int family_train(const struct cli_family *f, int argc, char **argv) {
+  struct cli_train t;
+  cli_train_defaults(&t, f->name);
+  void *cfg = calloc(1, f->cfg->size);
+  if (!cfg) return cli_error("out of host memory");
+  nn_cfg_defaults(f->cfg, cfg);
+  int rc = 0;
+  for (int i = 1; i < argc && !rc;) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: vkgen train %s [options]\n\nTrains the %s. Writes checkpoint.safetensors (resumable), "
+             "metrics.jsonl,\nloss.png and %s.safetensors%s into --out.\n\narchitecture:\n",
+             f->name, f->summary, f->name, f->ops->sample_images ? ", and 64 samples in samples.png," : "");
+      nn_cfg_help(f->cfg, stdout);
+      puts("\ntraining:");
+      cli_train_help(stdout, &t);
+      free(cfg);
+      return 0;
+    }
+    int used = cli_arch_opt(f->cfg, cfg, argc, argv, i);
+    if (!used) used = cli_train_opt(&t, argc, argv, i);
+    if (used < 0) rc = 1;
+    if (used == 0)
+      rc = cli_error("train %s: unknown option '%s' (see 'vkgen train %s --help')", f->name, argv[i], f->name);
+    i += used;
+  }
+  if (!rc && !cli_train_init_config(&t, cfg)) rc = 1;
+  if (!rc && nn_cfg_check(f->cfg, cfg)) rc = cli_vkg_error("train");
+  vkg_ctx *ctx = rc ? NULL : cli_ctx(&t.c);
+  if (!rc && !ctx) rc = 1;
+  struct nn_model *m = NULL;
+  struct nn_create_opts o = {.batch = t.batch, .limit = t.limit, .data_dir = t.data_dir, .seed = t.o.seed};
+  if (!rc && f->ops->create(ctx, cfg, &o, &m)) rc = cli_vkg_error("train");
+  if (!rc) rc = cli_train_run(&t, m);
+  if (!rc && f->ops->sample_images) { /* a look at the result */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/samples.png", t.o.out_dir);
+    if (write_grid(f, m, 64, 1, 8, path, 1))
+      rc = cli_vkg_error("train: writing samples");
+    else if (!t.o.quiet)
+      fprintf(stderr, "wrote %s\n", path);
+  }
+  if (m) f->ops->destroy(m);
+  free(cfg);
+  return ctx ? cli_ctx_done(ctx, rc) : rc;
+}
+
+// ---- sample ----
+
+int family_sample(const struct cli_family *f, int argc, char **argv) {
+  struct cli_common c = {0};
+  const char *out = "samples.png", *weights = NULL;
+  long n = 64, seed = 1, cols = 0;
+  char cmd[64], usage[256];
+  snprintf(cmd, sizeof cmd, "sample %s", f->name);
+  snprintf(usage, sizeof usage,
+           "usage: vkgen sample %s [-n N] [-o FILE] [--seed S] [--cols N] [--weights FILE]\n\n"
+           "Draws N images from the %s into one PNG grid.\n",
+           f->name, f->name);
+  const struct cli_opt opts[] = {
+      {"-n", CLI_INT, &n, 1, MAX_SAMPLES, "samples"},
+      {"-o", CLI_STR, &out, 0, 0, "output PNG ('-': standard output)", " FILE"},
+      {"--seed", CLI_INT, &seed, 0, 4294967295.0, "noise seed"},
+      {"--cols", CLI_INT, &cols, 1, 1000, "grid columns (default: square)"},
+      {"--weights", CLI_STR, &weights, 0, 0, "weights (default: the shipped model)", " FILE"},
+      {0}};
+  int r = cli_parse(argc, argv, cmd, usage, opts, &c, NULL, NULL);
+  if (r) return r < 0;
+  if (!cli_out_dir_ok(out)) return 1;
+  char buf[4096];
+  if (!(weights = cli_weights(f->name, weights, buf, sizeof buf))) return 1;
+  void *cfg = calloc(1, f->cfg->size);
+  vkg_ctx *ctx = cfg ? cli_ctx(&c) : NULL;
+  if (!ctx) {
+    free(cfg);
+    return 1;
+  }
+  struct nn_model *m;
+  int rc = 0;
+  if (load_model(ctx, f, weights, NULL, cfg, &m) || write_grid(f, m, n, (uint32_t)seed, (int)cols, out, 0))
+    rc = cli_vkg_error(cmd);
+  else
+    fprintf(cli_msgs(out), "wrote %s: %ld samples, seed %ld\n", out, n, seed);
+  if (m) f->ops->destroy(m);
+  free(cfg);
+  return cli_ctx_done(ctx, rc);
+}
+
+// ---- eval ----
+
+/* FID of n samples of m against n test images, and the train-vs-test floor. */
+static vkg_status eval_fid(vkg_ctx *ctx, const struct cli_family *f, struct nn_model *m, const char *clf,
+                           const char *data_dir, long n, uint32_t seed, double *fid, double *floor, int *used) {
+  int c, h, w;
+  f->ops->image_shape(m, &c, &h, &w);
+  struct vkg_images train, test;
+  vkg_status s = nn_image_data_load(data_dir, h, c, 0, 0, &train, &test);
+  if (s) return s;
+  int k = (int)(n < test.n ? n : test.n);
+  k = k < train.n ? k : train.n;
+  float *gen = malloc(sizeof *gen * (size_t)k * c * h * w);
+  s = gen ? sample_images(f, m, k, seed, gen, 0) : vkg__fail(VKG_ERR_OOM, "out of host memory for %d images", k);
+  struct fid_images gs = {gen, k, c, h, w, NULL}, ts = {test.pixels, k, test.c, test.h, test.w, NULL},
+                    rs = {train.pixels, k, train.c, train.h, train.w, NULL};
+  if (!s) s = fid_eval(ctx, clf, &gs, &ts, &rs, fid, floor);
+  *used = k;
+  free(gen);
+  vkg_images_free(&train);
+  vkg_images_free(&test);
+  return s;
+}
+
+int family_eval(const struct cli_family *f, int argc, char **argv) {
+  struct cli_common c = {0};
+  const char *weights = NULL, *data = NULL, *clf = NULL;
+  long n = 1000, seed = 1;
+  int no_fid = 0;
+  char cmd[64], usage[320];
+  snprintf(cmd, sizeof cmd, "eval %s", f->name);
+  snprintf(usage, sizeof usage,
+           "usage: vkgen eval %s [--weights FILE] [--data DIR] [-n N] [--json]\n\n"
+           "Measures the %s on its test data (the family's metrics)%s. --json: one JSON object.\n",
+           f->name, f->name,
+           f->ops->sample_images ? ", and the FID of N samples against N test images with\n"
+                                   "the train-vs-test floor"
+                                 : "");
+  const struct cli_opt opts[] = {
+      {"--weights", CLI_STR, &weights, 0, 0, "weights (default: the shipped model)", " FILE"},
+      {"--data", CLI_STR, &data, 0, 0, "the test data (default: the family's)", " DIR"},
+      {"-n", CLI_INT, &n, 2, 100000, "images for FID"},
+      {"--seed", CLI_INT, &seed, 0, 4294967295.0, "sampling noise for FID"},
+      {"--classifier", CLI_STR, &clf, 0, 0, "FID features (default: the assets' classifier.safetensors)", " FILE"},
+      {"--no-fid", CLI_FLAG, &no_fid, 0, 0, "skip FID"},
+      {0}};
+  int r = cli_parse(argc, argv, cmd, usage, opts, &c, NULL, NULL);
+  if (r) return r < 0;
+  char buf[4096], cbuf[4096];
+  if (!(weights = cli_weights(f->name, weights, buf, sizeof buf))) return 1;
+  int want_fid = f->ops->sample_images && !no_fid;
+  if (want_fid && !clf && !(clf = cli_asset("classifier.safetensors", cbuf, sizeof cbuf) ? cbuf : NULL)) {
+    cli_error("%s: no classifier weights for FID (classifier.safetensors is not in the assets)", cmd);
+    fputs("hint: pass --classifier FILE (from 'vkgen train classifier'), or --no-fid\n", stderr);
+    return 1;
+  }
+  void *cfg = calloc(1, f->cfg->size);
+  vkg_ctx *ctx = cfg ? cli_ctx(&c) : NULL;
+  if (!ctx) {
+    free(cfg);
+    return 1;
+  }
+  struct nn_model *m = NULL;
+  const char *names[4];
+  double values[4], fid = NAN, floor = NAN;
+  int nm = 0, fid_n = 0;
+  vkg_status s = load_model(ctx, f, weights, data, cfg, &m);
+  if (!s && m->evaluate) s = m->evaluate(m, &nm, names, values);
+  for (int i = 0; !s && i < nm; i++)
+    if (!isfinite(values[i])) {
+      s = vkg__fail(VKG_ERR_NUMERIC, "the %s of '%s' is %s", names[i], weights, isnan(values[i]) ? "NaN" : "infinite");
+      vkg__hint("the weights are damaged or the model diverged");
+    }
+  if (!s && want_fid) s = eval_fid(ctx, f, m, clf, data, n, (uint32_t)seed, &fid, &floor, &fid_n);
+  int rc = s ? cli_vkg_error(cmd) : 0;
+  if (!rc && c.json) {
+    printf("{\"model\": \"%s\"", f->name);
+    for (int i = 0; i < nm; i++)
+      printf(", \"%s\": %.7g", names[i], values[i]);
+    if (want_fid) printf(", \"fid\": %.4f, \"fid_floor\": %.4f, \"fid_n\": %d", fid, floor, fid_n);
+    printf("}\n");
+  } else if (!rc) {
+    printf("%s (%s) on its test data:\n", f->name, weights);
+    for (int i = 0; i < nm; i++)
+      printf("  %-24s %12.5f\n", names[i], values[i]);
+    if (want_fid) {
+      printf("  %-24s %12.3f (%d samples vs %d test images)\n", "FID", fid, fid_n, fid_n);
+      printf("  %-24s %12.3f (%d training vs the same test images)\n", "FID floor", floor, fid_n);
+    }
+  }
+  if (m) f->ops->destroy(m);
+  free(cfg);
+  return cli_ctx_done(ctx, rc);
+}
+
+// ---- bench ----
+
+vkg_status family_bench_train(const struct cli_family *f, vkg_ctx *ctx, const void *cfg, int batch, int steps,
+                              double *steps_per_s) {
+  struct nn_model *m;
+  struct nn_create_opts o = {.batch = batch, .seed = 1, .synthetic = batch};
+  vkg_status s = f->ops->create(ctx, cfg, &o, &m);
+  if (s) return s;
+  s = cli_bench_train(m, steps, steps_per_s);
+  f->ops->destroy(m);
+  return s;
+}
+
+int family_bench(const struct cli_family *f, int argc, char **argv) {
+  struct cli_common c = {0};
+  long batch = f->batch, steps = 5;
+  char cmd[64], usage[320];
+  snprintf(cmd, sizeof cmd, "bench %s", f->name);
+  snprintf(usage, sizeof usage,
+           "usage: vkgen bench %s [--batch N] [--steps N] [--json] [architecture]\n\n"
+           "Times %straining (the training loop's step, on random data of the model's shape) as steps/s.\n",
+           f->name,
+           f->ops->sample_images ? "sampling at batch 1 and 64 as images/s (wall time, images on the host), and\n"
+                                 : "");
+  const struct cli_opt opts[] = {{"--batch", CLI_INT, &batch, 1, 65536, "training batch"},
+                                 {"--steps", CLI_INT, &steps, 1, 100000, "timed training steps, after a warm-up step"},
+                                 {0}};
+  void *cfg = calloc(1, f->cfg->size);
+  if (!cfg) return cli_error("out of host memory");
+  nn_cfg_defaults(f->cfg, cfg);
+  int r = cli_parse(argc, argv, cmd, usage, opts, &c, f->cfg, cfg);
+  if (r || nn_cfg_check(f->cfg, cfg)) {
+    free(cfg);
+    return r ? r < 0 : cli_vkg_error(cmd);
+  }
+  vkg_ctx *ctx = cli_ctx(&c);
+  if (!ctx) {
+    free(cfg);
+    return 1;
+  }
+  struct nn_model *m = NULL;
+  struct nn_create_opts o = {.batch = 1, .seed = 1, .synthetic = 1};
+  vkg_status s = f->ops->sample_images ? f->ops->create(ctx, cfg, &o, &m) : VKG_OK;
+  static const int batches[2] = {1, 64};
+  double ips[2] = {0}, sps = 0;
+  for (int k = 0; k < 2 && !s && f->ops->sample_images; k++) {
+    int ch, h, w;
+    f->ops->image_shape(m, &ch, &h, &w);
+    float *im = malloc(sizeof *im * (size_t)batches[k] * ch * h * w);
+    s = im ? f->ops->sample_images(m, batches[k], 1, im) : VKG_ERR_OOM; /* warm-up */
+    double t0 = nn_now();
+    for (int rep = 0; rep < 3 && !s; rep++)
+      s = f->ops->sample_images(m, batches[k], (uint32_t)rep + 2, im);
+    ips[k] = 3.0 * batches[k] / (nn_now() - t0);
+    free(im);
+  }
+  if (!s) s = family_bench_train(f, ctx, cfg, (int)batch, (int)steps, &sps);
+  int rc = s ? cli_vkg_error(cmd) : 0;
+  if (!rc) {
+    char config[512];
+    nn_cfg_json(f->cfg, cfg, config, sizeof config);
+    const char *dev = vkg_ctx_device(ctx)->name;
+    if (c.json) {
+      printf("{\"device\": \"%s\", \"model\": \"%s\", \"config\": %s", dev, f->name, config);
+      if (f->ops->sample_images)
+        printf(", \"sampling\": [{\"batch\": 1, \"images_per_s\": %.3f}, {\"batch\": 64, \"images_per_s\": %.3f}]",
+               ips[0], ips[1]);
+      printf(", \"training\": {\"batch\": %ld, \"steps_per_s\": %.4f}}\n", batch, sps);
+    } else {
+      printf("device: %s\n%s %s\n", dev, f->name, config);
+      for (int k = 0; k < 2 && f->ops->sample_images; k++)
+        printf("sampling  batch %-5d %10.1f images/s\n", batches[k], ips[k]);
+      printf("training  batch %-5ld %10.3f steps/s (%.1f examples/s)\n", batch, sps, sps * batch);
+    }
+  }
+  if (m) f->ops->destroy(m);
+  free(cfg);
+  return cli_ctx_done(ctx, rc);
+}
