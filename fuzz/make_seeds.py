@@ -132,3 +132,27 @@ cmds = [
 ]
 for i, c in enumerate(cmds):
     put("cli", f"cmd{i:02d}", "\0".join(c.split(" ")).encode())
+
+# ---- WAV files: the first byte picks the target rate (0: the file's own) ----
+
+def wav(tag, ch, rate, bits, frames, ext=False, extra=b""):
+    align = ch * bits // 8
+    data = bytes((i * 37 + 11) & 255 for i in range(frames * align))
+    if ext:
+        fmt = struct.pack("<HHIIHHHHIH14s", 0xFFFE, ch, rate, rate * align, align, bits, 22, bits, 0, tag,
+                          bytes([0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xaa, 0, 0x38, 0x9b, 0x71]))
+    else:
+        fmt = struct.pack("<HHIIHH", tag, ch, rate, rate * align, align, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra
+    body += b"data" + struct.pack("<I", len(data)) + data + b"\0" * (len(data) & 1)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+for rb, tag, ch, rate, bits, ext in [(0, 1, 1, 8000, 16, False), (1, 1, 2, 44100, 16, False), (2, 1, 1, 8000, 8, False),
+                                     (3, 1, 3, 16000, 24, True), (0, 1, 1, 22050, 32, False),
+                                     (1, 3, 1, 48000, 32, False), (2, 3, 2, 11025, 32, True)]:
+    put("wav", f"{'ext' if ext else 'tag'}{tag}-{ch}ch-{bits}bit-{rate}", bytes([rb]) + wav(tag, ch, rate, bits, 9, ext))
+put("wav", "list-odd", b"\1" + wav(1, 1, 8000, 8, 5, extra=b"LIST\x03\0\0\0abc\0"))
+speech = "/usr/share/asterisk/sounds/en_US_f_Allison/beep.wav"
+if os.path.exists(speech):
+    put("wav", "speech-beep", b"\0" + open(speech, "rb").read())

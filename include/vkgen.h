@@ -465,6 +465,61 @@ vkg_status vkg_image_folder_load(const char *dir, int size, int channels, struct
  * VKG_ERR_IO, anything else or an undecodable file VKG_ERR_FORMAT. Free with vkg_images_free. */
 vkg_status vkg_image_load(const char *path, struct vkg_images *out);
 
+/* ---- audio ---- */
+
+/* Mono audio at one sample rate, values in [-1, 1] (floats may exceed that slightly; see below). */
+struct vkg_audio {
+  int rate;       /* samples per second */
+  size_t n;       /* samples */
+  float *samples; /* (n) */
+};
+#define VKG_WAV_MAX_FILE (512u << 20) /* bytes: one WAV file */
+#define VKG_WAV_MIN_RATE 1000
+#define VKG_WAV_MAX_RATE 768000
+#define VKG_WAV_MAX_FLOAT 1000.0f /* float samples beyond +-1000 (full scale is 1) are refused as corrupt */
+/* One RIFF/WAVE file: PCM 8-bit (unsigned), 16, 24 or 32-bit (signed) integers, or 32-bit IEEE float
+ * (format tag 1, 3, or WAVE_FORMAT_EXTENSIBLE with one of those subformats); 1 to 64 channels, mixed
+ * down to mono by their mean; integers scaled by 2^-(bits-1) (8-bit: (x - 128) / 128). rate > 0
+ * resamples to that rate (VKG_WAV_MIN_RATE..VKG_WAV_MAX_RATE) with a Hann-windowed sinc low-pass at
+ * the lower of the two Nyquist frequencies, 16 zero crossings on each side, its taps normalized to sum
+ * to 1 (so a constant stays exact); rate 0 keeps the file's rate. Every chunk's size and offset is
+ * checked against the RIFF size and the file: a chunk past the end, a fmt chunk that is short or
+ * inconsistent (zero channels, a rate outside the limits, block align != channels * bits / 8), a data
+ * chunk whose size is not a whole number of frames, a missing or repeated fmt or data chunk, or a
+ * float sample that is not finite or beyond VKG_WAV_MAX_FLOAT is VKG_ERR_FORMAT naming the file and what is wrong; a
+ * missing file VKG_ERR_IO. Free with vkg_audio_free. */
+vkg_status vkg_wav_load(const char *path, int rate, struct vkg_audio *out);
+/* The same, from a file's bytes in memory (name is used in messages). */
+vkg_status vkg_wav_decode(const char *name, const uint8_t *data, size_t n, int rate, struct vkg_audio *out);
+void vkg_audio_free(struct vkg_audio *a);
+/* Writes n mono samples as a 16-bit PCM WAV file, round(clamp(x, -1, 1) * 32767), atomically (no
+ * partial file on any error); "-" writes to standard output. NaN or infinite samples: VKG_ERR_ARG. */
+vkg_status vkg_wav_write(const char *path, const float *x, size_t n, int rate);
+
+/* A folder of audio clips: every .wav file (case-insensitive) under dir, recursively (symbolic links to
+ * files are followed, to directories not; hidden names are skipped), in sorted path order, each
+ * resampled to `rate`. A clip's class is the name of the first-level folder holding it ("" for files
+ * directly in dir); classes are numbered in sorted name order. Strict like the image folders: one bad
+ * file stops the load naming it. */
+struct vkg_audio_folder {
+  int rate;
+  int n_clips, n_classes;
+  float *samples;     /* every clip, concatenated */
+  size_t *start;      /* (n_clips + 1): clip i is samples[start[i] .. start[i + 1]) */
+  int *label;         /* (n_clips) class of each clip */
+  char **class_names; /* (n_classes) */
+  char **paths;       /* (n_clips) relative to dir */
+};
+vkg_status vkg_audio_folder_load(const char *dir, int rate, struct vkg_audio_folder *out);
+void vkg_audio_folder_free(struct vkg_audio_folder *f);
+#define VKG_SPEECH_EN_DIR "/usr/share/asterisk/sounds/en_US_f_Allison"
+
+/* mu-law companding with mu = 255 to 256 classes: c = round((F(x) + 1) / 2 * 255) with
+ * F(x) = sign(x) ln(1 + mu |x|) / ln(1 + mu), x clamped to [-1, 1] (NaN gives the middle class); and
+ * back, x = sign(y) ((1 + mu)^|y| - 1) / mu with y = 2 c / 255 - 1. */
+void vkg_mulaw_encode(const float *x, size_t n, uint8_t *classes);
+void vkg_mulaw_decode(const uint8_t *classes, size_t n, float *x);
+
 /* A permutation of 0..n-1 determined by (seed, epoch) alone, the same on every machine. */
 void vkg_shuffle(uint32_t *perm, size_t n, uint64_t seed, uint64_t epoch);
 

@@ -347,6 +347,9 @@ void vkg__atomic_unlink_in_flight(void);
 char *vkg__output_target(const char *path);
 /* The whole file at once. */
 vkg_status vkg__write_file(const char *path, const void *data, size_t n);
+/* Reads a whole regular file of at most max bytes into *buf (malloc'd, one spare byte); a file that
+ * changes while being read is refused. Messages call it `what` ("image", "WAV"). */
+vkg_status vkg__read_file(const char *path, const char *what, size_t max, unsigned char **buf, size_t *n);
 
 /* One PNG or JPEG file held in memory (io/imagefile.c), recognized by its signature bytes (not its
  * name), its size checked from the header against these limits before decoding; on success *rgba

@@ -363,5 +363,45 @@ done
 row 1 hint - -- sample gpt --weights "$w/hf-layer1" -n 4
 row 1 hint - -- sample gpt --weights "$w/hf-inner" -n 4
 
+# ---- WAV files (the reader behind 'train wavenet --data' and 'sample wavenet --prime') ----
+# One malformed file per folder: the load stops at it with one error naming the file and the problem.
+$py - "$tmp" <<'PY' || { echo "FAIL cannot make the WAV files"; exit 1; }
+import os, struct, sys
+out = sys.argv[1]
+
+def wav(ch=1, rate=8000, bits=16, data=b"\x01\x00" * 8, tag=1, riff=None, fmt_size=16, data_size=None, data_id=b"data"):
+    align = ch * bits // 8
+    fmt = struct.pack("<HHIIHH", tag, ch, rate, (rate * align) & 0xFFFFFFFF, align, bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", fmt_size) + fmt
+    body += data_id + struct.pack("<I", len(data) if data_size is None else data_size) + data
+    return b"RIFF" + struct.pack("<I", len(body) if riff is None else riff) + body
+
+good = wav()
+cases = {
+    "truncated": good[:-5],                           # cut inside the data chunk, RIFF size unchanged
+    "past-end": wav(data_size=1 << 20),               # a chunk size past the end of the file
+    "zero-channels": wav(ch=0),
+    "absurd-rate": wav(rate=4000000000),
+    "odd-bytes": wav(data=b"\x01\x02\x03", data_size=3),
+    "no-data": wav(data_id=b"junk"),
+    "cut-header": b"RIFF" + struct.pack("<I", 31) + good[8:39],  # 3 bytes of the data chunk's header
+    "short-fmt": wav(fmt_size=12),
+    "not-wav": b"ID3\x03 this is an mp3 file",
+}
+for name, b in cases.items():
+    os.makedirs(os.path.join(out, "wav-" + name))
+    open(os.path.join(out, "wav-" + name, "clip.wav"), "wb").write(b)
+PY
+for k in truncated past-end zero-channels absurd-rate odd-bytes no-data cut-header short-fmt not-wav; do
+  row 1 - "$w/out/wn/wavenet.safetensors" -- train wavenet --data "$w/wav-$k" --steps 1 --out "$w/out/wn"
+done
+row 1 hint - -- train wavenet --data "$w/no-such-dir" --steps 1 --out "$w/out/wn"
+row 1 - - -- train wavenet --max-dilation 48
+row 1 - - -- train wavenet --window 0
+row 1 - - -- sample wavenet --seconds 0
+row 1 - - -- sample wavenet --temperature -1
+row 1 - - -- eval wavenet --weights "$w/garbage.safetensors"
+row 1 - - -- bench wavenet --stacks 0
+
 echo "$pass passed, $fail failed ($skipped skipped)"
 [ $fail = 0 ]

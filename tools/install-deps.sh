@@ -3,7 +3,7 @@
 set -e
 pkgs="cmake make gcc pkg-config libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
       glslc glslang-tools glslang-dev spirv-tools libstb-dev zlib1g-dev libcjson-dev python3
-      dataset-fashion-mnist fortunes"
+      dataset-fashion-mnist fortunes asterisk-core-sounds-en-wav"
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; else sudo=""; fi
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $pkgs >/dev/null

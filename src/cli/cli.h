@@ -150,4 +150,9 @@ int train_text_family(int argc, char **argv);
 int sample_text_family(int argc, char **argv);
 int eval_text_family(int argc, char **argv);
 int bench_text_family(int argc, char **argv);
+/* WaveNet on audio (cli/wavenet.c). */
+int train_wavenet(int argc, char **argv);
+int sample_wavenet(int argc, char **argv);
+int eval_wavenet(int argc, char **argv);
+int bench_wavenet(int argc, char **argv);
 #endif

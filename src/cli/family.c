@@ -12,6 +12,7 @@
 #include "models/lm.h"
 #include "models/models.h"
 #include "models/vae.h"
+#include "models/wavenet.h"
 
 /* Every family: registering one is one line here. */
 static const struct cli_family builtin[] = {
@@ -27,6 +28,8 @@ static const struct cli_family builtin[] = {
      train_text_family, sample_text_family, eval_text_family, bench_text_family},
     {"gru", "GRU language model on the fortunes", "text", "text on stdout", &lm_cfg_gru, 1, 16, 1e-3, 0.9, 1,
      train_text_family, sample_text_family, eval_text_family, bench_text_family},
+    {"wavenet", "WaveNet on speech (mu-law classes, dilated causal convolutions)", "audio", "a WAV file", &wavenet_cfg,
+     1, 8, 1e-3, 0.9, 1, train_wavenet, sample_wavenet, eval_wavenet, bench_wavenet},
     {0},
 };
 

@@ -214,3 +214,31 @@ vkg_status vkg__write_file(const char *path, const void *data, size_t n) {
   vkg__atomic_abort(&f);
   return s;
 }
+
+vkg_status vkg__read_file(const char *path, const char *what, size_t max, unsigned char **buf, size_t *n) {
+  *buf = NULL, *n = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return vkg__fail(VKG_ERR_IO, "cannot open %s '%s': %s", what, path, strerror(errno));
+  struct stat st;
+  vkg_status s = VKG_OK;
+  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+    s = vkg__fail(VKG_ERR_IO, "%s '%s' is not a regular file", what, path);
+  else if ((unsigned long long)st.st_size > max)
+    s = vkg__fail(VKG_ERR_FORMAT, "%s '%s' is %lld bytes, over the limit of %zu MiB for one %s", what, path,
+                  (long long)st.st_size, max >> 20, what);
+  unsigned char *p = s ? NULL : malloc((size_t)st.st_size + 1);
+  if (!s && !p) s = vkg__fail(VKG_ERR_OOM, "out of host memory reading %s '%s'", what, path);
+  size_t got = 0;
+  if (!s) {
+    got = fread(p, 1, (size_t)st.st_size + 1, f); /* one byte more: a file that grew is refused */
+    if (ferror(f) || got != (size_t)st.st_size)
+      s = vkg__fail(VKG_ERR_IO, "cannot read %s '%s'%s", what, path, ferror(f) ? "" : ": it changed while being read");
+  }
+  fclose(f);
+  if (s) {
+    free(p);
+    return s;
+  }
+  *buf = p, *n = got;
+  return VKG_OK;
+}

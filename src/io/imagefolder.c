@@ -178,41 +178,12 @@ static vkg_status list_images(const char *dir, char ***names, int *count) {
   return VKG_OK;
 }
 
-/* Reads a whole regular file of at most VKG_IMAGE_MAX_FILE bytes. */
-static vkg_status read_image_file(const char *path, unsigned char **buf, size_t *n) {
-  *buf = NULL, *n = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return vkg__fail(VKG_ERR_IO, "cannot open image '%s': %s", path, strerror(errno));
-  struct stat st;
-  vkg_status s = VKG_OK;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
-    s = vkg__fail(VKG_ERR_IO, "image '%s' is not a regular file", path);
-  else if ((unsigned long long)st.st_size > VKG_IMAGE_MAX_FILE)
-    s = vkg__fail(VKG_ERR_FORMAT, "image '%s' is %lld bytes, over the limit of %u MiB for one image", path,
-                  (long long)st.st_size, VKG_IMAGE_MAX_FILE >> 20);
-  unsigned char *p = s ? NULL : malloc((size_t)st.st_size + 1);
-  if (!s && !p) s = vkg__fail(VKG_ERR_OOM, "out of host memory reading image '%s'", path);
-  size_t got = 0;
-  if (!s) {
-    got = fread(p, 1, (size_t)st.st_size + 1, f); /* one byte more: a file that grew is refused */
-    if (ferror(f) || got != (size_t)st.st_size)
-      s = vkg__fail(VKG_ERR_IO, "cannot read image '%s'%s", path, ferror(f) ? "" : ": it changed while being read");
-  }
-  fclose(f);
-  if (s) {
-    free(p);
-    return s;
-  }
-  *buf = p, *n = got;
-  return VKG_OK;
-}
-
 /* Decodes one file into out (channels, size, size). */
 static vkg_status load_one(const char *path, int size, int channels, float *out) {
   unsigned char *buf, *px;
   size_t n;
   int w, h;
-  vkg_status s = read_image_file(path, &buf, &n);
+  vkg_status s = vkg__read_file(path, "image", VKG_IMAGE_MAX_FILE, &buf, &n);
   if (s) return s;
   s = vkg__image_decode(path, buf, n, &w, &h, NULL, &px); // (h, w, RGBA)
   free(buf);
@@ -286,7 +257,7 @@ vkg_status vkg_image_load(const char *path, struct vkg_images *out) {
   unsigned char *buf, *px;
   size_t n;
   int w, h, comp;
-  vkg_status s = read_image_file(path, &buf, &n);
+  vkg_status s = vkg__read_file(path, "image", VKG_IMAGE_MAX_FILE, &buf, &n);
   if (s) return s;
   s = vkg__image_decode(path, buf, n, &w, &h, &comp, &px); // (h, w, RGBA)
   free(buf);
