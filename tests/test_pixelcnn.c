@@ -276,12 +276,30 @@ static void check_sampler(vkg_ctx *ctx, const char *tag, struct pixelcnn_config 
 
 int main(void) {
   vkg_ctx *ctx = th_ctx();
-  struct pixelcnn_config grey = {.size = 6, .channels = 1, .layers = 3, .width = 8, .kernel = 3, .dilation_cycle = 2,
-                                 .out_width = 16, .classes = 0};
-  struct pixelcnn_config rgb = {.size = 5, .channels = 3, .layers = 3, .width = 12, .kernel = 3, .dilation_cycle = 2,
-                                .out_width = 24, .classes = 2};
-  struct pixelcnn_config wide = {.size = 7, .channels = 1, .layers = 2, .width = 6, .kernel = 5, .dilation_cycle = 1,
-                                 .out_width = 12, .classes = 0};
+  struct pixelcnn_config grey = {.size = 6,
+                                 .channels = 1,
+                                 .layers = 3,
+                                 .width = 8,
+                                 .kernel = 3,
+                                 .dilation_cycle = 2,
+                                 .out_width = 16,
+                                 .classes = 0};
+  struct pixelcnn_config rgb = {.size = 5,
+                                .channels = 3,
+                                .layers = 3,
+                                .width = 12,
+                                .kernel = 3,
+                                .dilation_cycle = 2,
+                                .out_width = 24,
+                                .classes = 2};
+  struct pixelcnn_config wide = {.size = 7,
+                                 .channels = 1,
+                                 .layers = 2,
+                                 .width = 6,
+                                 .kernel = 5,
+                                 .dilation_cycle = 1,
+                                 .out_width = 12,
+                                 .classes = 0};
   check_autoregressive(ctx, "grey, dilations 1 2 1", grey);
   check_autoregressive(ctx, "rgb, conditional", rgb);
   check_autoregressive(ctx, "grey, kernel 5", wide);

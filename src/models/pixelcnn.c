@@ -97,7 +97,7 @@ vkg_status pixelcnn_params_create(struct nn_params *p, const struct pixelcnn_con
     ADD(((struct spec){n[3], 1, {P2}, in * kh}));
     ADD(((struct spec){n[4], 4, {P2, P2, 1, 1}, P2})); // (2p, 2p, 1, 1)
     ADD(((struct spec){n[5], 1, {P2}, P2}));
-    if (l + 1 < c->layers) { /* the last layer's horizontal output is only its skip */
+    if (l + 1 < c->layers) {                          /* the last layer's horizontal output is only its skip */
       ADD(((struct spec){n[6], 4, {P, P, 1, 1}, P})); // (p, p, 1, 1)
       ADD(((struct spec){n[7], 1, {P}, P}));
     }
@@ -245,12 +245,12 @@ vkg_t pixelcnn_logits(vkg_graph *g, const struct pixelcnn_config *c, const struc
       if (c->classes) vc = vkg_binary(g, VKG_ADD, vc, class_bias(g, L->v_cond, labels));
       v = gate(g, vc, P); // (B, p, S, S)
     }
-    vkg_t hg = gate(g, ho, P);                           // (B, p, S, S)
+    vkg_t hg = gate(g, ho, P); // (B, p, S, S)
     if (l + 1 < c->layers) {
       vkg_t r = conv1x1(g, hg, L->res_w, L->res_b);  // (B, p, S, S)
       h = l == 0 ? r : vkg_binary(g, VKG_ADD, h, r); /* the first layer's input has C channels */
     }
-    vkg_t sk = conv1x1(g, hg, L->skip_w, L->skip_b);     // (B, p, S, S)
+    vkg_t sk = conv1x1(g, hg, L->skip_w, L->skip_b); // (B, p, S, S)
     skip = l == 0 ? sk : vkg_binary(g, VKG_ADD, skip, sk);
   }
   vkg_t o = vkg_unary(g, VKG_RELU, skip, 0, 0);
@@ -313,8 +313,8 @@ struct pixelcnn {
   struct pixelcnn_opts o;
   struct pixelcnn_consts k;
   struct pixelcnn_data train, test;
-  vkg_t x, y;              /* streamed levels and class labels of the training graph */
-  int32_t *xbuf, *ybuf;    /* (B, C, S, S), (B) */
+  vkg_t x, y;           /* streamed levels and class labels of the training graph */
+  int32_t *xbuf, *ybuf; /* (B, C, S, S), (B) */
 };
 
 struct pixelcnn_opts pixelcnn_opts_default(void) {
@@ -464,8 +464,7 @@ vkg_status pixelcnn_evaluate(const struct pixelcnn_config *c, const struct nn_pa
   if (d->c != c->channels || d->s != c->size)
     return vkg__fail(VKG_ERR_SHAPE, "the test images are %dx%d with %d channels, but the PixelCNN is for %dx%d with %d",
                      d->s, d->s, d->c, c->size, c->size, c->channels);
-  if (c->classes && !d->labels)
-    return vkg__fail(VKG_ERR_ARG, "a conditional PixelCNN needs labelled test images");
+  if (c->classes && !d->labels) return vkg__fail(VKG_ERR_ARG, "a conditional PixelCNN needs labelled test images");
   const int B = n < EVAL_CHUNK ? n : EVAL_CHUNK, P = subpixels(c);
   struct pixelcnn_consts k;
   vkg_status s = pixelcnn_consts_create(p->ctx, c, &k);
@@ -568,9 +567,9 @@ vkg_status pixelcnn_sampler_create(const struct pixelcnn_config *c, const struct
   int hwc[4] = {batch, S, S, C}, flat[4] = {batch, C, LEVELS, S * S}, row[2] = {batch, LEVELS}, one[2] = {batch, 1};
   for (int k = 0; k < unroll; k++)
     for (int ch = 0; ch < C; ch++) {
-      vkg_t x = vkg_permute(g, vkg_reshape(g, img, 4, hwc), nchw);                     // (B, C, S, S)
-      vkg_t lg = vkg_reshape(g, pixelcnn_logits(g, c, w, x, y), 4, flat);             // (B, C, 256, S*S)
-      lg = vkg_gather_at(g, vkg_slice(g, lg, 1, ch, ch + 1), 3, sm->pix_slot, k, 1); // (B, 1, 256, 1)
+      vkg_t x = vkg_permute(g, vkg_reshape(g, img, 4, hwc), nchw);                                  // (B, C, S, S)
+      vkg_t lg = vkg_reshape(g, pixelcnn_logits(g, c, w, x, y), 4, flat);                           // (B, C, 256, S*S)
+      lg = vkg_gather_at(g, vkg_slice(g, lg, 1, ch, ch + 1), 3, sm->pix_slot, k, 1);                // (B, 1, 256, 1)
       vkg_t v = vkg_sample_logits(g, vkg_reshape(g, lg, 2, row), sm->seed_slot, sm->temp_slot, -1); // (B)
       img = vkg_scatter_at(g, img, vkg_reshape(g, v, 2, one), 1, sm->sub_slot, k * C + ch, sm->lo_slot);
     }
@@ -584,8 +583,8 @@ vkg_status pixelcnn_sampler_create(const struct pixelcnn_config *c, const struct
   return VKG_OK;
 }
 
-vkg_status pixelcnn_sampler_run(struct pixelcnn_sampler *sm, const uint8_t *given, int keep_rows,
-                                const int32_t *labels, float temperature, uint32_t seed, float *images) {
+vkg_status pixelcnn_sampler_run(struct pixelcnn_sampler *sm, const uint8_t *given, int keep_rows, const int32_t *labels,
+                                float temperature, uint32_t seed, float *images) {
   const int B = sm->batch, S = sm->c.size, C = sm->c.channels, K = sm->unroll;
   const size_t P = (size_t)S * S * C;
   if (keep_rows < 0 || keep_rows > S || (keep_rows > 0 && !given) || !(temperature >= 0))

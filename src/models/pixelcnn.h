@@ -32,13 +32,13 @@
 #define PIXELCNN_MAX_LAYERS 64
 
 struct pixelcnn_config {
-  int size, channels;  /* images (C, S, S): S 28, 32 or 64 with --data (Fashion-MNIST: 28, 1 channel) */
-  int layers;          /* gated layers L */
-  int width;           /* p: a multiple of 3 for colour images */
-  int kernel;          /* k, odd */
-  int dilation_cycle;  /* layer l dilates by 2^(l mod n); 1: no dilation */
-  int out_width;       /* q: a multiple of 3 for colour images */
-  int classes;         /* 0, or the number of classes conditioned on */
+  int size, channels; /* images (C, S, S): S 28, 32 or 64 with --data (Fashion-MNIST: 28, 1 channel) */
+  int layers;         /* gated layers L */
+  int width;          /* p: a multiple of 3 for colour images */
+  int kernel;         /* k, odd */
+  int dilation_cycle; /* layer l dilates by 2^(l mod n); 1: no dilation */
+  int out_width;      /* q: a multiple of 3 for colour images */
+  int classes;        /* 0, or the number of classes conditioned on */
 };
 extern const struct nn_cfg pixelcnn_cfg;
 struct pixelcnn_config pixelcnn_config_default(void);
@@ -47,8 +47,9 @@ int pixelcnn_dilation(const struct pixelcnn_config *c, int l);
 
 /* Makes the parameters in p (initialized with nn_params_init), PyTorch's default init from seed:
  * uniform(+-1/sqrt(fan_in)) for every weight and bias, the class tables as a linear layer from a
- * one-hot vector (fan_in = classes). Names: layers.L.{v_conv,h_conv,v_to_h,h_res (not in the last layer),skip}.{weight,bias},
- * layers.L.{v_cond (not in the last layer),h_cond}.weight (conditional), out1.{weight,bias}, out2.{weight,bias}. */
+ * one-hot vector (fan_in = classes). Names: layers.L.{v_conv,h_conv,v_to_h,h_res (not in the last
+ * layer),skip}.{weight,bias}, layers.L.{v_cond (not in the last layer),h_cond}.weight (conditional),
+ * out1.{weight,bias}, out2.{weight,bias}. */
 vkg_status pixelcnn_params_create(struct nn_params *p, const struct pixelcnn_config *c, uint64_t seed);
 
 /* The constant tensors of a config: the masks and the input levels (v -> 2v/255 - 1). */
@@ -137,7 +138,8 @@ vkg_status pixelcnn_sampler_create(const struct pixelcnn_config *c, const struct
 void pixelcnn_sampler_destroy(struct pixelcnn_sampler *s);
 /* Fills a batch (images (B, C, S, S) in [0, 1]): sub-pixels before the first `keep_rows` rows come from
  * `given` (B, C, S, S) levels (may be NULL when keep_rows is 0), the rest are drawn with temperature t
- * (1 is the model's distribution; 0 takes the most probable level) from seed. labels (B) for a conditional model, else NULL. */
+ * (1 is the model's distribution; 0 takes the most probable level) from seed. labels (B) for a conditional model, else
+ * NULL. */
 vkg_status pixelcnn_sampler_run(struct pixelcnn_sampler *s, const uint8_t *given, int keep_rows, const int32_t *labels,
                                 float temperature, uint32_t seed, float *images);
 /* n images through samplers of at most 64 images; chunk k uses seed nn_mix(seed, k) (k > 0). labels
