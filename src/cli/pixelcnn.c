@@ -157,10 +157,11 @@ int sample_pixelcnn(int argc, char **argv) {
       {"-o", CLI_STR, &out, 0, 0, "output PNG (default samples.png, or completions.png)", " FILE"},
       {"--seed", CLI_INT, &seed, 0, 4294967295.0, "draws and the choice of test images (same seed, same PNG)"},
       {"--temperature", CLI_NUM, &temp, 0.01, 100, "divides the logits before each draw"},
-      {"--class", CLI_INT, &cls, -1, 999, "conditional models: the class of every image (-1: image i has class i mod "
-                                          "classes)"},
-      {"--weights", CLI_STR, &weights, 0, 0, "weights from 'vkgen train pixelcnn' (default assets/pixelcnn.safetensors)",
-       " FILE"},
+      {"--class", CLI_INT, &cls, -1, 999,
+       "conditional models: the class of every image (-1: image i has class i mod "
+       "classes)"},
+      {"--weights", CLI_STR, &weights, 0, 0,
+       "weights from 'vkgen train pixelcnn' (default assets/pixelcnn.safetensors)", " FILE"},
       {"--complete", CLI_FLAG, &completion, 0, 0, "fill the bottom half of test images given their top half"},
       {"--data", CLI_STR, &data_dir, 0, 0, "with --complete: Fashion-MNIST files, or the folder trained on", " DIR"},
       {0}};
@@ -229,11 +230,12 @@ int eval_pixelcnn(int argc, char **argv) {
   const char *weights = NULL, *data_dir = NULL, *clf = NULL;
   long n = 0, fid_n = 0, seed = 1;
   const struct cli_opt opts[] = {
-      {"--weights", CLI_STR, &weights, 0, 0, "weights from 'vkgen train pixelcnn' (default assets/pixelcnn.safetensors)",
-       " FILE"},
+      {"--weights", CLI_STR, &weights, 0, 0,
+       "weights from 'vkgen train pixelcnn' (default assets/pixelcnn.safetensors)", " FILE"},
       {"-n", CLI_INT, &n, 1, 100000000, "test images for the NLL (default: all of them)"},
-      {"--fid", CLI_INT, &fid_n, 0, 100000, "samples for FID against as many test images (0: no FID; sampling is a "
-                                            "full forward pass per sub-pixel)"},
+      {"--fid", CLI_INT, &fid_n, 0, 100000,
+       "samples for FID against as many test images (0: no FID; sampling is a "
+       "full forward pass per sub-pixel)"},
       {"--seed", CLI_INT, &seed, 0, 4294967295.0, "the draws of the FID samples"},
       {"--classifier", CLI_STR, &clf, 0, 0, "FID features (default assets/classifier.safetensors)", " FILE"},
       {"--data", CLI_STR, &data_dir, 0, 0, "Fashion-MNIST files, or the folder of images trained on", " DIR"},
