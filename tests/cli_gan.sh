@@ -89,7 +89,7 @@ run "$vkgen" sample gan --weights "$w" --bogus
 [ "$(rc)" = 1 ] && one_error "unknown option '--bogus'" && ok "unknown option" || bad "bogus: $(cat "$tmp/err")"
 VKGEN_ASSETS="$tmp/none" run "$vkgen" sample gan -o "$tmp/default.png"
 if ! [ -e "$(dirname "$vkgen")/assets/gan.safetensors" ] && ! [ -e "$(dirname "$0")/../assets/gan.safetensors" ]; then
-  [ "$(rc)" = 1 ] && one_error "no trained GAN weights" && grep -q "^hint: .*vkgen train gan" "$tmp/err" \
+  [ "$(rc)" = 1 ] && one_error "no default gan weights" && grep -q "^hint: .*vkgen train gan" "$tmp/err" \
     && [ ! -e "$tmp/default.png" ] && ok "no default weights: says how to get them" || bad "no default: $(cat "$tmp/err")"
 else
   [ "$(rc)" = 0 ] && is_png "$tmp/default.png" && ok "the shipped default weights sample with no --weights" \

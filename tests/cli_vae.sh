@@ -144,7 +144,7 @@ if [ -s "$tmp/clf/classifier.safetensors" ]; then
 fi
 if [ ! -e "$src/assets/vae.safetensors" ] && [ -z "$VKGEN_ASSETS" ]; then
   run "$vkgen" sample vae -o "$tmp/bad.png"
-  [ "$(rc)" = 1 ] && one_error "no default VAE weights" && grep -q '^hint: .*vkgen train vae' "$tmp/err" \
+  [ "$(rc)" = 1 ] && one_error "no default vae weights" && grep -q '^hint: .*vkgen train vae' "$tmp/err" \
     && ok "no default weights: error and hint to train" || bad "no default weights: $(cat "$tmp/err")"
 fi
 run "$vkgen" sample vae --weights "$W" --reconstruct --interpolate -o "$tmp/bad.png"

@@ -96,12 +96,21 @@ void cli_train_help(FILE *f, const struct cli_train *defaults);
 int cli_train_init_config(struct cli_train *t, void *cfg);
 /* Completes the optimizer and schedule for m and runs nn_train; returns the exit code. */
 int cli_train_run(struct cli_train *t, struct nn_model *m);
+/* Training steps per second of m's step (nn_step_bench) with its family's default optimizer, learning
+ * rate, beta1 and clipping, as 'vkgen train' runs it: for every 'vkgen bench FAMILY'. */
+vkg_status cli_bench_train(struct nn_model *m, int steps, double *steps_per_s);
 
 /* ---- shared helpers ---- */
 /* Finds a default asset: $VKGEN_ASSETS/file, the installed share/vkgen/assets/file relative to the
  * executable or to the library, the source tree's assets/file, or assets/file next to (or one level
  * above) the executable. Returns 1 and the path in out if found. (vkg_asset_path in vkgen.h.) */
 int cli_asset(const char *file, char *out, size_t n);
+/* The weights a command uses: `given` (a file, or the bare name of a shipped model: emoji-gan ->
+ * assets/emoji-gan.safetensors), else the family's default asset <family>.safetensors; NULL after an
+ * error saying how to get weights. The path is in buf or is `given`. */
+const char *cli_weights(const char *family, const char *given, char *buf, size_t n);
+/* 1 if the directory part of an output path exists; else one error line with a hint, and 0. */
+int cli_out_dir_ok(const char *path);
 /* Parses a number strictly within [lo, hi]; prints an error naming opt and returns 0 if bad. */
 int cli_float(const char *opt, const char *s, double lo, double hi, double *out);
 

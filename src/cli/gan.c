@@ -9,55 +9,17 @@
 #include <time.h>
 
 #include "cli.h"
+#include "internal.h"
 #include "nn/progress.h"
 #include "models/gan.h"
 #include "models/models.h"
+#include "nn/data.h"
 #include "nn/fid.h"
 
 #define DEFAULT_EPOCHS 1
 #define MAX_SAMPLES 100000
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 // ---- options shared by the subcommands ----
-
-/* The weights to use: --weights, else the default asset; prints an error if there is none. */
-static const char *weights_path(const char *given, char *buf, size_t n) {
-  if (given) {
-    /* A bare name that is not a file here names a shipped model: emoji-gan -> assets/emoji-gan.safetensors. */
-    if (access(given, F_OK) != 0 && !strchr(given, '/')) {
-      char file[256];
-      snprintf(file, sizeof file, "%s.safetensors", given);
-      if (cli_asset(given, buf, n) || cli_asset(file, buf, n)) return buf;
-    }
-    return given;
-  }
-  if (cli_asset("gan.safetensors", buf, n)) return buf;
-  cli_error("no trained GAN weights found (gan.safetensors is not in the assets)");
-  fputs("hint: train one with 'vkgen train gan' and pass --weights runs/gan/gan.safetensors\n", stderr);
-  return NULL;
-}
-
-/* 1 if the directory part of path exists (so the file can be created there); else prints an error. */
-static int output_dir_ok(const char *path) {
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (!slash) return 1;
-  if (slash == dir)
-    slash[1] = 0;
-  else
-    *slash = 0;
-  struct stat st;
-  if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
-  cli_error("cannot write '%s': the directory '%s' does not exist", path, dir);
-  fprintf(stderr, "hint: create it first (mkdir -p '%s') or choose another -o\n", dir);
-  return 0;
-}
 
 /* Labels for n samples: `cls` for all, or (cls < 0) cycling through the classes. NULL if unconditional. */
 static int32_t *make_labels(const struct gan_arch *a, int n, int cls, int per_row) {
@@ -177,9 +139,9 @@ int sample_gan(int argc, char **argv) {
   if (interpolate && steps < 2) return cli_error("--cols: an interpolation row needs at least 2 images");
   if (interpolate && n * steps > MAX_SAMPLES)
     return cli_error("--interpolate: %ld rows of %ld images is more than %d images", n, steps, MAX_SAMPLES);
-  if (!output_dir_ok(out)) return 1;
+  if (!cli_out_dir_ok(out)) return 1;
   char buf[4096];
-  if (!(weights = weights_path(weights, buf, sizeof buf))) return 1;
+  if (!(weights = cli_weights("gan", weights, buf, sizeof buf))) return 1;
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
   struct nn_model *m;
@@ -222,28 +184,6 @@ int sample_gan(int argc, char **argv) {
 
 // ---- vkgen eval gan ----
 
-/* Failures found here rather than reported by the library (whose last error would be stale). */
-#define OWN_OOM ((vkg_status)1000)
-#define OWN_NAN ((vkg_status)1001)
-
-/* Features of n images (n, 1, 28, 28) through the loaded classifier, then their mean and covariance;
- * logits (n, 10) too when asked. */
-static vkg_status feature_stats(struct nn_model *cm, const float *gray, int n, double **mean, double **cov,
-                                float *logits) {
-  int dim = classifier_feature_dim(cm);
-  float *f = malloc(sizeof *f * (size_t)n * dim);
-  *mean = malloc(sizeof **mean * (size_t)dim);
-  *cov = malloc(sizeof **cov * (size_t)dim * dim);
-  if (!f || !*mean || !*cov) {
-    free(f);
-    return OWN_OOM;
-  }
-  vkg_status s = classifier_features(cm, gray, n, f, logits);
-  if (!s) s = fid_stats(f, n, dim, *mean, *cov);
-  free(f);
-  return s;
-}
-
 /* The fraction of rows of logits (n, 10) whose largest value is at labels[i]. */
 static double accuracy(const float *logits, const int32_t *labels, const uint8_t *labels8, int n) {
   long hits = 0;
@@ -266,7 +206,8 @@ int eval_gan(int argc, char **argv) {
       {"--classifier", CLI_STR, &clf, 0, 0, "classifier weights (default: the assets' classifier.safetensors)",
        " FILE"},
       {"--seed", CLI_INT, &seed, 0, 4294967295.0, "latent noise seed"},
-      {"--data", CLI_STR, &data, 0, 0, "reference Fashion-MNIST directory (default: the Debian package's)", " DIR"},
+      {"--data", CLI_STR, &data, 0, 0,
+       "reference images: Fashion-MNIST (default: the Debian package's) or the folder trained on", " DIR"},
       {0}};
   int r = cli_parse(argc, argv, "eval gan",
                     "usage: vkgen eval gan [--weights FILE] [-n N] [--classifier FILE] [--seed S] [--json]\n\n"
@@ -278,7 +219,7 @@ int eval_gan(int argc, char **argv) {
                     opts, &c, NULL, NULL);
   if (r) return r < 0;
   char wbuf[4096], cbuf[4096];
-  if (!(weights = weights_path(weights, wbuf, sizeof wbuf))) return 1;
+  if (!(weights = cli_weights("gan", weights, wbuf, sizeof wbuf))) return 1;
   if (!clf && !(clf = cli_asset("classifier.safetensors", cbuf, sizeof cbuf) ? cbuf : NULL)) {
     cli_error("no classifier weights for FID (classifier.safetensors is not in the assets)");
     fputs(
@@ -290,76 +231,61 @@ int eval_gan(int argc, char **argv) {
   if (!ctx) return 1;
   struct nn_model *m = NULL, *cm = NULL;
   struct vkg_images test = {0}, train = {0};
-  float *z = NULL, *images = NULL, *gray = NULL, *logits = NULL;
+  float *z = NULL, *images = NULL, *logits = NULL;
   int32_t *y = NULL;
-  double *mu[3] = {0}, *cov[3] = {0}, acc = -1, cond_acc = -1;
-  int dim = 0;
-  const char *doing = "eval gan";
+  double acc = -1, cond_acc = -1, fid = 0, floor = 0;
   vkg_status s = gan_load(ctx, weights, &m);
   /* Check the classifier before generating anything. */
   if (!s) s = classifier_load(ctx, clf, &cm);
-  if (!s) s = vkg_fashion_mnist_load(data, "test", &test);
-  if (!s) s = vkg_fashion_mnist_load(data, "train", &train);
+  if (cm) classifier_destroy(cm);
+  if (!s) s = nn_image_data_load(data, gan_arch_of(m)->size, gan_arch_of(m)->channels, 0, 0, &train, &test);
   const struct gan_arch *a = s ? NULL : gan_arch_of(m);
-  int nref = n < 10000 ? (int)n : 10000;
+  int nref = n < test.n ? (int)n : test.n, ntr = n < train.n ? (int)n : train.n;
   if (!s) {
     size_t img = (size_t)a->channels * a->size * a->size;
     z = malloc(sizeof *z * (size_t)n * a->z);
     images = malloc(sizeof *images * (size_t)n * img);
+    logits = malloc(sizeof *logits * 2 * (size_t)n * 10);
     y = make_labels(a, (int)n, -1, 0);
-    s = nn_prior(m->params.ctx, (int)n, a->z, (uint32_t)seed, z);
+    s = z && images && logits ? nn_prior(m->params.ctx, (int)n, a->z, (uint32_t)seed, z)
+                              : vkg__fail(VKG_ERR_OOM, "out of host memory for %ld images", n);
     s = s ? s : cli_generate_with_progress(m, z, y, n, a->z, img, images);
   }
-  /* Stats: 0 the generated images, 1 the test set's first nref, 2 the training set's first n. The
-   * classifier sees 28x28 gray images: generated ones of another geometry are converted as FID does. */
+  /* FID of the generated images against the test set's first nref, and the floor: the training set's
+   * first n against the same test images; also the classifier's accuracy on both. */
   if (!s) {
-    gray = malloc(sizeof *gray * (size_t)n * 784);
-    logits = malloc(sizeof *logits * (size_t)n * 10);
-    s = gray && logits ? fid_to_gray28(images, (int)n, a->channels, a->size, a->size, gray) : OWN_OOM;
+    struct fid_images gen = {images, (int)n, a->channels, a->size, a->size, logits},
+                      ref = {test.pixels, nref, test.c, test.h, test.w, logits + (size_t)n * 10},
+                      tr = {train.pixels, ntr, train.c, train.h, train.w, NULL};
+    s = fid_eval(ctx, clf, &gen, &ref, &tr, &fid, &floor);
   }
-  if (!s) s = feature_stats(cm, gray, (int)n, &mu[0], &cov[0], logits);
   if (!s && a->classes) cond_acc = accuracy(logits, y, NULL, (int)n);
-  if (!s) s = feature_stats(cm, test.pixels, nref, &mu[1], &cov[1], logits);
-  if (!s) acc = accuracy(logits, NULL, test.labels, nref);
-  if (!s) s = feature_stats(cm, train.pixels, (int)n, &mu[2], &cov[2], NULL);
-  dim = cm ? classifier_feature_dim(cm) : 0;
-  double fid = 0, floor = 0;
-  if (!s) {
-    fid = fid_distance(mu[0], cov[0], mu[1], cov[1], dim);
-    floor = fid_distance(mu[2], cov[2], mu[1], cov[1], dim);
-    if (fid != fid || floor != floor) s = OWN_NAN;
-  }
-  int rc = s == OWN_OOM   ? cli_error("eval gan: out of host memory for the features of %ld images", n)
-           : s == OWN_NAN ? cli_error("eval gan: the FID's eigen-decomposition did not converge")
-           : s            ? cli_vkg_error(doing)
-                          : 0;
+  if (!s && test.labels) acc = accuracy(logits + (size_t)n * 10, NULL, test.labels, nref);
+  int rc = s ? cli_vkg_error("eval gan") : 0;
   if (!rc) {
     if (c.json) {
-      printf("{\"fid\": %.4f, \"fid_floor\": %.4f, \"n\": %ld, \"n_test\": %d, \"classifier_accuracy\": %.4f", fid,
-             floor, n, nref, acc);
+      printf("{\"fid\": %.4f, \"fid_floor\": %.4f, \"n\": %ld, \"n_test\": %d", fid, floor, n, nref);
+      if (acc >= 0) printf(", \"classifier_accuracy\": %.4f", acc);
       if (cond_acc >= 0) printf(", \"class_accuracy\": %.4f", cond_acc);
       printf("}\n");
     } else {
-      printf("FID (%ld samples vs %d Fashion-MNIST test images): %.3f\n", n, nref, fid);
-      printf("FID floor (%ld training images vs the same test images): %.3f\n", n, floor);
-      printf("classifier accuracy on those test images: %.2f%%\n", 100 * acc);
+      printf("FID (%ld samples vs %d test images): %.3f\n", n, nref, fid);
+      printf("FID floor (%d training images vs the same test images): %.3f\n", ntr, floor);
+      if (acc >= 0) printf("classifier accuracy on those test images: %.2f%%\n", 100 * acc);
       if (cond_acc >= 0) printf("samples classified as the class they were drawn for: %.2f%%\n", 100 * cond_acc);
     }
   }
-  for (int k = 0; k < 3; k++)
-    free(mu[k]), free(cov[k]);
-  free(z), free(images), free(y), free(gray), free(logits);
+  free(z), free(images), free(y), free(logits);
   vkg_images_free(&test);
   vkg_images_free(&train);
-  if (cm) classifier_destroy(cm);
   gan_destroy(m);
   return cli_ctx_done(ctx, rc);
 }
 
 // ---- vkgen bench gan ----
 
-/* Training steps per second of the model's two phases, built as the training loop builds them (forward,
- * loss, backward, Adam), replayed with two runs in flight, on random images of the model's shape. */
+/* Training steps per second of the model's two phases as the training loop runs them, on random images
+ * of the model's shape. */
 static vkg_status bench_train(vkg_ctx *ctx, const struct gan_arch *a, int batch, int steps, double *steps_per_s) {
   struct gan_opts o = gan_opts_default();
   o.arch = *a;
@@ -368,54 +294,7 @@ static vkg_status bench_train(vkg_ctx *ctx, const struct gan_arch *a, int batch,
   struct nn_model *m;
   vkg_status s = gan_create(ctx, &o, &m);
   if (s) return s;
-  vkg_graph *g[2] = {0};
-  vkg_optim *opt[2] = {0};
-  int slot[2][3];
-  struct vkg_optim_desc od = vkg_optim_desc_default(VKG_ADAM);
-  od.beta1 = 0.5f;
-  vkg_t *ids = malloc(sizeof *ids * (size_t)m->params.n), *tids = malloc(sizeof *tids * (size_t)m->params.n);
-  for (int p = 0; p < 2 && !s; p++) {
-    int group = m->phases[p].group, nt, k = 0;
-    vkg_tensor **tr = nn_trainable(&m->params, group, &nt);
-    s = vkg_optim_create(ctx, &od, nt, tr, &opt[p]);
-    free(tr);
-    if (!s) s = vkg_graph_create(ctx, &g[p]);
-    if (s) break;
-    slot[p][0] = vkg_scalar(g[p], "lr"), slot[p][1] = vkg_scalar(g[p], "step"), slot[p][2] = vkg_scalar(g[p], "seed");
-    nn_bind_all(g[p], &m->params, group, ids);
-    vkg_backward(g[p], m->build_loss(m, g[p], ids, p));
-    for (int i = 0; i < m->params.n; i++)
-      if (m->params.trainable[i] && m->params.group[i] == group) tids[k++] = ids[i];
-    vkg_optim_apply(g[p], opt[p], tids);
-    s = vkg_graph_compile(g[p]);
-  }
-  uint32_t *idx = malloc(sizeof *idx * (size_t)batch);
-  for (int i = 0; i < batch; i++)
-    idx[i] = (uint32_t)i;
-  double t0 = 0;
-  for (int k = 0; k <= steps && !s; k++) {
-    if (k == 1) { /* step 0 warms up */
-      for (int p = 0; p < 2 && !s; p++)
-        s = vkg_graph_wait(g[p]);
-      t0 = now_s();
-    }
-    for (int p = 0; p < 2 && !s; p++) {
-      s = m->write_batch(m, g[p], p, idx);
-      vkg_graph_set_f32(g[p], slot[p][0], 2e-4f);
-      vkg_graph_set_u32(g[p], slot[p][1], (uint32_t)k + 1);
-      vkg_graph_set_u32(g[p], slot[p][2], (uint32_t)k * 2 + (uint32_t)p);
-      if (!s) s = vkg_graph_run_async(g[p]);
-    }
-  }
-  for (int p = 0; p < 2 && !s; p++)
-    s = vkg_graph_wait(g[p]);
-  if (!s) *steps_per_s = steps / (now_s() - t0);
-  for (int p = 0; p < 2; p++) {
-    if (g[p]) vkg_graph_wait(g[p]);
-    vkg_graph_destroy(g[p]);
-    vkg_optim_destroy(opt[p]);
-  }
-  free(ids), free(tids), free(idx);
+  s = cli_bench_train(m, steps, steps_per_s);
   gan_destroy(m);
   return s;
 }
@@ -477,13 +356,13 @@ int bench_gan(int argc, char **argv) {
     s = gan_sampler_create(m, B, &sp);
     if (!s) s = nn_prior(m->params.ctx, B, gan_arch_of(m)->z, 1, z);
     if (!s) s = gan_sampler_run(sp, z, y, B, images, NULL); /* warm-up */
-    double best = INFINITY, t0 = now_s();
+    double best = INFINITY, t0 = nn_now();
     for (int r = 0; r < reps && !s; r++) {
       double ms;
       s = gan_sampler_run(sp, z, y, B, images, &ms);
       if (ms < best) best = ms;
     }
-    double wall = (now_s() - t0) / reps;
+    double wall = (nn_now() - t0) / reps;
     if (!s && c.json)
       printf("%s\n  {\"batch\": %d, \"ms\": %.3f, \"images_per_s\": %.1f, \"wall_images_per_s\": %.1f}", k ? "," : "",
              B, best, B / (best * 1e-3), B / wall);

@@ -9,13 +9,8 @@
 #include <time.h>
 
 #include "cli.h"
+#include "nn/progress.h"
 #include "models/lm.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 // ---- architecture options ----
 
@@ -33,17 +28,6 @@ static int family_ok(const char *family, const char *verb) {
   if (lm_family_find(family)) return 1;
   cli_vkg_error(verb);
   return 0;
-}
-
-/* The default weights of a family, or an error saying how to get some. */
-static const char *default_weights(const char *family, char *buf, size_t n) {
-  char file[64];
-  snprintf(file, sizeof file, "%s.safetensors", family);
-  if (cli_asset(file, buf, n)) return buf;
-  cli_error("no default %s weights: assets/%s is absent", family, file);
-  fprintf(stderr, "hint: train a model with 'vkgen train %s' and pass --weights runs/%s/%s%s\n", family, family, file,
-          strcmp(family, "gpt") ? "" : ", or pass a Hugging Face GPT-2 directory");
-  return NULL;
 }
 
 // ---- train ----
@@ -169,7 +153,7 @@ static const char sample_help[] =
 /* Loads the model named by so->weights or the family's default. */
 static struct lm *load_model(vkg_ctx *ctx, const char *family, struct sample_opts *so, const char *verb) {
   char buf[4096];
-  if (!so->weights && !(so->weights = default_weights(family, buf, sizeof buf))) return NULL;
+  if (!so->weights && !(so->weights = cli_weights(family, NULL, buf, sizeof buf))) return NULL;
   struct lm *m;
   if (lm_load(ctx, so->weights, family, &m)) {
     cli_vkg_error(verb);
@@ -471,60 +455,27 @@ static vkg_status bench_decode(struct lm *m, int B, int positions, double *tok_s
   s = lm_decoder_start(d, &first, 1, 0, &sp);
   if (!s) s = lm_decoder_step(d); /* warm-up */
   if (!s) s = lm_decoder_start(d, &first, 1, 0, &sp);
-  double t0 = now_s();
+  double t0 = nn_now();
   int fed = 0;
   while (!s && d->pos < positions - 1) {
     s = lm_decoder_step(d);
     fed += d->unroll;
   }
-  double el = now_s() - t0;
+  double el = nn_now() - t0;
   *tok_s = (double)B * fed / (el > 0 ? el : 1e-9);
   lm_decoder_destroy(d);
   return s;
 }
 
-/* Training tokens/s: forward, backward and Adam on random token windows of the model's context. */
-static vkg_status bench_train(vkg_ctx *ctx, struct lm *m, int B, int steps, double *tok_s) {
-  const int T = m->cfg.context;
-  int ntrain;
-  vkg_tensor **tr = nn_trainable(&m->params, 0, &ntrain);
-  struct vkg_optim_desc od = vkg_optim_desc_default(VKG_ADAM);
-  vkg_optim *opt;
-  vkg_status s = vkg_optim_create(ctx, &od, ntrain, tr, &opt);
-  free(tr);
-  if (s) return s;
-  vkg_graph *g;
-  if ((s = vkg_graph_create(ctx, &g))) {
-    vkg_optim_destroy(opt);
-    return s;
-  }
-  int lr = vkg_scalar(g, "lr"), step = vkg_scalar(g, "step");
-  vkg_t *p = malloc(sizeof *p * (size_t)(m->params.n + 1));
-  nn_bind_all(g, &m->params, 0, p);
-  int shape[2] = {B, T};
-  vkg_t x = vkg_input_streamed(g, "ids", VKG_I32, 2, shape), y = vkg_input_streamed(g, "labels", VKG_I32, 2, shape);
-  vkg_t loss = vkg_cross_entropy_loss(g, m->fam->forward(m, g, p, x), y, -1);
-  vkg_backward(g, loss);
-  vkg_optim_apply(g, opt, p);
-  free(p);
-  s = vkg_graph_compile(g);
-  int32_t *ids = malloc(sizeof *ids * (size_t)B * T);
-  for (int i = 0; i < B * T; i++)
-    ids[i] = (int32_t)(nn_mix(7, (uint64_t)i) % (uint64_t)m->cfg.vocab);
-  double t0 = 0;
-  for (int k = 0; k <= steps && !s; k++) { /* step 0 is the warm-up */
-    if (k == 1) t0 = now_s();
-    vkg_graph_set_f32(g, lr, 1e-4f);
-    vkg_graph_set_u32(g, step, (uint32_t)k + 1);
-    s = vkg_graph_write_i32(g, x, ids, (size_t)B * T);
-    if (!s) s = vkg_graph_write_i32(g, y, ids, (size_t)B * T);
-    if (!s) s = vkg_graph_run(g);
-  }
-  double el = now_s() - t0;
-  *tok_s = (double)B * T * steps / (el > 0 ? el : 1e-9);
-  free(ids);
-  vkg_graph_destroy(g);
-  vkg_optim_destroy(opt);
+/* Training tokens/s: the training loop's step on windows of random tokens of the model's context. */
+static vkg_status bench_train(struct lm *m, int B, int steps, double *tok_s) {
+  struct lm_train_opts o = {.batch = B, .synthetic = B};
+  struct nn_model *nm;
+  vkg_status s = lm_model_create(m, &o, &nm);
+  double sps = 0;
+  if (!s) s = cli_bench_train(nm, steps, &sps);
+  *tok_s = sps * B * m->cfg.context;
+  lm_model_destroy(nm);
   return s;
 }
 
@@ -593,7 +544,7 @@ static int bench_text(int argc, char **argv) {
   double dec1 = 0, dec16 = 0, train = 0;
   s = bench_decode(m, 1, positions, &dec1);
   if (!s) s = bench_decode(m, 16, positions, &dec16);
-  if (!s) s = bench_train(ctx, m, (int)batch, (int)steps, &train);
+  if (!s) s = bench_train(m, (int)batch, (int)steps, &train);
   int rc = 0;
   if (s)
     rc = cli_vkg_error("bench");

@@ -201,3 +201,35 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *usage, const s
   }
   return 0;
 }
+
+const char *cli_weights(const char *family, const char *given, char *buf, size_t n) {
+  if (given) {
+    /* A bare name that is not a file here names a shipped model: emoji-gan -> assets/emoji-gan.safetensors. */
+    if (access(given, F_OK) != 0 && !strchr(given, '/')) {
+      char file[256];
+      snprintf(file, sizeof file, "%s.safetensors", given);
+      if (cli_asset(given, buf, n) || cli_asset(file, buf, n)) return buf;
+    }
+    return given;
+  }
+  char file[64];
+  snprintf(file, sizeof file, "%s.safetensors", family);
+  if (cli_asset(file, buf, n)) return buf;
+  cli_error("no default %s weights: assets/%s is absent", family, file);
+  fprintf(stderr, "hint: train a model with 'vkgen train %s' and pass --weights runs/%s/%s%s\n", family, family, file,
+          strcmp(family, "gpt") ? "" : ", or pass a Hugging Face GPT-2 directory");
+  return NULL;
+}
+
+int cli_out_dir_ok(const char *path) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash || slash == dir) return 1; /* "file" or "/file" */
+  *slash = 0;
+  struct stat st;
+  if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
+  cli_error("cannot write '%s': the directory '%s' does not exist", path, dir);
+  fprintf(stderr, "hint: create it first (mkdir -p '%s') or choose another -o\n", dir);
+  return 0;
+}

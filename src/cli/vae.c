@@ -8,7 +8,9 @@
 #include <time.h>
 
 #include "cli.h"
+#include "nn/progress.h"
 #include "models/vae.h"
+#include "nn/data.h"
 #include "nn/fid.h"
 
 // ---- shared options ----
@@ -26,40 +28,18 @@ static int arch_opt(struct vae_config *c, int *set, int argc, char **argv, int i
 
 /* Image folders default to 32x32 RGB; Fashion-MNIST is 28x28 grey. */
 static void arch_for_data(struct vae_config *c, int set, const char *data_dir) {
-  int fashion = vae_data_is_fashion(data_dir);
+  int fashion = nn_data_is_fashion(data_dir);
   if (!(set & SET_SIZE)) c->size = fashion ? 28 : 32;
   if (!(set & SET_CHANNELS)) c->channels = fashion ? 1 : 3;
-}
-
-/* The directory of path exists (so a PNG can be written there): else one error line and 0. */
-static int out_dir_ok(const char *path) {
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (!slash) return 1;
-  if (slash == dir) return 1; /* "/file" */
-  *slash = 0;
-  struct stat sb;
-  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-    cli_error("cannot write '%s': directory '%s' does not exist", path, dir);
-    fprintf(stderr, "hint: create it first, or choose another -o\n");
-    return 0;
-  }
-  return 1;
 }
 
 /* Loads weights (default: the vae.safetensors asset); prints the error and returns 0 on failure. */
 static int load_weights(vkg_ctx *ctx, const char *weights, const char *doing, struct vae_config *c,
                         struct nn_params *p) {
   char path[4096];
-  if (!weights) {
-    if (!cli_asset("vae.safetensors", path, sizeof path)) {
-      nn_params_init(p, ctx);
-      cli_error("%s: no default VAE weights (assets/vae.safetensors was not found)", doing);
-      fprintf(stderr, "hint: train one with 'vkgen train vae' and pass --weights runs/vae/vae.safetensors\n");
-      return 0;
-    }
-    weights = path;
+  if (!(weights = cli_weights("vae", weights, path, sizeof path))) {
+    nn_params_init(p, ctx);
+    return 0;
   }
   if (vae_load(ctx, weights, c, p)) {
     cli_vkg_error(doing);
@@ -71,23 +51,17 @@ static int load_weights(vkg_ctx *ctx, const char *weights, const char *doing, st
 /* Test images for a config: the Fashion-MNIST test split, or the held-out tenth of --data. */
 static int load_test(const char *data_dir, const struct vae_config *c, const char *doing, struct vkg_images *test,
                      struct vkg_images *train) {
-  if (vae_data_is_fashion(data_dir) && (c->size != 28 || c->channels != 1)) {
+  if (nn_data_is_fashion(data_dir) && (c->size != 28 || c->channels != 1)) {
     cli_error("%s: these weights are for %dx%d images with %d channel%s, not Fashion-MNIST", doing, c->size, c->size,
               c->channels, c->channels == 1 ? "" : "s");
     fprintf(stderr, "hint: pass --data DIR with the folder of images the model was trained on\n");
     return 0;
   }
-  if (vae_data_load(data_dir, c, train, test)) {
+  if (vae_data_load(data_dir, c, 0, train, test)) {
     cli_vkg_error(doing);
     return 0;
   }
   return 1;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 // ---- pictures ----
@@ -267,7 +241,7 @@ int sample_vae(int argc, char **argv) {
   if (reconstruct && interpolate) return cli_error("sample vae: choose one of --reconstruct and --interpolate");
   if (prior && !interpolate) return cli_error("sample vae: --prior goes with --interpolate");
   if (!out) out = reconstruct ? "reconstructions.png" : interpolate ? "interpolations.png" : "samples.png";
-  if (!out_dir_ok(out)) return 1;
+  if (!cli_out_dir_ok(out)) return 1;
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
   struct vae_config cfg;
@@ -298,23 +272,6 @@ done:
 }
 
 // ---- vkgen eval vae ----
-
-/* FID of `a` against `b` from their classifier features' statistics. */
-struct fid_set {
-  double *mean, *cov;
-};
-
-static vkg_status fid_set_make(vkg_ctx *ctx, const char *clf, const float *im, int n, const struct vae_config *c,
-                               struct fid_set *f, int *dim) {
-  float *feat;
-  vkg_status s = fid_features(ctx, clf, im, n, c->channels, c->size, c->size, &feat, dim);
-  if (s) return s;
-  f->mean = malloc(sizeof *f->mean * (size_t)*dim);
-  f->cov = malloc(sizeof *f->cov * (size_t)*dim * *dim);
-  s = fid_stats(feat, n, *dim, f->mean, f->cov);
-  free(feat);
-  return s;
-}
 
 int eval_vae(int argc, char **argv) {
   struct cli_common c = {0};
@@ -351,8 +308,7 @@ int eval_vae(int argc, char **argv) {
   struct nn_params p;
   struct vkg_images test = {0}, train = {0};
   float *gen = NULL;
-  struct fid_set fs = {0}, ft = {0}, fr = {0};
-  int rc = 1, dim = 0;
+  int rc = 1;
   char cpath[4096];
   if (!load_weights(ctx, weights, "eval vae", &cfg, &p)) goto done;
   int want_fid = !no_fid;
@@ -368,12 +324,12 @@ int eval_vae(int argc, char **argv) {
     n = test.n;
   }
   struct vae_eval e;
-  double t0 = now_s();
+  double t0 = nn_now();
   if (vae_evaluate(&cfg, &p, &test, (int)n, (int)samples, (uint32_t)seed, &e)) {
     rc = cli_vkg_error("eval vae");
     goto done;
   }
-  double t_eval = now_s() - t0, fid = NAN, floor_fid = NAN;
+  double t_eval = nn_now() - t0, fid = NAN, floor_fid = NAN;
   int fid_n = (int)n < train.n ? (int)n : train.n;
   if (want_fid && fid_n < 2) {
     fprintf(stderr, "note: FID needs at least 2 images; skipped\n");
@@ -382,16 +338,16 @@ int eval_vae(int argc, char **argv) {
   if (want_fid) {
     size_t P = (size_t)cfg.channels * cfg.size * cfg.size;
     gen = malloc(sizeof *gen * (size_t)fid_n * P);
-    vkg_status s = vae_sample(&cfg, &p, fid_n, (uint32_t)seed, gen);
-    if (!s) s = fid_set_make(ctx, clf, gen, fid_n, &cfg, &fs, &dim);
-    if (!s) s = fid_set_make(ctx, clf, test.pixels, fid_n, &cfg, &ft, &dim);
-    if (!s) s = fid_set_make(ctx, clf, train.pixels, fid_n, &cfg, &fr, &dim);
+    vkg_status s = gen ? vae_sample(&cfg, &p, fid_n, (uint32_t)seed, gen) : VKG_ERR_OOM;
+    struct fid_images gs = {gen, fid_n, cfg.channels, cfg.size, cfg.size, NULL},
+                      ts = {test.pixels, fid_n, test.c, test.h, test.w, NULL},
+                      rs = {train.pixels, fid_n, train.c, train.h, train.w, NULL};
+    if (!s) s = fid_eval(ctx, clf, &gs, &ts, &rs, &fid, &floor_fid);
     if (s) {
-      rc = cli_vkg_error("eval vae: FID");
+      rc = s == VKG_ERR_OOM && !gen ? cli_error("eval vae: out of host memory for %d images", fid_n)
+                                    : cli_vkg_error("eval vae: FID");
       goto done;
     }
-    fid = fid_distance(fs.mean, fs.cov, ft.mean, ft.cov, dim);
-    floor_fid = fid_distance(fr.mean, fr.cov, ft.mean, ft.cov, dim);
   }
   if (c.json) {
     printf("{\"model\": \"vae\", \"n\": %d, \"samples\": %d, \"rec_bce_nats\": %.6f, \"mse_per_pixel\": %.8f, "
@@ -424,7 +380,6 @@ int eval_vae(int argc, char **argv) {
   rc = 0;
 done:
   free(gen);
-  free(fs.mean), free(fs.cov), free(ft.mean), free(ft.cov), free(fr.mean), free(fr.cov);
   vkg_images_free(&test);
   vkg_images_free(&train);
   nn_params_free(&p);
@@ -453,11 +408,11 @@ static vkg_status bench_sampling(const struct vae_config *c, const struct nn_par
   s = vkg_graph_compile(g);
   double t[16];
   for (int r = -1; !s && r < reps; r++) {
-    double t0 = now_s();
+    double t0 = nn_now();
     s = vkg_graph_set_u32(g, slot, (uint32_t)(r + 1));
     if (!s) s = vkg_graph_run(g);
     if (!s) s = vkg_graph_read(g, img, buf, (size_t)B * P); /* the images reach the host, as in sampling */
-    if (r >= 0) t[r] = (now_s() - t0) * 1e3;
+    if (r >= 0) t[r] = (nn_now() - t0) * 1e3;
   }
   if (!s) {
     qsort(t, (size_t)reps, sizeof t[0], cmp_double);
@@ -468,52 +423,17 @@ static vkg_status bench_sampling(const struct vae_config *c, const struct nn_par
   return s;
 }
 
-/* Training steps per second: the loop's step (forward, backward, Adam) replayed `steps` times with two
- * runs in flight, on random images, after a warm-up step. */
-static vkg_status bench_training(const struct vae_config *c, struct nn_params *p, int B, int steps, double *sps) {
-  int ntrain;
-  vkg_tensor **tr = nn_trainable(p, 0, &ntrain);
-  struct vkg_optim_desc od = vkg_optim_desc_default(VKG_ADAM);
-  vkg_optim *opt;
-  vkg_status s = vkg_optim_create(p->ctx, &od, ntrain, tr, &opt);
-  free(tr);
+/* Training steps per second of the loop's step on random images. */
+static vkg_status bench_training(vkg_ctx *ctx, const struct vae_config *c, int B, int steps, double *sps) {
+  struct vae_opts o = vae_opts_default();
+  o.arch = *c;
+  o.batch = B;
+  o.synthetic = B;
+  struct nn_model *m;
+  vkg_status s = vae_create(ctx, &o, &m);
   if (s) return s;
-  vkg_graph *g;
-  if ((s = vkg_graph_create(p->ctx, &g))) {
-    vkg_optim_destroy(opt);
-    return s;
-  }
-  int lr = vkg_scalar(g, "lr"), step = vkg_scalar(g, "step"), seed = vkg_scalar(g, "seed");
-  vkg_t ids[VAE_NPARAM];
-  nn_bind_all(g, p, 0, ids);
-  int xs[4] = {B, c->channels, c->size, c->size}, es[2] = {B, c->z};
-  vkg_t x = vkg_input_streamed(g, "images", VKG_F32, 4, xs);
-  vkg_t loss = vae_neg_elbo(g, c, ids, x, vkg_random_normal(g, 2, es, seed, 0, 1), NULL, NULL);
-  vkg_backward(g, loss);
-  vkg_optim_apply(g, opt, ids);
-  vkg_output(g, loss);
-  s = vkg_graph_compile(g);
-  size_t P = (size_t)c->channels * c->size * c->size;
-  float *xb = malloc(sizeof *xb * (size_t)B * P);
-  for (size_t i = 0; i < (size_t)B * P; i++)
-    xb[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
-  double t0 = 0;
-  for (int k = 0; !s && k <= steps; k++) {
-    if (k == 1) {
-      s = vkg_graph_wait(g); /* the warm-up step is not timed */
-      t0 = now_s();
-    }
-    if (!s) s = vkg_graph_write(g, x, xb, (size_t)B * P);
-    if (!s) s = vkg_graph_set_f32(g, lr, 1e-4f);
-    if (!s) s = vkg_graph_set_u32(g, step, (uint32_t)k + 1);
-    if (!s) s = vkg_graph_set_u32(g, seed, (uint32_t)k);
-    if (!s) s = vkg_graph_run_async(g);
-  }
-  if (!s) s = vkg_graph_wait(g);
-  if (!s) *sps = steps / (now_s() - t0);
-  free(xb);
-  vkg_graph_destroy(g);
-  vkg_optim_destroy(opt);
+  s = cli_bench_train(m, steps, sps);
+  vae_destroy(m);
   return s;
 }
 
@@ -562,7 +482,7 @@ int bench_vae(int argc, char **argv) {
       printf("%-10s %8d %12.3f %9.1f img\n", "sampling", batches[k], ms[k], batches[k] / (ms[k] * 1e-3));
     fflush(stdout);
   }
-  if (!s) s = bench_training(&cfg, &p, (int)batch, (int)steps, &sps);
+  if (!s) s = bench_training(ctx, &cfg, (int)batch, (int)steps, &sps);
   if (!s && !c.json)
     printf("%-10s %8ld %12.3f %9.2f steps (%.1f img)\n", "training", batch, 1e3 / sps, sps, sps * batch);
   if (!s && c.json) {

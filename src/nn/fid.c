@@ -227,14 +227,16 @@ vkg_status fid_to_gray28(const float *images, int n, int c, int h, int w, float 
   return s;
 }
 
-/* Features (n, D) of images with a loaded classifier; *out is malloc'd. */
-static vkg_status features_with(struct nn_model *m, const float *images, int n, int c, int h, int w, float **out) {
+/* Features (n, D) of images with a loaded classifier, and their logits (n, 10) if logits is not NULL;
+ * *out is malloc'd. */
+static vkg_status features_with(struct nn_model *m, const float *images, int n, int c, int h, int w, float **out,
+                                float *logits) {
   *out = NULL;
   int D = classifier_feature_dim(m);
   float *x = malloc(sizeof *x * (size_t)n * 784), *f = malloc(sizeof *f * (size_t)n * D);
   vkg_status s = x && f ? VKG_OK : vkg__fail(VKG_ERR_OOM, "out of host memory for the features of %d images", n);
   if (!s) s = fid_to_gray28(images, n, c, h, w, x);
-  if (!s) s = classifier_features(m, x, n, f, NULL);
+  if (!s) s = classifier_features(m, x, n, f, logits);
   free(x);
   if (s)
     free(f);
@@ -253,36 +255,52 @@ vkg_status fid_features(vkg_ctx *ctx, const char *weights, const float *images, 
   vkg_status s = classifier_load(ctx, weights, &m);
   if (s) return s;
   *dim = classifier_feature_dim(m);
-  s = features_with(m, images, n, c, h, w, features);
+  s = features_with(m, images, n, c, h, w, features, NULL);
   classifier_destroy(m);
+  return s;
+}
+
+/* The mean and covariance of one set's features (mu: D, cov: D x D). */
+static vkg_status set_stats(struct nn_model *m, const struct fid_images *im, double *mu, double *cov) {
+  if (im->n < 2) return vkg__fail(VKG_ERR_ARG, "FID needs at least 2 images in each set (got %d)", im->n);
+  if ((im->c != 1 && im->c != 3) || im->h < 1 || im->w < 1)
+    return vkg__fail(VKG_ERR_ARG, "FID images must have 1 or 3 channels (got %d channels of %dx%d)", im->c, im->h,
+                     im->w);
+  float *f;
+  vkg_status s = features_with(m, im->pixels, im->n, im->c, im->h, im->w, &f, im->logits);
+  if (!s) s = fid_stats(f, im->n, classifier_feature_dim(m), mu, cov);
+  if (!s) free(f);
+  return s;
+}
+
+vkg_status fid_eval(vkg_ctx *ctx, const char *weights, const struct fid_images *gen, const struct fid_images *test,
+                    const struct fid_images *train, double *fid, double *floor) {
+  *fid = NAN;
+  if (floor) *floor = NAN;
+  struct nn_model *m;
+  vkg_status s = classifier_load(ctx, weights, &m);
+  if (s) return s;
+  size_t D = (size_t)classifier_feature_dim(m);
+  double *mu = malloc(sizeof *mu * 3 * D), *cov = malloc(sizeof *cov * 3 * D * D);
+  if (!mu || !cov) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+  /* 0 the generated images, 1 the test images, 2 the training images (the floor). */
+  const struct fid_images *sets[3] = {gen, test, train && floor ? train : NULL};
+  for (int k = 0; k < 3 && !s; k++)
+    if (sets[k]) s = set_stats(m, sets[k], mu + k * D, cov + k * D * D);
+  for (int k = 0; k < 3 && !s; k += 2) {
+    if (!sets[k]) continue;
+    double d = fid_distance(mu + k * D, cov + k * D * D, mu + D, cov + D * D, (int)D);
+    if (d != d) s = vkg__fail(VKG_ERR_NUMERIC, "FID: the eigen-decomposition of a covariance did not converge");
+    *(k ? floor : fid) = d;
+  }
+  classifier_destroy(m);
+  free(mu);
+  free(cov);
   return s;
 }
 
 vkg_status fid_of_images(vkg_ctx *ctx, const char *weights, const float *images_a, int n_a, const float *images_b,
                          int n_b, int c, int h, int w, double *fid) {
-  if (n_a < 2 || n_b < 2)
-    return vkg__fail(VKG_ERR_ARG, "FID needs at least 2 images in each set (got %d and %d)", n_a, n_b);
-  if ((c != 1 && c != 3) || h < 1 || w < 1)
-    return vkg__fail(VKG_ERR_ARG, "FID images must have 1 or 3 channels (got %d channels of %dx%d)", c, h, w);
-  struct nn_model *m;
-  vkg_status s = classifier_load(ctx, weights, &m);
-  if (s) return s;
-  int D = classifier_feature_dim(m);
-  float *fa = NULL, *fb = NULL;
-  double *mu = malloc(sizeof *mu * 2 * (size_t)D), *cov = malloc(sizeof *cov * 2 * (size_t)D * D);
-  if (!mu || !cov) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
-  if (!s) s = features_with(m, images_a, n_a, c, h, w, &fa);
-  if (!s) s = features_with(m, images_b, n_b, c, h, w, &fb);
-  if (!s) s = fid_stats(fa, n_a, D, mu, cov);
-  if (!s) s = fid_stats(fb, n_b, D, mu + D, cov + (size_t)D * D);
-  if (!s) {
-    *fid = fid_distance(mu, cov, mu + D, cov + (size_t)D * D, D);
-    if (*fid != *fid) s = vkg__fail(VKG_ERR_NUMERIC, "FID: the eigen-decomposition of a covariance did not converge");
-  }
-  classifier_destroy(m);
-  free(fa);
-  free(fb);
-  free(mu);
-  free(cov);
-  return s;
+  struct fid_images a = {images_a, n_a, c, h, w, NULL}, b = {images_b, n_b, c, h, w, NULL};
+  return fid_eval(ctx, weights, &a, &b, NULL, fid, NULL);
 }

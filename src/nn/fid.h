@@ -38,6 +38,19 @@ vkg_status fid_stats(const float *features, int n, int dim, double *mean, double
  * Never negative (tiny negative results of rounding are returned as 0); NaN if a covariance holds NaN. */
 double fid_distance(const double *mu1, const double *cov1, const double *mu2, const double *cov2, int dim);
 
+/* A set of images for FID: n images (n, c, h, w) in [0, 1] (any geometry: converted as fid_to_gray28
+ * says); logits, if not NULL, receives the classifier's (n, 10) logits of the set. */
+struct fid_images {
+  const float *pixels;
+  int n, c, h, w;
+  float *logits;
+};
+/* Every image family's FID: generated images `gen` against `test`, and (train and floor not NULL) the
+ * floor a perfect generator would reach, `train` against the same `test`. One classifier, loaded once
+ * from classifier_weights, gives the features of all sets; each set needs at least 2 images. */
+vkg_status fid_eval(vkg_ctx *ctx, const char *classifier_weights, const struct fid_images *gen,
+                    const struct fid_images *test, const struct fid_images *train, double *fid, double *floor);
+
 /* FID between two image sets of the same geometry (n, c, h, w): features of both with one loaded
  * classifier, then fid_stats and fid_distance. Each set needs at least 2 images. */
 vkg_status fid_of_images(vkg_ctx *ctx, const char *classifier_weights, const float *images_a, int n_a,
