@@ -3,61 +3,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "cli.h"
 #include "models/pixelcnn.h"
-#include "models/vae.h"
+#include "nn/data.h"
 #include "nn/fid.h"
-
-static double seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "nn/progress.h"
 
 /* The weights (default: the shipped assets/pixelcnn.safetensors); 0 after printing the error. */
 static int load(vkg_ctx *ctx, const char *weights, const char *cmd, struct pixelcnn_config *c, struct nn_params *p) {
   char path[4096];
   nn_params_init(p, ctx);
-  if (!weights && !cli_asset("pixelcnn.safetensors", path, sizeof path)) {
-    cli_error("%s: no default PixelCNN weights (assets/pixelcnn.safetensors was not found)", cmd);
-    fputs("hint: train one with 'vkgen train pixelcnn' and pass --weights runs/pixelcnn/pixelcnn.safetensors\n",
-          stderr);
-    return 0;
-  }
-  if (pixelcnn_load(ctx, weights ? weights : path, c, p)) return !cli_vkg_error(cmd);
+  if (!(weights = cli_weights("pixelcnn", weights, path, sizeof path))) return 0;
+  if (pixelcnn_load(ctx, weights, c, p)) return !cli_vkg_error(cmd);
   return 1;
 }
 
-/* The test images of the model's data: Fashion-MNIST's test split, or the held-out tenth of --data. */
-static int load_test(const char *dir, const struct pixelcnn_config *c, const char *cmd, struct pixelcnn_data *test) {
-  if (vae_data_is_fashion(dir) && (c->size != 28 || c->channels != 1)) {
+/* The test images of the model's data (Fashion-MNIST's test split, or the held-out tenth of --data) and,
+ * if train is not NULL, the training images. */
+static int load_test(const char *dir, const struct pixelcnn_config *c, const char *cmd, struct pixelcnn_data *test,
+                     struct pixelcnn_data *train) {
+  if (nn_data_is_fashion(dir) && (c->size != 28 || c->channels != 1)) {
     cli_error("%s: the model is for %dx%d images with %d channels, not Fashion-MNIST", cmd, c->size, c->size,
               c->channels);
     fputs("hint: pass --data DIR with the folder of images the model was trained on\n", stderr);
     return 0;
   }
-  if (pixelcnn_data_load(dir, c, NULL, test)) return !cli_vkg_error(cmd);
+  if (pixelcnn_data_load(dir, c, 0, train, test)) return !cli_vkg_error(cmd);
   if (c->classes && !test->labels) {
     pixelcnn_data_free(test);
+    if (train) pixelcnn_data_free(train);
     return !cli_error("%s: the model is conditional, and the images of '%s' have no class labels", cmd, dir);
   }
   return 1;
-}
-
-/* -o must name a file in an existing directory; checked before minutes of sampling. */
-static int out_writable(const char *out) {
-  const char *slash = strrchr(out, '/');
-  if (!slash || slash == out) return 1;
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%.*s", (int)(slash - out), out);
-  struct stat sb;
-  if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) return 1;
-  cli_error("cannot write '%s': the directory '%s' does not exist", out, dir);
-  fputs("hint: create the directory first, or choose another -o\n", stderr);
-  return 0;
 }
 
 // ---- vkgen train pixelcnn ----
@@ -88,7 +66,7 @@ int train_pixelcnn(int argc, char **argv) {
     if (used == 0) return cli_error("train pixelcnn: unknown option '%s' (see 'vkgen train pixelcnn --help')", argv[i]);
     i += used;
   }
-  int fashion = vae_data_is_fashion(t.data_dir);
+  int fashion = nn_data_is_fashion(t.data_dir);
   if (!sized) arch.size = fashion ? 28 : 32;
   if (!coloured) arch.channels = fashion ? 1 : 3;
   if (!cli_train_init_config(&t, &arch)) return 1;
@@ -175,7 +153,7 @@ int sample_pixelcnn(int argc, char **argv) {
   if (r) return r < 0;
   if (!out) out = completion ? "completions.png" : "samples.png";
   if (data_dir && !completion) return cli_error("sample pixelcnn: --data goes with --complete");
-  if (!out_writable(out)) return 1;
+  if (!cli_out_dir_ok(out)) return 1;
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
   struct pixelcnn_config cfg;
@@ -190,10 +168,10 @@ int sample_pixelcnn(int argc, char **argv) {
                      : cli_error("sample pixelcnn: --class needs a conditional model, and this one is not");
     goto done;
   }
-  double t0 = seconds();
+  double t0 = nn_now();
   vkg_status s;
   if (completion) {
-    if (!load_test(data_dir, &cfg, "sample pixelcnn", &test)) goto done;
+    if (!load_test(data_dir, &cfg, "sample pixelcnn", &test, NULL)) goto done;
     if (n > test.n) {
       rc = cli_error("sample pixelcnn: -n %ld is more than the %d test images", n, test.n);
       goto done;
@@ -213,7 +191,7 @@ int sample_pixelcnn(int argc, char **argv) {
     goto done;
   }
   fprintf(cli_msgs(out), "wrote %s: %ld %s in %.1f s\n", out, n,
-          completion ? "test images, each beside a completion of its bottom half" : "samples", seconds() - t0);
+          completion ? "test images, each beside a completion of its bottom half" : "samples", nn_now() - t0);
   rc = 0;
 done:
   free(img);
@@ -252,11 +230,13 @@ int eval_pixelcnn(int argc, char **argv) {
   if (!ctx) return 1;
   struct pixelcnn_config cfg;
   struct nn_params p;
-  struct pixelcnn_data test = {0};
-  float *gen = NULL, *real = NULL;
+  struct pixelcnn_data test = {0}, train = {0};
+  float *gen = NULL, *real = NULL, *floor_set = NULL;
   int rc = 1;
   char cpath[4096];
-  if (!load(ctx, weights, "eval pixelcnn", &cfg, &p) || !load_test(data_dir, &cfg, "eval pixelcnn", &test)) goto done;
+  if (!load(ctx, weights, "eval pixelcnn", &cfg, &p) ||
+      !load_test(data_dir, &cfg, "eval pixelcnn", &test, fid_n ? &train : NULL))
+    goto done;
   if (fid_n && !clf) {
     if (!cli_asset("classifier.safetensors", cpath, sizeof cpath)) {
       rc = cli_error("eval pixelcnn: --fid needs the classifier weights (assets/classifier.safetensors is missing)");
@@ -267,20 +247,25 @@ int eval_pixelcnn(int argc, char **argv) {
   }
   if (n == 0 || n > test.n) n = test.n;
   if (fid_n > test.n) fid_n = test.n;
+  if (fid_n && fid_n > train.n) fid_n = train.n;
   const int D = cfg.channels * cfg.size * cfg.size;
-  double nats, t0 = seconds(), fid = NAN;
+  double nats, t0 = nn_now(), fid = NAN, fid_floor = NAN;
   if (pixelcnn_evaluate(&cfg, &p, &test, (int)n, &nats)) {
     rc = cli_vkg_error("eval pixelcnn");
     goto done;
   }
-  double t_nll = seconds() - t0;
+  double t_nll = nn_now() - t0;
   if (fid_n >= 2) {
-    gen = malloc(sizeof *gen * (size_t)fid_n * D), real = malloc(sizeof *real * (size_t)fid_n * D);
-    vkg_status s = gen && real ? VKG_OK : VKG_ERR_OOM;
-    for (size_t i = 0; !s && i < (size_t)fid_n * D; i++)
-      real[i] = test.levels[i] / 255.0f;
+    size_t m = (size_t)fid_n * D;
+    gen = malloc(sizeof *gen * m), real = malloc(sizeof *real * m), floor_set = malloc(sizeof *floor_set * m);
+    vkg_status s = gen && real && floor_set ? VKG_OK : VKG_ERR_OOM;
+    for (size_t i = 0; !s && i < m; i++)
+      real[i] = test.levels[i] / 255.0f, floor_set[i] = train.levels[i] / 255.0f;
     if (!s) s = pixelcnn_sample(&cfg, &p, (int)fid_n, 1, (uint32_t)seed, NULL, gen);
-    if (!s) s = fid_of_images(ctx, clf, gen, (int)fid_n, real, (int)fid_n, cfg.channels, cfg.size, cfg.size, &fid);
+    struct fid_images fg = {gen, (int)fid_n, cfg.channels, cfg.size, cfg.size, NULL};
+    struct fid_images ft = {real, (int)fid_n, cfg.channels, cfg.size, cfg.size, NULL};
+    struct fid_images fr = {floor_set, (int)fid_n, cfg.channels, cfg.size, cfg.size, NULL};
+    if (!s) s = fid_eval(ctx, clf, &fg, &ft, &fr, &fid, &fid_floor);
     if (s) {
       rc = cli_vkg_error("eval pixelcnn: FID");
       goto done;
@@ -290,18 +275,19 @@ int eval_pixelcnn(int argc, char **argv) {
   if (c.json) {
     printf("{\"model\": \"pixelcnn\", \"n\": %ld, \"bits_per_dim\": %.6f, \"nats_per_image\": %.4f, ", n, bpd, nats);
     if (fid_n >= 2)
-      printf("\"fid\": %.4f, \"fid_n\": %ld}\n", fid, fid_n);
+      printf("\"fid\": %.4f, \"fid_train_test\": %.4f, \"fid_n\": %ld}\n", fid, fid_floor, fid_n);
     else
-      printf("\"fid\": null, \"fid_n\": 0}\n");
+      printf("\"fid\": null, \"fid_train_test\": null, \"fid_n\": 0}\n");
   } else {
     printf("PixelCNN (%d layers, width %d, kernel %d, %dx%d, %d channel%s%s) on %ld test images:\n", cfg.layers,
            cfg.width, cfg.kernel, cfg.size, cfg.size, cfg.channels, cfg.channels == 1 ? "" : "s",
            cfg.classes ? ", conditional" : "", n);
     printf("  negative log-likelihood   %10.4f bits/dim\n", bpd);
     printf("                            %10.2f nats/image\n", nats);
-    if (fid_n >= 2)
+    if (fid_n >= 2) {
       printf("  FID, samples vs test      %10.3f (%ld images each)\n", fid, fid_n);
-    else
+      printf("  FID floor, train vs test  %10.3f\n", fid_floor);
+    } else
       printf("  FID                       skipped (pass --fid N to sample N images for it)\n");
     fprintf(stderr, "(%.1f s for the likelihood)\n", t_nll);
   }
@@ -309,7 +295,9 @@ int eval_pixelcnn(int argc, char **argv) {
 done:
   free(gen);
   free(real);
+  free(floor_set);
   pixelcnn_data_free(&test);
+  pixelcnn_data_free(&train);
   nn_params_free(&p);
   return cli_ctx_done(ctx, rc);
 }
@@ -329,9 +317,9 @@ static vkg_status time_sampling(const struct pixelcnn_config *c, const struct nn
   int32_t *y = calloc((size_t)B, sizeof *y);
   float *img = malloc(sizeof *img * (size_t)B * P);
   s = given && y && img ? pixelcnn_sampler_run(sm, given, c->size - 1, y, 1, 0, img) : VKG_ERR_OOM;
-  double t0 = seconds();
+  double t0 = nn_now();
   if (!s) s = pixelcnn_sampler_run(sm, given, c->size - runs, y, 1, 1, img);
-  if (!s) *ips = B / ((seconds() - t0) / runs * c->size);
+  if (!s) *ips = B / ((nn_now() - t0) / runs * c->size);
   free(given);
   free(y);
   free(img);
@@ -339,56 +327,16 @@ static vkg_status time_sampling(const struct pixelcnn_config *c, const struct nn
   return s;
 }
 
-/* Training images per second: the recorded step of the training loop (forward, backward, Adam) on
- * random levels, `steps` timed steps after a warm-up one, two in flight. */
-static vkg_status time_training(const struct pixelcnn_config *c, struct nn_params *p, int B, int steps, double *ips) {
-  struct pixelcnn_consts k;
-  vkg_status s = pixelcnn_consts_create(p->ctx, c, &k);
-  if (s) return s;
-  int ntrain;
-  vkg_tensor **tr = nn_trainable(p, 0, &ntrain);
-  struct vkg_optim_desc od = vkg_optim_desc_default(VKG_ADAM);
-  vkg_optim *opt = NULL;
-  vkg_graph *g = NULL;
-  vkg_t *ids = malloc(sizeof *ids * (size_t)(p->n + 1));
-  struct pixelcnn_w *w = malloc(sizeof *w);
-  size_t P = (size_t)c->channels * c->size * c->size;
-  int32_t *x = malloc(sizeof *x * (size_t)B * P), *y = calloc((size_t)B, sizeof *y);
-  if (!tr || !ids || !w || !x || !y) s = VKG_ERR_OOM;
-  if (!s) s = vkg_optim_create(p->ctx, &od, ntrain, tr, &opt);
-  if (!s) s = vkg_graph_create(p->ctx, &g);
-  if (!s) {
-    int xs[4] = {B, c->channels, c->size, c->size}, ys[1] = {B};
-    int lr = vkg_scalar(g, "lr"), step = vkg_scalar(g, "step");
-    nn_bind_all(g, p, 0, ids);
-    pixelcnn_weights(g, c, ids, &k, w);
-    vkg_t xi = vkg_input_streamed(g, "levels", VKG_I32, 4, xs);
-    vkg_t yi = c->classes ? vkg_input_streamed(g, "labels", VKG_I32, 1, ys) : VKG_NONE;
-    vkg_backward(g, pixelcnn_nll(g, c, w, xi, yi));
-    vkg_optim_apply(g, opt, ids);
-    s = vkg_graph_compile(g);
-    for (size_t i = 0; i < (size_t)B * P; i++)
-      x[i] = (int32_t)((i * 2654435761u) >> 24);
-    double t0 = 0;
-    for (int k2 = 0; !s && k2 <= steps; k2++) {
-      if (k2 == 1 && !(s = vkg_graph_wait(g))) t0 = seconds();
-      if (!s) s = vkg_graph_write_i32(g, xi, x, (size_t)B * P);
-      if (!s && c->classes) s = vkg_graph_write_i32(g, yi, y, (size_t)B);
-      if (!s) s = vkg_graph_set_f32(g, lr, 1e-4f);
-      if (!s) s = vkg_graph_set_u32(g, step, (uint32_t)k2 + 1);
-      if (!s) s = vkg_graph_run_async(g);
-    }
-    if (!s) s = vkg_graph_wait(g);
-    if (!s) *ips = (double)steps * B / (seconds() - t0);
-  }
-  vkg_graph_destroy(g);
-  vkg_optim_destroy(opt);
-  free(tr);
-  free(ids);
-  free(w);
-  free(x);
-  free(y);
-  pixelcnn_consts_free(&k);
+/* Training images per second: the training loop's step (cli_bench_train) on random images. */
+static vkg_status time_training(vkg_ctx *ctx, const struct pixelcnn_config *c, int B, int steps, double *ips) {
+  struct pixelcnn_opts o = pixelcnn_opts_default();
+  o.arch = *c, o.batch = B, o.synthetic = B;
+  struct nn_model *m;
+  vkg_status s = pixelcnn_create(ctx, &o, &m);
+  double sps = 0;
+  if (!s) s = cli_bench_train(m, steps, &sps);
+  if (!s) *ips = sps * B;
+  pixelcnn_destroy(m);
   return s;
 }
 
@@ -438,7 +386,7 @@ int bench_pixelcnn(int argc, char **argv) {
     if (!s && !c.json) printf("sampling  batch %5d  %10.4f images/s\n", batches[k], ips[k]);
     fflush(stdout);
   }
-  if (!s) s = time_training(&cfg, &p, (int)batch, (int)steps, &train);
+  if (!s) s = time_training(ctx, &cfg, (int)batch, (int)steps, &train);
   if (!s && !c.json) printf("training  batch %5ld  %10.2f images/s\n", batch, train);
   if (!s && c.json)
     printf("{\"device\": \"%s\", \"model\": \"pixelcnn\", \"config\": %s, \"sampling\": [{\"batch\": 1, "

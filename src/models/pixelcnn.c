@@ -9,7 +9,7 @@
 
 #include "internal.h"
 #include "models/pixelcnn.h"
-#include "models/vae.h"
+#include "nn/data.h"
 #include "nn/weights.h"
 
 #define LEVELS 256
@@ -280,15 +280,19 @@ static vkg_status to_levels(struct pixelcnn_data *d) {
   return VKG_OK;
 }
 
-vkg_status pixelcnn_data_load(const char *dir, const struct pixelcnn_config *c, struct pixelcnn_data *train,
-                              struct pixelcnn_data *test) {
-  /* The VAE's loader: Fashion-MNIST, or an image folder with every 10th image held out. */
-  struct vae_config vc = vae_config_default();
-  vc.size = c->size, vc.channels = c->channels;
+vkg_status pixelcnn_data_load(const char *dir, const struct pixelcnn_config *c, int synthetic,
+                              struct pixelcnn_data *train, struct pixelcnn_data *test) {
   struct pixelcnn_data *d[2] = {train, test};
   for (int i = 0; i < 2; i++)
     if (d[i]) memset(d[i], 0, sizeof *d[i]);
-  vkg_status s = vae_data_load(dir, &vc, train ? &train->im : NULL, test ? &test->im : NULL);
+  if (synthetic <= 0 && nn_data_is_fashion(dir) && (c->size != 28 || c->channels != 1)) {
+    vkg__fail(VKG_ERR_ARG, "Fashion-MNIST images are 28x28 with 1 channel, but this PixelCNN is for %dx%d with %d",
+              c->size, c->size, c->channels);
+    vkg__hint("pass --data DIR with a folder of your images for other sizes");
+    return VKG_ERR_ARG;
+  }
+  vkg_status s =
+      nn_image_data_load(dir, c->size, c->channels, synthetic, 1, train ? &train->im : NULL, test ? &test->im : NULL);
   for (int i = 0; i < 2 && !s; i++)
     if (d[i]) {
       d[i]->n = d[i]->im.n, d[i]->c = c->channels, d[i]->s = c->size;
@@ -382,7 +386,7 @@ vkg_status pixelcnn_create(vkg_ctx *ctx, const struct pixelcnn_opts *o, struct n
   m->evaluate = evaluate;
   nn_cfg_json(&pixelcnn_cfg, &o->arch, m->config, sizeof m->config);
   nn_params_init(&m->params, ctx);
-  s = pixelcnn_data_load(o->data_dir, &o->arch, &pc->train, &pc->test);
+  s = pixelcnn_data_load(o->data_dir, &o->arch, o->synthetic, &pc->train, &pc->test);
   if (!s && o->arch.classes && !pc->train.labels) {
     s = vkg__fail(VKG_ERR_ARG, "a conditional PixelCNN needs labelled data, and the images of '%s' have no labels",
                   o->data_dir ? o->data_dir : "?");

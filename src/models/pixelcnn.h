@@ -91,16 +91,17 @@ vkg_t pixelcnn_nll(vkg_graph *g, const struct pixelcnn_config *c, const struct p
 
 // ---- data ----
 
-/* Training and test images as levels (vae_data_load's data and split: Fashion-MNIST or an image
- * folder), plus labels (Fashion-MNIST's, or NULL for a folder). */
+/* Training and test images as levels, from nn_image_data_load (Fashion-MNIST, which must fit the config,
+ * or an image folder with every 10th image held out; synthetic > 0: that many random images), plus
+ * labels (Fashion-MNIST's, or NULL for a folder). train may be NULL. */
 struct pixelcnn_data {
   int n, c, s;
   uint8_t *levels;       /* (n, C, S, S) */
   const uint8_t *labels; /* n or NULL (points into im) */
   struct vkg_images im;
 };
-vkg_status pixelcnn_data_load(const char *dir, const struct pixelcnn_config *c, struct pixelcnn_data *train,
-                              struct pixelcnn_data *test);
+vkg_status pixelcnn_data_load(const char *dir, const struct pixelcnn_config *c, int synthetic,
+                              struct pixelcnn_data *train, struct pixelcnn_data *test);
 void pixelcnn_data_free(struct pixelcnn_data *d);
 
 // ---- training (nn_model for the shared loop) ----
@@ -112,6 +113,7 @@ struct pixelcnn_opts {
   size_t limit;
   uint64_t seed;
   int eval_images; /* test images measured after each epoch (default 1000) */
+  int synthetic;   /* > 0: this many random images instead of a dataset (benchmarks) */
 };
 struct pixelcnn_opts pixelcnn_opts_default(void);
 /* The loop's loss is the NLL in nats per sub-pixel; after each epoch val_loss is that of the first
