@@ -148,7 +148,7 @@ row 1 - - -- dev matmul --once --watch "$w/no-such-dir"
 VKGEN_FAULT=bogus row 1 hint - -- selfcheck
 
 # ---- train (nothing must be written: --out is checked for a weights file) ----
-for m in classifier gan vae; do
+for m in classifier gan vae pixelcnn; do
   row 1 - "$w/out/$m" -- train $m --epochs 0 --out "$w/out/$m"
   row 1 - "$w/out/$m" -- train $m --epochs 1.5 --out "$w/out/$m"
   row 1 - "$w/out/$m" -- train $m --batch abc --out "$w/out/$m"
@@ -170,8 +170,19 @@ row 1 - "$w/out/i" -- train gan --init "$w/garbage.safetensors" --steps 1 --out 
 row 1 - "$w/out/i" -- train gan --init "$assets/gan.safetensors" --resume --steps 1 --out "$w/out/i"
 row 1 hint "$w/out/i" -- train gan --init "$assets/gan.safetensors" --width 16 --steps 1 --out "$w/out/i"
 
-# ---- sample, eval and bench of gan and vae: weights ----
-for m in gan vae; do
+# PixelCNN architecture rules: an odd kernel, colour widths in thirds (R, G, B groups).
+row 1 - "$w/out/p" -- train pixelcnn --kernel 4 --steps 1 --out "$w/out/p"
+row 1 - "$w/out/p" -- train pixelcnn --channels 3 --width 8 --size 32 --steps 1 --out "$w/out/p"
+row 1 - "$w/out/p" -- train pixelcnn --layers 0 --steps 1 --out "$w/out/p"
+row 1 - - -- bench pixelcnn --kernel 2
+row 1 - - -- bench pixelcnn --size 8 --rows 8
+row 1 - "$o" -- sample pixelcnn --temperature 0 -o "$o"
+row 1 - "$o" -- sample pixelcnn --temperature nan -o "$o"
+row 1 - "$o" -- sample pixelcnn --data "$w" -o "$o"
+row 1 - - -- eval pixelcnn --fid -1
+
+# ---- sample, eval and bench of gan, vae and pixelcnn: weights ----
+for m in gan vae pixelcnn; do
   other=$([ $m = gan ] && echo vae || echo gan)
   row 1 - "$o" -- sample $m --weights "$w/no-such.safetensors" -o "$o"
   if [ "$(id -u)" = 0 ]; then skip "sample $m --weights (unreadable): root reads any file"

@@ -145,6 +145,10 @@ int train_vae(int argc, char **argv);
 int sample_vae(int argc, char **argv);
 int eval_vae(int argc, char **argv);
 int bench_vae(int argc, char **argv);
+int train_pixelcnn(int argc, char **argv);
+int sample_pixelcnn(int argc, char **argv);
+int eval_pixelcnn(int argc, char **argv);
+int bench_pixelcnn(int argc, char **argv);
 /* The text families gpt, lstm and gru (cli/text.c); argv[0] names the family. */
 int train_text_family(int argc, char **argv);
 int sample_text_family(int argc, char **argv);

@@ -1,0 +1,399 @@
+/* vkgen train|sample|eval|bench pixelcnn: the gated PixelCNN of src/models/pixelcnn.h. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "models/pixelcnn.h"
+#include "nn/data.h"
+#include "nn/fid.h"
+#include "nn/progress.h"
+
+/* The weights (default: the shipped assets/pixelcnn.safetensors); 0 after printing the error. */
+static int load(vkg_ctx *ctx, const char *weights, const char *cmd, struct pixelcnn_config *c, struct nn_params *p) {
+  char path[4096];
+  nn_params_init(p, ctx);
+  if (!(weights = cli_weights("pixelcnn", weights, path, sizeof path))) return 0;
+  if (pixelcnn_load(ctx, weights, c, p)) return !cli_vkg_error(cmd);
+  return 1;
+}
+
+/* The test images of the model's data (Fashion-MNIST's test split, or the held-out tenth of --data) and,
+ * if train is not NULL, the training images. */
+static int load_test(const char *dir, const struct pixelcnn_config *c, const char *cmd, struct pixelcnn_data *test,
+                     struct pixelcnn_data *train) {
+  if (nn_data_is_fashion(dir) && (c->size != 28 || c->channels != 1)) {
+    cli_error("%s: the model is for %dx%d images with %d channels, not Fashion-MNIST", cmd, c->size, c->size,
+              c->channels);
+    fputs("hint: pass --data DIR with the folder of images the model was trained on\n", stderr);
+    return 0;
+  }
+  if (pixelcnn_data_load(dir, c, 0, train, test)) return !cli_vkg_error(cmd);
+  if (c->classes && !test->labels) {
+    pixelcnn_data_free(test);
+    if (train) pixelcnn_data_free(train);
+    return !cli_error("%s: the model is conditional, and the images of '%s' have no class labels", cmd, dir);
+  }
+  return 1;
+}
+
+// ---- vkgen train pixelcnn ----
+
+int train_pixelcnn(int argc, char **argv) {
+  struct cli_train t;
+  cli_train_defaults(&t, "pixelcnn");
+  struct pixelcnn_config arch = pixelcnn_config_default();
+  int sized = 0, coloured = 0;
+  for (int i = 1; i < argc;) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      puts("usage: vkgen train pixelcnn [options]\n\n"
+           "Trains the gated PixelCNN on Fashion-MNIST, or on a folder of images with --data DIR (every 10th\n"
+           "image held out). The loss is the exact negative log-likelihood in nats per sub-pixel; after each\n"
+           "epoch val_loss is that of up to 1000 test images, with val_bits_per_dim. Writes\n"
+           "checkpoint.safetensors (resumable), metrics.jsonl, loss.png and pixelcnn.safetensors into --out.\n"
+           "Image folders default to --size 32 --channels 3. Sample with 'vkgen sample pixelcnn --weights\n"
+           "OUT/pixelcnn.safetensors'.\n\narchitecture:");
+      nn_cfg_help(&pixelcnn_cfg, stdout);
+      puts("\ntraining:");
+      cli_train_help(stdout, &t);
+      return 0;
+    }
+    int used = cli_arch_opt(&pixelcnn_cfg, &arch, argc, argv, i);
+    if (used > 0) sized |= !strcmp(argv[i], "--size"), coloured |= !strcmp(argv[i], "--channels");
+    if (!used) used = cli_train_opt(&t, argc, argv, i);
+    if (used < 0) return 1;
+    if (used == 0) return cli_error("train pixelcnn: unknown option '%s' (see 'vkgen train pixelcnn --help')", argv[i]);
+    i += used;
+  }
+  int fashion = nn_data_is_fashion(t.data_dir);
+  if (!sized) arch.size = fashion ? 28 : 32;
+  if (!coloured) arch.channels = fashion ? 1 : 3;
+  if (!cli_train_init_config(&t, &arch)) return 1;
+  if (nn_cfg_check(&pixelcnn_cfg, &arch)) return cli_vkg_error("train pixelcnn");
+  struct pixelcnn_opts po = pixelcnn_opts_default();
+  po.arch = arch, po.batch = t.batch, po.limit = t.limit, po.data_dir = t.data_dir, po.seed = t.o.seed;
+  vkg_ctx *ctx = cli_ctx(&t.c);
+  if (!ctx) return 1;
+  struct nn_model *m;
+  int rc;
+  if (pixelcnn_create(ctx, &po, &m)) {
+    rc = cli_vkg_error("train pixelcnn");
+  } else {
+    rc = cli_train_run(&t, m);
+    pixelcnn_destroy(m);
+  }
+  return cli_ctx_done(ctx, rc);
+}
+
+// ---- vkgen sample pixelcnn ----
+
+/* n test images chosen by seed, each beside the completion of its bottom half. */
+static vkg_status complete(const struct pixelcnn_config *c, const struct nn_params *p, const struct pixelcnn_data *t,
+                           int n, float temp, uint32_t seed, const char *out) {
+  const size_t P = (size_t)c->channels * c->size * c->size;
+  const int B = n < 64 ? n : 64;
+  uint32_t *perm = malloc(sizeof *perm * (size_t)t->n);
+  uint8_t *given = malloc((size_t)B * P);
+  int32_t *y = calloc((size_t)B, sizeof *y);
+  float *grid = malloc(sizeof *grid * 2 * (size_t)n * P), *done = malloc(sizeof *done * (size_t)B * P);
+  struct pixelcnn_sampler *sm = NULL;
+  vkg_status s = perm && given && y && grid && done ? VKG_OK : VKG_ERR_OOM;
+  if (!s) s = pixelcnn_sampler_create(c, p, B, c->size, &sm);
+  if (!s) vkg_shuffle(perm, (size_t)t->n, seed, 0);
+  for (int start = 0; !s && start < n; start += B) {
+    int m = n - start < B ? n - start : B;
+    for (int i = 0; i < B; i++) { /* a short last batch repeats its first image */
+      uint32_t k = perm[start + (i < m ? i : 0)];
+      memcpy(given + (size_t)i * P, t->levels + (size_t)k * P, P);
+      y[i] = t->labels ? t->labels[k] : 0;
+      for (size_t j = 0; i < m && j < P; j++)
+        grid[(size_t)(2 * (start + i)) * P + j] = t->levels[(size_t)k * P + j] / 255.0f;
+    }
+    s = pixelcnn_sampler_run(sm, given, c->size / 2, y, temp, (uint32_t)(seed + start), done);
+    for (int i = 0; !s && i < m; i++)
+      memcpy(grid + (size_t)(2 * (start + i) + 1) * P, done + (size_t)i * P, sizeof *done * P);
+  }
+  if (!s) s = vkg_png_grid(out, grid, 2 * n, c->channels, c->size, c->size, 2 * (n < 8 ? n : 8));
+  pixelcnn_sampler_destroy(sm);
+  free(perm);
+  free(given);
+  free(y);
+  free(grid);
+  free(done);
+  return s;
+}
+
+int sample_pixelcnn(int argc, char **argv) {
+  struct cli_common c = {0};
+  const char *out = NULL, *weights = NULL, *data_dir = NULL;
+  long n = 16, seed = 1, cls = -1;
+  double temp = 1;
+  int completion = 0;
+  const struct cli_opt opts[] = {
+      {"-n", CLI_INT, &n, 1, 4096, "images (with --complete: test images)"},
+      {"-o", CLI_STR, &out, 0, 0, "output PNG (default samples.png, or completions.png)", " FILE"},
+      {"--seed", CLI_INT, &seed, 0, 4294967295.0, "draws and the choice of test images (same seed, same PNG)"},
+      {"--temperature", CLI_NUM, &temp, 0.01, 100, "divides the logits before each draw"},
+      {"--class", CLI_INT, &cls, -1, 999,
+       "conditional models: the class of every image (-1: image i has class i mod "
+       "classes)"},
+      {"--weights", CLI_STR, &weights, 0, 0,
+       "weights from 'vkgen train pixelcnn' (default assets/pixelcnn.safetensors)", " FILE"},
+      {"--complete", CLI_FLAG, &completion, 0, 0, "fill the bottom half of test images given their top half"},
+      {"--data", CLI_STR, &data_dir, 0, 0, "with --complete: Fashion-MNIST files, or the folder trained on", " DIR"},
+      {0}};
+  int r = cli_parse(argc, argv, "sample pixelcnn",
+                    "usage: vkgen sample pixelcnn [-n N] [-o FILE] [--seed S] [--temperature T] [--complete]\n\n"
+                    "Draws every sub-pixel in raster order (R -> G -> B within a pixel) from the model's softmax,\n"
+                    "on the GPU: each pixel is a full forward pass per channel and a draw, recorded a row of pixels\n"
+                    "per submission. --complete shows N test images, each beside a completion of its bottom half\n"
+                    "drawn given its top half.\n",
+                    opts, &c, NULL, NULL);
+  if (r) return r < 0;
+  if (!out) out = completion ? "completions.png" : "samples.png";
+  if (data_dir && !completion) return cli_error("sample pixelcnn: --data goes with --complete");
+  if (!cli_out_dir_ok(out)) return 1;
+  vkg_ctx *ctx = cli_ctx(&c);
+  if (!ctx) return 1;
+  struct pixelcnn_config cfg;
+  struct nn_params p;
+  struct pixelcnn_data test = {0};
+  int rc = 1;
+  float *img = NULL;
+  int32_t *y = NULL;
+  if (!load(ctx, weights, "sample pixelcnn", &cfg, &p)) goto done;
+  if (cls >= 0 && cls >= cfg.classes) {
+    rc = cfg.classes ? cli_error("sample pixelcnn: --class %ld is not one of the model's %d classes", cls, cfg.classes)
+                     : cli_error("sample pixelcnn: --class needs a conditional model, and this one is not");
+    goto done;
+  }
+  double t0 = nn_now();
+  vkg_status s;
+  if (completion) {
+    if (!load_test(data_dir, &cfg, "sample pixelcnn", &test, NULL)) goto done;
+    if (n > test.n) {
+      rc = cli_error("sample pixelcnn: -n %ld is more than the %d test images", n, test.n);
+      goto done;
+    }
+    s = complete(&cfg, &p, &test, (int)n, (float)temp, (uint32_t)seed, out);
+  } else {
+    size_t P = (size_t)cfg.channels * cfg.size * cfg.size;
+    img = malloc(sizeof *img * (size_t)n * P);
+    y = cfg.classes ? malloc(sizeof *y * (size_t)n) : NULL;
+    for (long i = 0; y && i < n; i++)
+      y[i] = (int32_t)(cls >= 0 ? cls : i % cfg.classes);
+    s = img ? pixelcnn_sample(&cfg, &p, (int)n, (float)temp, (uint32_t)seed, y, img) : VKG_ERR_OOM;
+    if (!s) s = vkg_png_grid(out, img, (int)n, cfg.channels, cfg.size, cfg.size, (int)ceil(sqrt((double)n)));
+  }
+  if (s) {
+    rc = cli_vkg_error("sample pixelcnn");
+    goto done;
+  }
+  fprintf(cli_msgs(out), "wrote %s: %ld %s in %.1f s\n", out, n,
+          completion ? "test images, each beside a completion of its bottom half" : "samples", nn_now() - t0);
+  rc = 0;
+done:
+  free(img);
+  free(y);
+  pixelcnn_data_free(&test);
+  nn_params_free(&p);
+  return cli_ctx_done(ctx, rc);
+}
+
+// ---- vkgen eval pixelcnn ----
+
+int eval_pixelcnn(int argc, char **argv) {
+  struct cli_common c = {0};
+  const char *weights = NULL, *data_dir = NULL, *clf = NULL;
+  long n = 0, fid_n = 0, seed = 1;
+  const struct cli_opt opts[] = {
+      {"--weights", CLI_STR, &weights, 0, 0,
+       "weights from 'vkgen train pixelcnn' (default assets/pixelcnn.safetensors)", " FILE"},
+      {"-n", CLI_INT, &n, 1, 100000000, "test images for the NLL (default: all of them)"},
+      {"--fid", CLI_INT, &fid_n, 0, 100000,
+       "samples for FID against as many test images (0: no FID; sampling is a "
+       "full forward pass per sub-pixel)"},
+      {"--seed", CLI_INT, &seed, 0, 4294967295.0, "the draws of the FID samples"},
+      {"--classifier", CLI_STR, &clf, 0, 0, "FID features (default assets/classifier.safetensors)", " FILE"},
+      {"--data", CLI_STR, &data_dir, 0, 0, "Fashion-MNIST files, or the folder of images trained on", " DIR"},
+      {0}};
+  int r = cli_parse(argc, argv, "eval pixelcnn",
+                    "usage: vkgen eval pixelcnn [--weights FILE] [-n N] [--fid N] [--json]\n\n"
+                    "The exact negative log-likelihood of the test set (Fashion-MNIST's, or the held-out tenth of\n"
+                    "--data) in bits per sub-pixel (bits/dim) and nats per image, and with --fid N the FID of N\n"
+                    "samples against N test images on the Fashion-MNIST classifier's features.\n"
+                    "--json: one JSON object.\n",
+                    opts, &c, NULL, NULL);
+  if (r) return r < 0;
+  vkg_ctx *ctx = cli_ctx(&c);
+  if (!ctx) return 1;
+  struct pixelcnn_config cfg;
+  struct nn_params p;
+  struct pixelcnn_data test = {0}, train = {0};
+  float *gen = NULL, *real = NULL, *floor_set = NULL;
+  int rc = 1;
+  char cpath[4096];
+  if (!load(ctx, weights, "eval pixelcnn", &cfg, &p) ||
+      !load_test(data_dir, &cfg, "eval pixelcnn", &test, fid_n ? &train : NULL))
+    goto done;
+  if (fid_n && !clf) {
+    if (!cli_asset("classifier.safetensors", cpath, sizeof cpath)) {
+      rc = cli_error("eval pixelcnn: --fid needs the classifier weights (assets/classifier.safetensors is missing)");
+      fputs("hint: train them with 'vkgen train classifier' and pass --classifier FILE\n", stderr);
+      goto done;
+    }
+    clf = cpath;
+  }
+  if (n == 0 || n > test.n) n = test.n;
+  if (fid_n > test.n) fid_n = test.n;
+  if (fid_n && fid_n > train.n) fid_n = train.n;
+  const int D = cfg.channels * cfg.size * cfg.size;
+  double nats, t0 = nn_now(), fid = NAN, fid_floor = NAN;
+  if (pixelcnn_evaluate(&cfg, &p, &test, (int)n, &nats)) {
+    rc = cli_vkg_error("eval pixelcnn");
+    goto done;
+  }
+  double t_nll = nn_now() - t0;
+  if (fid_n >= 2) {
+    size_t m = (size_t)fid_n * D;
+    gen = malloc(sizeof *gen * m), real = malloc(sizeof *real * m), floor_set = malloc(sizeof *floor_set * m);
+    vkg_status s = gen && real && floor_set ? VKG_OK : VKG_ERR_OOM;
+    for (size_t i = 0; !s && i < m; i++)
+      real[i] = test.levels[i] / 255.0f, floor_set[i] = train.levels[i] / 255.0f;
+    if (!s) s = pixelcnn_sample(&cfg, &p, (int)fid_n, 1, (uint32_t)seed, NULL, gen);
+    struct fid_images fg = {gen, (int)fid_n, cfg.channels, cfg.size, cfg.size, NULL};
+    struct fid_images ft = {real, (int)fid_n, cfg.channels, cfg.size, cfg.size, NULL};
+    struct fid_images fr = {floor_set, (int)fid_n, cfg.channels, cfg.size, cfg.size, NULL};
+    if (!s) s = fid_eval(ctx, clf, &fg, &ft, &fr, &fid, &fid_floor);
+    if (s) {
+      rc = cli_vkg_error("eval pixelcnn: FID");
+      goto done;
+    }
+  }
+  double bpd = nats / D / log(2.0);
+  if (c.json) {
+    printf("{\"model\": \"pixelcnn\", \"n\": %ld, \"bits_per_dim\": %.6f, \"nats_per_image\": %.4f, ", n, bpd, nats);
+    if (fid_n >= 2)
+      printf("\"fid\": %.4f, \"fid_train_test\": %.4f, \"fid_n\": %ld}\n", fid, fid_floor, fid_n);
+    else
+      printf("\"fid\": null, \"fid_train_test\": null, \"fid_n\": 0}\n");
+  } else {
+    printf("PixelCNN (%d layers, width %d, kernel %d, %dx%d, %d channel%s%s) on %ld test images:\n", cfg.layers,
+           cfg.width, cfg.kernel, cfg.size, cfg.size, cfg.channels, cfg.channels == 1 ? "" : "s",
+           cfg.classes ? ", conditional" : "", n);
+    printf("  negative log-likelihood   %10.4f bits/dim\n", bpd);
+    printf("                            %10.2f nats/image\n", nats);
+    if (fid_n >= 2) {
+      printf("  FID, samples vs test      %10.3f (%ld images each)\n", fid, fid_n);
+      printf("  FID floor, train vs test  %10.3f\n", fid_floor);
+    } else
+      printf("  FID                       skipped (pass --fid N to sample N images for it)\n");
+    fprintf(stderr, "(%.1f s for the likelihood)\n", t_nll);
+  }
+  rc = 0;
+done:
+  free(gen);
+  free(real);
+  free(floor_set);
+  pixelcnn_data_free(&test);
+  pixelcnn_data_free(&train);
+  nn_params_free(&p);
+  return cli_ctx_done(ctx, rc);
+}
+
+// ---- vkgen bench pixelcnn ----
+
+/* Sampled images per second at batch B: `runs` timed sampler runs of one row of pixels each, after a
+ * warm-up run, scaled to the S runs of a whole image. */
+static vkg_status time_sampling(const struct pixelcnn_config *c, const struct nn_params *p, int B, int runs,
+                                double *ips) {
+  struct pixelcnn_sampler *sm;
+  vkg_status s = pixelcnn_sampler_create(c, p, B, c->size, &sm);
+  if (s) return s;
+  /* keep_rows S - r leaves r rows to draw, so a run of the sampler is timed r rows at a time. */
+  size_t P = (size_t)c->channels * c->size * c->size;
+  uint8_t *given = calloc((size_t)B * P, 1);
+  int32_t *y = calloc((size_t)B, sizeof *y);
+  float *img = malloc(sizeof *img * (size_t)B * P);
+  s = given && y && img ? pixelcnn_sampler_run(sm, given, c->size - 1, y, 1, 0, img) : VKG_ERR_OOM;
+  double t0 = nn_now();
+  if (!s) s = pixelcnn_sampler_run(sm, given, c->size - runs, y, 1, 1, img);
+  if (!s) *ips = B / ((nn_now() - t0) / runs * c->size);
+  free(given);
+  free(y);
+  free(img);
+  pixelcnn_sampler_destroy(sm);
+  return s;
+}
+
+/* Training images per second: the training loop's step (cli_bench_train) on random images. */
+static vkg_status time_training(vkg_ctx *ctx, const struct pixelcnn_config *c, int B, int steps, double *ips) {
+  struct pixelcnn_opts o = pixelcnn_opts_default();
+  o.arch = *c, o.batch = B, o.synthetic = B;
+  struct nn_model *m;
+  vkg_status s = pixelcnn_create(ctx, &o, &m);
+  double sps = 0;
+  if (!s) s = cli_bench_train(m, steps, &sps);
+  if (!s) *ips = sps * B;
+  pixelcnn_destroy(m);
+  return s;
+}
+
+int bench_pixelcnn(int argc, char **argv) {
+  struct cli_common c = {0};
+  struct pixelcnn_config cfg = pixelcnn_config_default();
+  long batch = 32, steps = 5, runs = 1, big = 64;
+  const char *weights = NULL;
+  const struct cli_opt opts[] = {
+      {"--weights", CLI_STR, &weights, 0, 0, "take the architecture from a weights file", " FILE"},
+      {"--batch", CLI_INT, &batch, 1, 65536, "training batch"},
+      {"--steps", CLI_INT, &steps, 1, 100000, "timed training steps"},
+      {"--rows", CLI_INT, &runs, 1, 64, "rows of pixels sampled in the timed sampling runs"},
+      {"--sample-batch", CLI_INT, &big, 1, 4096, "the larger sampling batch"},
+      {0}};
+  int r = cli_parse(argc, argv, "bench pixelcnn",
+                    "usage: vkgen bench pixelcnn [options]\n\n"
+                    "Times sampling at batch 1 and --sample-batch (default 64) in images/s, from a warm-up row and\n"
+                    "--rows timed rows of pixels scaled to a whole image, and training (forward, backward, Adam;\n"
+                    "two steps in flight) in images/s. The architecture is the default or given below; the weights\n"
+                    "are random unless --weights is given (speed does not depend on them). --json: one JSON object.\n",
+                    opts, &c, &pixelcnn_cfg, &cfg);
+  if (r) return r < 0;
+  if (nn_cfg_check(&pixelcnn_cfg, &cfg)) return cli_vkg_error("bench pixelcnn");
+  if (runs > cfg.size - 1) return cli_error("bench pixelcnn: --rows %ld leaves no warm-up row of %d", runs, cfg.size);
+  vkg_ctx *ctx = cli_ctx(&c);
+  if (!ctx) return 1;
+  struct nn_params p;
+  if (weights) {
+    if (!load(ctx, weights, "bench pixelcnn", &cfg, &p)) return cli_ctx_done(ctx, 1);
+  } else {
+    nn_params_init(&p, ctx);
+    if (pixelcnn_params_create(&p, &cfg, 1)) {
+      nn_params_free(&p);
+      return cli_ctx_done(ctx, cli_vkg_error("bench pixelcnn"));
+    }
+  }
+  const char *dev = vkg_ctx_device(ctx)->name;
+  int batches[2] = {1, (int)big};
+  double ips[2] = {0, 0}, train = 0;
+  char config[512];
+  nn_cfg_json(&pixelcnn_cfg, &cfg, config, sizeof config);
+  if (!c.json) printf("device: %s\nPixelCNN %s\n", dev, config);
+  vkg_status s = VKG_OK;
+  for (int k = 0; k < 2 && !s; k++) {
+    s = time_sampling(&cfg, &p, batches[k], (int)runs, &ips[k]);
+    if (!s && !c.json) printf("sampling  batch %5d  %10.4f images/s\n", batches[k], ips[k]);
+    fflush(stdout);
+  }
+  if (!s) s = time_training(ctx, &cfg, (int)batch, (int)steps, &train);
+  if (!s && !c.json) printf("training  batch %5ld  %10.2f images/s\n", batch, train);
+  if (!s && c.json)
+    printf("{\"device\": \"%s\", \"model\": \"pixelcnn\", \"config\": %s, \"sampling\": [{\"batch\": 1, "
+           "\"images_per_s\": %.6f}, {\"batch\": %d, \"images_per_s\": %.6f}], \"training\": {\"batch\": %ld, "
+           "\"images_per_s\": %.4f}}\n",
+           dev, config, ips[0], batches[1], ips[1], batch, train);
+  int rc = s ? cli_vkg_error("bench pixelcnn") : 0;
+  nn_params_free(&p);
+  return cli_ctx_done(ctx, rc);
+}
