@@ -29,9 +29,9 @@ static const char *kind_name[NKIND] = {"actnorm", "invconv", "coupling", "squeez
 struct layer {
   enum kind k;
   int H, W;
-  float bias[C], logs[C];                              /* actnorm */
+  float bias[C], logs[C];                                           /* actnorm */
   float lower[C * C], upper[C * C], perm[C * C], sign[C], log_s[C]; /* invconv */
-  double w[C * C], winv[C * C];                        /* its weight and inverse */
+  double w[C * C], winv[C * C];                                     /* its weight and inverse */
   float c1w[WIDTH * (C / 2) * 9], c1b[WIDTH], c2w[WIDTH * WIDTH], c2b[WIDTH], c3w[C * WIDTH * 9], c3b[C];
   float sw[C * (C / 2) * 9], sb[C]; /* split prior */
   float alpha;
@@ -110,8 +110,21 @@ static void conv_d(double *y, const double *x, const float *wf, const float *bf,
   double *w = malloc(sizeof *w * (size_t)O * Ci * k * k), b[64];
   to_d(wf, w, O * Ci * k * k);
   to_d(bf, b, O);
-  struct ref_conv p = {.B = 1, .C = Ci, .H = H, .W = W, .O = O, .KH = k, .KW = k, .OH = H, .OW = W,
-                       .stride_h = 1, .stride_w = 1, .pad_t = k / 2, .pad_l = k / 2, .dil_h = 1, .dil_w = 1,
+  struct ref_conv p = {.B = 1,
+                       .C = Ci,
+                       .H = H,
+                       .W = W,
+                       .O = O,
+                       .KH = k,
+                       .KW = k,
+                       .OH = H,
+                       .OW = W,
+                       .stride_h = 1,
+                       .stride_w = 1,
+                       .pad_t = k / 2,
+                       .pad_l = k / 2,
+                       .dil_h = 1,
+                       .dil_w = 1,
                        .groups = 1};
   ref_conv2d_f64(y, x, w, b, &p);
   free(w);
@@ -142,7 +155,8 @@ static double ref_forward(const struct layer *L, const double *x, double *y) {
     return ld;
   case COUPLING: {
     int Ca = C / 2, Cb = C - Ca;
-    double *h1 = malloc(sizeof *h1 * WIDTH * P), *h2 = malloc(sizeof *h2 * WIDTH * P), *h3 = malloc(sizeof *h3 * 2 * Cb * P);
+    double *h1 = malloc(sizeof *h1 * WIDTH * P), *h2 = malloc(sizeof *h2 * WIDTH * P),
+           *h3 = malloc(sizeof *h3 * 2 * Cb * P);
     conv_d(h1, x, L->c1w, L->c1b, Ca, WIDTH, H, W, 3);
     for (int i = 0; i < WIDTH * P; i++)
       h1[i] = h1[i] > 0 ? h1[i] : 0;
@@ -185,8 +199,7 @@ static double ref_forward(const struct layer *L, const double *x, double *y) {
       ld += log(1 - 2 * a) - log(t) - log(1 - t);
     }
     return ld;
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
@@ -251,7 +264,7 @@ static int gpu_layer(vkg_ctx *ctx, const struct layer *L, const float *x, int B,
   float ml[C * C], mu[C * C], eye[C * C], wi[C * C];
   for (int r = 0; r < C; r++)
     for (int c = 0; c < C; c++) {
-      ml[r * C + c] = c < r, mu[r * C + c] = c > r, eye[r * C + c] = c == r;
+      ml[r * C + c] = c<r, mu[r * C + c] = c> r, eye[r * C + c] = c == r;
       wi[r * C + c] = (float)L->winv[r * C + c];
     }
   vkg_graph *g;
@@ -306,8 +319,7 @@ static int gpu_layer(vkg_ctx *ctx, const struct layer *L, const float *x, int B,
     xrv = flow_preprocess(g, &c, yv, 1, NULL);
     break;
   }
-  default:
-    break;
+  default: break;
   }
   vkg_output(g, yv);
   vkg_output(g, ldv);

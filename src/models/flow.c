@@ -330,8 +330,8 @@ vkg_status flow_prepare_inverse(struct flow_net *net) {
   return s;
 }
 
-vkg_status flow_bind(vkg_graph *g, const struct flow_net *net, int train_group, int with_inverse,
-                     const vkg_t *params, struct flow_ids *ids) {
+vkg_status flow_bind(vkg_graph *g, const struct flow_net *net, int train_group, int with_inverse, const vkg_t *params,
+                     struct flow_ids *ids) {
   memset(ids, 0, sizeof *ids);
   int LK = net->c.levels * net->c.steps;
   ids->p = malloc(sizeof *ids->p * (size_t)net->p->n);
@@ -398,9 +398,9 @@ vkg_t flow_actnorm(vkg_graph *g, vkg_t x, vkg_t bias, vkg_t logs, int reverse, v
   if (stats) {
     /* Data-dependent init: per-channel mean and variance over (B, H, W) of this very input. */
     int cm[2] = {C, -1}, perm[4] = {1, 0, 2, 3}, bc[4] = {1, C, 1, 1};
-    vkg_t xc = vkg_reshape(g, vkg_permute(g, x, perm), 2, cm);           // (C, B H W)
-    vkg_t mean = vkg_reduce(g, VKG_REDUCE_MEAN, xc, 1, 1);               // (C, 1)
-    vkg_t d = vkg_binary(g, VKG_SUB, xc, mean);                          // (C, B H W)
+    vkg_t xc = vkg_reshape(g, vkg_permute(g, x, perm), 2, cm);                           // (C, B H W)
+    vkg_t mean = vkg_reduce(g, VKG_REDUCE_MEAN, xc, 1, 1);                               // (C, 1)
+    vkg_t d = vkg_binary(g, VKG_SUB, xc, mean);                                          // (C, B H W)
     vkg_t var = vkg_reduce(g, VKG_REDUCE_MEAN, vkg_unary(g, VKG_SQUARE, d, 0, 0), 1, 1); // (C, 1)
     /* logs = -log(std) = -0.5 log(var + 1e-6) */
     vkg_t ls = scale(g, vkg_unary(g, VKG_LOG, scale(g, var, 1, 1e-6f), 0, 0), -0.5f, 0);
@@ -417,9 +417,9 @@ vkg_t flow_actnorm(vkg_graph *g, vkg_t x, vkg_t bias, vkg_t logs, int reverse, v
 
 vkg_t flow_invconv_weight(vkg_graph *g, vkg_t lower, vkg_t upper, vkg_t log_s, vkg_t perm, vkg_t sign, vkg_t ml,
                           vkg_t mu, vkg_t eye) {
-  vkg_t lm = add2(g, mul2(g, lower, ml), eye);                            // unit lower triangular
-  vkg_t diag = mul2(g, eye, mul2(g, sign, exp_(g, log_s)));               // diag(sign exp(log_s))
-  vkg_t um = add2(g, mul2(g, upper, mu), diag);                           // upper triangular
+  vkg_t lm = add2(g, mul2(g, lower, ml), eye);                                 // unit lower triangular
+  vkg_t diag = mul2(g, eye, mul2(g, sign, exp_(g, log_s)));                    // diag(sign exp(log_s))
+  vkg_t um = add2(g, mul2(g, upper, mu), diag);                                // upper triangular
   return vkg_matmul(g, perm, vkg_matmul(g, lm, um, VKG_NONE, 0), VKG_NONE, 0); // (C, C)
 }
 
@@ -433,7 +433,7 @@ vkg_t flow_invconv(vkg_graph *g, vkg_t x, vkg_t w, vkg_t log_s, vkg_t *logdet) {
 
 vkg_t flow_coupling(vkg_graph *g, vkg_t x, const vkg_t *w, int reverse, vkg_t *logdet) {
   int C = vkg_dim(g, x, 1), Ca = C / 2, Cb = C - Ca;
-  vkg_t xa = chans(g, x, 0, Ca), xb = chans(g, x, Ca, C);            // (B, Ca, H, W), (B, Cb, H, W)
+  vkg_t xa = chans(g, x, 0, Ca), xb = chans(g, x, Ca, C);             // (B, Ca, H, W), (B, Cb, H, W)
   vkg_t h = vkg_unary(g, VKG_RELU, conv(g, xa, w[0], w[1], 1), 0, 0); // (B, width, H, W)
   h = vkg_unary(g, VKG_RELU, conv(g, h, w[2], w[3], 0), 0, 0);        // (B, width, H, W)
   h = conv(g, h, w[4], w[5], 1);                                      // (B, 2Cb, H, W)
@@ -531,7 +531,8 @@ vkg_t flow_forward(vkg_graph *g, const struct flow_net *net, const struct flow_i
     for (int k = 0; k < K; k++) {
       const struct flow_step_ids *t = &net->st[l * K + k];
       vkg_t w[6];
-      h = flow_actnorm(g, h, ids->p[t->an_bias], ids->p[t->an_logs], 0, &d, an_stats ? an_stats + 2 * (l * K + k) : NULL);
+      h = flow_actnorm(g, h, ids->p[t->an_bias], ids->p[t->an_logs], 0, &d,
+                       an_stats ? an_stats + 2 * (l * K + k) : NULL);
       ld = add2(g, ld, d);
       h = flow_invconv(g, h, step_weight(g, ids, t, l), ids->p[t->log_s], &d);
       ld = add2(g, ld, d);
@@ -610,9 +611,9 @@ vkg_t flow_log_likelihood(vkg_graph *g, const struct flow_net *net, const struct
 vkg_t flow_bpd_loss(vkg_graph *g, const struct flow_net *net, const struct flow_ids *ids, vkg_t x, vkg_t u) {
   int B = vkg_dim(g, x, 0), row[2] = {1, B};
   double D = flow_dims(&net->c);
-  vkg_t ll = flow_log_likelihood(g, net, ids, x, u);                                 // (B)
-  vkg_t mean = vkg_reduce(g, VKG_REDUCE_MEAN, vkg_reshape(g, ll, 2, row), 1, 0);     // (1)
-  return scale(g, mean, (float)(-1 / (D * M_LN2)), 8.0f);                            // bits/dim
+  vkg_t ll = flow_log_likelihood(g, net, ids, x, u);                             // (B)
+  vkg_t mean = vkg_reduce(g, VKG_REDUCE_MEAN, vkg_reshape(g, ll, 2, row), 1, 0); // (1)
+  return scale(g, mean, (float)(-1 / (D * M_LN2)), 8.0f);                        // bits/dim
 }
 
 vkg_status flow_actnorm_init(struct flow_net *net, const float *x, int n, uint32_t seed) {
@@ -743,7 +744,9 @@ vkg_status flow_create(vkg_ctx *ctx, const struct flow_opts *o, struct nn_model 
   return VKG_OK;
 }
 
-struct flow_net *flow_model_net(struct nn_model *m) { return &((struct flow *)m->self)->net; }
+struct flow_net *flow_model_net(struct nn_model *m) {
+  return &((struct flow *)m->self)->net;
+}
 const struct vkg_images *flow_test_images(const struct nn_model *m) { return &((const struct flow *)m->self)->test; }
 
 void flow_destroy(struct nn_model *m) {

@@ -48,7 +48,7 @@ struct flow_step_ids {
 struct flow_net {
   struct flow_config c;
   struct nn_params *p;
-  struct flow_step_ids *st; /* (L*K): level l, step k at l*K + k */
+  struct flow_step_ids *st;                               /* (L*K): level l, step k at l*K + k */
   int split_w[FLOW_MAX_LEVELS], split_b[FLOW_MAX_LEVELS]; /* 3x3 zero-init conv of the split priors */
   int top;                                                /* (1, 2C_L, H_L, W_L): mean and logs of the top prior */
   /* Per level, for building the 1x1 weights: strictly lower / upper masks and the identity (C, C). */
