@@ -427,7 +427,7 @@ static void perturb(struct flow_net *net) {
 static void test_model(vkg_ctx *ctx, const char *pre) {
   enum { N = 6 };
   struct flow_config c = flow_config_default();
-  c.steps = 2, c.width = 8;
+  c.depth = 2, c.width = 8;
   strcpy(c.preprocess, pre);
   int D = flow_dims(&c);
   struct nn_params p;
@@ -523,7 +523,7 @@ static int read_losses(const char *dir, double *loss, int max) {
 /* 20 Adam steps of the shared loop on 32 Fashion-MNIST images make bits/dim fall. */
 static void test_training(vkg_ctx *ctx) {
   struct flow_opts o = flow_opts_default();
-  o.arch.steps = 2, o.arch.width = 8, o.batch = 8, o.limit = 32;
+  o.arch.depth = 2, o.arch.width = 8, o.batch = 8, o.limit = 32;
   struct nn_model *m;
   if (!th_ok(flow_create(ctx, &o, &m), "flow_create on Fashion-MNIST")) return;
   struct nn_train_opts t = {.steps = 20, .seed = 2, .out_dir = th_tmppath("run"), .log_every = 1, .quiet = 1};

@@ -88,8 +88,8 @@ int main(void) {
   vkg_ctx *ctx = th_ctx();
   th_seed(5);
   struct flow_config a = flow_config_default(), b = flow_config_default();
-  a.size = 8, a.channels = 1, a.levels = 2, a.steps = 2, a.width = 6;
-  b.size = 8, b.channels = 3, b.levels = 3, b.steps = 1, b.width = 5;
+  a.size = 8, a.channels = 1, a.levels = 2, a.depth = 2, a.width = 6;
+  b.size = 8, b.channels = 3, b.levels = 3, b.depth = 1, b.width = 5;
   strcpy(b.preprocess, "logit");
   write_case(ctx, "flow_a", a);
   write_case(ctx, "flow_b", b);

@@ -71,7 +71,7 @@ class Flow:
             h = y - 0.5
             ld = torch.zeros(B, dtype=x.dtype)
         eps = []
-        L, K = c["levels"], c["steps"]
+        L, K = c["levels"], c["depth"]
         for l in range(L):
             h = squeeze(h)
             H, W = h.shape[2], h.shape[3]

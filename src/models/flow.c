@@ -30,7 +30,7 @@ static const struct nn_cfg_field flow_fields[] = {
     F(size, 28, 2, 256, NULL, "image side, divisible by 2^levels (Fashion-MNIST: 28)"),
     F(channels, 1, 1, 3, "1,3", "1 (gray) or 3 (RGB)"),
     F(levels, 2, 1, FLOW_MAX_LEVELS, NULL, "levels of the multi-scale architecture (each squeezes once)"),
-    F(steps, 4, 1, 64, NULL, "flow steps (actnorm, 1x1 conv, coupling) per level"),
+    F(depth, 4, 1, 64, NULL, "flow steps (actnorm, 1x1 conv, coupling) per level"),
     F(width, 32, 1, 1024, NULL, "hidden channels of each coupling network"),
     NN_CFG_STR_F(struct flow_config, preprocess, "centered", "centered,logit",
                  "y - 0.5, or logit(a + (1 - 2a) y) with its log-det"),
@@ -157,7 +157,7 @@ vkg_status flow_net_create(struct flow_net *net, struct nn_params *p, const stru
   if (s) return s;
   net->c = *c;
   net->p = p;
-  int L = c->levels, K = c->steps, W = c->width;
+  int L = c->levels, K = c->depth, W = c->width;
   net->st = calloc((size_t)L * K, sizeof *net->st);
   net->winv = calloc((size_t)L * K, sizeof *net->winv);
   if (!net->st || !net->winv) return vkg__fail(VKG_ERR_OOM, "out of host memory");
@@ -241,7 +241,7 @@ void flow_net_free(struct flow_net *net) {
     vkg_tensor_destroy(net->eye[l]);
   }
   if (net->winv)
-    for (int i = 0; i < net->c.levels * net->c.steps; i++)
+    for (int i = 0; i < net->c.levels * net->c.depth; i++)
       vkg_tensor_destroy(net->winv[i]);
   free(net->winv);
   free(net->st);
@@ -290,8 +290,8 @@ vkg_status flow_prepare_inverse(struct flow_net *net) {
     double *wi = malloc(sizeof *wi * CC);
     if (!buf || !lm || !um || !w || !wi) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
     float *pm = buf, *lo = buf + CC, *up = buf + 2 * CC, *ls = buf + 3 * CC, *sg = ls + C;
-    for (int k = 0; k < c->steps && !s; k++) {
-      const struct flow_step_ids *t = &net->st[l * c->steps + k];
+    for (int k = 0; k < c->depth && !s; k++) {
+      const struct flow_step_ids *t = &net->st[l * c->depth + k];
       s = vkg_tensor_download_f32(p->t[t->perm], pm, CC);
       if (!s) s = vkg_tensor_download_f32(p->t[t->lower], lo, CC);
       if (!s) s = vkg_tensor_download_f32(p->t[t->upper], up, CC);
@@ -318,7 +318,7 @@ vkg_status flow_prepare_inverse(struct flow_net *net) {
         s = vkg__fail(VKG_ERR_NUMERIC, "flow: the 1x1 convolution of level %d step %d is singular", l, k);
         break;
       }
-      vkg_tensor **dst = &net->winv[l * c->steps + k];
+      vkg_tensor **dst = &net->winv[l * c->depth + k];
       int shape[2] = {C, C};
       if (!*dst) s = vkg_tensor_create(p->ctx, VKG_F32, 2, shape, dst);
       for (size_t i = 0; i < CC; i++)
@@ -333,7 +333,7 @@ vkg_status flow_prepare_inverse(struct flow_net *net) {
 vkg_status flow_bind(vkg_graph *g, const struct flow_net *net, int train_group, int with_inverse, const vkg_t *params,
                      struct flow_ids *ids) {
   memset(ids, 0, sizeof *ids);
-  int LK = net->c.levels * net->c.steps;
+  int LK = net->c.levels * net->c.depth;
   ids->p = malloc(sizeof *ids->p * (size_t)net->p->n);
   ids->winv = malloc(sizeof *ids->winv * (size_t)LK);
   if (!ids->p || !ids->winv) {
@@ -523,7 +523,7 @@ static vkg_t step_weight(vkg_graph *g, const struct flow_ids *ids, const struct 
 vkg_t flow_forward(vkg_graph *g, const struct flow_net *net, const struct flow_ids *ids, vkg_t y, vkg_t *logdet,
                    vkg_t *an_stats) {
   const struct flow_config *c = &net->c;
-  int L = c->levels, K = c->steps, B = vkg_dim(g, y, 0), flat[2] = {B, -1};
+  int L = c->levels, K = c->depth, B = vkg_dim(g, y, 0), flat[2] = {B, -1};
   vkg_t ld, d, eps[FLOW_MAX_LEVELS];
   vkg_t h = flow_preprocess(g, c, y, 0, &ld); // (B, C, S, S)
   for (int l = 0; l < L; l++) {
@@ -559,7 +559,7 @@ vkg_t flow_forward(vkg_graph *g, const struct flow_net *net, const struct flow_i
 
 vkg_t flow_reverse(vkg_graph *g, const struct flow_net *net, const struct flow_ids *ids, vkg_t eps) {
   const struct flow_config *c = &net->c;
-  int L = c->levels, K = c->steps, B = vkg_dim(g, eps, 0);
+  int L = c->levels, K = c->depth, B = vkg_dim(g, eps, 0);
   /* The offsets of each level's latents in eps: the split halves of levels 0..L-2, then the top. */
   int off[FLOW_MAX_LEVELS + 1] = {0};
   for (int l = 0; l < L; l++) {
@@ -618,7 +618,7 @@ vkg_t flow_bpd_loss(vkg_graph *g, const struct flow_net *net, const struct flow_
 
 vkg_status flow_actnorm_init(struct flow_net *net, const float *x, int n, uint32_t seed) {
   const struct flow_config *c = &net->c;
-  int LK = c->levels * c->steps, xs[4] = {n, c->channels, c->size, c->size};
+  int LK = c->levels * c->depth, xs[4] = {n, c->channels, c->size, c->size};
   vkg_graph *g;
   struct flow_ids ids;
   vkg_status s = vkg_graph_create(net->p->ctx, &g);
@@ -787,40 +787,80 @@ vkg_status flow_save(const char *path, const struct flow_net *net) {
 
 // ---- inference ----
 
-vkg_status flow_sample(struct flow_net *net, int n, uint32_t seed, float temperature, float *out) {
-  if (n < 1) return vkg__fail(VKG_ERR_ARG, "flow_sample: n must be positive (got %d)", n);
-  const struct flow_config *c = &net->c;
-  int B = n < FLOW_CHUNK ? n : FLOW_CHUNK, D = flow_dims(c), es[2] = {B, D}, one[1] = {1};
+/* The recorded sampling pass: eps ~ N(0, 1) from the "seed" slot, times the temperature (a one-value
+ * input written per run, so changing it never re-records), through the reverse pass. */
+struct flow_sampler {
+  struct flow_net *net;
   vkg_graph *g;
   struct flow_ids ids;
+  int B, slot;
+  vkg_t temp, img;
+  float *buf;
+};
+
+vkg_status flow_sampler_create(struct flow_net *net, int B, struct flow_sampler **out) {
+  *out = NULL;
+  if (B < 1) return vkg__fail(VKG_ERR_ARG, "flow sampler: batch must be positive (got %d)", B);
+  int D = flow_dims(&net->c), es[2] = {B, D}, one[1] = {1};
+  struct flow_sampler *f = calloc(1, sizeof *f);
+  if (!f) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  f->net = net, f->B = B;
   vkg_status s = flow_prepare_inverse(net);
-  if (!s) s = vkg_graph_create(net->p->ctx, &g);
-  if (s) return s;
-  s = flow_bind(g, net, -1, 1, NULL, &ids);
-  float *buf = NULL;
+  if (!s) s = vkg_graph_create(net->p->ctx, &f->g);
+  if (!s) s = flow_bind(f->g, net, -1, 1, NULL, &f->ids);
   if (!s) {
-    int slot = vkg_scalar(g, "seed");
-    /* The temperature is a one-value input, written per run: changing it never re-records. */
-    vkg_t temp = vkg_input(g, "temperature", VKG_F32, 1, one);
-    vkg_t eps = mul2(g, vkg_random_normal(g, 2, es, slot, 0, 1), temp);
-    vkg_t img = flow_reverse(g, net, &ids, eps);
-    vkg_output(g, img);
+    vkg_graph *g = f->g;
+    f->slot = vkg_scalar(g, "seed");
+    f->temp = vkg_input(g, "temperature", VKG_F32, 1, one);
+    vkg_t eps = mul2(g, vkg_random_normal(g, 2, es, f->slot, 0, 1), f->temp);
+    f->img = flow_reverse(g, net, &f->ids, eps);
+    vkg_output(g, f->img);
     s = vkg_graph_compile(g);
-    buf = s ? NULL : malloc(sizeof *buf * (size_t)B * D);
-    if (!s && !buf) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
-    if (!s) s = vkg_graph_write(g, temp, &temperature, 1);
-    for (int k = 0, start = 0; !s && start < n; k++, start += B) {
-      int m = n - start < B ? n - start : B;
-      s = vkg_graph_set_u32(g, slot, k == 0 ? seed : (uint32_t)nn_mix(seed, (uint64_t)k));
-      if (!s) s = vkg_graph_run(g);
-      if (!s) s = vkg_graph_read(g, img, buf, (size_t)B * D);
-      for (size_t i = 0; !s && i < (size_t)m * D; i++) /* images in [0, 1] */
-        out[(size_t)start * D + i] = buf[i] < 0 ? 0 : buf[i] > 1 ? 1 : buf[i];
-    }
+  }
+  if (!s && !(f->buf = malloc(sizeof *f->buf * (size_t)B * D))) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+  if (s) {
+    flow_sampler_destroy(f);
+    return s;
+  }
+  *out = f;
+  return VKG_OK;
+}
+
+vkg_status flow_sampler_run(struct flow_sampler *f, uint32_t seed, float temperature, float *out) {
+  size_t n = (size_t)f->B * flow_dims(&f->net->c);
+  vkg_status s = vkg_graph_write(f->g, f->temp, &temperature, 1);
+  if (!s) s = vkg_graph_set_u32(f->g, f->slot, seed);
+  if (!s) s = vkg_graph_run(f->g);
+  if (!s) s = vkg_graph_read(f->g, f->img, f->buf, n);
+  for (size_t i = 0; !s && i < n; i++) /* images in [0, 1] */
+    out[i] = f->buf[i] < 0 ? 0 : f->buf[i] > 1 ? 1 : f->buf[i];
+  return s;
+}
+
+void flow_sampler_destroy(struct flow_sampler *f) {
+  if (!f) return;
+  flow_ids_free(&f->ids);
+  vkg_graph_destroy(f->g);
+  free(f->buf);
+  free(f);
+}
+
+vkg_status flow_sample(struct flow_net *net, int n, uint32_t seed, float temperature, float *out) {
+  if (n < 1) return vkg__fail(VKG_ERR_ARG, "flow_sample: n must be positive (got %d)", n);
+  int B = n < FLOW_CHUNK ? n : FLOW_CHUNK;
+  size_t D = (size_t)flow_dims(&net->c);
+  struct flow_sampler *f;
+  vkg_status s = flow_sampler_create(net, B, &f);
+  float *buf = s ? NULL : malloc(sizeof *buf * (size_t)B * D);
+  if (!s && !buf) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+  /* The first chunk uses the seed itself, so n images start with the images of any smaller n. */
+  for (int k = 0, start = 0; !s && start < n; k++, start += B) {
+    int m = n - start < B ? n - start : B;
+    s = flow_sampler_run(f, k == 0 ? seed : (uint32_t)nn_mix(seed, (uint64_t)k), temperature, buf);
+    if (!s) memcpy(out + (size_t)start * D, buf, sizeof *buf * (size_t)m * D);
   }
   free(buf);
-  flow_ids_free(&ids);
-  vkg_graph_destroy(g);
+  flow_sampler_destroy(f);
   return s;
 }
 

@@ -28,7 +28,7 @@
 
 struct flow_config {
   int size, channels;  /* images (channels, size, size); size divisible by 2^levels */
-  int levels, steps;   /* L levels of K steps each */
+  int levels, depth;   /* L levels of K steps each */
   int width;           /* hidden channels of the coupling networks */
   char preprocess[16]; /* "centered" or "logit" */
   float alpha;         /* the logit preprocessing's margin a */
@@ -146,8 +146,14 @@ const struct vkg_images *flow_test_images(const struct nn_model *m);
 vkg_status flow_load(vkg_ctx *ctx, const char *path, struct flow_config *c, struct nn_params *p, struct flow_net *net);
 vkg_status flow_save(const char *path, const struct flow_net *net);
 
-/* n images (n, C, S, S) in [0, 1] from eps ~ N(0, T^2) (seed; image i depends on seed and i). */
+/* n images (n, C, S, S) in [0, 1] from eps ~ N(0, T^2) (seed; for n <= 128 image i depends only on seed
+ * and i). */
 vkg_status flow_sample(struct flow_net *net, int n, uint32_t seed, float temperature, float *out);
+/* The same pass recorded once for batches of B: each run draws B images (B, C, S, S) in [0, 1]. */
+struct flow_sampler;
+vkg_status flow_sampler_create(struct flow_net *net, int B, struct flow_sampler **out);
+vkg_status flow_sampler_run(struct flow_sampler *f, uint32_t seed, float temperature, float *out);
+void flow_sampler_destroy(struct flow_sampler *f);
 /* eps (n, D) of images x (n, C, S, S) in [0, 1] with the dequantization noise fixed at 1/2 (the
  * center of each pixel's bin), and back: images (n, C, S, S) from eps. */
 vkg_status flow_encode(struct flow_net *net, const float *x, int n, float *eps);
