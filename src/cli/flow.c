@@ -258,19 +258,19 @@ int eval_flow(int argc, char **argv) {
       {"--no-fid", CLI_FLAG, &no_fid, 0, 0, "skip FID"},
       {"--data", CLI_STR, &data_dir, 0, 0, "Fashion-MNIST files, or the folder of images trained on", " DIR"},
       {0}};
-  int r = cli_parse(
-      argc, argv, "eval flow",
-      "usage: vkgen eval flow [--weights FILE] [-n N] [--iw K] [--json]\n\n"
-      "Measures a trained flow on the test set (Fashion-MNIST's, or the held-out tenth of --data):\n"
-      "  bits/dim: the exact log-density of the dequantized image y = (k + u) / 256, u ~ U[0, 1)^D, turned\n"
-      "            into -log2 P(k) / D <= (-log p(y) + D log 256) / (D ln 2): an upper bound on the\n"
-      "            discrete images' bits/dim (dequantization bound), averaged over K draws of u;\n"
-      "  --iw K:   the importance-weighted bound -log2((1/K) sum_k p(y_k) / 256^D) / D from the same K\n"
-      "            draws, tighter than the single-draw one as K grows;\n"
-      "  FID:      --fid-n samples (temperature T) against as many test images, with the Fashion-MNIST\n"
-      "            classifier's features, and the floor: training images against the same test images.\n"
-      "--json: one JSON object.\n",
-      opts, &c, NULL, NULL);
+  int r =
+      cli_parse(argc, argv, "eval flow",
+                "usage: vkgen eval flow [--weights FILE] [-n N] [--iw K] [--json]\n\n"
+                "Measures a trained flow on the test set (Fashion-MNIST's, or the held-out tenth of --data):\n"
+                "  bits/dim: the exact log-density of the dequantized image y = (k + u) / 256, u ~ U[0, 1)^D, turned\n"
+                "            into -log2 P(k) / D <= (-log p(y) + D log 256) / (D ln 2): an upper bound on the\n"
+                "            discrete images' bits/dim (dequantization bound), averaged over K draws of u;\n"
+                "  --iw K:   the importance-weighted bound -log2((1/K) sum_k p(y_k) / 256^D) / D from the same K\n"
+                "            draws, tighter than the single-draw one as K grows;\n"
+                "  FID:      --fid-n samples (temperature T) against as many test images, with the Fashion-MNIST\n"
+                "            classifier's features, and the floor: training images against the same test images.\n"
+                "--json: one JSON object.\n",
+                opts, &c, NULL, NULL);
   if (r) return r < 0;
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
@@ -310,8 +310,7 @@ int eval_flow(int argc, char **argv) {
     const struct flow_config *fc = &m.c;
     gen = malloc(sizeof *gen * (size_t)fn * flow_dims(fc));
     vkg_status s = gen ? flow_sample(&m.net, fn, (uint32_t)seed, (float)temperature, gen) : VKG_ERR_OOM;
-    if (!s)
-      s = fid_of_images(ctx, clf, gen, fn, test.pixels, fn, fc->channels, fc->size, fc->size, &fid);
+    if (!s) s = fid_of_images(ctx, clf, gen, fn, test.pixels, fn, fc->channels, fc->size, fc->size, &fid);
     if (!s)
       s = fid_of_images(ctx, clf, train.pixels, fn, test.pixels, fn, fc->channels, fc->size, fc->size, &floor_fid);
     if (s) {
@@ -329,8 +328,8 @@ int eval_flow(int argc, char **argv) {
       printf(", \"fid\": null, \"fid_train_test\": null, \"fid_n\": 0}\n");
   } else {
     const struct flow_config *fc = &m.c;
-    printf("flow (%d levels x %d steps, width %d, %s, %dx%d, %d channel%s) on %d test images:\n", fc->levels,
-           fc->depth, fc->width, fc->preprocess, fc->size, fc->size, fc->channels, fc->channels == 1 ? "" : "s", e.n);
+    printf("flow (%d levels x %d steps, width %d, %s, %dx%d, %d channel%s) on %d test images:\n", fc->levels, fc->depth,
+           fc->width, fc->preprocess, fc->size, fc->size, fc->channels, fc->channels == 1 ? "" : "s", e.n);
     printf("  bits/dim                         %10.4f (upper bound: uniform dequantization, %d draw%s)\n", e.bpd,
            e.samples, e.samples == 1 ? "" : "s averaged");
     if (e.samples > 1)
@@ -397,6 +396,10 @@ static vkg_status bench_training(struct nn_model *m, int steps, double *ips) {
   nn_bind_all(g, &m->params, 0, ids);
   vkg_t loss = m->build_loss(m, g, ids, 0);
   vkg_backward(g, loss);
+  /* The optimizer takes the trainable parameters only, in order (packed in place: ids is done). */
+  int k = 0;
+  for (int i = 0; i < m->params.n; i++)
+    if (m->params.trainable[i]) ids[k++] = ids[i];
   vkg_optim_apply(g, opt, ids);
   vkg_output(g, loss);
   s = vkg_graph_compile(g);
