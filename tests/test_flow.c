@@ -39,31 +39,27 @@ struct layer {
 
 static void fill(float *v, int n, float a) { th_fill(v, (size_t)n, -a, a); }
 
-static int invert(double *a, double *inv, int n) {
-  for (int i = 0; i < n * n; i++)
-    inv[i] = (i / n == i % n);
-  for (int k = 0; k < n; k++) {
-    int best = k;
-    for (int i = k + 1; i < n; i++)
-      if (fabs(a[i * n + k]) > fabs(a[best * n + k])) best = i;
-    if (a[best * n + k] == 0) return 0;
-    for (int j = 0; j < n; j++) {
-      double t = a[k * n + j];
-      a[k * n + j] = a[best * n + j], a[best * n + j] = t;
-      t = inv[k * n + j];
-      inv[k * n + j] = inv[best * n + j], inv[best * n + j] = t;
-    }
-    double d = a[k * n + k];
-    for (int j = 0; j < n; j++)
-      a[k * n + j] /= d, inv[k * n + j] /= d;
+/* W^-1 of W = P Lu Uu column by column, independently of the model's Gauss-Jordan: W x = e_j is
+ * Lu Uu x = P^T e_j, solved by forward substitution (unit lower Lu) and back substitution (Uu). */
+static void lu_inverse(const double *perm, const double *lu_l, const double *lu_u, double *inv, int n) {
+  for (int j = 0; j < n; j++) {
+    double b[C], y[C], x[C];
+    for (int i = 0; i < n; i++)
+      b[i] = perm[j * n + i]; /* (P^T e_j)_i = P[j][i] */
     for (int i = 0; i < n; i++) {
-      if (i == k) continue;
-      double f = a[i * n + k];
-      for (int j = 0; j < n; j++)
-        a[i * n + j] -= f * a[k * n + j], inv[i * n + j] -= f * inv[k * n + j];
+      y[i] = b[i];
+      for (int k = 0; k < i; k++)
+        y[i] -= lu_l[i * n + k] * y[k];
     }
+    for (int i = n - 1; i >= 0; i--) {
+      x[i] = y[i];
+      for (int k = i + 1; k < n; k++)
+        x[i] -= lu_u[i * n + k] * x[k];
+      x[i] /= lu_u[i * n + i];
+    }
+    for (int i = 0; i < n; i++)
+      inv[i * n + j] = x[i];
   }
-  return 1;
 }
 
 static void make_layer(struct layer *L, enum kind k, int H, int W) {
@@ -78,7 +74,7 @@ static void make_layer(struct layer *L, enum kind k, int H, int W) {
     for (int c = 0; c < C; c++)
       L->perm[r * C + c] = pi[c] == r ? 1.0f : 0.0f;
   }
-  double lm[C * C], um[C * C], a[C * C];
+  double lm[C * C], um[C * C], pm[C * C];
   for (int r = 0; r < C; r++)
     for (int c = 0; c < C; c++) {
       lm[r * C + c] = c < r ? L->lower[r * C + c] : c == r;
@@ -90,9 +86,10 @@ static void make_layer(struct layer *L, enum kind k, int H, int W) {
       for (int j = 0; j < C; j++)
         for (int m = 0; m < C; m++)
           acc += L->perm[r * C + j] * lm[j * C + m] * um[m * C + c];
-      L->w[r * C + c] = a[r * C + c] = acc;
+      L->w[r * C + c] = acc;
+      pm[r * C + c] = L->perm[r * C + c];
     }
-  invert(a, L->winv, C);
+  lu_inverse(pm, lm, um, L->winv, C);
   /* The coupling's last conv is random here (it starts at zero in a new model), so the layer is not
    * the identity. */
   fill(L->c1w, WIDTH * (C / 2) * 9, 0.5f), fill(L->c1b, WIDTH, 0.3f), fill(L->c2w, WIDTH * WIDTH, 0.5f);
