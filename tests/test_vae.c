@@ -424,7 +424,7 @@ static void check_bad_files(vkg_ctx *ctx, const char *tmp) {
   struct vae_config fm = vae_config_default();
   fm.size = 32;
   struct vkg_images tr;
-  th_check(vae_data_load(NULL, &fm, &tr, NULL) == VKG_ERR_ARG && strstr(vkg_last_error(), "28x28"),
+  th_check(vae_data_load(NULL, &fm, 0, &tr, NULL) == VKG_ERR_ARG && strstr(vkg_last_error(), "28x28"),
            "Fashion-MNIST with size 32 is refused: '%s'", vkg_last_error());
   nn_params_free(&p);
 }

@@ -96,6 +96,9 @@ void cli_train_help(FILE *f, const struct cli_train *defaults);
 int cli_train_init_config(struct cli_train *t, void *cfg);
 /* Completes the optimizer and schedule for m and runs nn_train; returns the exit code. */
 int cli_train_run(struct cli_train *t, struct nn_model *m);
+/* Training steps per second of m's step (nn_step_bench) with its family's default optimizer, learning
+ * rate, beta1 and clipping, as 'vkgen train' runs it: for every 'vkgen bench FAMILY'. */
+vkg_status cli_bench_train(struct nn_model *m, int steps, double *steps_per_s);
 
 /* ---- shared helpers ---- */
 /* Finds a default asset: $VKGEN_ASSETS/file, the installed share/vkgen/assets/file relative to the

@@ -358,8 +358,8 @@ int eval_gan(int argc, char **argv) {
 
 // ---- vkgen bench gan ----
 
-/* Training steps per second of the model's two phases, built as the training loop builds them (forward,
- * loss, backward, Adam), replayed with two runs in flight, on random images of the model's shape. */
+/* Training steps per second of the model's two phases as the training loop runs them, on random images
+ * of the model's shape. */
 static vkg_status bench_train(vkg_ctx *ctx, const struct gan_arch *a, int batch, int steps, double *steps_per_s) {
   struct gan_opts o = gan_opts_default();
   o.arch = *a;
@@ -368,54 +368,7 @@ static vkg_status bench_train(vkg_ctx *ctx, const struct gan_arch *a, int batch,
   struct nn_model *m;
   vkg_status s = gan_create(ctx, &o, &m);
   if (s) return s;
-  vkg_graph *g[2] = {0};
-  vkg_optim *opt[2] = {0};
-  int slot[2][3];
-  struct vkg_optim_desc od = vkg_optim_desc_default(VKG_ADAM);
-  od.beta1 = 0.5f;
-  vkg_t *ids = malloc(sizeof *ids * (size_t)m->params.n), *tids = malloc(sizeof *tids * (size_t)m->params.n);
-  for (int p = 0; p < 2 && !s; p++) {
-    int group = m->phases[p].group, nt, k = 0;
-    vkg_tensor **tr = nn_trainable(&m->params, group, &nt);
-    s = vkg_optim_create(ctx, &od, nt, tr, &opt[p]);
-    free(tr);
-    if (!s) s = vkg_graph_create(ctx, &g[p]);
-    if (s) break;
-    slot[p][0] = vkg_scalar(g[p], "lr"), slot[p][1] = vkg_scalar(g[p], "step"), slot[p][2] = vkg_scalar(g[p], "seed");
-    nn_bind_all(g[p], &m->params, group, ids);
-    vkg_backward(g[p], m->build_loss(m, g[p], ids, p));
-    for (int i = 0; i < m->params.n; i++)
-      if (m->params.trainable[i] && m->params.group[i] == group) tids[k++] = ids[i];
-    vkg_optim_apply(g[p], opt[p], tids);
-    s = vkg_graph_compile(g[p]);
-  }
-  uint32_t *idx = malloc(sizeof *idx * (size_t)batch);
-  for (int i = 0; i < batch; i++)
-    idx[i] = (uint32_t)i;
-  double t0 = 0;
-  for (int k = 0; k <= steps && !s; k++) {
-    if (k == 1) { /* step 0 warms up */
-      for (int p = 0; p < 2 && !s; p++)
-        s = vkg_graph_wait(g[p]);
-      t0 = now_s();
-    }
-    for (int p = 0; p < 2 && !s; p++) {
-      s = m->write_batch(m, g[p], p, idx);
-      vkg_graph_set_f32(g[p], slot[p][0], 2e-4f);
-      vkg_graph_set_u32(g[p], slot[p][1], (uint32_t)k + 1);
-      vkg_graph_set_u32(g[p], slot[p][2], (uint32_t)k * 2 + (uint32_t)p);
-      if (!s) s = vkg_graph_run_async(g[p]);
-    }
-  }
-  for (int p = 0; p < 2 && !s; p++)
-    s = vkg_graph_wait(g[p]);
-  if (!s) *steps_per_s = steps / (now_s() - t0);
-  for (int p = 0; p < 2; p++) {
-    if (g[p]) vkg_graph_wait(g[p]);
-    vkg_graph_destroy(g[p]);
-    vkg_optim_destroy(opt[p]);
-  }
-  free(ids), free(tids), free(idx);
+  s = cli_bench_train(m, steps, steps_per_s);
   gan_destroy(m);
   return s;
 }

@@ -483,48 +483,15 @@ static vkg_status bench_decode(struct lm *m, int B, int positions, double *tok_s
   return s;
 }
 
-/* Training tokens/s: forward, backward and Adam on random token windows of the model's context. */
-static vkg_status bench_train(vkg_ctx *ctx, struct lm *m, int B, int steps, double *tok_s) {
-  const int T = m->cfg.context;
-  int ntrain;
-  vkg_tensor **tr = nn_trainable(&m->params, 0, &ntrain);
-  struct vkg_optim_desc od = vkg_optim_desc_default(VKG_ADAM);
-  vkg_optim *opt;
-  vkg_status s = vkg_optim_create(ctx, &od, ntrain, tr, &opt);
-  free(tr);
-  if (s) return s;
-  vkg_graph *g;
-  if ((s = vkg_graph_create(ctx, &g))) {
-    vkg_optim_destroy(opt);
-    return s;
-  }
-  int lr = vkg_scalar(g, "lr"), step = vkg_scalar(g, "step");
-  vkg_t *p = malloc(sizeof *p * (size_t)(m->params.n + 1));
-  nn_bind_all(g, &m->params, 0, p);
-  int shape[2] = {B, T};
-  vkg_t x = vkg_input_streamed(g, "ids", VKG_I32, 2, shape), y = vkg_input_streamed(g, "labels", VKG_I32, 2, shape);
-  vkg_t loss = vkg_cross_entropy_loss(g, m->fam->forward(m, g, p, x), y, -1);
-  vkg_backward(g, loss);
-  vkg_optim_apply(g, opt, p);
-  free(p);
-  s = vkg_graph_compile(g);
-  int32_t *ids = malloc(sizeof *ids * (size_t)B * T);
-  for (int i = 0; i < B * T; i++)
-    ids[i] = (int32_t)(nn_mix(7, (uint64_t)i) % (uint64_t)m->cfg.vocab);
-  double t0 = 0;
-  for (int k = 0; k <= steps && !s; k++) { /* step 0 is the warm-up */
-    if (k == 1) t0 = now_s();
-    vkg_graph_set_f32(g, lr, 1e-4f);
-    vkg_graph_set_u32(g, step, (uint32_t)k + 1);
-    s = vkg_graph_write_i32(g, x, ids, (size_t)B * T);
-    if (!s) s = vkg_graph_write_i32(g, y, ids, (size_t)B * T);
-    if (!s) s = vkg_graph_run(g);
-  }
-  double el = now_s() - t0;
-  *tok_s = (double)B * T * steps / (el > 0 ? el : 1e-9);
-  free(ids);
-  vkg_graph_destroy(g);
-  vkg_optim_destroy(opt);
+/* Training tokens/s: the training loop's step on windows of random tokens of the model's context. */
+static vkg_status bench_train(struct lm *m, int B, int steps, double *tok_s) {
+  struct lm_train_opts o = {.batch = B, .synthetic = B};
+  struct nn_model *nm;
+  vkg_status s = lm_model_create(m, &o, &nm);
+  double sps = 0;
+  if (!s) s = cli_bench_train(nm, steps, &sps);
+  *tok_s = sps * B * m->cfg.context;
+  lm_model_destroy(nm);
   return s;
 }
 
@@ -593,7 +560,7 @@ static int bench_text(int argc, char **argv) {
   double dec1 = 0, dec16 = 0, train = 0;
   s = bench_decode(m, 1, positions, &dec1);
   if (!s) s = bench_decode(m, 16, positions, &dec16);
-  if (!s) s = bench_train(ctx, m, (int)batch, (int)steps, &train);
+  if (!s) s = bench_train(m, (int)batch, (int)steps, &train);
   int rc = 0;
   if (s)
     rc = cli_vkg_error("bench");

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "models/models.h"
+#include "nn/step.h"
 #include "nn/weights.h"
 
 int cli_float(const char *opt, const char *s, double lo, double hi, double *out) {
@@ -161,6 +162,15 @@ int cli_train_run(struct cli_train *t, struct nn_model *m) {
   if (s) return cli_vkg_error("train");
   int sig = nn_train_stopped_by(); /* SIGINT 130, SIGTERM 143, as a shell reports them */
   return sig ? 128 + sig : 0;
+}
+
+vkg_status cli_bench_train(struct nn_model *m, int steps, double *steps_per_s) {
+  struct cli_train t;
+  cli_train_defaults(&t, m->name);
+  struct vkg_optim_desc od = vkg_optim_desc_default(t.optim);
+  od.beta1 = (float)t.beta1;
+  od.clip_norm = (float)t.clip;
+  return nn_step_bench(m, &od, t.o.lr.lr, steps, steps_per_s);
 }
 
 // ---- vkgen train classifier ----

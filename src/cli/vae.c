@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "models/vae.h"
+#include "nn/data.h"
 #include "nn/fid.h"
 
 // ---- shared options ----
@@ -26,7 +27,7 @@ static int arch_opt(struct vae_config *c, int *set, int argc, char **argv, int i
 
 /* Image folders default to 32x32 RGB; Fashion-MNIST is 28x28 grey. */
 static void arch_for_data(struct vae_config *c, int set, const char *data_dir) {
-  int fashion = vae_data_is_fashion(data_dir);
+  int fashion = nn_data_is_fashion(data_dir);
   if (!(set & SET_SIZE)) c->size = fashion ? 28 : 32;
   if (!(set & SET_CHANNELS)) c->channels = fashion ? 1 : 3;
 }
@@ -71,13 +72,13 @@ static int load_weights(vkg_ctx *ctx, const char *weights, const char *doing, st
 /* Test images for a config: the Fashion-MNIST test split, or the held-out tenth of --data. */
 static int load_test(const char *data_dir, const struct vae_config *c, const char *doing, struct vkg_images *test,
                      struct vkg_images *train) {
-  if (vae_data_is_fashion(data_dir) && (c->size != 28 || c->channels != 1)) {
+  if (nn_data_is_fashion(data_dir) && (c->size != 28 || c->channels != 1)) {
     cli_error("%s: these weights are for %dx%d images with %d channel%s, not Fashion-MNIST", doing, c->size, c->size,
               c->channels, c->channels == 1 ? "" : "s");
     fprintf(stderr, "hint: pass --data DIR with the folder of images the model was trained on\n");
     return 0;
   }
-  if (vae_data_load(data_dir, c, train, test)) {
+  if (vae_data_load(data_dir, c, 0, train, test)) {
     cli_vkg_error(doing);
     return 0;
   }
@@ -468,52 +469,17 @@ static vkg_status bench_sampling(const struct vae_config *c, const struct nn_par
   return s;
 }
 
-/* Training steps per second: the loop's step (forward, backward, Adam) replayed `steps` times with two
- * runs in flight, on random images, after a warm-up step. */
-static vkg_status bench_training(const struct vae_config *c, struct nn_params *p, int B, int steps, double *sps) {
-  int ntrain;
-  vkg_tensor **tr = nn_trainable(p, 0, &ntrain);
-  struct vkg_optim_desc od = vkg_optim_desc_default(VKG_ADAM);
-  vkg_optim *opt;
-  vkg_status s = vkg_optim_create(p->ctx, &od, ntrain, tr, &opt);
-  free(tr);
+/* Training steps per second of the loop's step on random images. */
+static vkg_status bench_training(vkg_ctx *ctx, const struct vae_config *c, int B, int steps, double *sps) {
+  struct vae_opts o = vae_opts_default();
+  o.arch = *c;
+  o.batch = B;
+  o.synthetic = B;
+  struct nn_model *m;
+  vkg_status s = vae_create(ctx, &o, &m);
   if (s) return s;
-  vkg_graph *g;
-  if ((s = vkg_graph_create(p->ctx, &g))) {
-    vkg_optim_destroy(opt);
-    return s;
-  }
-  int lr = vkg_scalar(g, "lr"), step = vkg_scalar(g, "step"), seed = vkg_scalar(g, "seed");
-  vkg_t ids[VAE_NPARAM];
-  nn_bind_all(g, p, 0, ids);
-  int xs[4] = {B, c->channels, c->size, c->size}, es[2] = {B, c->z};
-  vkg_t x = vkg_input_streamed(g, "images", VKG_F32, 4, xs);
-  vkg_t loss = vae_neg_elbo(g, c, ids, x, vkg_random_normal(g, 2, es, seed, 0, 1), NULL, NULL);
-  vkg_backward(g, loss);
-  vkg_optim_apply(g, opt, ids);
-  vkg_output(g, loss);
-  s = vkg_graph_compile(g);
-  size_t P = (size_t)c->channels * c->size * c->size;
-  float *xb = malloc(sizeof *xb * (size_t)B * P);
-  for (size_t i = 0; i < (size_t)B * P; i++)
-    xb[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
-  double t0 = 0;
-  for (int k = 0; !s && k <= steps; k++) {
-    if (k == 1) {
-      s = vkg_graph_wait(g); /* the warm-up step is not timed */
-      t0 = now_s();
-    }
-    if (!s) s = vkg_graph_write(g, x, xb, (size_t)B * P);
-    if (!s) s = vkg_graph_set_f32(g, lr, 1e-4f);
-    if (!s) s = vkg_graph_set_u32(g, step, (uint32_t)k + 1);
-    if (!s) s = vkg_graph_set_u32(g, seed, (uint32_t)k);
-    if (!s) s = vkg_graph_run_async(g);
-  }
-  if (!s) s = vkg_graph_wait(g);
-  if (!s) *sps = steps / (now_s() - t0);
-  free(xb);
-  vkg_graph_destroy(g);
-  vkg_optim_destroy(opt);
+  s = cli_bench_train(m, steps, sps);
+  vae_destroy(m);
   return s;
 }
 
@@ -562,7 +528,7 @@ int bench_vae(int argc, char **argv) {
       printf("%-10s %8d %12.3f %9.1f img\n", "sampling", batches[k], ms[k], batches[k] / (ms[k] * 1e-3));
     fflush(stdout);
   }
-  if (!s) s = bench_training(&cfg, &p, (int)batch, (int)steps, &sps);
+  if (!s) s = bench_training(ctx, &cfg, (int)batch, (int)steps, &sps);
   if (!s && !c.json)
     printf("%-10s %8ld %12.3f %9.2f steps (%.1f img)\n", "training", batch, 1e3 / sps, sps, sps * batch);
   if (!s && c.json) {

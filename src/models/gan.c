@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "nn/data.h"
 #include "models/gan.h"
 #include "nn/weights.h"
 
@@ -347,40 +348,18 @@ static struct gan *new_gan(vkg_ctx *ctx, const struct gan_arch *a) {
   return gn;
 }
 
-/* Fashion-MNIST if dir is NULL or holds its IDX files, else a folder of images at the model's size. */
+/* Fashion-MNIST if dir is NULL or holds its IDX files, else a folder of images at the model's size
+ * (all of it for training), or random images for benchmarks. */
 static vkg_status load_data(struct gan *gn, const struct gan_opts *o) {
   const struct gan_arch *a = &gn->a;
-  if (o->synthetic > 0) {
-    struct vkg_images *im = &gn->data;
-    size_t n = (size_t)o->synthetic, px = (size_t)a->channels * a->size * a->size;
-    im->n = o->synthetic, im->c = a->channels, im->h = im->w = a->size;
-    im->pixels = malloc(sizeof *im->pixels * n * px);
-    im->labels = malloc(n);
-    if (!im->pixels || !im->labels) return vkg__fail(VKG_ERR_OOM, "out of host memory for %zu images", n);
-    for (size_t i = 0; i < n * px; i++)
-      im->pixels[i] = (float)(nn_mix(o->seed, i) >> 40) / (float)(1 << 24);
-    for (size_t i = 0; i < n; i++)
-      im->labels[i] = (uint8_t)(i % (size_t)(a->classes ? a->classes : 10));
-    return VKG_OK;
+  if (a->classes && o->synthetic <= 0 && !nn_data_is_fashion(o->data_dir)) {
+    vkg__fail(VKG_ERR_ARG, "a conditional GAN needs labelled data, and the images of '%s' have no labels", o->data_dir);
+    vkg__hint("train a conditional model on Fashion-MNIST (no --data), or drop --conditional");
+    return VKG_ERR_ARG;
   }
-  int fashion = !o->data_dir;
-  if (o->data_dir) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", o->data_dir);
-    fashion = access(path, F_OK) == 0;
-  }
-  vkg_status s;
-  if (fashion) {
-    s = vkg_fashion_mnist_load(o->data_dir, "train", &gn->data);
-  } else {
-    if (a->classes) {
-      vkg__fail(VKG_ERR_ARG, "a conditional GAN needs labelled data, and the images of '%s' have no labels",
-                o->data_dir);
-      vkg__hint("train a conditional model on Fashion-MNIST (no --data), or drop --conditional");
-      return VKG_ERR_ARG;
-    }
-    s = vkg_image_folder_load(o->data_dir, a->size, a->channels, &gn->data);
-  }
+  vkg_status s = nn_image_data_load(o->data_dir, a->size, a->channels, o->synthetic, o->seed, &gn->data, NULL);
+  for (int i = 0; !s && o->synthetic > 0 && a->classes && i < gn->data.n; i++)
+    gn->data.labels[i] = (uint8_t)(i % a->classes);
   if (s) return s;
   const struct vkg_images *im = &gn->data;
   if (im->h != im->w || im->h > a->size || (im->c != 1 && im->c != a->channels)) {

@@ -485,8 +485,17 @@ vkg_status lm_model_create(struct lm *lm, const struct lm_train_opts *o, struct 
   m->evaluate = evaluate;
   m->params = lm->params; /* shares the lm's tensors; lm_destroy frees them */
   nn_cfg_json(lm_cfg(lm->fam->name), &lm->cfg, m->config, sizeof m->config);
-  vkg_status s = lm_corpus_load(o->data_dir, lm->tok, &n->corpus);
   const size_t T = (size_t)lm->cfg.context;
+  vkg_status s = VKG_OK;
+  if (o->synthetic > 0) {
+    struct lm_corpus *c = &n->corpus;
+    c->ntrain = (size_t)o->synthetic * T + 1;
+    if (!(c->train = malloc(sizeof *c->train * c->ntrain))) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+    for (size_t i = 0; !s && i < c->ntrain; i++)
+      c->train[i] = (int32_t)(nn_mix(7, (uint64_t)i) % (uint64_t)lm->cfg.vocab);
+  } else {
+    s = lm_corpus_load(o->data_dir, lm->tok, &n->corpus);
+  }
   if (!s) {
     m->n_train = n->corpus.ntrain > T ? (n->corpus.ntrain - 1) / T : 0;
     if (o->limit > 0 && o->limit < m->n_train) m->n_train = o->limit;

@@ -113,6 +113,7 @@ struct lm_train_opts {
   size_t limit;      /* > 0: only the first `limit` training windows */
   size_t val_tokens; /* validation tokens per evaluation (0: 16384) */
   const char *data_dir;
+  int synthetic; /* > 0: this many windows of random tokens instead of a corpus (benchmarks) */
 };
 /* An nn_model whose examples are the non-overlapping windows of T + 1 training tokens; the loss is
  * the mean cross-entropy of next-token prediction; evaluate() reports val_loss (nats per byte of

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "nn/data.h"
 #include "models/vae.h"
 #include "nn/weights.h"
 
@@ -150,74 +151,15 @@ static vkg_t bce_rows(vkg_graph *g, vkg_t logits, vkg_t target) {
 
 // ---- data ----
 
-static int exists(const char *dir, const char *file) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s", dir, file);
-  return access(path, F_OK) == 0;
-}
-
-/* A directory holding Fashion-MNIST's IDX files rather than images. */
-int vae_data_is_fashion(const char *dir) {
-  if (!dir) return 1;
-  static const char *names[] = {"train-images-idx3-ubyte.gz", "train-images-idx3-ubyte", "t10k-images-idx3-ubyte.gz",
-                                "t10k-images-idx3-ubyte"};
-  for (int i = 0; i < 4; i++)
-    if (exists(dir, names[i])) return 1;
-  return 0;
-}
-
-/* Copies the images of `all` whose index i satisfies (i % 10 == 9) == want_test into out. */
-static vkg_status split_images(const struct vkg_images *all, int want_test, struct vkg_images *out) {
-  memset(out, 0, sizeof *out);
-  size_t P = (size_t)all->c * all->h * all->w;
-  int n = 0;
-  for (int i = 0; i < all->n; i++)
-    n += (i % 10 == 9) == want_test;
-  if (n == 0) { /* too few images to hold any out: both sets are every image */
-    n = all->n;
-    want_test = -1;
-  }
-  out->pixels = malloc(sizeof *out->pixels * P * (size_t)n + 1);
-  if (!out->pixels) return vkg__fail(VKG_ERR_OOM, "out of host memory for %d images", n);
-  out->n = n, out->c = all->c, out->h = all->h, out->w = all->w;
-  int k = 0;
-  for (int i = 0; i < all->n; i++)
-    if (want_test < 0 || (i % 10 == 9) == want_test)
-      memcpy(out->pixels + P * (size_t)k++, all->pixels + P * (size_t)i, P * sizeof(float));
-  return VKG_OK;
-}
-
-vkg_status vae_data_load(const char *dir, const struct vae_config *c, struct vkg_images *train,
+vkg_status vae_data_load(const char *dir, const struct vae_config *c, int synthetic, struct vkg_images *train,
                          struct vkg_images *test) {
-  if (train) memset(train, 0, sizeof *train);
-  if (test) memset(test, 0, sizeof *test);
-  vkg_status s = VKG_OK;
-  if (vae_data_is_fashion(dir)) {
-    if (c->size != 28 || c->channels != 1) {
-      vkg__fail(VKG_ERR_ARG,
-                "Fashion-MNIST images are 28x28 with 1 channel, but this VAE is for %dx%d with %d channel%s", c->size,
-                c->size, c->channels, c->channels == 1 ? "" : "s");
-      vkg__hint("pass --data DIR with a folder of your images for other sizes");
-      return VKG_ERR_ARG;
-    }
-    if (train) s = vkg_fashion_mnist_load(dir, "train", train);
-    if (!s && test) s = vkg_fashion_mnist_load(dir, "test", test);
-  } else {
-    struct vkg_images all;
-    memset(&all, 0, sizeof all);
-    s = vkg_image_folder_load(dir, c->size, c->channels, &all);
-    if (!s && all.n < 1) s = vkg__fail(VKG_ERR_IO, "no images in '%s'", dir);
-    /* Every 10th image is held out as the test set, so train and test cover the folder evenly
-     * whatever order its files come in. */
-    if (!s && train) s = split_images(&all, 0, train);
-    if (!s && test) s = split_images(&all, 1, test);
-    vkg_images_free(&all);
+  if (synthetic <= 0 && nn_data_is_fashion(dir) && (c->size != 28 || c->channels != 1)) {
+    vkg__fail(VKG_ERR_ARG, "Fashion-MNIST images are 28x28 with 1 channel, but this VAE is for %dx%d with %d channel%s",
+              c->size, c->size, c->channels, c->channels == 1 ? "" : "s");
+    vkg__hint("pass --data DIR with a folder of your images for other sizes");
+    return VKG_ERR_ARG;
   }
-  if (s) {
-    if (train) vkg_images_free(train);
-    if (test) vkg_images_free(test);
-  }
-  return s;
+  return nn_image_data_load(dir, c->size, c->channels, synthetic, 1, train, test);
 }
 
 // ---- the model for the training loop ----
@@ -284,7 +226,7 @@ vkg_status vae_create(vkg_ctx *ctx, const struct vae_opts *o, struct nn_model **
   m->evaluate = evaluate;
   nn_cfg_json(&vae_cfg, &o->arch, m->config, sizeof m->config);
   nn_params_init(&m->params, ctx);
-  s = vae_data_load(o->data_dir, &o->arch, &v->train, &v->test);
+  s = vae_data_load(o->data_dir, &o->arch, o->synthetic, &v->train, &v->test);
   if (!s) {
     m->n_train = o->limit > 0 && o->limit < (size_t)v->train.n ? o->limit : (size_t)v->train.n;
     v->xbuf = malloc(sizeof *v->xbuf * (size_t)o->batch * (size_t)pixels(&o->arch));

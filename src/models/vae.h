@@ -54,11 +54,10 @@ vkg_t vae_neg_elbo(vkg_graph *g, const struct vae_config *c, const vkg_t *p, vkg
 
 /* The training and test images for a config: Fashion-MNIST (dir NULL, or a directory holding its IDX
  * files; needs size 28 and 1 channel), else the image folder dir resized to the config's size and
- * channels, every 10th image held out as the test set. train or test may be NULL. */
-vkg_status vae_data_load(const char *dir, const struct vae_config *c, struct vkg_images *train,
+ * channels, every 10th image held out as the test set (nn_image_data_load); synthetic > 0: that many
+ * random images. train may be NULL. */
+vkg_status vae_data_load(const char *dir, const struct vae_config *c, int synthetic, struct vkg_images *train,
                          struct vkg_images *test);
-/* Whether dir (NULL: the default) means Fashion-MNIST rather than an image folder. */
-int vae_data_is_fashion(const char *dir);
 
 // ---- training (nn_model for the shared loop) ----
 
@@ -68,6 +67,7 @@ struct vae_opts {
   const char *data_dir; /* see vae_data_load */
   size_t limit;         /* > 0: use only the first `limit` training images */
   uint64_t seed;        /* initialization */
+  int synthetic;        /* > 0: this many random images instead of a dataset (benchmarks) */
 };
 struct vae_opts vae_opts_default(void);
 /* Loads the data, makes and initializes the parameters. The loop's loss is the negative ELBO (nats per

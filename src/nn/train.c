@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "nn/progress.h"
+#include "nn/step.h"
 #include "nn/train.h"
 #include "nn/weights.h"
 
@@ -33,13 +34,9 @@ static void curve_add(struct curve *c, double x, double y) {
   c->y[c->n++] = y;
 }
 
-/* One phase's recorded step: its graph, optimizer and the histories of its loss and gradient norm. */
+/* What the loop keeps of each phase besides its recorded step: metric names and the loss curve. */
 struct phase_run {
-  vkg_graph *g;
-  vkg_optim *opt;
-  vkg_t loss_hist, norm_hist;
-  int slot_lr, slot_step, slot_seed;
-  char loss_name[40], norm_name[40]; /* metric names */
+  char loss_name[40], norm_name[40];
   struct curve curve;
 };
 
@@ -47,6 +44,7 @@ struct run {
   struct nn_model *m;
   const struct nn_train_opts *o;
   vkg_ctx *ctx;
+  struct nn_step st;
   struct phase_run ph[NN_MAX_PHASES];
   int nph, hist_n;
   long step, total, spe, logged, last_ckpt, step0;
@@ -104,7 +102,7 @@ static vkg_status mkdirs(const char *dir) {
  * "optim.<phase>.<state>". */
 static vkg_tensor *optim_state(const struct run *r, int p, int i, char *full, size_t n) {
   const char *name;
-  vkg_tensor *t = vkg_optim_state(r->ph[p].opt, i, &name);
+  vkg_tensor *t = vkg_optim_state(r->st.ph[p].opt, i, &name);
   if (r->nph == 1)
     snprintf(full, n, "optim.%s", name);
   else
@@ -149,7 +147,7 @@ static vkg_status save_checkpoint(struct run *r) {
   if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
   vkg_status s = nn_params_save(&r->m->params, w, "");
   for (int p = 0; p < r->nph; p++)
-    for (int i = 0; !s && i < vkg_optim_state_count(r->ph[p].opt); i++) {
+    for (int i = 0; !s && i < vkg_optim_state_count(r->st.ph[p].opt); i++) {
       char full[160];
       vkg_tensor *t = optim_state(r, p, i, full, sizeof full);
       s = vkg_st_add_tensor(w, full, t);
@@ -241,7 +239,7 @@ static vkg_status resume(struct run *r) {
   }
   if (!s) s = nn_params_load(&r->m->params, st, "");
   for (int p = 0; p < r->nph; p++)
-    for (int i = 0; !s && i < vkg_optim_state_count(r->ph[p].opt); i++) {
+    for (int i = 0; !s && i < vkg_optim_state_count(r->st.ph[p].opt); i++) {
       char full[160];
       vkg_tensor *t = optim_state(r, p, i, full, sizeof full);
       s = vkg_st_load_tensor(st, full, t);
@@ -305,11 +303,7 @@ static vkg_status append_metrics(struct run *r, const char *line) {
 static vkg_status read_losses(struct run *r) {
   size_t hn = (size_t)r->hist_n;
   float *loss = malloc(sizeof *loss * hn * (size_t)r->nph), *norm = malloc(sizeof *norm * hn * (size_t)r->nph);
-  vkg_status s = VKG_OK;
-  for (int p = 0; p < r->nph && !s; p++) {
-    s = vkg_graph_read(r->ph[p].g, r->ph[p].loss_hist, loss + p * hn, hn);
-    if (!s) s = vkg_graph_read(r->ph[p].g, r->ph[p].norm_hist, norm + p * hn, hn);
-  }
+  vkg_status s = loss && norm ? nn_step_read(&r->st, loss, norm) : vkg__fail(VKG_ERR_OOM, "out of host memory");
   for (long k = r->logged + 1; !s && k <= r->step; k++) {
     char line[512];
     int l = snprintf(line, sizeof line, "{\"step\": %ld, \"epoch\": %ld", k, (k - 1) / r->spe + 1);
@@ -389,55 +383,18 @@ static vkg_status write_plot(struct run *r) {
 
 // ---- the loop ----
 
-/* Phase p's graph: forward, loss, backward over its group, its optimizer, and the histories. */
-static vkg_status build_phase(struct run *r, int p) {
-  struct nn_model *m = r->m;
+/* Phase p's metric names: "loss" and "grad_norm" for a single phase, else "loss_<name>" and "grad_norm_<name>". */
+static void name_phase(struct run *r, int p) {
   struct phase_run *ph = &r->ph[p];
-  int group = m->nphases ? m->phases[p].group : 0, ntrain;
-  if (r->nph == 1)
-    snprintf(ph->loss_name, sizeof ph->loss_name, "loss");
-  else
-    snprintf(ph->loss_name, sizeof ph->loss_name, "loss_%s", m->phases[p].name);
-  snprintf(ph->norm_name, sizeof ph->norm_name, "grad_norm%s%s", r->nph == 1 ? "" : "_",
-           r->nph == 1 ? "" : m->phases[p].name);
-  vkg_tensor **trainable = nn_trainable(&m->params, group, &ntrain);
-  vkg_status s = vkg_optim_create(r->ctx, &r->o->optim, ntrain, trainable, &ph->opt);
-  free(trainable);
-  if (s) return s;
-  if ((s = vkg_graph_create(r->ctx, &ph->g))) return s;
-  vkg_graph *g = ph->g;
-  ph->slot_lr = vkg_scalar(g, "lr");
-  ph->slot_step = vkg_scalar(g, "step");
-  ph->slot_seed = vkg_scalar(g, "seed");
-  vkg_t *ids = malloc(sizeof *ids * (size_t)(m->params.n + 1)),
-        *tids = malloc(sizeof *tids * (size_t)(m->params.n + 1));
-  nn_bind_all(g, &m->params, group, ids);
-  vkg_t loss = m->build_loss(m, g, ids, p);
-  vkg_backward(g, loss);
-  int k = 0;
-  for (int i = 0; i < m->params.n; i++)
-    if (m->params.trainable[i] && m->params.group[i] == group) tids[k++] = ids[i];
-  vkg_t norm = vkg_optim_apply(g, ph->opt, tids);
-  ph->loss_hist = vkg_history(g, loss, r->hist_n, ph->slot_step);
-  ph->norm_hist = vkg_history(g, norm, r->hist_n, ph->slot_step);
-  free(ids);
-  free(tids);
-  return vkg_graph_compile(g);
+  const char *name = r->m->nphases ? r->m->phases[p].name : "";
+  snprintf(ph->loss_name, sizeof ph->loss_name, "loss%s%s", r->nph == 1 ? "" : "_", r->nph == 1 ? "" : name);
+  snprintf(ph->norm_name, sizeof ph->norm_name, "grad_norm%s%s", r->nph == 1 ? "" : "_", r->nph == 1 ? "" : name);
 }
 
 /* Runs every phase once on the batch of step r->step + 1. */
 static vkg_status run_step(struct run *r, const uint32_t *idx) {
   long next = r->step + 1;
-  for (int p = 0; p < r->nph; p++) {
-    struct phase_run *ph = &r->ph[p];
-    vkg_status s = r->m->write_batch(r->m, ph->g, p, idx);
-    if (s) return s;
-    vkg_graph_set_f32(ph->g, ph->slot_lr, vkg_lr_at(&r->o->lr, next));
-    vkg_graph_set_u32(ph->g, ph->slot_step, (uint32_t)next);
-    vkg_graph_set_u32(ph->g, ph->slot_seed, (uint32_t)nn_mix(nn_mix(r->seed, (uint64_t)next), (uint64_t)p));
-    if ((s = vkg_graph_run_async(ph->g))) return s;
-  }
-  return VKG_OK;
+  return nn_step_run(&r->st, idx, vkg_lr_at(&r->o->lr, next), next, r->seed);
 }
 
 static vkg_status train(struct nn_model *m, const struct nn_train_opts *o);
@@ -480,8 +437,9 @@ static vkg_status train(struct nn_model *m, const struct nn_train_opts *o) {
   }
   r.nph = m->nphases ? m->nphases : 1;
   r.hist_n = o->log_every > 0 ? o->log_every : 1;
-  for (int p = 0; p < r.nph && !s; p++)
-    s = build_phase(&r, p);
+  for (int p = 0; p < r.nph; p++)
+    name_phase(&r, p);
+  s = nn_step_create(m, &o->optim, r.hist_n, &r.st);
   if (!s && o->resume) s = resume(&r);
   if (!s && !o->resume && o->init) s = load_init(&r);
   if (!s && !o->resume) s = vkg__write_file(r.metrics, "", 0);
@@ -529,10 +487,8 @@ static vkg_status train(struct nn_model *m, const struct nn_train_opts *o) {
     fprintf(stderr, "wrote %s, %s, %s and %s\n", r.weights, r.ckpt, r.metrics, r.plot);
   if (s) nn_progress_break(&r.pg);
   free(perm);
+  nn_step_destroy(&r.st);
   for (int p = 0; p < r.nph; p++) {
-    if (r.ph[p].g) vkg_graph_wait(r.ph[p].g);
-    vkg_graph_destroy(r.ph[p].g);
-    vkg_optim_destroy(r.ph[p].opt);
     free(r.ph[p].curve.x);
     free(r.ph[p].curve.y);
   }
