@@ -7,7 +7,7 @@
 
 #include "cli.h"
 #include "models/flow.h"
-#include "models/vae.h"
+#include "nn/data.h"
 #include "nn/fid.h"
 
 static double seconds(void) {
@@ -52,15 +52,13 @@ static void unload(struct loaded *m) {
  * train too when asked (FID's floor). */
 static int test_images(const char *data_dir, const struct flow_config *c, const char *doing, struct vkg_images *test,
                        struct vkg_images *train) {
-  if (vae_data_is_fashion(data_dir) && (c->size != 28 || c->channels != 1)) {
+  if (nn_data_is_fashion(data_dir) && (c->size != 28 || c->channels != 1)) {
     cli_error("%s: these weights are for %dx%d images with %d channel%s, not Fashion-MNIST", doing, c->size, c->size,
               c->channels, c->channels == 1 ? "" : "s");
     fprintf(stderr, "hint: pass --data DIR with the folder of images the model was trained on\n");
     return 0;
   }
-  struct vae_config vc = vae_config_default();
-  vc.size = c->size, vc.channels = c->channels;
-  if (vae_data_load(data_dir, &vc, train, test)) {
+  if (flow_data_load(data_dir, c, 0, train, test)) {
     cli_vkg_error(doing);
     return 0;
   }
@@ -145,7 +143,7 @@ int train_flow(int argc, char **argv) {
     if (used == 0) return cli_error("train flow: unknown option '%s' (see 'vkgen train flow --help')", argv[i]);
     i += used;
   }
-  int fashion = vae_data_is_fashion(t.data_dir);
+  int fashion = nn_data_is_fashion(t.data_dir);
   if (!set_size) arch.size = fashion ? 28 : 32;
   if (!set_channels) arch.channels = fashion ? 1 : 3;
   if (!cli_train_init_config(&t, &arch)) return 1;
@@ -373,59 +371,10 @@ static vkg_status bench_sampling(struct flow_net *net, int B, int reps, double *
   return s;
 }
 
-/* Training images per second: the model's own loss graph (build_loss, write_batch) with backward and
- * Adam, `steps` steps with two runs in flight after a warm-up step. */
-static vkg_status bench_training(struct nn_model *m, int steps, double *ips) {
-  int ntrain;
-  vkg_tensor **tr = nn_trainable(&m->params, 0, &ntrain);
-  struct vkg_optim_desc od = vkg_optim_desc_default(VKG_ADAM);
-  vkg_optim *opt;
-  vkg_status s = vkg_optim_create(m->params.ctx, &od, ntrain, tr, &opt);
-  free(tr);
-  if (s) return s;
-  vkg_graph *g;
-  vkg_t *ids = malloc(sizeof *ids * (size_t)m->params.n);
-  uint32_t *idx = malloc(sizeof *idx * (size_t)m->batch);
-  s = ids && idx ? vkg_graph_create(m->params.ctx, &g) : VKG_ERR_OOM;
-  if (s) {
-    free(ids), free(idx);
-    vkg_optim_destroy(opt);
-    return s;
-  }
-  int lr = vkg_scalar(g, "lr"), step = vkg_scalar(g, "step"), seed = vkg_scalar(g, "seed");
-  nn_bind_all(g, &m->params, 0, ids);
-  vkg_t loss = m->build_loss(m, g, ids, 0);
-  vkg_backward(g, loss);
-  /* The optimizer takes the trainable parameters only, in order (packed in place: ids is done). */
-  int k = 0;
-  for (int i = 0; i < m->params.n; i++)
-    if (m->params.trainable[i]) ids[k++] = ids[i];
-  vkg_optim_apply(g, opt, ids);
-  vkg_output(g, loss);
-  s = vkg_graph_compile(g);
-  for (int i = 0; i < m->batch; i++)
-    idx[i] = (uint32_t)((size_t)i % m->n_train);
-  double t0 = 0;
-  for (int k = 0; !s && k <= steps; k++) {
-    if (k == 1 && !(s = vkg_graph_wait(g))) t0 = seconds(); /* the warm-up step is not timed */
-    if (!s) s = m->write_batch(m, g, 0, idx);
-    if (!s) s = vkg_graph_set_f32(g, lr, 1e-5f);
-    if (!s) s = vkg_graph_set_u32(g, step, (uint32_t)k + 1);
-    if (!s) s = vkg_graph_set_u32(g, seed, (uint32_t)k);
-    if (!s) s = vkg_graph_run_async(g);
-  }
-  if (!s) s = vkg_graph_wait(g);
-  if (!s) *ips = (double)steps * m->batch / (seconds() - t0);
-  free(ids), free(idx);
-  vkg_graph_destroy(g);
-  vkg_optim_destroy(opt);
-  return s;
-}
-
 int bench_flow(int argc, char **argv) {
   struct cli_common c = {0};
   struct flow_opts fo = flow_opts_default();
-  long batch = 32, steps = 5, limit = 256;
+  long batch = 32, steps = 5;
   const struct cli_opt opts[] = {{"--batch", CLI_INT, &batch, 1, 65536, "training batch"},
                                  {"--steps", CLI_INT, &steps, 1, 100000, "timed training steps"},
                                  {0}};
@@ -434,12 +383,12 @@ int bench_flow(int argc, char **argv) {
                     "Times sampling (the inverse pass from eps ~ N(0, I), images read back) at batch 64 and 1024\n"
                     "as images/s (best of 3 runs), and training (forward, backward, Adam; two steps in flight) as\n"
                     "images/s, for the default architecture or the one given below, with freshly initialized\n"
-                    "weights (speed does not depend on them). --json: one JSON object.\n",
+                    "weights on random images (speed does not depend on them). --json: one JSON object.\n",
                     opts, &c, &flow_cfg, &fo.arch);
   if (r) return r < 0;
   if (nn_cfg_check(&flow_cfg, &fo.arch)) return cli_vkg_error("bench flow");
   fo.batch = (int)batch;
-  fo.limit = (size_t)limit;
+  fo.synthetic = fo.batch > 256 ? fo.batch : 256; /* random images: the actnorm init reads up to 256 */
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
   struct nn_model *m;
@@ -457,7 +406,9 @@ int bench_flow(int argc, char **argv) {
     if (!s && !c.json) printf("%-10s batch %5d %12.1f images/s\n", "sampling", batches[k], ips[k]);
     fflush(stdout);
   }
-  if (!s) s = bench_training(m, (int)steps, &tips);
+  double sps = 0;
+  if (!s) s = cli_bench_train(m, (int)steps, &sps);
+  tips = sps * (double)batch;
   if (!s && !c.json) printf("%-10s batch %5ld %12.1f images/s\n", "training", batch, tips);
   if (!s && c.json) {
     char config[512];

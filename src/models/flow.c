@@ -10,7 +10,7 @@
 
 #include "internal.h"
 #include "models/flow.h"
-#include "models/vae.h"
+#include "nn/data.h"
 #include "nn/weights.h"
 
 /* Images per graph run in the inference helpers. */
@@ -655,6 +655,20 @@ vkg_status flow_actnorm_init(struct flow_net *net, const float *x, int n, uint32
   return s;
 }
 
+// ---- data ----
+
+vkg_status flow_data_load(const char *dir, const struct flow_config *c, int synthetic, struct vkg_images *train,
+                          struct vkg_images *test) {
+  if (synthetic <= 0 && nn_data_is_fashion(dir) && (c->size != 28 || c->channels != 1)) {
+    vkg__fail(VKG_ERR_ARG,
+              "Fashion-MNIST images are 28x28 with 1 channel, but this flow is for %dx%d with %d channel%s", c->size,
+              c->size, c->channels, c->channels == 1 ? "" : "s");
+    vkg__hint("pass --data DIR with a folder of your images for other sizes");
+    return VKG_ERR_ARG;
+  }
+  return nn_image_data_load(dir, c->size, c->channels, synthetic, 1, train, test);
+}
+
 // ---- the model for the training loop ----
 
 struct flow {
@@ -721,10 +735,7 @@ vkg_status flow_create(vkg_ctx *ctx, const struct flow_opts *o, struct nn_model 
   m->evaluate = evaluate;
   nn_cfg_json(&flow_cfg, &o->arch, m->config, sizeof m->config);
   nn_params_init(&m->params, ctx);
-  /* The image data of the VAE: Fashion-MNIST, or a folder with every 10th image held out. */
-  struct vae_config vc = vae_config_default();
-  vc.size = o->arch.size, vc.channels = o->arch.channels;
-  s = vae_data_load(o->data_dir, &vc, &f->train, &f->test);
+  s = flow_data_load(o->data_dir, &o->arch, o->synthetic, &f->train, &f->test);
   if (!s) {
     m->n_train = o->limit > 0 && o->limit < (size_t)f->train.n ? o->limit : (size_t)f->train.n;
     f->xbuf = malloc(sizeof *f->xbuf * (size_t)o->batch * (size_t)flow_dims(&o->arch));

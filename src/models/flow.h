@@ -124,12 +124,21 @@ vkg_t flow_bpd_loss(vkg_graph *g, const struct flow_net *net, const struct flow_
  * per channel on these images, layer after layer. */
 vkg_status flow_actnorm_init(struct flow_net *net, const float *x, int n, uint32_t seed);
 
+// ---- data ----
+
+/* The training and test images for a config (nn_image_data_load): Fashion-MNIST (dir NULL or holding
+ * its IDX files; needs 28x28 grey), else the folder dir resized, every 10th image held out;
+ * synthetic > 0: that many random images (benchmarks). train may be NULL. */
+vkg_status flow_data_load(const char *dir, const struct flow_config *c, int synthetic, struct vkg_images *train,
+                          struct vkg_images *test);
+
 // ---- training (nn_model for the shared loop) ----
 
 struct flow_opts {
   struct flow_config arch;
   int batch;
-  const char *data_dir; /* NULL: Fashion-MNIST; else an image folder (see vae_data_load) */
+  const char *data_dir; /* see flow_data_load */
+  int synthetic;        /* > 0: this many random images instead of a dataset (benchmarks) */
   size_t limit;
   uint64_t seed;
 };

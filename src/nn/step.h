@@ -34,6 +34,5 @@ void nn_step_destroy(struct nn_step *st);
 
 /* Steps per second of m's step with od at learning rate lr: one warm-up step, then `steps` timed
  * steps on the batch of examples 0 .. batch-1, two in flight (the training loop's pace). */
-vkg_status nn_step_bench(struct nn_model *m, const struct vkg_optim_desc *od, float lr, int steps,
-                         double *steps_per_s);
+vkg_status nn_step_bench(struct nn_model *m, const struct vkg_optim_desc *od, float lr, int steps, double *steps_per_s);
 #endif
