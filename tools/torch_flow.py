@@ -8,6 +8,7 @@ The parameters carry vkgen's names and shapes, so a vkgen weights file loads her
     tools/torch_flow.py check DIR     (DIR written by tests/test_flow_torch.c: weights, batch, noise,
                                        the C loss and every gradient; exit status 1 on any difference)
     tools/torch_flow.py eval WEIGHTS [--n N]   (test bits/dim of a vkgen weights file, for comparison)
+    tools/torch_flow.py bench WEIGHTS          (sampled images/s at batch 64 and 1024, as 'vkgen bench flow')
 
 Debian's python3-torch and python3-numpy only.
 """
@@ -109,7 +110,56 @@ class Flow:
                 eps.append(((h - mu) * torch.exp(-logs)).flatten(1))
                 ld = ld - logs.sum()
         e = torch.cat(eps, 1)
+        self.last_y, self.last_eps = y, e
         return -0.5 * (e * e).sum(1) - 0.5 * D * math.log(2 * math.pi) + ld
+
+    def reverse(self, eps):
+        """Images y in (0, 1) from standardized latents eps (B, D): the inverse of log_likelihood's map."""
+        c, p = self.c, self.p
+        L, K, B = c["levels"], c["depth"], eps.shape[0]
+        sizes, off = [], 0
+        for l in range(L):
+            Cl, H = level_channels(c, l), c["size"] >> (l + 1)
+            Ce = Cl // 2 if l < L - 1 else Cl
+            sizes.append((off, Ce, H))
+            off += Ce * H * H
+        h = None
+        for l in reversed(range(L)):
+            o, Ce, H = sizes[l]
+            e = eps[:, o:o + Ce * H * H].reshape(B, Ce, H, H)
+            if l == L - 1:
+                t = p["top.prior"]
+                h = t[:, :Ce] + torch.exp(t[:, Ce:]) * e
+            else:
+                m = F.conv2d(h, p["levels.%d.split.conv.weight" % l], p["levels.%d.split.conv.bias" % l], padding=1)
+                h = torch.cat([h, m[:, :Ce] + torch.exp(m[:, Ce:]) * e], 1)
+            for k in reversed(range(K)):
+                pre = "levels.%d.steps.%d." % (l, k)
+                C = h.shape[1]
+                Ca = C // 2
+                Cb = C - Ca
+                xa, yb = h[:, :Ca], h[:, Ca:]
+                n = F.relu(F.conv2d(xa, p[pre + "coupling.conv1.weight"], p[pre + "coupling.conv1.bias"], padding=1))
+                n = F.relu(F.conv2d(n, p[pre + "coupling.conv2.weight"], p[pre + "coupling.conv2.bias"]))
+                n = F.conv2d(n, p[pre + "coupling.conv3.weight"], p[pre + "coupling.conv3.bias"], padding=1)
+                h = torch.cat([xa, yb / torch.sigmoid(n[:, Cb:] + 2) - n[:, :Cb]], 1)
+                h = F.conv2d(h, self.winv[pre].reshape(C, C, 1, 1))
+                h = h * torch.exp(-p[pre + "actnorm.logs"]) - p[pre + "actnorm.bias"]
+            Bh, C4, Hh, Wh = h.shape
+            h = h.reshape(Bh, C4 // 4, 2, 2, Hh, Wh).permute(0, 1, 4, 2, 5, 3).reshape(Bh, C4 // 4, 2 * Hh, 2 * Wh)
+        if c["preprocess"] == "logit":
+            a = c["alpha"]
+            return (torch.sigmoid(h) - a) / (1 - 2 * a)
+        return h + 0.5
+
+    def prepare_reverse(self):
+        """The inverse 1x1 weights, once (they change only with the weights)."""
+        self.winv = {}
+        for l in range(self.c["levels"]):
+            for k in range(self.c["depth"]):
+                pre = "levels.%d.steps.%d." % (l, k)
+                self.winv[pre] = torch.linalg.inv(self.weight(pre + "invconv.").detach().double()).to(
+                    self.p[pre + "actnorm.logs"].dtype)
 
     def bpd_loss(self, x, u):
         D = x[0].numel()
@@ -126,6 +176,10 @@ def check(d):
         x, u = torch.from_numpy(io["x"]).double(), torch.from_numpy(io["u"]).double()
         loss = model.bpd_loss(x, u)
         ck.close("%s: bits/dim loss" % tag, loss.item(), io["loss"], 1e-5, 1e-5)
+        model.prepare_reverse()
+        with torch.no_grad():
+            ck.close("%s: reverse(forward(y)) = y (the reverse pass bench times)" % tag,
+                     model.reverse(model.last_eps.detach()).numpy(), model.last_y.numpy(), 1e-9, 0)
         names = model.trainable()
         grads = torch.autograd.grad(loss, [model.p[n] for n in names])
         missing = [n for n in names if "grad." + n not in io]
@@ -159,6 +213,27 @@ def evaluate(path, n, seed):
     return -total / n / (D * math.log(2)) + 8
 
 
+def bench(path, batches, reps):
+    """Sampled images per second (float32, torch's CPU threads): eps ~ N(0, I) through the reverse pass,
+    best of reps runs after a warm-up, as 'vkgen bench flow' times it."""
+    import time
+    w, meta = st_load(path)
+    model = Flow(json.loads(meta["config"]), w, dtype=torch.float32)
+    model.prepare_reverse()
+    D = model.c["channels"] * model.c["size"] ** 2
+    out = []
+    with torch.no_grad():
+        for B in batches:
+            best = float("inf")
+            for r in range(reps + 1):
+                t0 = time.perf_counter()
+                model.reverse(torch.randn(B, D)).clamp(0, 1).numpy()
+                if r > 0:
+                    best = min(best, time.perf_counter() - t0)
+            out.append((B, B / best))
+    return out
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -168,7 +243,14 @@ def main(argv):
     ev.add_argument("weights")
     ev.add_argument("--n", type=int, default=10000)
     ev.add_argument("--seed", type=int, default=1)
+    be = sub.add_parser("bench", help="sampled images/s of a vkgen flow weights file in PyTorch")
+    be.add_argument("weights")
+    be.add_argument("--reps", type=int, default=3)
     args = ap.parse_args(argv)
+    if args.cmd == "bench":
+        for B, ips in bench(args.weights, (64, 1024), args.reps):
+            print("sampling   batch %5d %12.1f images/s (PyTorch, %d threads)" % (B, ips, torch.get_num_threads()))
+        return 0
     if args.cmd == "check":
         return 0 if check(args.dir) else 1
     print("bits/dim %.4f (%d test images)" % (evaluate(args.weights, args.n, args.seed), args.n))
