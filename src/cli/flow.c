@@ -102,10 +102,21 @@ static vkg_status picture(struct flow_net *net, const struct vkg_images *test, i
   return s;
 }
 
+/* The note for samples whose inverse pass overflowed (their non-finite pixels are drawn black). */
+static void nonfinite_note(int bad, int n, double temperature) {
+  if (bad > 0)
+    fprintf(stderr,
+            "note: %d of %d samples overflowed in the inverse pass at temperature %g (their non-finite pixels are 0);"
+            " a lower --temperature avoids it\n",
+            bad, n, temperature);
+}
+
 static vkg_status write_samples(struct flow_net *net, int n, uint32_t seed, float temperature, const char *out) {
   const struct flow_config *c = &net->c;
   float *img = malloc(sizeof *img * (size_t)n * flow_dims(c));
-  vkg_status s = img ? flow_sample(net, n, seed, temperature, img) : VKG_ERR_OOM;
+  int bad = 0;
+  vkg_status s = img ? flow_sample(net, n, seed, temperature, img, &bad) : VKG_ERR_OOM;
+  if (!s) nonfinite_note(bad, n, temperature);
   if (!s) s = vkg_png_grid(out, img, n, c->channels, c->size, c->size, (int)ceil(sqrt((double)n)));
   free(img);
   return s;
@@ -242,7 +253,7 @@ int eval_flow(int argc, char **argv) {
   struct cli_common c = {0};
   const char *weights = NULL, *data_dir = NULL, *clf = NULL;
   long n = 0, iw = 1, seed = 1, fid_n = 1000;
-  double temperature = 1.0;
+  double temperature = 0.7;
   int no_fid = 0;
   const struct cli_opt opts[] = {
       {"--weights", CLI_STR, &weights, 0, 0, "weights from 'vkgen train flow' (default assets/flow.safetensors)",
@@ -251,7 +262,7 @@ int eval_flow(int argc, char **argv) {
       {"--iw", CLI_INT, &iw, 1, 1000, "dequantization draws per image, importance-weighted", " K"},
       {"--seed", CLI_INT, &seed, 0, 4294967295.0, "dequantization noise and samples"},
       {"--fid-n", CLI_INT, &fid_n, 2, 100000, "images for FID (samples, and as many test images)"},
-      {"--temperature", CLI_NUM, &temperature, 0, 10, "of the samples for FID", " T"},
+      {"--temperature", CLI_NUM, &temperature, 0, 10, "of the samples for FID (as sample flow's default)", " T"},
       {"--classifier", CLI_STR, &clf, 0, 0, "FID features (default assets/classifier.safetensors)", " FILE"},
       {"--no-fid", CLI_FLAG, &no_fid, 0, 0, "skip FID"},
       {"--data", CLI_STR, &data_dir, 0, 0, "Fashion-MNIST files, or the folder of images trained on", " DIR"},
@@ -297,7 +308,7 @@ int eval_flow(int argc, char **argv) {
     goto done;
   }
   double t_eval = seconds() - t0, fid = NAN, floor_fid = NAN;
-  int fn = (int)fid_n;
+  int fn = (int)fid_n, nonfinite = 0;
   if (fn > test.n) fn = test.n;
   if (fn > train.n) fn = train.n;
   if (want_fid && fn < 2) {
@@ -307,7 +318,7 @@ int eval_flow(int argc, char **argv) {
   if (want_fid) {
     const struct flow_config *fc = &m.c;
     gen = malloc(sizeof *gen * (size_t)fn * flow_dims(fc));
-    vkg_status s = gen ? flow_sample(&m.net, fn, (uint32_t)seed, (float)temperature, gen) : VKG_ERR_OOM;
+    vkg_status s = gen ? flow_sample(&m.net, fn, (uint32_t)seed, (float)temperature, gen, &nonfinite) : VKG_ERR_OOM;
     if (!s) s = fid_of_images(ctx, clf, gen, fn, test.pixels, fn, fc->channels, fc->size, fc->size, &fid);
     if (!s)
       s = fid_of_images(ctx, clf, train.pixels, fn, test.pixels, fn, fc->channels, fc->size, fc->size, &floor_fid);
@@ -320,8 +331,9 @@ int eval_flow(int argc, char **argv) {
     printf("{\"model\": \"flow\", \"n\": %d, \"iw\": %d, \"bits_per_dim\": %.6f, \"iw_bits_per_dim\": %.6f", e.n,
            e.samples, e.bpd, e.iw_bpd);
     if (want_fid)
-      printf(", \"fid\": %.4f, \"fid_train_test\": %.4f, \"fid_n\": %d, \"temperature\": %g}\n", fid, floor_fid, fn,
-             temperature);
+      printf(
+          ", \"fid\": %.4f, \"fid_train_test\": %.4f, \"fid_n\": %d, \"temperature\": %g, \"nonfinite_samples\": %d}\n",
+          fid, floor_fid, fn, temperature, nonfinite);
     else
       printf(", \"fid\": null, \"fid_train_test\": null, \"fid_n\": 0}\n");
   } else {
@@ -335,6 +347,8 @@ int eval_flow(int argc, char **argv) {
     if (want_fid) {
       printf("  FID, samples (T %.2g) vs test     %10.3f (%d images each)\n", temperature, fid, fn);
       printf("  FID floor, train vs test         %10.3f (%d images each)\n", floor_fid, fn);
+      if (nonfinite)
+        printf("  samples that overflowed          %10d of %d (non-finite pixels drawn as 0)\n", nonfinite, fn);
     } else {
       printf("  FID                              skipped%s\n",
              no_fid ? "" : " (no classifier weights: train them with 'vkgen train classifier' or pass --classifier)");
@@ -362,7 +376,7 @@ static vkg_status bench_sampling(struct flow_net *net, int B, int reps, double *
   double best = INFINITY;
   for (int r = -1; !s && r < reps; r++) {
     double t0 = seconds();
-    s = flow_sampler_run(f, (uint32_t)(r + 2), 1.0f, img);
+    s = flow_sampler_run(f, (uint32_t)(r + 2), 1.0f, img, NULL);
     if (r >= 0 && seconds() - t0 < best) best = seconds() - t0;
   }
   if (!s) *ips = B / best;

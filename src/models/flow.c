@@ -837,14 +837,22 @@ vkg_status flow_sampler_create(struct flow_net *net, int B, struct flow_sampler 
   return VKG_OK;
 }
 
-vkg_status flow_sampler_run(struct flow_sampler *f, uint32_t seed, float temperature, float *out) {
-  size_t n = (size_t)f->B * flow_dims(&f->net->c);
+vkg_status flow_sampler_run(struct flow_sampler *f, uint32_t seed, float temperature, float *out, int *nonfinite) {
+  size_t D = (size_t)flow_dims(&f->net->c), n = (size_t)f->B * D;
   vkg_status s = vkg_graph_write(f->g, f->temp, &temperature, 1);
   if (!s) s = vkg_graph_set_u32(f->g, f->slot, seed);
   if (!s) s = vkg_graph_run(f->g);
   if (!s) s = vkg_graph_read(f->g, f->img, f->buf, n);
-  for (size_t i = 0; !s && i < n; i++) /* images in [0, 1] */
-    out[i] = f->buf[i] < 0 ? 0 : f->buf[i] > 1 ? 1 : f->buf[i];
+  if (nonfinite) *nonfinite = 0;
+  for (size_t b = 0; !s && b < (size_t)f->B; b++) {
+    int bad = 0;
+    for (size_t i = b * D; i < (b + 1) * D; i++) { /* images in [0, 1]; a non-finite pixel becomes 0 */
+      float v = f->buf[i];
+      bad |= !isfinite(v);
+      out[i] = !(v > 0) ? 0 : v > 1 ? 1 : v;
+    }
+    if (nonfinite) *nonfinite += bad;
+  }
   return s;
 }
 
@@ -856,7 +864,7 @@ void flow_sampler_destroy(struct flow_sampler *f) {
   free(f);
 }
 
-vkg_status flow_sample(struct flow_net *net, int n, uint32_t seed, float temperature, float *out) {
+vkg_status flow_sample(struct flow_net *net, int n, uint32_t seed, float temperature, float *out, int *nonfinite) {
   if (n < 1) return vkg__fail(VKG_ERR_ARG, "flow_sample: n must be positive (got %d)", n);
   int B = n < FLOW_CHUNK ? n : FLOW_CHUNK;
   size_t D = (size_t)flow_dims(&net->c);
@@ -864,11 +872,18 @@ vkg_status flow_sample(struct flow_net *net, int n, uint32_t seed, float tempera
   vkg_status s = flow_sampler_create(net, B, &f);
   float *buf = s ? NULL : malloc(sizeof *buf * (size_t)B * D);
   if (!s && !buf) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+  if (nonfinite) *nonfinite = 0;
   /* The first chunk uses the seed itself, so n images start with the images of any smaller n. */
   for (int k = 0, start = 0; !s && start < n; k++, start += B) {
     int m = n - start < B ? n - start : B;
-    s = flow_sampler_run(f, k == 0 ? seed : (uint32_t)nn_mix(seed, (uint64_t)k), temperature, buf);
+    s = flow_sampler_run(f, k == 0 ? seed : (uint32_t)nn_mix(seed, (uint64_t)k), temperature, buf, NULL);
     if (!s) memcpy(out + (size_t)start * D, buf, sizeof *buf * (size_t)m * D);
+    for (size_t i = 0; !s && nonfinite && i < (size_t)m; i++) { /* f->buf: the images before clamping */
+      size_t j = 0;
+      while (j < D && isfinite(f->buf[i * D + j]))
+        j++;
+      *nonfinite += j < D;
+    }
   }
   free(buf);
   flow_sampler_destroy(f);

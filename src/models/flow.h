@@ -156,12 +156,14 @@ vkg_status flow_load(vkg_ctx *ctx, const char *path, struct flow_config *c, stru
 vkg_status flow_save(const char *path, const struct flow_net *net);
 
 /* n images (n, C, S, S) in [0, 1] from eps ~ N(0, T^2) (seed; for n <= 128 image i depends only on seed
- * and i). */
-vkg_status flow_sample(struct flow_net *net, int n, uint32_t seed, float temperature, float *out);
+ * and i). The inverse pass can overflow for latents far from the training data (a coupling divides by
+ * its scale): such an image's non-finite pixels become 0, and *nonfinite (may be NULL) counts the
+ * images that had any. */
+vkg_status flow_sample(struct flow_net *net, int n, uint32_t seed, float temperature, float *out, int *nonfinite);
 /* The same pass recorded once for batches of B: each run draws B images (B, C, S, S) in [0, 1]. */
 struct flow_sampler;
 vkg_status flow_sampler_create(struct flow_net *net, int B, struct flow_sampler **out);
-vkg_status flow_sampler_run(struct flow_sampler *f, uint32_t seed, float temperature, float *out);
+vkg_status flow_sampler_run(struct flow_sampler *f, uint32_t seed, float temperature, float *out, int *nonfinite);
 void flow_sampler_destroy(struct flow_sampler *f);
 /* eps (n, D) of images x (n, C, S, S) in [0, 1] with the dequantization noise fixed at 1/2 (the
  * center of each pixel's bin), and back: images (n, C, S, S) from eps. */
