@@ -535,7 +535,7 @@ def _read_grid(path, size, channels):
 class Model:
     """A family's weights file. load() and train() make one."""
 
-    _IMAGE_FAMILIES = ("gan", "vae")  # sample writes a PNG grid; the other families print text
+    _IMAGE_FAMILIES = ("gan", "vae", "flow")  # sample writes a PNG grid; the other families print text
 
     def __init__(self, family, weights):
         self.family = family
@@ -561,7 +561,7 @@ class Model:
         return "vkgen.Model(%r, %r)" % (self.family, self.weights)
 
     def sample(self, n=None, seed=None, out=None, **options):
-        """Samples with 'vkgen sample FAMILY'. Image families (gan, vae) return a float32 array
+        """Samples with 'vkgen sample FAMILY'. Image families (gan, vae, flow) return a float32 array
         (images, channels, size, size) in [0, 1] (the PNG grid's pixels, so 8-bit steps; out=PATH
         keeps the PNG); with reconstruct or interpolate options, every tile of the grid in row order.
         Text families return the text (a list of texts with batch > 1). Other options as the command's."""

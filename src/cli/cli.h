@@ -149,6 +149,10 @@ int train_pixelcnn(int argc, char **argv);
 int sample_pixelcnn(int argc, char **argv);
 int eval_pixelcnn(int argc, char **argv);
 int bench_pixelcnn(int argc, char **argv);
+int train_flow(int argc, char **argv);
+int sample_flow(int argc, char **argv);
+int eval_flow(int argc, char **argv);
+int bench_flow(int argc, char **argv);
 /* The text families gpt, lstm and gru (cli/text.c); argv[0] names the family. */
 int train_text_family(int argc, char **argv);
 int sample_text_family(int argc, char **argv);

@@ -12,6 +12,7 @@
 #include "models/lm.h"
 #include "models/models.h"
 #include "models/pixelcnn.h"
+#include "models/flow.h"
 #include "models/vae.h"
 #include "models/wavenet.h"
 
@@ -25,6 +26,8 @@ static const struct cli_family builtin[] = {
      train_vae, sample_vae, eval_vae, bench_vae, &vae_ops},
     {"pixelcnn", "gated PixelCNN (exact likelihood) on Fashion-MNIST or your images", "image", "a PNG grid",
      &pixelcnn_cfg, 1, 32, 1e-3, 0.9, 1, train_pixelcnn, sample_pixelcnn, eval_pixelcnn, bench_pixelcnn},
+    {"flow", "normalizing flow (Glow / RealNVP) on Fashion-MNIST or your images", "image", "a PNG grid", &flow_cfg, 1,
+     32, 1e-3, 0.9, 0, train_flow, sample_flow, eval_flow, bench_flow},
     {"gpt", "GPT decoder language model on the fortunes (or a Hugging Face GPT-2)", "text", "text on stdout",
      &lm_cfg_gpt, 1, 16, 1e-3, 0.9, 1, train_text_family, sample_text_family, eval_text_family, bench_text_family},
     {"lstm", "LSTM language model on the fortunes", "text", "text on stdout", &lm_cfg_lstm, 1, 16, 1e-3, 0.9, 1,
