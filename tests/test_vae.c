@@ -214,7 +214,7 @@ static void check_inference(vkg_ctx *ctx) {
   /* vae_evaluate over 5 images with 100 samples each runs chunks of 2 images, the last padded. */
   struct vkg_images im = {.n = 5, .c = c.channels, .h = c.size, .w = c.size, .pixels = x};
   struct vae_eval e;
-  if (th_ok(vae_evaluate(&c, &p, &im, 5, 100, 9, &e), "vae_evaluate")) {
+  if (th_ok(vae_evaluate(&c, &p, &im, 5, 100, 9, &e, 0), "vae_evaluate")) {
     double bce[5], sse[5], kl[5], rb = 0, rs = 0, rk = 0;
     ref_terms(&c, x, dm, dv, dl, 5, bce, sse, kl);
     for (int r = 0; r < 5; r++)
@@ -258,7 +258,7 @@ static void check_inference(vkg_ctx *ctx) {
     free(l1);
   }
   struct vae_eval e2;
-  th_check(vae_evaluate(&c, &p, &im, 6, 1, 0, &e2) == VKG_ERR_ARG, "vae_evaluate refuses n larger than the set");
+  th_check(vae_evaluate(&c, &p, &im, 6, 1, 0, &e2, 0) == VKG_ERR_ARG, "vae_evaluate refuses n larger than the set");
   free(x), free(mu), free(img), free(rmu), free(rimg), free(dm), free(dv), free(dl);
   host_free(&h);
   nn_params_free(&p);

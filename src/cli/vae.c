@@ -320,7 +320,7 @@ int eval_vae(int argc, char **argv) {
   }
   struct vae_eval e;
   double t0 = nn_now();
-  if (vae_evaluate(&cfg, &p, &test, (int)n, (int)samples, (uint32_t)seed, &e)) {
+  if (vae_evaluate(&cfg, &p, &test, (int)n, (int)samples, (uint32_t)seed, &e, 1)) {
     rc = cli_vkg_error("eval vae");
     goto done;
   }

@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "nn/data.h"
+#include "nn/progress.h"
 #include "models/vae.h"
 #include "nn/weights.h"
 
@@ -196,7 +197,7 @@ static vkg_status write_batch(struct nn_model *m, vkg_graph *g, int phase, const
 static vkg_status evaluate(struct nn_model *m, int *n, const char **names, double *values) {
   struct vae *v = m->self;
   struct vae_eval e;
-  vkg_status s = vae_evaluate(&v->arch, &m->params, &v->test, v->test.n < 1000 ? v->test.n : 1000, 1, 12345, &e);
+  vkg_status s = vae_evaluate(&v->arch, &m->params, &v->test, v->test.n < 1000 ? v->test.n : 1000, 1, 12345, &e, 0);
   if (s) return s;
   names[0] = "val_loss", values[0] = e.neg_elbo;
   names[1] = "val_rec_bce", values[1] = e.rec_bce;
@@ -358,7 +359,7 @@ vkg_status vae_decode_z(const struct vae_config *c, const struct nn_params *p, c
 }
 
 vkg_status vae_evaluate(const struct vae_config *c, const struct nn_params *p, const struct vkg_images *im, int n,
-                        int samples, uint32_t seed, struct vae_eval *out) {
+                        int samples, uint32_t seed, struct vae_eval *out, int progress) {
   memset(out, 0, sizeof *out);
   if (n < 1 || n > im->n || samples < 1)
     return vkg__fail(VKG_ERR_ARG, "vae_evaluate: bad n %d (of %d images) or samples %d", n, im->n, samples);
@@ -408,8 +409,11 @@ vkg_status vae_evaluate(const struct vae_config *c, const struct nn_params *p, c
   float *lb = malloc(sizeof *lb * (size_t)K * B);
   if (!s && (!xb || !hb || !sb || !kb || !lb)) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
   double rec0 = 0, recz = 0, sse_sum = 0, kl_sum = 0, iw = 0;
+  struct nn_progress pg;
+  nn_progress_start(&pg, "eval", 0, n, "images", !progress);
   for (int k = 0, start = 0; !s && start < n; k++, start += B) {
     int m = n - start < B ? n - start : B;
+    nn_progress_update(&pg, start, NULL);
     memcpy(xb, im->pixels + (size_t)start * P, sizeof *xb * (size_t)m * P);
     memset(xb + (size_t)m * P, 0, sizeof *xb * (size_t)(B - m) * P);
     s = vkg_graph_write(g, x, xb, (size_t)B * P);
@@ -436,6 +440,11 @@ vkg_status vae_evaluate(const struct vae_config *c, const struct nn_params *p, c
       kl_sum += kb[i];
     }
   }
+  if (!s) {
+    nn_progress_update(&pg, n, NULL);
+    nn_progress_end(&pg, NULL);
+  }
+  nn_progress_break(&pg);
   free(xb);
   free(hb);
   free(sb);

@@ -102,7 +102,8 @@ struct vae_eval {
                       bound (IWAE) on -log p(x), tighter than -ELBO as K grows; a single-sample -ELBO
                       estimate for K = 1 */
 };
-/* Measures the first n images of im (n <= im->n) with `samples` (>= 1) draws of z per image from seed. */
+/* Measures the first n images of im (n <= im->n) with `samples` (>= 1) draws of z per image from seed;
+ * progress: show progress on stderr when it takes more than 2 s (nn/progress.h). */
 vkg_status vae_evaluate(const struct vae_config *c, const struct nn_params *p, const struct vkg_images *im, int n,
-                        int samples, uint32_t seed, struct vae_eval *out);
+                        int samples, uint32_t seed, struct vae_eval *out, int progress);
 #endif
