@@ -28,9 +28,10 @@ grep -aq '\\"levels\\": 2, \\"depth\\": 1, \\"width\\": 4' "$W" \
   && ok "the weights' config holds levels, depth and width" || bad "config metadata"
 
 # ---- sampling ----
-run "$vkgen" sample flow --weights "$W" -n 9 -o "$tmp/a.png" --seed 5
+VKGEN_PROGRESS_AFTER=0 run "$vkgen" sample flow --weights "$W" -n 9 -o "$tmp/a.png" --seed 5
 [ "$(rc)" = 0 ] && [ "$(png_size "$tmp/a.png")" = "$(side 3 28) $(side 3 28)" ] \
   && ok "9 samples: a 3x3 grid" || bad "sample: rc $(rc) $(cat "$tmp/err")"
+grep -q "^sample: 9/9 images .* took" "$tmp/err" && ok "sample shows progress" || bad "sample progress: $(cat "$tmp/err")"
 "$vkgen" sample flow --weights "$W" -n 9 -o "$tmp/b.png" --seed 5 >/dev/null 2>&1
 "$vkgen" sample flow --weights "$W" -n 9 -o "$tmp/c.png" --seed 5 --temperature 1 >/dev/null 2>&1
 cmp -s "$tmp/a.png" "$tmp/b.png" && ok "the same seed gives the same PNG" || bad "same seed differs"

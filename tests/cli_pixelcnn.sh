@@ -42,9 +42,11 @@ assert 0 < e["bits_per_dim"] < 9
   || bad "eval: rc $(rc) $(cat "$tmp/out" "$tmp/err")"
 
 # ---- sampling ----
-run "$vkgen" sample pixelcnn --weights "$W" -n 2 -o "$tmp/a.png" --seed 5
+VKGEN_PROGRESS_AFTER=0 run "$vkgen" sample pixelcnn --weights "$W" -n 2 -o "$tmp/a.png" --seed 5
 [ "$(rc)" = 0 ] && [ "$(png_size "$tmp/a.png")" = "$(side 2 28) $(side 1 28)" ] \
   && ok "2 samples: a 2x1 grid of 28-px tiles" || bad "sample: rc $(rc) '$(png_size "$tmp/a.png")' $(cat "$tmp/err")"
+grep -q "^sample: 1568/1568 pixels .* took" "$tmp/err" && ok "sample shows progress (pixels)" \
+  || bad "sample progress: $(cat "$tmp/err")"
 "$vkgen" sample pixelcnn --weights "$W" -n 2 -o "$tmp/b.png" --seed 5 >/dev/null 2>&1
 "$vkgen" sample pixelcnn --weights "$W" -n 2 -o "$tmp/c.png" --seed 6 --temperature 0.7 >/dev/null 2>&1
 cmp -s "$tmp/a.png" "$tmp/b.png" && ok "the same seed gives the same PNG" || bad "same seed differs"

@@ -83,7 +83,7 @@ run "$vkgen" eval vae --weights "$W" -n 16 --classifier "$tmp/clf/classifier.saf
 [ "$(rc)" = 0 ] && /usr/bin/python3 -c '
 import json, math, sys
 d = json.load(open(sys.argv[1]))
-assert math.isfinite(d["fid"]) and d["fid"] >= 0 and math.isfinite(d["fid_train_test"]) and d["fid_n"] == 16
+assert math.isfinite(d["fid"]) and d["fid"] >= 0 and math.isfinite(d["fid_floor"]) and d["fid_n"] == 16
 ' "$tmp/out" && ok "eval with a classifier gives FID and the train-vs-test floor" || bad "eval fid: $(cat "$tmp/out" "$tmp/err")"
 
 # ---- bench ----

@@ -48,14 +48,17 @@ bits=$($py -c 'import json,sys; d=json.load(open(sys.argv[1])); assert abs(d["nl
 set -- $bits
 [ "$(rc)" = 0 ] && [ "$2" = 3480 ] && $py -c "import sys; sys.exit(not 0 < $1 < 8.5)" \
   && ok "eval: $1 bits/sample over $2 held-out samples" || { bad "eval: '$bits' exit $(rc)"; cat "$tmp/err" "$tmp/out" >&2; }
-run "$vkgen" eval wavenet --weights "$W" --data "$tmp/data" --window 64
+VKGEN_PROGRESS_AFTER=0 run "$vkgen" eval wavenet --weights "$W" --data "$tmp/data" --window 64
 grep -q "bits/sample" "$tmp/out" && grep -q "receptive field 8 samples = 1.0 ms" "$tmp/out" \
   && ok "eval: text report with the receptive field in ms" || { bad "eval text"; cat "$tmp/out" >&2; }
+grep -Eq "^eval: ([0-9]+)/\1 windows .* took" "$tmp/err" && ok "eval shows progress" || bad "eval progress: $(cat "$tmp/err")"
 
 # ---- sampling ----
-run "$vkgen" sample wavenet --weights "$W" -o "$tmp/a.wav" --seconds 0.05 --seed 4
+VKGEN_PROGRESS_AFTER=0 run "$vkgen" sample wavenet --weights "$W" -o "$tmp/a.wav" --seconds 0.05 --seed 4
 [ "$(rc)" = 0 ] && [ "$(wav_info "$tmp/a.wav")" = "8000 400" ] && ok "sample: 0.05 s at 8 kHz" \
   || { bad "sample: exit $(rc) '$(wav_info "$tmp/a.wav")'"; cat "$tmp/err" >&2; }
+# 400 samples after the 7 of silence that fill the receptive field
+grep -q "^sample: 407/407 samples .* took" "$tmp/err" && ok "sample shows progress" || bad "sample progress: $(cat "$tmp/err")"
 "$vkgen" sample wavenet --weights "$W" -o - --seconds 0.05 --seed 4 >"$tmp/b.wav" 2>"$tmp/err"
 cmp -s "$tmp/a.wav" "$tmp/b.wav" && ok "sample -o - writes the same WAV to stdout" || bad "sample -o -"
 run "$vkgen" sample wavenet --weights "$W" -o "$tmp/c.wav" --seconds 0.05 --seed 5

@@ -490,8 +490,8 @@ static void test_model(vkg_ctx *ctx, const char *pre) {
       th_ok(flow_encode(&net2, x, N, e2), "encode loaded");
       th_close("latents after save/load", e2, eps, (size_t)N * D, 0, 0);
       float *s1 = th_alloc((size_t)3 * D), *s2 = th_alloc((size_t)3 * D);
-      th_ok(flow_sample(&net2, 3, 42, 0.7f, s1, NULL), "sample");
-      th_ok(flow_sample(&net2, 3, 42, 0.7f, s2, NULL), "sample again");
+      th_ok(flow_sample(&net2, 3, 42, 0.7f, s1, NULL, NULL), "sample");
+      th_ok(flow_sample(&net2, 3, 42, 0.7f, s2, NULL, NULL), "sample again");
       th_close("samples reproducible by seed", s1, s2, (size_t)3 * D, 0, 0);
       free(e2), free(s1), free(s2);
       flow_net_free(&net2);

@@ -199,7 +199,7 @@ def report(args, fam, seeds, results, loss_keys):
         print("\n%s, %d steps, seeds %s%s; PyTorch init and batch order: vkgen's; eval on the held-out fortunes"
               % (fam.upper(), args.steps, ",".join(map(str, seeds)), ", " + arch if arch else ""))
     else:
-        floor = results[0]["metrics"]["vkgen"].get("fid_floor", results[0]["metrics"]["vkgen"].get("fid_train_test"))
+        floor = results[0]["metrics"]["vkgen"].get("fid_floor")
         print("\n%s, %d steps, seeds %s, PyTorch init/noise: %s; eval on %d %s (FID floor, train vs test: %.2f)"
               % (fam.upper(), args.steps, ",".join(map(str, seeds)), args.rng, args.samples,
                  "samples" if fam == "gan" else "test images", floor))

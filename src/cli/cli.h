@@ -56,6 +56,7 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *usage, const s
               struct cli_common *c, const struct nn_cfg *arch, void *arch_cfg);
 
 /* ---- model families: vkgen train|sample|eval|bench <family> ---- */
+struct nn_model;
 struct cli_family {
   const char *name, *summary;
   const char *modality;     /* "image", "text" or "audio" */
@@ -71,6 +72,9 @@ struct cli_family {
   int (*eval)(int argc, char **argv);
   int (*bench)(int argc, char **argv);
   const struct nn_family_ops *ops;
+  /* Pictures of the trained model written into out_dir after the generic training's samples.png (may
+   * be NULL); returns 0, or 1 after printing an error. */
+  int (*pictures)(struct nn_model *m, const char *out_dir, int quiet);
 };
 const struct cli_family *cli_family_at(int i);              /* the i-th family, NULL past the last */
 const struct cli_family *cli_family_find(const char *name); /* NULL if there is none */
@@ -132,6 +136,31 @@ int cli_out_dir_ok(const char *path);
 /* Parses a number strictly within [lo, hi]; prints an error naming opt and returns 0 if bad. */
 int cli_float(const char *opt, const char *s, double lo, double hi, double *out);
 
+/* ---- the test data and FID of an image family's eval and sample (cli/generic.c) ---- */
+/* 1 if a model of size x size images with `channels` channels can use the data dir (Fashion-MNIST, the
+ * default, is 28x28 grey); else one error line with a hint, and 0. */
+int cli_data_fits(const char *dir, int size, int channels, const char *cmd);
+/* FID of generated images against test images, with the floor (training images against the same test
+ * images), through the one fid_eval. */
+struct cli_fid {
+  const char *classifier; /* the classifier's weights; NULL: FID is skipped */
+  char path[4096];
+  int n; /* images in each set; 0: skipped */
+  double fid, floor;
+  const char *skipped; /* why it was skipped, for the report */
+};
+/* Finds the classifier: clf (--classifier), else the assets'. Without one, FID is skipped (with the
+ * reason in the report), or, if required, it is an error (0 returned after its message). */
+int cli_fid_setup(struct cli_fid *f, const char *clf, int no_fid, int required, const char *cmd);
+/* The images per set: want, at most the test and training images (FID is skipped below 2, saying so). */
+void cli_fid_count(struct cli_fid *f, long want, int n_test, int n_train);
+/* The FID of gen (f->n images of the test images' geometry) and its floor; nothing if skipped. */
+vkg_status cli_fid_run(vkg_ctx *ctx, struct cli_fid *f, const float *gen, const struct vkg_images *test,
+                       const struct vkg_images *train);
+/* Eval's report lines (labels padded to `width`), or with json its fields: , "fid": .., "fid_floor": ..,
+ * "fid_n": N (null values if skipped). */
+void cli_fid_report(const struct cli_fid *f, int json, int width);
+
 int cmd_devices(int argc, char **argv);
 int cmd_selfcheck(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
@@ -141,15 +170,13 @@ int train_gan(int argc, char **argv);
 int sample_gan(int argc, char **argv);
 int eval_gan(int argc, char **argv);
 int bench_gan(int argc, char **argv);
-int train_vae(int argc, char **argv);
 int sample_vae(int argc, char **argv);
+int vae_pictures(struct nn_model *m, const char *out_dir, int quiet); /* reconstructions.png */
 int eval_vae(int argc, char **argv);
 int bench_vae(int argc, char **argv);
-int train_pixelcnn(int argc, char **argv);
 int sample_pixelcnn(int argc, char **argv);
 int eval_pixelcnn(int argc, char **argv);
 int bench_pixelcnn(int argc, char **argv);
-int train_flow(int argc, char **argv);
 int sample_flow(int argc, char **argv);
 int eval_flow(int argc, char **argv);
 int bench_flow(int argc, char **argv);

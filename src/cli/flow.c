@@ -3,18 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "models/flow.h"
 #include "nn/data.h"
 #include "nn/fid.h"
-
-static double seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "nn/progress.h"
 
 /* A loaded model: its config, parameters and layout. */
 struct loaded {
@@ -52,12 +46,7 @@ static void unload(struct loaded *m) {
  * train too when asked (FID's floor). */
 static int test_images(const char *data_dir, const struct flow_config *c, const char *doing, struct vkg_images *test,
                        struct vkg_images *train) {
-  if (nn_data_is_fashion(data_dir) && (c->size != 28 || c->channels != 1)) {
-    cli_error("%s: these weights are for %dx%d images with %d channel%s, not Fashion-MNIST", doing, c->size, c->size,
-              c->channels, c->channels == 1 ? "" : "s");
-    fprintf(stderr, "hint: pass --data DIR with the folder of images the model was trained on\n");
-    return 0;
-  }
+  if (!cli_data_fits(data_dir, c->size, c->channels, doing)) return 0;
   if (flow_data_load(data_dir, c, 0, train, test)) {
     cli_vkg_error(doing);
     return 0;
@@ -115,73 +104,15 @@ static vkg_status write_samples(struct flow_net *net, int n, uint32_t seed, floa
   const struct flow_config *c = &net->c;
   float *img = malloc(sizeof *img * (size_t)n * flow_dims(c));
   int bad = 0;
-  vkg_status s = img ? flow_sample(net, n, seed, temperature, img, &bad) : VKG_ERR_OOM;
+  struct nn_progress pg;
+  nn_progress_start(&pg, "sample", 0, n, "images", 0);
+  vkg_status s = img ? flow_sample(net, n, seed, temperature, img, &bad, &pg) : VKG_ERR_OOM;
+  if (!s) nn_progress_end(&pg, NULL);
+  nn_progress_break(&pg);
   if (!s) nonfinite_note(bad, n, temperature);
   if (!s) s = vkg_png_grid(out, img, n, c->channels, c->size, c->size, (int)ceil(sqrt((double)n)));
   free(img);
   return s;
-}
-
-// ---- vkgen train flow ----
-
-int train_flow(int argc, char **argv) {
-  struct cli_train t;
-  cli_train_defaults(&t, "flow");
-  struct flow_config arch = flow_config_default();
-  int set_size = 0, set_channels = 0;
-  for (int i = 1; i < argc;) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      puts("usage: vkgen train flow [options]\n\n"
-           "Trains the normalizing flow (Glow steps in RealNVP's multi-scale architecture) on Fashion-MNIST, or\n"
-           "on a folder of images with --data DIR (every 10th image held out for testing), by maximum\n"
-           "likelihood of the uniformly dequantized images. The loss is bits/dim (an upper bound on the\n"
-           "discrete images' bits/dim); after each epoch val_loss is that of up to 1000 test images. The\n"
-           "actnorm layers are initialized from the first 256 training images. Writes checkpoint.safetensors\n"
-           "(resumable), metrics.jsonl, loss.png, flow.safetensors and samples.png (temperature 0.7) into --out.\n"
-           "Image folders default to --size 32 --channels 3.\n\narchitecture:");
-      nn_cfg_help(&flow_cfg, stdout);
-      puts("\ntraining:");
-      cli_train_help(stdout, &t);
-      return 0;
-    }
-    int used = cli_arch_opt(&flow_cfg, &arch, argc, argv, i);
-    if (used > 0) {
-      set_size |= !strcmp(argv[i], "--size");
-      set_channels |= !strcmp(argv[i], "--channels");
-    }
-    if (!used) used = cli_train_opt(&t, argc, argv, i);
-    if (used < 0) return 1;
-    if (used == 0) return cli_error("train flow: unknown option '%s' (see 'vkgen train flow --help')", argv[i]);
-    i += used;
-  }
-  int fashion = nn_data_is_fashion(t.data_dir);
-  if (!set_size) arch.size = fashion ? 28 : 32;
-  if (!set_channels) arch.channels = fashion ? 1 : 3;
-  if (!cli_train_init_config(&t, &arch)) return 1;
-  if (nn_cfg_check(&flow_cfg, &arch)) return cli_vkg_error("train flow");
-  struct flow_opts fo = flow_opts_default();
-  fo.arch = arch;
-  fo.batch = t.batch;
-  fo.limit = t.limit;
-  fo.data_dir = t.data_dir;
-  fo.seed = t.o.seed;
-  vkg_ctx *ctx = cli_ctx(&t.c);
-  if (!ctx) return 1;
-  struct nn_model *m;
-  int rc;
-  if (flow_create(ctx, &fo, &m)) {
-    rc = cli_vkg_error("train flow");
-  } else {
-    rc = cli_train_run(&t, m);
-    char samples[4096];
-    snprintf(samples, sizeof samples, "%s/samples.png", t.o.out_dir);
-    if (!rc && write_samples(flow_model_net(m), 64, 0, 0.7f, samples))
-      rc = cli_vkg_error("train flow: writing samples");
-    else if (!rc && !t.o.quiet)
-      fprintf(stderr, "wrote %s\n", samples);
-    flow_destroy(m);
-  }
-  return cli_ctx_done(ctx, rc);
 }
 
 // ---- vkgen sample flow ----
@@ -287,41 +218,32 @@ int eval_flow(int argc, char **argv) {
   struct vkg_images test = {0}, train = {0};
   float *gen = NULL;
   int rc = 1;
-  char cpath[4096];
+  struct cli_fid fid;
+  cli_fid_setup(&fid, clf, no_fid, 0, "eval flow");
   if (!load(ctx, weights, "eval flow", &m)) goto done;
-  int want_fid = !no_fid;
-  if (want_fid && !clf) {
-    if (cli_asset("classifier.safetensors", cpath, sizeof cpath))
-      clf = cpath;
-    else
-      want_fid = 0;
-  }
-  if (!test_images(data_dir, &m.c, "eval flow", &test, want_fid ? &train : NULL)) goto done;
+  if (!test_images(data_dir, &m.c, "eval flow", &test, fid.classifier ? &train : NULL)) goto done;
   if (n == 0 || n > test.n) {
     if (n > test.n) fprintf(stderr, "note: -n %ld is more than the %d test images; using all of them\n", n, test.n);
     n = test.n;
   }
   struct flow_eval e;
-  double t0 = seconds();
+  double t0 = nn_now();
   if (flow_evaluate(&m.net, &test, (int)n, (int)iw, (uint32_t)seed, &e)) {
     rc = cli_vkg_error("eval flow");
     goto done;
   }
-  double t_eval = seconds() - t0, fid = NAN, floor_fid = NAN;
-  int fn = (int)fid_n, nonfinite = 0;
-  if (fn > test.n) fn = test.n;
-  if (fn > train.n) fn = train.n;
-  if (want_fid && fn < 2) {
-    fprintf(stderr, "note: FID needs at least 2 images; skipped\n");
-    want_fid = 0;
-  }
-  if (want_fid) {
-    const struct flow_config *fc = &m.c;
-    gen = malloc(sizeof *gen * (size_t)fn * flow_dims(fc));
-    vkg_status s = gen ? flow_sample(&m.net, fn, (uint32_t)seed, (float)temperature, gen, &nonfinite) : VKG_ERR_OOM;
-    if (!s) s = fid_of_images(ctx, clf, gen, fn, test.pixels, fn, fc->channels, fc->size, fc->size, &fid);
-    if (!s)
-      s = fid_of_images(ctx, clf, train.pixels, fn, test.pixels, fn, fc->channels, fc->size, fc->size, &floor_fid);
+  double t_eval = nn_now() - t0;
+  int nonfinite = 0;
+  cli_fid_count(&fid, fid_n, test.n, train.n);
+  if (fid.n) {
+    gen = malloc(sizeof *gen * (size_t)fid.n * flow_dims(&m.c));
+    struct nn_progress pg;
+    nn_progress_start(&pg, "sample", 0, fid.n, "images", 0);
+    vkg_status s =
+        gen ? flow_sample(&m.net, fid.n, (uint32_t)seed, (float)temperature, gen, &nonfinite, &pg) : VKG_ERR_OOM;
+    if (!s) nn_progress_end(&pg, NULL);
+    nn_progress_break(&pg);
+    if (!s) s = cli_fid_run(ctx, &fid, gen, &test, &train);
     if (s) {
       rc = cli_vkg_error("eval flow: FID");
       goto done;
@@ -330,12 +252,9 @@ int eval_flow(int argc, char **argv) {
   if (c.json) {
     printf("{\"model\": \"flow\", \"n\": %d, \"iw\": %d, \"bits_per_dim\": %.6f, \"iw_bits_per_dim\": %.6f", e.n,
            e.samples, e.bpd, e.iw_bpd);
-    if (want_fid)
-      printf(
-          ", \"fid\": %.4f, \"fid_train_test\": %.4f, \"fid_n\": %d, \"temperature\": %g, \"nonfinite_samples\": %d}\n",
-          fid, floor_fid, fn, temperature, nonfinite);
-    else
-      printf(", \"fid\": null, \"fid_train_test\": null, \"fid_n\": 0}\n");
+    cli_fid_report(&fid, 1, 0);
+    if (fid.n) printf(", \"temperature\": %g, \"nonfinite_samples\": %d", temperature, nonfinite);
+    printf("}\n");
   } else {
     const struct flow_config *fc = &m.c;
     printf("flow (%d levels x %d steps, width %d, %s, %dx%d, %d channel%s) on %d test images:\n", fc->levels, fc->depth,
@@ -344,15 +263,10 @@ int eval_flow(int argc, char **argv) {
            e.samples, e.samples == 1 ? "" : "s averaged");
     if (e.samples > 1)
       printf("  bits/dim, importance-weighted    %10.4f (upper bound, %d draws)\n", e.iw_bpd, e.samples);
-    if (want_fid) {
-      printf("  FID, samples (T %.2g) vs test     %10.3f (%d images each)\n", temperature, fid, fn);
-      printf("  FID floor, train vs test         %10.3f (%d images each)\n", floor_fid, fn);
-      if (nonfinite)
-        printf("  samples that overflowed          %10d of %d (non-finite pixels drawn as 0)\n", nonfinite, fn);
-    } else {
-      printf("  FID                              skipped%s\n",
-             no_fid ? "" : " (no classifier weights: train them with 'vkgen train classifier' or pass --classifier)");
-    }
+    cli_fid_report(&fid, 0, 30);
+    if (fid.n) printf("  %-30s %12.2g\n", "sampling temperature", temperature);
+    if (nonfinite)
+      printf("  %-30s %12d of %d (non-finite pixels drawn as 0)\n", "samples that overflowed", nonfinite, fid.n);
     fprintf(stderr, "(%.1f s for the bits/dim)\n", t_eval);
   }
   rc = 0;
@@ -375,9 +289,9 @@ static vkg_status bench_sampling(struct flow_net *net, int B, int reps, double *
   if (!s && !img) s = VKG_ERR_OOM;
   double best = INFINITY;
   for (int r = -1; !s && r < reps; r++) {
-    double t0 = seconds();
+    double t0 = nn_now();
     s = flow_sampler_run(f, (uint32_t)(r + 2), 1.0f, img, NULL);
-    if (r >= 0 && seconds() - t0 < best) best = seconds() - t0;
+    if (r >= 0 && nn_now() - t0 < best) best = nn_now() - t0;
   }
   if (!s) *ips = B / best;
   free(img);

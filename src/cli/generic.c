@@ -70,7 +70,94 @@ static vkg_status write_grid(const struct cli_family *f, struct nn_model *m, lon
   return s;
 }
 
+// ---- shared by the image families' eval and sample ----
+
+int cli_data_fits(const char *dir, int size, int channels, const char *cmd) {
+  if (!nn_data_is_fashion(dir) || (size == 28 && channels == 1)) return 1;
+  cli_error("%s: these weights are for %dx%d images with %d channel%s, not Fashion-MNIST", cmd, size, size, channels,
+            channels == 1 ? "" : "s");
+  fputs("hint: pass --data DIR with the folder of images the model was trained on\n", stderr);
+  return 0;
+}
+
+int cli_fid_setup(struct cli_fid *f, const char *clf, int no_fid, int required, const char *cmd) {
+  memset(f, 0, sizeof *f);
+  f->fid = f->floor = NAN;
+  if (no_fid) {
+    f->skipped = "";
+  } else if (clf) {
+    f->classifier = clf;
+  } else if (cli_asset("classifier.safetensors", f->path, sizeof f->path)) {
+    f->classifier = f->path;
+  } else if (required) {
+    cli_error("%s: FID needs the classifier's weights (classifier.safetensors is not in the assets)", cmd);
+    fputs("hint: train them with 'vkgen train classifier' and pass --classifier FILE\n", stderr);
+    return 0;
+  } else {
+    f->skipped = " (no classifier weights: train them with 'vkgen train classifier' or pass --classifier)";
+  }
+  return 1;
+}
+
+void cli_fid_count(struct cli_fid *f, long want, int n_test, int n_train) {
+  long k = want < n_test ? want : n_test;
+  k = k < n_train ? k : n_train;
+  f->n = f->classifier && k >= 2 ? (int)k : 0;
+  if (f->classifier && k < 2) {
+    fprintf(stderr, "note: FID needs at least 2 images in each set; skipped\n");
+    f->classifier = NULL, f->skipped = " (fewer than 2 images)";
+  }
+}
+
+vkg_status cli_fid_run(vkg_ctx *ctx, struct cli_fid *f, const float *gen, const struct vkg_images *test,
+                       const struct vkg_images *train) {
+  if (!f->n) return VKG_OK;
+  struct fid_images gs = {gen, f->n, test->c, test->h, test->w, NULL},
+                    ts = {test->pixels, f->n, test->c, test->h, test->w, NULL},
+                    rs = {train->pixels, f->n, train->c, train->h, train->w, NULL};
+  return fid_eval(ctx, f->classifier, &gs, &ts, &rs, &f->fid, &f->floor);
+}
+
+void cli_fid_report(const struct cli_fid *f, int json, int width) {
+  if (json && f->n)
+    printf(", \"fid\": %.4f, \"fid_floor\": %.4f, \"fid_n\": %d", f->fid, f->floor, f->n);
+  else if (json)
+    printf(", \"fid\": null, \"fid_floor\": null, \"fid_n\": 0");
+  else if (f->n) {
+    printf("  %-*s %12.3f (%d samples vs %d test images)\n", width, "FID", f->fid, f->n, f->n);
+    printf("  %-*s %12.3f (%d training vs the same test images)\n", width, "FID floor", f->floor, f->n);
+  } else {
+    printf("  %-*s %12s%s\n", width, "FID", "skipped", f->skipped ? f->skipped : "");
+  }
+}
+
 // ---- train ----
+
+/* The int field `key` of a config struct (the family's table has it). */
+static int *cfg_int(const struct nn_cfg *c, void *cfg, const char *key) {
+  for (int i = 0; i < c->n; i++)
+    if (!strcmp(c->fields[i].key, key) && c->fields[i].type == NN_CFG_INT)
+      return (int *)((char *)cfg + c->fields[i].offset);
+  return NULL;
+}
+
+/* An image family whose size and channels are options: they then default to the data's. */
+static int image_sized(const struct cli_family *f) {
+  if (strcmp(f->modality, "image")) return 0;
+  int n = 0;
+  for (int i = 0; i < f->cfg->n; i++)
+    n += f->cfg->fields[i].type == NN_CFG_INT && !(f->cfg->fields[i].flags & NN_CFG_NOCLI) &&
+         (!strcmp(f->cfg->fields[i].key, "size") || !strcmp(f->cfg->fields[i].key, "channels"));
+  return n == 2;
+}
+
+/* Whether the option was given (as --opt value or --opt=value). */
+static int given(int argc, char **argv, const char *opt) {
+  size_t n = strlen(opt);
+  for (int i = 1; i < argc; i++)
+    if (!strncmp(argv[i], opt, n) && (argv[i][n] == 0 || argv[i][n] == '=')) return 1;
+  return 0;
+}
 
 int family_train(const struct cli_family *f, int argc, char **argv) {
   struct cli_train t;
@@ -81,9 +168,15 @@ int family_train(const struct cli_family *f, int argc, char **argv) {
   int rc = 0;
   for (int i = 1; i < argc && !rc;) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: vkgen train %s [options]\n\nTrains the %s. Writes checkpoint.safetensors (resumable), "
-             "metrics.jsonl,\nloss.png and %s.safetensors%s into --out.\n\narchitecture:\n",
-             f->name, f->summary, f->name, f->ops->sample_images ? ", and 64 samples in samples.png," : "");
+      printf("usage: vkgen train %s [options]\n\n", f->name);
+      if (f->ops->about)
+        printf("%s\n", f->ops->about);
+      else
+        printf("Trains the %s.\n", f->summary);
+      printf("Writes into --out: checkpoint.safetensors (resumable), metrics.jsonl, loss.png,\n%s.safetensors%s.\n",
+             f->name, f->ops->sample_images ? " and samples.png (64 samples)" : "");
+      if (image_sized(f)) puts("Image folders default to --size 32 --channels 3.");
+      puts("\narchitecture:");
       nn_cfg_help(f->cfg, stdout);
       puts("\ntraining:");
       cli_train_help(stdout, &t);
@@ -96,6 +189,12 @@ int family_train(const struct cli_family *f, int argc, char **argv) {
     if (used == 0)
       rc = cli_error("train %s: unknown option '%s' (see 'vkgen train %s --help')", f->name, argv[i], f->name);
     i += used;
+  }
+  /* Image folders default to 32x32 RGB, Fashion-MNIST is 28x28 grey (with --init: the file's). */
+  if (!rc && image_sized(f) && !t.init) {
+    int fashion = nn_data_is_fashion(t.data_dir);
+    if (!given(argc, argv, "--size")) *cfg_int(f->cfg, cfg, "size") = fashion ? 28 : 32;
+    if (!given(argc, argv, "--channels")) *cfg_int(f->cfg, cfg, "channels") = fashion ? 1 : 3;
   }
   if (!rc && !cli_train_init_config(&t, cfg)) rc = 1;
   if (!rc && nn_cfg_check(f->cfg, cfg)) rc = cli_vkg_error("train");
@@ -113,6 +212,7 @@ int family_train(const struct cli_family *f, int argc, char **argv) {
     else if (!t.o.quiet)
       fprintf(stderr, "wrote %s\n", path);
   }
+  if (!rc && f->pictures) rc = f->pictures(m, t.o.out_dir, t.o.quiet);
   if (m) f->ops->destroy(m);
   free(cfg);
   return ctx ? cli_ctx_done(ctx, rc) : rc;
@@ -161,22 +261,19 @@ int family_sample(const struct cli_family *f, int argc, char **argv) {
 
 // ---- eval ----
 
-/* FID of n samples of m against n test images, and the train-vs-test floor. */
-static vkg_status eval_fid(vkg_ctx *ctx, const struct cli_family *f, struct nn_model *m, const char *clf,
-                           const char *data_dir, long n, uint32_t seed, double *fid, double *floor, int *used) {
+/* FID of up to n samples of m against as many test images, and the train-vs-test floor. */
+static vkg_status eval_fid(vkg_ctx *ctx, const struct cli_family *f, struct nn_model *m, struct cli_fid *fid,
+                           const char *data_dir, long n, uint32_t seed) {
   int c, h, w;
   f->ops->image_shape(m, &c, &h, &w);
   struct vkg_images train, test;
   vkg_status s = nn_image_data_load(data_dir, h, c, 0, 0, &train, &test);
   if (s) return s;
-  int k = (int)(n < test.n ? n : test.n);
-  k = k < train.n ? k : train.n;
-  float *gen = malloc(sizeof *gen * (size_t)k * c * h * w);
-  s = gen ? sample_images(f, m, k, seed, gen, 0) : vkg__fail(VKG_ERR_OOM, "out of host memory for %d images", k);
-  struct fid_images gs = {gen, k, c, h, w, NULL}, ts = {test.pixels, k, test.c, test.h, test.w, NULL},
-                    rs = {train.pixels, k, train.c, train.h, train.w, NULL};
-  if (!s) s = fid_eval(ctx, clf, &gs, &ts, &rs, fid, floor);
-  *used = k;
+  cli_fid_count(fid, n, test.n, train.n);
+  float *gen = fid->n ? malloc(sizeof *gen * (size_t)fid->n * c * h * w) : NULL;
+  if (fid->n && !gen) s = vkg__fail(VKG_ERR_OOM, "out of host memory for %d images", fid->n);
+  if (!s && fid->n) s = sample_images(f, m, fid->n, seed, gen, 0);
+  if (!s) s = cli_fid_run(ctx, fid, gen, &test, &train);
   free(gen);
   vkg_images_free(&train);
   vkg_images_free(&test);
@@ -207,14 +304,11 @@ int family_eval(const struct cli_family *f, int argc, char **argv) {
       {0}};
   int r = cli_parse(argc, argv, cmd, usage, opts, &c, NULL, NULL);
   if (r) return r < 0;
-  char buf[4096], cbuf[4096];
+  char buf[4096];
   if (!(weights = cli_weights(f->name, weights, buf, sizeof buf))) return 1;
-  int want_fid = f->ops->sample_images && !no_fid;
-  if (want_fid && !clf && !(clf = cli_asset("classifier.safetensors", cbuf, sizeof cbuf) ? cbuf : NULL)) {
-    cli_error("%s: no classifier weights for FID (classifier.safetensors is not in the assets)", cmd);
-    fputs("hint: pass --classifier FILE (from 'vkgen train classifier'), or --no-fid\n", stderr);
-    return 1;
-  }
+  int want_fid = f->ops->sample_images != NULL;
+  struct cli_fid fid;
+  if (!cli_fid_setup(&fid, clf, no_fid || !want_fid, 1, cmd)) return 1;
   void *cfg = calloc(1, f->cfg->size);
   vkg_ctx *ctx = cfg ? cli_ctx(&c) : NULL;
   if (!ctx) {
@@ -223,8 +317,8 @@ int family_eval(const struct cli_family *f, int argc, char **argv) {
   }
   struct nn_model *m = NULL;
   const char *names[4];
-  double values[4], fid = NAN, floor = NAN;
-  int nm = 0, fid_n = 0;
+  double values[4];
+  int nm = 0;
   vkg_status s = load_model(ctx, f, weights, data, cfg, &m);
   if (!s && m->evaluate) s = m->evaluate(m, &nm, names, values);
   for (int i = 0; !s && i < nm; i++)
@@ -232,22 +326,19 @@ int family_eval(const struct cli_family *f, int argc, char **argv) {
       s = vkg__fail(VKG_ERR_NUMERIC, "the %s of '%s' is %s", names[i], weights, isnan(values[i]) ? "NaN" : "infinite");
       vkg__hint("the weights are damaged or the model diverged");
     }
-  if (!s && want_fid) s = eval_fid(ctx, f, m, clf, data, n, (uint32_t)seed, &fid, &floor, &fid_n);
+  if (!s && fid.classifier) s = eval_fid(ctx, f, m, &fid, data, n, (uint32_t)seed);
   int rc = s ? cli_vkg_error(cmd) : 0;
   if (!rc && c.json) {
     printf("{\"model\": \"%s\"", f->name);
     for (int i = 0; i < nm; i++)
       printf(", \"%s\": %.7g", names[i], values[i]);
-    if (want_fid) printf(", \"fid\": %.4f, \"fid_floor\": %.4f, \"fid_n\": %d", fid, floor, fid_n);
+    if (want_fid) cli_fid_report(&fid, 1, 0);
     printf("}\n");
   } else if (!rc) {
     printf("%s (%s) on its test data:\n", f->name, weights);
     for (int i = 0; i < nm; i++)
       printf("  %-24s %12.5f\n", names[i], values[i]);
-    if (want_fid) {
-      printf("  %-24s %12.3f (%d samples vs %d test images)\n", "FID", fid, fid_n, fid_n);
-      printf("  %-24s %12.3f (%d training vs the same test images)\n", "FID floor", floor, fid_n);
-    }
+    if (want_fid) cli_fid_report(&fid, 0, 24);
   }
   if (m) f->ops->destroy(m);
   free(cfg);

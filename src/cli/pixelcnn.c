@@ -23,12 +23,7 @@ static int load(vkg_ctx *ctx, const char *weights, const char *cmd, struct pixel
  * if train is not NULL, the training images. */
 static int load_test(const char *dir, const struct pixelcnn_config *c, const char *cmd, struct pixelcnn_data *test,
                      struct pixelcnn_data *train) {
-  if (nn_data_is_fashion(dir) && (c->size != 28 || c->channels != 1)) {
-    cli_error("%s: the model is for %dx%d images with %d channels, not Fashion-MNIST", cmd, c->size, c->size,
-              c->channels);
-    fputs("hint: pass --data DIR with the folder of images the model was trained on\n", stderr);
-    return 0;
-  }
+  if (!cli_data_fits(dir, c->size, c->channels, cmd)) return 0;
   if (pixelcnn_data_load(dir, c, 0, train, test)) return !cli_vkg_error(cmd);
   if (c->classes && !test->labels) {
     pixelcnn_data_free(test);
@@ -36,54 +31,6 @@ static int load_test(const char *dir, const struct pixelcnn_config *c, const cha
     return !cli_error("%s: the model is conditional, and the images of '%s' have no class labels", cmd, dir);
   }
   return 1;
-}
-
-// ---- vkgen train pixelcnn ----
-
-int train_pixelcnn(int argc, char **argv) {
-  struct cli_train t;
-  cli_train_defaults(&t, "pixelcnn");
-  struct pixelcnn_config arch = pixelcnn_config_default();
-  int sized = 0, coloured = 0;
-  for (int i = 1; i < argc;) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      puts("usage: vkgen train pixelcnn [options]\n\n"
-           "Trains the gated PixelCNN on Fashion-MNIST, or on a folder of images with --data DIR (every 10th\n"
-           "image held out). The loss is the exact negative log-likelihood in nats per sub-pixel; after each\n"
-           "epoch val_loss is that of up to 1000 test images, with val_bits_per_dim. Writes\n"
-           "checkpoint.safetensors (resumable), metrics.jsonl, loss.png and pixelcnn.safetensors into --out.\n"
-           "Image folders default to --size 32 --channels 3. Sample with 'vkgen sample pixelcnn --weights\n"
-           "OUT/pixelcnn.safetensors'.\n\narchitecture:");
-      nn_cfg_help(&pixelcnn_cfg, stdout);
-      puts("\ntraining:");
-      cli_train_help(stdout, &t);
-      return 0;
-    }
-    int used = cli_arch_opt(&pixelcnn_cfg, &arch, argc, argv, i);
-    if (used > 0) sized |= !strcmp(argv[i], "--size"), coloured |= !strcmp(argv[i], "--channels");
-    if (!used) used = cli_train_opt(&t, argc, argv, i);
-    if (used < 0) return 1;
-    if (used == 0) return cli_error("train pixelcnn: unknown option '%s' (see 'vkgen train pixelcnn --help')", argv[i]);
-    i += used;
-  }
-  int fashion = nn_data_is_fashion(t.data_dir);
-  if (!sized) arch.size = fashion ? 28 : 32;
-  if (!coloured) arch.channels = fashion ? 1 : 3;
-  if (!cli_train_init_config(&t, &arch)) return 1;
-  if (nn_cfg_check(&pixelcnn_cfg, &arch)) return cli_vkg_error("train pixelcnn");
-  struct pixelcnn_opts po = pixelcnn_opts_default();
-  po.arch = arch, po.batch = t.batch, po.limit = t.limit, po.data_dir = t.data_dir, po.seed = t.o.seed;
-  vkg_ctx *ctx = cli_ctx(&t.c);
-  if (!ctx) return 1;
-  struct nn_model *m;
-  int rc;
-  if (pixelcnn_create(ctx, &po, &m)) {
-    rc = cli_vkg_error("train pixelcnn");
-  } else {
-    rc = cli_train_run(&t, m);
-    pixelcnn_destroy(m);
-  }
-  return cli_ctx_done(ctx, rc);
 }
 
 // ---- vkgen sample pixelcnn ----
@@ -183,7 +130,11 @@ int sample_pixelcnn(int argc, char **argv) {
     y = cfg.classes ? malloc(sizeof *y * (size_t)n) : NULL;
     for (long i = 0; y && i < n; i++)
       y[i] = (int32_t)(cls >= 0 ? cls : i % cfg.classes);
-    s = img ? pixelcnn_sample(&cfg, &p, (int)n, (float)temp, (uint32_t)seed, y, img) : VKG_ERR_OOM;
+    struct nn_progress pg;
+    nn_progress_start(&pg, "sample", 0, n * cfg.size * cfg.size, "pixels", 0);
+    s = img ? pixelcnn_sample(&cfg, &p, (int)n, (float)temp, (uint32_t)seed, y, img, &pg) : VKG_ERR_OOM;
+    if (!s) nn_progress_end(&pg, NULL);
+    nn_progress_break(&pg);
     if (!s) s = vkg_png_grid(out, img, (int)n, cfg.channels, cfg.size, cfg.size, (int)ceil(sqrt((double)n)));
   }
   if (s) {
@@ -226,46 +177,36 @@ int eval_pixelcnn(int argc, char **argv) {
                     "--json: one JSON object.\n",
                     opts, &c, NULL, NULL);
   if (r) return r < 0;
+  struct cli_fid fid; /* only with --fid N: sampling is slow */
+  if (!cli_fid_setup(&fid, clf, !fid_n, 1, "eval pixelcnn")) return 1;
+  if (!fid_n) fid.skipped = " (pass --fid N to sample N images for it)";
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
   struct pixelcnn_config cfg;
   struct nn_params p;
   struct pixelcnn_data test = {0}, train = {0};
-  float *gen = NULL, *real = NULL, *floor_set = NULL;
+  float *gen = NULL;
   int rc = 1;
-  char cpath[4096];
   if (!load(ctx, weights, "eval pixelcnn", &cfg, &p) ||
       !load_test(data_dir, &cfg, "eval pixelcnn", &test, fid_n ? &train : NULL))
     goto done;
-  if (fid_n && !clf) {
-    if (!cli_asset("classifier.safetensors", cpath, sizeof cpath)) {
-      rc = cli_error("eval pixelcnn: --fid needs the classifier weights (assets/classifier.safetensors is missing)");
-      fputs("hint: train them with 'vkgen train classifier' and pass --classifier FILE\n", stderr);
-      goto done;
-    }
-    clf = cpath;
-  }
   if (n == 0 || n > test.n) n = test.n;
-  if (fid_n > test.n) fid_n = test.n;
-  if (fid_n && fid_n > train.n) fid_n = train.n;
   const int D = cfg.channels * cfg.size * cfg.size;
-  double nats, t0 = nn_now(), fid = NAN, fid_floor = NAN;
+  double nats, t0 = nn_now();
   if (pixelcnn_evaluate(&cfg, &p, &test, (int)n, &nats)) {
     rc = cli_vkg_error("eval pixelcnn");
     goto done;
   }
   double t_nll = nn_now() - t0;
-  if (fid_n >= 2) {
-    size_t m = (size_t)fid_n * D;
-    gen = malloc(sizeof *gen * m), real = malloc(sizeof *real * m), floor_set = malloc(sizeof *floor_set * m);
-    vkg_status s = gen && real && floor_set ? VKG_OK : VKG_ERR_OOM;
-    for (size_t i = 0; !s && i < m; i++)
-      real[i] = test.levels[i] / 255.0f, floor_set[i] = train.levels[i] / 255.0f;
-    if (!s) s = pixelcnn_sample(&cfg, &p, (int)fid_n, 1, (uint32_t)seed, NULL, gen);
-    struct fid_images fg = {gen, (int)fid_n, cfg.channels, cfg.size, cfg.size, NULL};
-    struct fid_images ft = {real, (int)fid_n, cfg.channels, cfg.size, cfg.size, NULL};
-    struct fid_images fr = {floor_set, (int)fid_n, cfg.channels, cfg.size, cfg.size, NULL};
-    if (!s) s = fid_eval(ctx, clf, &fg, &ft, &fr, &fid, &fid_floor);
+  cli_fid_count(&fid, fid_n, test.n, train.n);
+  if (fid.n) {
+    gen = malloc(sizeof *gen * (size_t)fid.n * D);
+    struct nn_progress pg;
+    nn_progress_start(&pg, "sample", 0, (long)fid.n * cfg.size * cfg.size, "pixels", 0);
+    vkg_status s = gen ? pixelcnn_sample(&cfg, &p, fid.n, 1, (uint32_t)seed, NULL, gen, &pg) : VKG_ERR_OOM;
+    if (!s) nn_progress_end(&pg, NULL);
+    nn_progress_break(&pg);
+    if (!s) s = cli_fid_run(ctx, &fid, gen, &test.im, &train.im);
     if (s) {
       rc = cli_vkg_error("eval pixelcnn: FID");
       goto done;
@@ -273,29 +214,21 @@ int eval_pixelcnn(int argc, char **argv) {
   }
   double bpd = nats / D / log(2.0);
   if (c.json) {
-    printf("{\"model\": \"pixelcnn\", \"n\": %ld, \"bits_per_dim\": %.6f, \"nats_per_image\": %.4f, ", n, bpd, nats);
-    if (fid_n >= 2)
-      printf("\"fid\": %.4f, \"fid_train_test\": %.4f, \"fid_n\": %ld}\n", fid, fid_floor, fid_n);
-    else
-      printf("\"fid\": null, \"fid_train_test\": null, \"fid_n\": 0}\n");
+    printf("{\"model\": \"pixelcnn\", \"n\": %ld, \"bits_per_dim\": %.6f, \"nats_per_image\": %.4f", n, bpd, nats);
+    cli_fid_report(&fid, 1, 0);
+    printf("}\n");
   } else {
     printf("PixelCNN (%d layers, width %d, kernel %d, %dx%d, %d channel%s%s) on %ld test images:\n", cfg.layers,
            cfg.width, cfg.kernel, cfg.size, cfg.size, cfg.channels, cfg.channels == 1 ? "" : "s",
            cfg.classes ? ", conditional" : "", n);
     printf("  negative log-likelihood   %10.4f bits/dim\n", bpd);
     printf("                            %10.2f nats/image\n", nats);
-    if (fid_n >= 2) {
-      printf("  FID, samples vs test      %10.3f (%ld images each)\n", fid, fid_n);
-      printf("  FID floor, train vs test  %10.3f\n", fid_floor);
-    } else
-      printf("  FID                       skipped (pass --fid N to sample N images for it)\n");
+    cli_fid_report(&fid, 0, 24);
     fprintf(stderr, "(%.1f s for the likelihood)\n", t_nll);
   }
   rc = 0;
 done:
   free(gen);
-  free(real);
-  free(floor_set);
   pixelcnn_data_free(&test);
   pixelcnn_data_free(&train);
   nn_params_free(&p);

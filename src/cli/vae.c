@@ -13,25 +13,7 @@
 #include "nn/data.h"
 #include "nn/fid.h"
 
-// ---- shared options ----
-
-/* Which architecture options were given explicitly. */
-enum { SET_SIZE = 1, SET_CHANNELS = 2 };
-
-/* An architecture option of the table, noting whether --size or --channels was given. */
-static int arch_opt(struct vae_config *c, int *set, int argc, char **argv, int i) {
-  int used = cli_arch_opt(&vae_cfg, c, argc, argv, i);
-  if (used > 0 && !strcmp(argv[i], "--size")) *set |= SET_SIZE;
-  if (used > 0 && !strcmp(argv[i], "--channels")) *set |= SET_CHANNELS;
-  return used;
-}
-
-/* Image folders default to 32x32 RGB; Fashion-MNIST is 28x28 grey. */
-static void arch_for_data(struct vae_config *c, int set, const char *data_dir) {
-  int fashion = nn_data_is_fashion(data_dir);
-  if (!(set & SET_SIZE)) c->size = fashion ? 28 : 32;
-  if (!(set & SET_CHANNELS)) c->channels = fashion ? 1 : 3;
-}
+// ---- shared pieces ----
 
 /* Loads weights (default: the vae.safetensors asset); prints the error and returns 0 on failure. */
 static int load_weights(vkg_ctx *ctx, const char *weights, const char *doing, struct vae_config *c,
@@ -51,12 +33,7 @@ static int load_weights(vkg_ctx *ctx, const char *weights, const char *doing, st
 /* Test images for a config: the Fashion-MNIST test split, or the held-out tenth of --data. */
 static int load_test(const char *data_dir, const struct vae_config *c, const char *doing, struct vkg_images *test,
                      struct vkg_images *train) {
-  if (nn_data_is_fashion(data_dir) && (c->size != 28 || c->channels != 1)) {
-    cli_error("%s: these weights are for %dx%d images with %d channel%s, not Fashion-MNIST", doing, c->size, c->size,
-              c->channels, c->channels == 1 ? "" : "s");
-    fprintf(stderr, "hint: pass --data DIR with the folder of images the model was trained on\n");
-    return 0;
-  }
+  if (!cli_data_fits(data_dir, c->size, c->channels, doing)) return 0;
   if (vae_data_load(data_dir, c, 0, train, test)) {
     cli_vkg_error(doing);
     return 0;
@@ -152,56 +129,15 @@ static int do_interpolate(const struct vae_config *c, const struct nn_params *p,
 
 // ---- vkgen train vae ----
 
-int train_vae(int argc, char **argv) {
-  struct cli_train t;
-  cli_train_defaults(&t, "vae");
-  struct vae_config arch = vae_config_default();
-  int set = 0;
-  for (int i = 1; i < argc;) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      puts("usage: vkgen train vae [options]\n\n"
-           "Trains the convolutional VAE (Bernoulli likelihood) on Fashion-MNIST, or on a folder of images\n"
-           "with --data DIR (every 10th image held out for testing). The loss is the negative ELBO in nats per\n"
-           "image; after each epoch val_loss is that of up to 1000 test images. Writes checkpoint.safetensors\n"
-           "(resumable), metrics.jsonl, loss.png, vae.safetensors, and a look at the result (samples.png,\n"
-           "reconstructions.png) into --out.\n"
-           "Image folders default to --size 32 --channels 3.\n\narchitecture:");
-      nn_cfg_help(&vae_cfg, stdout);
-      puts("\ntraining:");
-      cli_train_help(stdout, &t);
-      return 0;
-    }
-    int used = arch_opt(&arch, &set, argc, argv, i);
-    if (!used) used = cli_train_opt(&t, argc, argv, i);
-    if (used < 0) return 1;
-    if (used == 0) return cli_error("train vae: unknown option '%s' (see 'vkgen train vae --help')", argv[i]);
-    i += used;
-  }
-  if (!t.init) arch_for_data(&arch, set, t.data_dir); /* with --init the architecture is the file's */
-  if (!cli_train_init_config(&t, &arch)) return 1;
-  if (nn_cfg_check(&vae_cfg, &arch)) return cli_vkg_error("train vae");
-  struct nn_create_opts o = cli_train_create_opts(&t);
-  vkg_ctx *ctx = cli_ctx(&t.c);
-  if (!ctx) return 1;
-  struct nn_model *m;
-  int rc;
-  if (vae_create(ctx, &arch, &o, &m)) {
-    rc = cli_vkg_error("train vae");
-  } else {
-    rc = cli_train_run(&t, m);
-    /* A look at the result: 64 samples and 16 reconstructed test images. */
-    char samples[4096], recs[4096];
-    snprintf(samples, sizeof samples, "%s/samples.png", t.o.out_dir);
-    snprintf(recs, sizeof recs, "%s/reconstructions.png", t.o.out_dir);
-    const struct vkg_images *test = vae_test_images(m);
-    if (!rc && (write_samples(&arch, &m->params, 64, 0, samples) ||
-                write_reconstructions(&arch, &m->params, test, test->n < 16 ? test->n : 16, 0, recs)))
-      rc = cli_vkg_error("train vae: writing samples");
-    else if (!rc && !t.o.quiet)
-      fprintf(stderr, "wrote %s and %s\n", samples, recs);
-    vae_destroy(m);
-  }
-  return cli_ctx_done(ctx, rc);
+/* After the generic training's samples.png: 16 test images beside their reconstructions. */
+int vae_pictures(struct nn_model *m, const char *out_dir, int quiet) {
+  char recs[4096];
+  snprintf(recs, sizeof recs, "%s/reconstructions.png", out_dir);
+  const struct vkg_images *test = vae_test_images(m);
+  if (write_reconstructions(vae_model_config(m), &m->params, test, test->n < 16 ? test->n : 16, 0, recs))
+    return cli_vkg_error("train vae: writing reconstructions");
+  if (!quiet) fprintf(stderr, "wrote %s\n", recs);
+  return 0;
 }
 
 // ---- vkgen sample vae ----
@@ -304,16 +240,10 @@ int eval_vae(int argc, char **argv) {
   struct vkg_images test = {0}, train = {0};
   float *gen = NULL;
   int rc = 1;
-  char cpath[4096];
+  struct cli_fid fid;
+  cli_fid_setup(&fid, clf, no_fid, 0, "eval vae");
   if (!load_weights(ctx, weights, "eval vae", &cfg, &p)) goto done;
-  int want_fid = !no_fid;
-  if (want_fid && !clf) {
-    if (cli_asset("classifier.safetensors", cpath, sizeof cpath))
-      clf = cpath;
-    else
-      want_fid = 0;
-  }
-  if (!load_test(data_dir, &cfg, "eval vae", &test, want_fid ? &train : NULL)) goto done;
+  if (!load_test(data_dir, &cfg, "eval vae", &test, fid.classifier ? &train : NULL)) goto done;
   if (n == 0 || n > test.n) {
     if (n > test.n) fprintf(stderr, "note: -n %ld is more than the %d test images; using all of them\n", n, test.n);
     n = test.n;
@@ -332,22 +262,14 @@ int eval_vae(int argc, char **argv) {
       fputs("hint: the weights are damaged or the model diverged\n", stderr);
       goto done;
     }
-  double t_eval = nn_now() - t0, fid = NAN, floor_fid = NAN;
-  int fid_n = (int)n < train.n ? (int)n : train.n;
-  if (want_fid && fid_n < 2) {
-    fprintf(stderr, "note: FID needs at least 2 images; skipped\n");
-    want_fid = 0;
-  }
-  if (want_fid) {
-    size_t P = (size_t)cfg.channels * cfg.size * cfg.size;
-    gen = malloc(sizeof *gen * (size_t)fid_n * P);
-    vkg_status s = gen ? vae_sample(&cfg, &p, fid_n, (uint32_t)seed, gen) : VKG_ERR_OOM;
-    struct fid_images gs = {gen, fid_n, cfg.channels, cfg.size, cfg.size, NULL},
-                      ts = {test.pixels, fid_n, test.c, test.h, test.w, NULL},
-                      rs = {train.pixels, fid_n, train.c, train.h, train.w, NULL};
-    if (!s) s = fid_eval(ctx, clf, &gs, &ts, &rs, &fid, &floor_fid);
+  double t_eval = nn_now() - t0;
+  cli_fid_count(&fid, n, test.n, train.n);
+  if (fid.n) {
+    gen = malloc(sizeof *gen * (size_t)fid.n * cfg.channels * cfg.size * cfg.size);
+    vkg_status s = gen ? vae_sample(&cfg, &p, fid.n, (uint32_t)seed, gen) : VKG_ERR_OOM;
+    if (!s) s = cli_fid_run(ctx, &fid, gen, &test, &train);
     if (s) {
-      rc = s == VKG_ERR_OOM && !gen ? cli_error("eval vae: out of host memory for %d images", fid_n)
+      rc = s == VKG_ERR_OOM && !gen ? cli_error("eval vae: out of host memory for %d images", fid.n)
                                     : cli_vkg_error("eval vae: FID");
       goto done;
     }
@@ -356,10 +278,8 @@ int eval_vae(int argc, char **argv) {
     printf("{\"model\": \"vae\", \"n\": %d, \"samples\": %d, \"rec_bce_nats\": %.6f, \"mse_per_pixel\": %.8f, "
            "\"kl_nats\": %.6f, \"rec_z_bce_nats\": %.6f, \"neg_elbo_nats\": %.6f, \"iw_nll_nats\": %.6f",
            e.n, e.samples, e.rec_bce, e.mse, e.kl, e.rec_z, e.neg_elbo, e.iw_nll);
-    if (want_fid)
-      printf(", \"fid\": %.4f, \"fid_train_test\": %.4f, \"fid_n\": %d}\n", fid, floor_fid, fid_n);
-    else
-      printf(", \"fid\": null, \"fid_train_test\": null, \"fid_n\": 0}\n");
+    cli_fid_report(&fid, 1, 0);
+    printf("}\n");
   } else {
     printf("VAE (z %d, width %d, %dx%d, %d channel%s) on %d test images:\n", cfg.z, cfg.w, cfg.size, cfg.size,
            cfg.channels, cfg.channels == 1 ? "" : "s", e.n);
@@ -371,13 +291,7 @@ int eval_vae(int argc, char **argv) {
            e.samples, e.samples == 1 ? "" : "s");
     if (e.samples > 1)
       printf("  -log p(x), importance-weighted   %10.3f nats/image (upper bound, %d samples)\n", e.iw_nll, e.samples);
-    if (want_fid) {
-      printf("  FID, samples vs test             %10.3f (%d images each)\n", fid, fid_n);
-      printf("  FID floor, train vs test         %10.3f (%d images each)\n", floor_fid, fid_n);
-    } else {
-      printf("  FID                              skipped%s\n",
-             no_fid ? "" : " (no classifier weights: train them with 'vkgen train classifier' or pass --classifier)");
-    }
+    cli_fid_report(&fid, 0, 30);
     fprintf(stderr, "(%.1f s for the reconstruction and ELBO)\n", t_eval);
   }
   rc = 0;

@@ -6,14 +6,9 @@
 #include <time.h>
 
 #include "cli.h"
+#include "nn/progress.h"
 #include "models/wavenet.h"
 #include "nn/step.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* The receptive field, in samples and milliseconds. */
 static void print_rf(FILE *f, const struct wavenet_config *c) {
@@ -135,13 +130,18 @@ int eval_wavenet(int argc, char **argv) {
                    d.n_classes);
     goto done;
   }
-  double nats, t0 = now_s();
+  double nats, t0 = nn_now();
   size_t count;
-  if (wavenet_test_nll(&cfg, &p, &ids, &d, (int)window, (size_t)n, &nats, &count)) {
+  struct nn_progress pg;
+  nn_progress_start(&pg, "eval", 0, 1, "windows", 0);
+  if (wavenet_test_nll(&cfg, &p, &ids, &d, (int)window, (size_t)n, &nats, &count, &pg)) {
+    nn_progress_break(&pg);
     rc = cli_vkg_error("eval wavenet");
     goto done;
   }
-  double bits = nats / log(2.0), secs = now_s() - t0;
+  nn_progress_end(&pg, NULL);
+  nn_progress_break(&pg);
+  double bits = nats / log(2.0), secs = nn_now() - t0;
   if (c.json)
     printf("{\"model\": \"wavenet\", \"test_samples\": %zu, \"nll_bits_per_sample\": %.6f, \"nll_nats_per_sample\": "
            "%.6f, \"rate\": %d, \"seconds\": %.2f}\n",
@@ -217,15 +217,20 @@ int sample_wavenet(int argc, char **argv) {
     forced[i] = i < lead ? WAVENET_Q / 2 : q[i - lead];
   free(q);
   int32_t c32 = (int32_t)cls;
-  double t0 = now_s();
+  double t0 = nn_now();
   vkg_status s = wavenet_gen_create(&cfg, &p, &ids, 1, GEN_STEPS, 0, &gen);
+  struct nn_progress pg;
+  nn_progress_start(&pg, "sample", 0, (long)n, "samples", 0);
+  if (!s) wavenet_gen_progress(gen, &pg);
   if (!s)
     s = wavenet_generate(gen, n, forced, nf, cfg.classes ? &c32 : NULL, (uint32_t)seed, (float)temperature, x, NULL);
+  if (!s) nn_progress_end(&pg, NULL);
+  nn_progress_break(&pg);
   if (s) {
     rc = cli_vkg_error("sample wavenet");
     goto done;
   }
-  double secs = now_s() - t0;
+  double secs = nn_now() - t0;
   uint8_t *cl = malloc(n - lead);
   if (!cl) {
     rc = cli_error("sample wavenet: out of host memory");
@@ -303,9 +308,9 @@ int bench_wavenet(int argc, char **argv) {
     s = x ? wavenet_gen_create(&cfg, &p, &ids, B, GEN_STEPS, 0, &gen) : VKG_ERR_OOM;
     /* A warm-up submission, then the timed run. */
     if (!s) s = wavenet_generate(gen, GEN_STEPS, NULL, 0, cfg.classes ? cls : NULL, 1, 1.0f, x, NULL);
-    double t0 = now_s();
+    double t0 = nn_now();
     if (!s) s = wavenet_generate(gen, (size_t)samples, NULL, 0, cfg.classes ? cls : NULL, 2, 1.0f, x, NULL);
-    if (!s) sps[k] = (double)B * (double)samples / (now_s() - t0);
+    if (!s) sps[k] = (double)B * (double)samples / (nn_now() - t0);
     if (!s && !c.json)
       printf("generation  batch %2d  %10.0f samples/s  real-time factor %.3f (per row %.3f)\n", B, sps[k],
              sps[k] / cfg.rate, sps[k] / B / cfg.rate);

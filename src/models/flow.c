@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "models/flow.h"
+#include "nn/progress.h"
 #include "nn/data.h"
 #include "nn/weights.h"
 
@@ -755,6 +756,38 @@ vkg_status flow_create(vkg_ctx *ctx, const struct flow_opts *o, struct nn_model 
   return VKG_OK;
 }
 
+/* The family's hooks: the options of the shared loop, the image shape, and samples at temperature 0.7
+ * (at 1 the shipped model overflows in about half of them). */
+static vkg_status create_hook(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts *o, struct nn_model **m) {
+  *m = NULL;
+  if (o->expect) /* loading also inverts the 1x1 convolutions: flow_load does both */
+    return vkg__fail(VKG_ERR_ARG, "flow weights are loaded with flow_load, not through the create hook");
+  struct flow_opts fo = flow_opts_default();
+  fo.arch = *(const struct flow_config *)cfg;
+  fo.batch = o->batch, fo.limit = o->limit, fo.data_dir = o->data_dir, fo.seed = o->seed;
+  /* random images for benchmarks: at least the 256 the actnorm init reads */
+  fo.synthetic = o->synthetic > 0 ? (o->synthetic > 256 ? o->synthetic : 256) : 0;
+  return flow_create(ctx, &fo, m);
+}
+
+static void image_shape(const struct nn_model *m, int *c, int *h, int *w) {
+  const struct flow *f = m->self;
+  *c = f->o.arch.channels, *h = *w = f->o.arch.size;
+}
+
+static vkg_status sample_images(struct nn_model *m, int n, uint32_t seed, float *images) {
+  return flow_sample(&((struct flow *)m->self)->net, n, seed, 0.7f, images, NULL, NULL);
+}
+
+const struct nn_family_ops flow_ops = {
+    create_hook, flow_destroy, image_shape, sample_images,
+    "Trains the normalizing flow (Glow steps in RealNVP's multi-scale architecture) on Fashion-MNIST, or\n"
+    "on a folder of images with --data DIR (every 10th image held out for testing), by maximum\n"
+    "likelihood of the uniformly dequantized images. The loss is bits/dim (an upper bound on the\n"
+    "discrete images' bits/dim); after each epoch val_loss is that of up to 1000 test images. The\n"
+    "actnorm layers are initialized from the first 256 training images. samples.png is drawn at\n"
+    "temperature 0.7."};
+
 struct flow_net *flow_model_net(struct nn_model *m) {
   return &((struct flow *)m->self)->net;
 }
@@ -864,7 +897,8 @@ void flow_sampler_destroy(struct flow_sampler *f) {
   free(f);
 }
 
-vkg_status flow_sample(struct flow_net *net, int n, uint32_t seed, float temperature, float *out, int *nonfinite) {
+vkg_status flow_sample(struct flow_net *net, int n, uint32_t seed, float temperature, float *out, int *nonfinite,
+                       struct nn_progress *pg) {
   if (n < 1) return vkg__fail(VKG_ERR_ARG, "flow_sample: n must be positive (got %d)", n);
   int B = n < FLOW_CHUNK ? n : FLOW_CHUNK;
   size_t D = (size_t)flow_dims(&net->c);
@@ -884,6 +918,7 @@ vkg_status flow_sample(struct flow_net *net, int n, uint32_t seed, float tempera
         j++;
       *nonfinite += j < D;
     }
+    if (!s && pg) nn_progress_update(pg, pg->done + m, NULL);
   }
   free(buf);
   flow_sampler_destroy(f);

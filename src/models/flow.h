@@ -147,6 +147,8 @@ struct flow_opts flow_opts_default(void);
  * is bits/dim; after each epoch val_loss is the bits/dim of (up to 1000) test images. */
 vkg_status flow_create(vkg_ctx *ctx, const struct flow_opts *o, struct nn_model **out);
 void flow_destroy(struct nn_model *m);
+/* The family's hooks (create from nn_create_opts, destroy, image shape, samples at temperature 0.7). */
+extern const struct nn_family_ops flow_ops;
 struct flow_net *flow_model_net(struct nn_model *m);
 const struct vkg_images *flow_test_images(const struct nn_model *m);
 
@@ -159,7 +161,9 @@ vkg_status flow_save(const char *path, const struct flow_net *net);
  * and i). The inverse pass can overflow for latents far from the training data (a coupling divides by
  * its scale): such an image's non-finite pixels become 0, and *nonfinite (may be NULL) counts the
  * images that had any. */
-vkg_status flow_sample(struct flow_net *net, int n, uint32_t seed, float temperature, float *out, int *nonfinite);
+struct nn_progress;
+vkg_status flow_sample(struct flow_net *net, int n, uint32_t seed, float temperature, float *out, int *nonfinite,
+                       struct nn_progress *pg); /* pg (may be NULL): advanced by the images done */
 /* The same pass recorded once for batches of B: each run draws B images (B, C, S, S) in [0, 1]. */
 struct flow_sampler;
 vkg_status flow_sampler_create(struct flow_net *net, int B, struct flow_sampler **out);

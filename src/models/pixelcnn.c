@@ -9,6 +9,7 @@
 
 #include "internal.h"
 #include "models/pixelcnn.h"
+#include "nn/progress.h"
 #include "nn/data.h"
 #include "nn/weights.h"
 
@@ -409,6 +410,29 @@ vkg_status pixelcnn_create(vkg_ctx *ctx, const struct pixelcnn_opts *o, struct n
   return VKG_OK;
 }
 
+/* The family's hooks: the options of the shared loop and the image shape (sampling has its own
+ * command: a whole image is one forward pass per sub-pixel). */
+static vkg_status create_hook(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts *o, struct nn_model **m) {
+  *m = NULL;
+  if (o->expect) return vkg__fail(VKG_ERR_ARG, "pixelcnn weights are loaded with pixelcnn_load");
+  struct pixelcnn_opts po = pixelcnn_opts_default();
+  po.arch = *(const struct pixelcnn_config *)cfg;
+  po.batch = o->batch, po.limit = o->limit, po.data_dir = o->data_dir, po.seed = o->seed, po.synthetic = o->synthetic;
+  return pixelcnn_create(ctx, &po, m);
+}
+
+static void image_shape(const struct nn_model *m, int *c, int *h, int *w) {
+  const struct pixelcnn *pc = m->self;
+  *c = pc->o.arch.channels, *h = *w = pc->o.arch.size;
+}
+
+const struct nn_family_ops pixelcnn_ops = {
+    create_hook, pixelcnn_destroy, image_shape, NULL,
+    "Trains the gated PixelCNN on Fashion-MNIST, or on a folder of images with --data DIR (every 10th\n"
+    "image held out). The loss is the exact negative log-likelihood in nats per sub-pixel; after each\n"
+    "epoch val_loss is that of up to 1000 test images, with val_bits_per_dim. Sample with 'vkgen sample\n"
+    "pixelcnn --weights OUT/pixelcnn.safetensors'."};
+
 const struct pixelcnn_data *pixelcnn_test_data(const struct nn_model *m) {
   return &((const struct pixelcnn *)m->self)->test;
 }
@@ -521,6 +545,8 @@ struct pixelcnn_sampler {
   vkg_tensor *labels; /* i32 (B), conditional models */
   vkg_graph *g;
   int pix_slot, sub_slot, lo_slot, seed_slot, temp_slot;
+  struct nn_progress *pg; /* advanced by pixels drawn (pg_images per position), or NULL */
+  int pg_images;
 };
 
 void pixelcnn_sampler_destroy(struct pixelcnn_sampler *s) {
@@ -612,7 +638,9 @@ vkg_status pixelcnn_sampler_run(struct pixelcnn_sampler *sm, const uint8_t *give
     s = vkg_graph_set_u32(g, sm->pix_slot, (uint32_t)pos);
     if (!s) s = vkg_graph_set_u32(g, sm->sub_slot, (uint32_t)pos * (uint32_t)C);
     if (!s) s = vkg_graph_set_u32(g, sm->seed_slot, (uint32_t)nn_mix(seed, (uint64_t)pos));
-    if (!s) s = vkg_graph_run_async(g);
+    if (!s) s = vkg_graph_run_async(g); /* waits for the run before the previous one */
+    if (!s && sm->pg)
+      nn_progress_update(sm->pg, sm->pg->done + (long)sm->pg_images * (S * S - pos < K ? S * S - pos : K), NULL);
   }
   if (!s) s = vkg_graph_wait(g);
   if (!s) s = vkg_tensor_download(sm->image, buf, sizeof *buf * (size_t)B * P);
@@ -625,7 +653,7 @@ vkg_status pixelcnn_sampler_run(struct pixelcnn_sampler *sm, const uint8_t *give
 }
 
 vkg_status pixelcnn_sample(const struct pixelcnn_config *c, const struct nn_params *p, int n, float temperature,
-                           uint32_t seed, const int32_t *labels, float *images) {
+                           uint32_t seed, const int32_t *labels, float *images, struct nn_progress *pg) {
   if (n < 1) return vkg__fail(VKG_ERR_ARG, "pixelcnn_sample: n must be positive (got %d)", n);
   const int B = n < SAMPLE_CHUNK ? n : SAMPLE_CHUNK, S = c->size;
   const size_t P = (size_t)subpixels(c);
@@ -635,8 +663,10 @@ vkg_status pixelcnn_sample(const struct pixelcnn_config *c, const struct nn_para
   float *buf = malloc(sizeof *buf * (size_t)B * P);
   int32_t *yb = calloc((size_t)B, sizeof *yb);
   if (!buf || !yb) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+  sm->pg = pg;
   for (int k = 0, start = 0; !s && start < n; k++, start += B) {
     int m = n - start < B ? n - start : B;
+    sm->pg_images = m;
     for (int i = 0; i < B && c->classes; i++)
       yb[i] = labels && i < m ? labels[start + i] : (start + i) % c->classes;
     s = pixelcnn_sampler_run(sm, NULL, 0, yb, temperature, k == 0 ? seed : (uint32_t)nn_mix(seed, (uint64_t)k), buf);

@@ -120,6 +120,8 @@ struct pixelcnn_opts pixelcnn_opts_default(void);
  * eval_images test images, plus val_bits_per_dim. */
 vkg_status pixelcnn_create(vkg_ctx *ctx, const struct pixelcnn_opts *o, struct nn_model **out);
 void pixelcnn_destroy(struct nn_model *m);
+/* The family's hooks (create from nn_create_opts, destroy, image shape; no sampler hook). */
+extern const struct nn_family_ops pixelcnn_ops;
 const struct pixelcnn_data *pixelcnn_test_data(const struct nn_model *m);
 
 // ---- a trained model ----
@@ -145,7 +147,9 @@ void pixelcnn_sampler_destroy(struct pixelcnn_sampler *s);
 vkg_status pixelcnn_sampler_run(struct pixelcnn_sampler *s, const uint8_t *given, int keep_rows, const int32_t *labels,
                                 float temperature, uint32_t seed, float *images);
 /* n images through samplers of at most 64 images; chunk k uses seed nn_mix(seed, k) (k > 0). labels
- * (n) or NULL (a conditional model then uses i % classes). */
+ * (n) or NULL (a conditional model then uses i % classes). pg (may be NULL) is advanced by the pixels
+ * drawn, n * size^2 in all. */
+struct nn_progress;
 vkg_status pixelcnn_sample(const struct pixelcnn_config *c, const struct nn_params *p, int n, float temperature,
-                           uint32_t seed, const int32_t *labels, float *images);
+                           uint32_t seed, const int32_t *labels, float *images, struct nn_progress *pg);
 #endif

@@ -240,6 +240,7 @@ vkg_status vae_create(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts
   return VKG_OK;
 }
 
+const struct vae_config *vae_model_config(const struct nn_model *m) { return &((const struct vae *)m->self)->arch; }
 const struct vkg_images *vae_test_images(const struct nn_model *m) { return &((const struct vae *)m->self)->test; }
 
 void vae_destroy(struct nn_model *m) {
@@ -462,4 +463,18 @@ vkg_status vae_evaluate(const struct vae_config *c, const struct nn_params *p, c
   return VKG_OK;
 }
 
-const struct nn_family_ops vae_ops = {vae_create, vae_destroy, NULL, NULL};
+static void image_shape(const struct nn_model *m, int *c, int *h, int *w) {
+  const struct vae *v = m->self;
+  *c = v->arch.channels, *h = *w = v->arch.size;
+}
+
+static vkg_status sample_images(struct nn_model *m, int n, uint32_t seed, float *images) {
+  return vae_sample(&((struct vae *)m->self)->arch, &m->params, n, seed, images);
+}
+
+const struct nn_family_ops vae_ops = {
+    vae_create, vae_destroy, image_shape, sample_images,
+    "Trains the convolutional VAE (Bernoulli likelihood) on Fashion-MNIST, or on a folder of images\n"
+    "with --data DIR (every 10th image held out for testing). The loss is the negative ELBO in nats per\n"
+    "image; after each epoch val_loss is that of up to 1000 test images. After training, 16 test images\n"
+    "beside their reconstructions go to reconstructions.png."};

@@ -66,11 +66,12 @@ vkg_status vae_data_load(const char *dir, const struct vae_config *c, int synthe
  * plus val_rec_bce and val_kl. */
 vkg_status vae_create(vkg_ctx *ctx, const void *cfg /* struct vae_config */, const struct nn_create_opts *o,
                       struct nn_model **out);
-/* Its model hooks for the family table (vae_create, vae_destroy). */
+/* Its model hooks for the family table (vae_create, vae_destroy, the image shape, vae_sample). */
 extern const struct nn_family_ops vae_ops;
 void vae_destroy(struct nn_model *m);
 /* The model's test images (Fashion-MNIST's test split or the held-out tenth of a folder). */
 const struct vkg_images *vae_test_images(const struct nn_model *m);
+const struct vae_config *vae_model_config(const struct nn_model *m); /* its architecture */
 
 // ---- a trained model ----
 

@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "models/wavenet.h"
+#include "nn/progress.h"
 #include "nn/weights.h"
 
 // ---- configuration ----
@@ -286,7 +287,7 @@ static vkg_status evaluate(struct nn_model *m, int *n, const char **names, doubl
   struct wavenet *w = m->self;
   double nats;
   size_t count;
-  vkg_status s = wavenet_test_nll(&w->o.arch, &m->params, &w->ids, &w->data, w->o.window, 64, &nats, &count);
+  vkg_status s = wavenet_test_nll(&w->o.arch, &m->params, &w->ids, &w->data, w->o.window, 64, &nats, &count, NULL);
   if (s) return s;
   names[0] = "val_loss", values[0] = nats;
   names[1] = "val_bits", values[1] = nats / log(2.0);
@@ -378,13 +379,15 @@ vkg_status wavenet_save(const char *path, const struct wavenet_config *c, const 
 // ---- test NLL ----
 
 vkg_status wavenet_test_nll(const struct wavenet_config *c, const struct nn_params *p, const struct wavenet_ids *ids,
-                            const struct wavenet_data *d, int T, size_t max_windows, double *nats, size_t *count) {
+                            const struct wavenet_data *d, int T, size_t max_windows, double *nats, size_t *count,
+                            struct nn_progress *pg) {
   *nats = 0, *count = 0;
   struct wavenet_window *win;
   size_t n;
   vkg_status s = wavenet_windows(d, 1, T, &win, &n);
   if (s) return s;
   if (max_windows && n > max_windows) n = max_windows;
+  if (pg) pg->total = n > 0 ? (long)n : 1;
   int B = n < 8 ? (int)n : 8, rf = wavenet_receptive_field(c);
   size_t L = (size_t)(rf - 1 + T);
   vkg_graph *g = NULL;
@@ -424,6 +427,7 @@ vkg_status wavenet_test_nll(const struct wavenet_config *c, const struct nn_para
     if (!s) s = vkg_graph_run(g);
     if (!s) s = vkg_graph_read(g, loss, &l, 1);
     sum += (double)l * (double)valid, total += valid; /* the loss is the mean over the valid labels */
+    if (!s && pg) nn_progress_update(pg, (long)(i + (size_t)B < n ? i + (size_t)B : n), NULL);
   }
   vkg_graph_destroy(g);
   free(xb), free(yb), free(pid), free(win);

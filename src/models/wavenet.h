@@ -103,10 +103,13 @@ vkg_status wavenet_load(vkg_ctx *ctx, const char *path, struct wavenet_config *c
                         struct wavenet_ids *ids);
 vkg_status wavenet_save(const char *path, const struct wavenet_config *c, const struct nn_params *p);
 
+struct nn_progress;
 /* The NLL of the test clips of d (max_windows > 0: only the first that many windows of T) in nats per
- * sample; *count gets the samples scored. */
+ * sample; *count gets the samples scored. pg (may be NULL): its total becomes the windows scored,
+ * and it is advanced as they are. */
 vkg_status wavenet_test_nll(const struct wavenet_config *c, const struct nn_params *p, const struct wavenet_ids *ids,
-                            const struct wavenet_data *d, int T, size_t max_windows, double *nats, size_t *count);
+                            const struct wavenet_data *d, int T, size_t max_windows, double *nats, size_t *count,
+                            struct nn_progress *pg);
 
 // ---- generation: Fast WaveNet (Paine et al. 2016) ----
 
@@ -119,6 +122,8 @@ struct wavenet_gen;
 vkg_status wavenet_gen_create(const struct wavenet_config *c, const struct nn_params *p, const struct wavenet_ids *ids,
                               int B, int K, int keep_logits, struct wavenet_gen **out);
 void wavenet_gen_destroy(struct wavenet_gen *g);
+/* Progress of wavenet_generate (steps per row; NULL: none). */
+void wavenet_gen_progress(struct wavenet_gen *g, struct nn_progress *pg);
 /* n samples per row into out (B, n): x_t for t < n_forced is forced[b * n_forced + t] (a prime, not
  * drawn), the rest drawn at `temperature` (<= 0: the most likely class) with seeds from seed. cls (B)
  * the rows' classes (NULL for an unconditional model). logits (B, n, Q) or NULL: the logits of every

@@ -7,6 +7,7 @@
 
 #include "internal.h"
 #include "models/wavenet.h"
+#include "nn/progress.h"
 
 struct wavenet_gen {
   struct wavenet_config c;
@@ -15,8 +16,11 @@ struct wavenet_gen {
   vkg_tensor *queue[WAVENET_MAX_LAYERS]; /* (B, R, d_l + K): inputs t - d_l .. t + K - 1 of layer l */
   vkg_t tok, cls, lg, tok_out, lg_out;
   int seed_slot, temp_slot, lo_slot;
-  int32_t *tb; /* (B, K + 1) host copy of the chunk's inputs */
+  int32_t *tb;            /* (B, K + 1) host copy of the chunk's inputs */
+  struct nn_progress *pg; /* advanced by the steps done, or NULL */
 };
+
+void wavenet_gen_progress(struct wavenet_gen *w, struct nn_progress *pg) { w->pg = pg; }
 
 static vkg_t conv1x1(vkg_graph *g, vkg_t x, vkg_t w, vkg_t b) { return vkg_conv1d(g, x, w, b, 1, 0, 1, 1, 0); }
 
@@ -167,6 +171,7 @@ vkg_status wavenet_generate(struct wavenet_gen *w, size_t n, const int32_t *forc
       }
     for (int b = 0; b < B; b++)
       w->tb[b * W] = w->tb[b * W + K]; /* the last input carries over */
+    if (w->pg) nn_progress_update(w->pg, (long)(t0 + (size_t)K < n ? t0 + (size_t)K : n), NULL);
   }
   free(lg);
   return s;

@@ -58,6 +58,9 @@ struct nn_family_ops {
    * image i depending only on (seed, i). */
   void (*image_shape)(const struct nn_model *m, int *c, int *h, int *w);
   vkg_status (*sample_images)(struct nn_model *m, int n, uint32_t seed, float *images);
+  /* What training does, for 'vkgen train FAMILY --help': the data, the loss, what is evaluated (NULL:
+   * a generic line). */
+  const char *about;
 };
 
 struct nn_train_opts {
