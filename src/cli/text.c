@@ -107,64 +107,43 @@ struct sample_opts {
   const char *weights;
   struct lm_sampling s;
   long n, batch, unroll;
+  double temperature, top_p; /* as parsed; into s by sampling_done */
+  long top_k, seed;
 };
 
-/* Parses a sampling option; returns argv entries used, 0 if none, -1 on error. */
-static int sample_opt(struct sample_opts *so, int argc, char **argv, int i) {
-  int used = cli_common_opt(&so->c, argc, argv, i);
-  if (used) return used;
-  const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-  static const char *with_value[] = {"--weights", "-n",      "--temperature", "--top-k", "--top-p",
-                                     "--seed",    "--batch", "--unroll",      NULL};
-  int takes = 0;
-  for (int k = 0; with_value[k]; k++)
-    takes |= !strcmp(o, with_value[k]);
-  if (!takes) return 0;
-  if (!v) {
-    cli_error("%s needs a value", o);
-    return -1;
-  }
-  long n;
-  double x;
-  if (!strcmp(o, "--weights"))
-    so->weights = v;
-  else if (!strcmp(o, "-n")) {
-    if (!cli_int(o, v, 1, 1000000, &so->n)) return -1;
-  } else if (!strcmp(o, "--temperature")) {
-    if (!cli_float(o, v, 0, 100, &x)) return -1;
-    so->s.temperature = (float)x;
-  } else if (!strcmp(o, "--top-k")) {
-    if (!cli_int(o, v, 0, 100000000, &n)) return -1;
-    so->s.top_k = (int)n;
-  } else if (!strcmp(o, "--top-p")) {
-    char *end;
-    x = strtod(v, &end);
-    if (!*v || *end || !(x > 0 && x <= 1)) {
-      cli_error("--top-p expects a number in (0, 1], got '%s'", v);
-      fputs("hint: 0.9 keeps the most probable tokens holding 90% of the probability; 1 keeps all\n", stderr);
-      return -1;
-    }
-    so->s.top_p = x < FLT_MIN ? FLT_MIN : (float)x; /* 1e-300 must not round to 0, which means "off" */
-  } else if (!strcmp(o, "--seed")) {
-    if (!cli_int(o, v, 0, 2147483647, &n)) return -1;
-    so->s.seed = (uint64_t)n;
-  } else if (!strcmp(o, "--batch")) {
-    if (!cli_int(o, v, 1, 1024, &so->batch)) return -1;
-  } else if (!strcmp(o, "--unroll")) {
-    if (!cli_int(o, v, 1, 64, &so->unroll)) return -1;
-  }
-  return 2;
+/* The sampling options of sample and eval, appended to a cli_parse table at o; returns how many. */
+static int sampling_opts(struct sample_opts *so, struct cli_opt *o) {
+  const struct cli_opt t[] = {
+      {"--weights", CLI_STR, &so->weights, 0, 0,
+       "vkgen weights, or (gpt) a Hugging Face GPT-2 directory (default: the shipped model)", " FILE"},
+      {"--temperature", CLI_NUM, &so->temperature, 0, 100, "divides the logits (0: greedy)", " X"},
+      {"--top-k", CLI_INT, &so->top_k, 0, 100000000, "keep the N most likely tokens (0: all)"},
+      {"--top-p", CLI_NUM, &so->top_p, 0, 1, "keep the most likely tokens holding X of the probability (1: all)", " X"},
+      {"--seed", CLI_INT, &so->seed, 0, 2147483647, "sampling seed (the same seed gives the same text)"},
+      {"--unroll", CLI_INT, &so->unroll, 1, 64, "decoding steps recorded per submission"},
+  };
+  memcpy(o, t, sizeof t);
+  return (int)(sizeof t / sizeof t[0]);
 }
 
-static const char sample_help[] =
-    "  --weights FILE|DIR  a vkgen weights file, or (gpt) a Hugging Face GPT-2 directory\n"
-    "                      (default: assets/<model>.safetensors)\n"
-    "  --temperature X     divides the logits (default 1; 0: greedy)\n"
-    "  --top-k N           keep the N most likely tokens (default 0: all)\n"
-    "  --top-p X           keep the most likely tokens holding X of the probability, X in (0, 1] (default 1)\n"
-    "  --seed N            sampling seed (default 1; the same seed gives the same text)\n"
-    "  --unroll K          decoding steps recorded per submission (default 8)\n"
-    "  --device D          device index or name\n";
+static struct sample_opts sample_defaults(long n, long batch) {
+  return (struct sample_opts){.n = n, .batch = batch, .unroll = 8, .temperature = 1, .top_p = 1, .seed = 1};
+}
+
+/* After cli_parse: the parsed values into so->s; 0 after an error. */
+static int sampling_done(struct sample_opts *so) {
+  if (!(so->top_p > 0)) {
+    cli_error("--top-p expects a number in (0, 1], got %g", so->top_p);
+    fputs("hint: 0.9 keeps the most probable tokens holding 90% of the probability; 1 keeps all\n", stderr);
+    return 0;
+  }
+  so->s.temperature = (float)so->temperature;
+  so->s.top_k = (int)so->top_k;
+  /* 1e-300 must not round to 0, which means "off": it is the smallest nucleus (greedy) */
+  so->s.top_p = so->top_p < FLT_MIN ? FLT_MIN : (float)so->top_p;
+  so->s.seed = (uint64_t)so->seed;
+  return 1;
+}
 
 /* Loads the model named by so->weights or the family's default. */
 static struct lm *load_model(vkg_ctx *ctx, const char *family, struct sample_opts *so, const char *verb) {
@@ -194,31 +173,24 @@ static size_t utf8_pending(const char *s, size_t n) {
 
 static int sample_text(int argc, char **argv) {
   const char *family = argv[0];
-  struct sample_opts so = {.s = {.temperature = 1, .top_p = 1, .seed = 1}, .n = 200, .batch = 1};
+  struct sample_opts so = sample_defaults(200, 1);
   const char *prompt = "";
-  for (int i = 1; i < argc; i++) {
-    const char *o = argv[i];
-    if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-      printf("usage: vkgen sample %s [--prompt TEXT] [-n TOKENS] [options]\n\n"
-             "Continues --prompt (default: the start of a new fortune) by -n tokens, streaming the text to\n"
-             "stdout. With --batch B > 1, prints B samples one after the other.\n"
-             "  --prompt TEXT       the text to continue\n"
-             "  -n TOKENS           tokens to generate (default 200; gpt continues past its context from the\n"
-             "                      last half-context of tokens)\n"
-             "  --batch B           independent samples (default 1)\n%s",
-             family, sample_help);
-      return 0;
-    }
-    if (!strcmp(o, "--prompt")) {
-      if (i + 1 >= argc) return cli_error("--prompt needs a value");
-      prompt = argv[++i];
-      continue;
-    }
-    int used = sample_opt(&so, argc, argv, i);
-    if (used < 0) return 1;
-    if (!used) return cli_error("sample %s: unknown option '%s' (see 'vkgen sample %s --help')", family, o, family);
-    i += used - 1;
-  }
+  struct cli_opt opts[16] = {
+      {"--prompt", CLI_STR, &prompt, 0, 0, "the text to continue (default: the start of a new fortune)", " TEXT"},
+      {"-n", CLI_INT, &so.n, 1, 1000000, "tokens to generate (gpt slides its context window)"},
+      {"--batch", CLI_INT, &so.batch, 1, 1024, "independent samples"},
+  };
+  sampling_opts(&so, opts + 3);
+  char cmd[64], usage[400];
+  snprintf(cmd, sizeof cmd, "sample %s", family);
+  snprintf(usage, sizeof usage,
+           "usage: vkgen sample %s [--prompt TEXT] [-n TOKENS] [options]\n\n"
+           "Continues --prompt by -n tokens, streaming the text to stdout. With --batch B > 1, prints B samples\n"
+           "one after the other.\n",
+           family);
+  int r = cli_parse(argc, argv, cmd, usage, opts, &so.c, NULL, NULL);
+  if (r) return r < 0;
+  if (!sampling_done(&so)) return 1;
   if (!family_ok(family, "sample")) return 1;
   vkg_ctx *ctx = cli_ctx(&so.c);
   if (!ctx) return 1;
@@ -335,42 +307,27 @@ static int sample_text(int argc, char **argv) {
 
 static int eval_text(int argc, char **argv) {
   const char *family = argv[0];
-  struct sample_opts so = {.s = {.temperature = 1, .top_p = 1, .seed = 1}, .n = 16, .batch = 8};
+  struct sample_opts so = sample_defaults(16, 8);
   const char *data = NULL;
   long val_tokens = 16384;
-  for (int i = 1; i < argc; i++) {
-    const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-      printf("usage: vkgen eval %s [options]\n\n"
-             "On the held-out fortunes (every 20th): validation loss (nats per byte) and perplexity (per token);\n"
-             "corpus BLEU-4 of sampled continuations (prompt: the start of a held-out fortune, reference: its\n"
-             "rest) and self-BLEU-4 of those continuations (lower: more diverse).\n"
-             "  -n N                continuations for BLEU (default 16)\n"
-             "  --batch B           batch of the loss evaluation (default 8)\n"
-             "  --val-tokens N      validation tokens (default 16384)\n"
-             "  --data DIR          the fortunes directory (default: the Debian package's)\n"
-             "  --json              one JSON object\n%s",
-             family, sample_help);
-      return 0;
-    }
-    if (!strcmp(o, "--json")) {
-      so.c.json = 1;
-      continue;
-    }
-    if (!strcmp(o, "--data") || !strcmp(o, "--val-tokens")) {
-      if (!v) return cli_error("%s needs a value", o);
-      if (!strcmp(o, "--data"))
-        data = v;
-      else if (!cli_int(o, v, 2, 100000000, &val_tokens))
-        return 1;
-      i++;
-      continue;
-    }
-    int used = sample_opt(&so, argc, argv, i);
-    if (used < 0) return 1;
-    if (!used) return cli_error("eval %s: unknown option '%s' (see 'vkgen eval %s --help')", family, o, family);
-    i += used - 1;
-  }
+  struct cli_opt opts[16] = {
+      {"-n", CLI_INT, &so.n, 1, 1000000, "continuations for BLEU (at least 2)"},
+      {"--batch", CLI_INT, &so.batch, 1, 1024, "batch of the loss evaluation"},
+      {"--val-tokens", CLI_INT, &val_tokens, 2, 100000000, "validation tokens"},
+      {"--data", CLI_STR, &data, 0, 0, "the fortunes directory (default: the Debian package's)", " DIR"},
+  };
+  sampling_opts(&so, opts + 4);
+  char cmd[64], usage[512];
+  snprintf(cmd, sizeof cmd, "eval %s", family);
+  snprintf(usage, sizeof usage,
+           "usage: vkgen eval %s [options]\n\n"
+           "On the held-out fortunes (every 20th): validation loss (nats per byte) and perplexity (per token);\n"
+           "corpus BLEU-4 of sampled continuations (prompt: the start of a held-out fortune, reference: its\n"
+           "rest) and self-BLEU-4 of those continuations (lower: more diverse). --json: one JSON object.\n",
+           family);
+  int r = cli_parse(argc, argv, cmd, usage, opts, &so.c, NULL, NULL);
+  if (r) return r < 0;
+  if (!sampling_done(&so)) return 1;
   if (so.n < 2) return cli_error("-n %ld: self-BLEU needs at least 2 continuations", so.n);
   if (!family_ok(family, "eval")) return 1;
   vkg_ctx *ctx = cli_ctx(&so.c);
