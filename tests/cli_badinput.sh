@@ -212,6 +212,10 @@ for m in gan vae pixelcnn; do
   row 1 - - -- bench $m --batch 0
   row 1 hint - -- bench $m --device 99
 done
+# bench: --weights gives the architecture, so architecture options beside it are refused
+for m in vae flow pixelcnn wavenet; do
+  row 1 - - -- bench $m --weights "$assets/$m.safetensors" --width 8
+done
 # The GAN's files of the wrong dtype or size: I32 where F32 is expected, a config whose z does not
 # match the tensors; the classifier given to eval as the GAN and a GAN as the classifier.
 row 1 - "$o" -- sample gan --weights "$w/gan-i32.safetensors" -o "$o"

@@ -86,6 +86,12 @@ int family_train(const struct cli_family *f, int argc, char **argv);
 int family_sample(const struct cli_family *f, int argc, char **argv);
 int family_eval(const struct cli_family *f, int argc, char **argv);
 int family_bench(const struct cli_family *f, int argc, char **argv);
+/* The options of 'vkgen bench FAMILY': --weights FILE (time the architecture of that file, read from its
+ * config; not with architecture options), --batch, --steps, the family's own options `extra` (may be
+ * NULL) and its architecture options, into cfg (set to the defaults here) and checked. Returns 0 to go
+ * on, 1 after --help, -1 after an error. Timed models get fresh weights: speed does not depend on them. */
+int cli_bench_parse(const struct cli_family *f, int argc, char **argv, const char *usage, const struct cli_opt *extra,
+                    struct cli_common *c, void *cfg, long *batch, long *steps);
 /* Training steps/s of a new model of f with architecture cfg on random data of its shape (cli_bench_train). */
 vkg_status family_bench_train(const struct cli_family *f, vkg_ctx *ctx, const void *cfg, int batch, int steps,
                               double *steps_per_s);

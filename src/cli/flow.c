@@ -303,34 +303,19 @@ int bench_flow(int argc, char **argv) {
   struct cli_common c = {0};
   struct flow_opts fo = flow_opts_default();
   long batch = 32, steps = 5;
-  const char *weights = NULL;
-  const struct cli_opt opts[] = {
-      {"--weights", CLI_STR, &weights, 0, 0, "take the architecture from a weights file", " FILE"},
-      {"--batch", CLI_INT, &batch, 1, 65536, "training batch"},
-      {"--steps", CLI_INT, &steps, 1, 100000, "timed training steps"},
-      {0}};
-  int r = cli_parse(argc, argv, "bench flow",
-                    "usage: vkgen bench flow [options]\n\n"
-                    "Times sampling (the inverse pass from eps ~ N(0, I), images read back) at batch 64 and 1024\n"
-                    "as images/s (best of 3 runs), and training (forward, backward, Adam; two steps in flight) as\n"
-                    "images/s, for the default architecture or the one given below, with freshly initialized\n"
-                    "weights on random images (speed does not depend on them). --json: one JSON object.\n",
-                    opts, &c, &flow_cfg, &fo.arch);
+  int r =
+      cli_bench_parse(cli_family_find("flow"), argc, argv,
+                      "usage: vkgen bench flow [options]\n\n"
+                      "Times sampling (the inverse pass from eps ~ N(0, I), images read back) at batch 64 and 1024\n"
+                      "as images/s (best of 3 runs), and training (forward, backward, Adam; two steps in flight) as\n"
+                      "images/s, for the default architecture or the one given below, with freshly initialized\n"
+                      "weights on random images (speed does not depend on them). --json: one JSON object.\n",
+                      NULL, &c, &fo.arch, &batch, &steps);
   if (r) return r < 0;
-  if (nn_cfg_check(&flow_cfg, &fo.arch)) return cli_vkg_error("bench flow");
   fo.batch = (int)batch;
   fo.synthetic = fo.batch > 256 ? fo.batch : 256; /* random images: the actnorm init reads up to 256 */
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
-  if (weights) { /* only the architecture: speed does not depend on the weights */
-    struct loaded w;
-    if (!load(ctx, weights, "bench flow", &w)) {
-      unload(&w);
-      return cli_ctx_done(ctx, 1);
-    }
-    fo.arch = w.c;
-    unload(&w);
-  }
   struct nn_model *m;
   if (flow_create(ctx, &fo, &m)) return cli_ctx_done(ctx, cli_vkg_error("bench flow"));
   const struct vkg_device_info *dev = vkg_ctx_device(ctx);

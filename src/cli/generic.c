@@ -347,6 +347,32 @@ int family_eval(const struct cli_family *f, int argc, char **argv) {
 
 // ---- bench ----
 
+int cli_bench_parse(const struct cli_family *f, int argc, char **argv, const char *usage, const struct cli_opt *extra,
+                    struct cli_common *c, void *cfg, long *batch, long *steps) {
+  const char *weights = NULL;
+  struct cli_opt opts[16] = {
+      {"--weights", CLI_STR, &weights, 0, 0, "take the architecture from a weights file", " FILE"},
+      {"--batch", CLI_INT, batch, 1, 65536, "training batch"},
+      {"--steps", CLI_INT, steps, 1, 100000, "timed training steps, after a warm-up step"},
+  };
+  for (int i = 0; extra && extra[i].name && i < 12; i++)
+    opts[3 + i] = extra[i];
+  char cmd[64];
+  snprintf(cmd, sizeof cmd, "bench %s", f->name);
+  nn_cfg_defaults(f->cfg, cfg);
+  int r = cli_parse(argc, argv, cmd, usage, opts, c, f->cfg, cfg);
+  if (r) return r;
+  if (weights && cli_arch_given(f->cfg, argc, argv)) {
+    cli_error("%s: --weights gives the architecture; leave out the architecture options", cmd);
+    return -1;
+  }
+  vkg_st *st = NULL;
+  vkg_status s = weights ? nn_weights_open(weights, f->name, f->cfg, cfg, &st) : VKG_OK;
+  vkg_st_close(st);
+  if (!s) s = nn_cfg_check(f->cfg, cfg);
+  return s ? (cli_vkg_error(cmd), -1) : 0;
+}
+
 vkg_status family_bench_train(const struct cli_family *f, vkg_ctx *ctx, const void *cfg, int batch, int steps,
                               double *steps_per_s) {
   struct nn_model *m;
@@ -369,16 +395,12 @@ int family_bench(const struct cli_family *f, int argc, char **argv) {
            f->name,
            f->ops->sample_images ? "sampling at batch 1 and 64 as images/s (wall time, images on the host), and\n"
                                  : "");
-  const struct cli_opt opts[] = {{"--batch", CLI_INT, &batch, 1, 65536, "training batch"},
-                                 {"--steps", CLI_INT, &steps, 1, 100000, "timed training steps, after a warm-up step"},
-                                 {0}};
   void *cfg = calloc(1, f->cfg->size);
   if (!cfg) return cli_error("out of host memory");
-  nn_cfg_defaults(f->cfg, cfg);
-  int r = cli_parse(argc, argv, cmd, usage, opts, &c, f->cfg, cfg);
-  if (r || nn_cfg_check(f->cfg, cfg)) {
+  int r = cli_bench_parse(f, argc, argv, usage, NULL, &c, cfg, &batch, &steps);
+  if (r) {
     free(cfg);
-    return r ? r < 0 : cli_vkg_error(cmd);
+    return r < 0;
   }
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) {

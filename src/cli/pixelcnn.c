@@ -275,37 +275,28 @@ static vkg_status time_training(vkg_ctx *ctx, const struct pixelcnn_config *c, i
 
 int bench_pixelcnn(int argc, char **argv) {
   struct cli_common c = {0};
-  struct pixelcnn_config cfg = pixelcnn_config_default();
+  struct pixelcnn_config cfg;
   long batch = 32, steps = 5, runs = 1, big = 64;
-  const char *weights = NULL;
-  const struct cli_opt opts[] = {
-      {"--weights", CLI_STR, &weights, 0, 0, "take the architecture from a weights file", " FILE"},
-      {"--batch", CLI_INT, &batch, 1, 65536, "training batch"},
-      {"--steps", CLI_INT, &steps, 1, 100000, "timed training steps"},
-      {"--rows", CLI_INT, &runs, 1, 64, "rows of pixels sampled in the timed sampling runs"},
-      {"--sample-batch", CLI_INT, &big, 1, 4096, "the larger sampling batch"},
-      {0}};
-  int r = cli_parse(argc, argv, "bench pixelcnn",
-                    "usage: vkgen bench pixelcnn [options]\n\n"
-                    "Times sampling at batch 1 and --sample-batch (default 64) in images/s, from a warm-up row and\n"
-                    "--rows timed rows of pixels scaled to a whole image, and training (forward, backward, Adam;\n"
-                    "two steps in flight) in images/s. The architecture is the default or given below; the weights\n"
-                    "are random unless --weights is given (speed does not depend on them). --json: one JSON object.\n",
-                    opts, &c, &pixelcnn_cfg, &cfg);
+  const struct cli_opt opts[] = {{"--rows", CLI_INT, &runs, 1, 64, "rows of pixels sampled in the timed sampling runs"},
+                                 {"--sample-batch", CLI_INT, &big, 1, 4096, "the larger sampling batch"},
+                                 {0}};
+  int r =
+      cli_bench_parse(cli_family_find("pixelcnn"), argc, argv,
+                      "usage: vkgen bench pixelcnn [options]\n\n"
+                      "Times sampling at batch 1 and --sample-batch (default 64) in images/s, from a warm-up row and\n"
+                      "--rows timed rows of pixels scaled to a whole image, and training (forward, backward, Adam;\n"
+                      "two steps in flight) in images/s, for the default architecture or the one given below, with\n"
+                      "fresh weights (speed does not depend on them). --json: one JSON object.\n",
+                      opts, &c, &cfg, &batch, &steps);
   if (r) return r < 0;
-  if (nn_cfg_check(&pixelcnn_cfg, &cfg)) return cli_vkg_error("bench pixelcnn");
   if (runs > cfg.size - 1) return cli_error("bench pixelcnn: --rows %ld leaves no warm-up row of %d", runs, cfg.size);
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
   struct nn_params p;
-  if (weights) {
-    if (!load(ctx, weights, "bench pixelcnn", &cfg, &p)) return cli_ctx_done(ctx, 1);
-  } else {
-    nn_params_init(&p, ctx);
-    if (pixelcnn_params_create(&p, &cfg, 1)) {
-      nn_params_free(&p);
-      return cli_ctx_done(ctx, cli_vkg_error("bench pixelcnn"));
-    }
+  nn_params_init(&p, ctx);
+  if (pixelcnn_params_create(&p, &cfg, 1)) {
+    nn_params_free(&p);
+    return cli_ctx_done(ctx, cli_vkg_error("bench pixelcnn"));
   }
   const char *dev = vkg_ctx_device(ctx)->name;
   int batches[2] = {1, (int)big};

@@ -342,35 +342,24 @@ static vkg_status bench_sampling(const struct vae_config *c, const struct nn_par
 
 int bench_vae(int argc, char **argv) {
   struct cli_common c = {0};
-  struct vae_config cfg = vae_config_default();
+  struct vae_config cfg;
   long batch = 32, steps = 10;
-  const char *weights = NULL;
-  const struct cli_opt opts[] = {
-      {"--weights", CLI_STR, &weights, 0, 0, "take the architecture from a weights file", " FILE"},
-      {"--batch", CLI_INT, &batch, 1, 65536, "training batch"},
-      {"--steps", CLI_INT, &steps, 1, 100000, "timed training steps"},
-      {0}};
-  int r = cli_parse(argc, argv, "bench vae",
-                    "usage: vkgen bench vae [options]\n\n"
-                    "Times sampling (decode z ~ N(0, I) and read the images back) at batch 1, 64 and 1024 as\n"
-                    "images/s (median of 3 runs), and training (forward, backward, Adam; two steps in flight) as\n"
-                    "steps/s. The architecture is the default or given below; the weights are random unless\n"
-                    "--weights is given (speed does not depend on them). --json: one JSON object.\n",
-                    opts, &c, &vae_cfg, &cfg);
+  int r = cli_bench_parse(cli_family_find("vae"), argc, argv,
+                          "usage: vkgen bench vae [options]\n\n"
+                          "Times sampling (decode z ~ N(0, I) and read the images back) at batch 1, 64 and 1024 as\n"
+                          "images/s (median of 3 runs), and training (forward, backward, Adam; two steps in flight)\n"
+                          "as steps/s, for the default architecture or the one given below, with fresh weights (speed\n"
+                          "does not depend on them). --json: one JSON object.\n",
+                          NULL, &c, &cfg, &batch, &steps);
   if (r) return r < 0;
-  if (nn_cfg_check(&vae_cfg, &cfg)) return cli_vkg_error("bench vae");
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
   struct nn_params p;
   int rc = 1;
-  if (weights) {
-    if (!load_weights(ctx, weights, "bench vae", &cfg, &p)) return cli_ctx_done(ctx, 1);
-  } else {
-    nn_params_init(&p, ctx);
-    if (vae_params_create(&p, &cfg, 1)) {
-      nn_params_free(&p);
-      return cli_ctx_done(ctx, cli_vkg_error("bench vae"));
-    }
+  nn_params_init(&p, ctx);
+  if (vae_params_create(&p, &cfg, 1)) {
+    nn_params_free(&p);
+    return cli_ctx_done(ctx, cli_vkg_error("bench vae"));
   }
   const struct vkg_device_info *dev = vkg_ctx_device(ctx);
   static const int batches[3] = {1, 64, 1024};

@@ -260,38 +260,30 @@ done:
 
 int bench_wavenet(int argc, char **argv) {
   struct cli_common c = {0};
-  struct wavenet_config cfg = wavenet_config_default();
-  const char *weights = NULL;
+  struct wavenet_config cfg;
   long batch = 8, window = 1000, steps = 5, samples = 256;
   const struct cli_opt opts[] = {
-      {"--weights", CLI_STR, &weights, 0, 0, "take the architecture from a weights file", " FILE"},
-      {"--batch", CLI_INT, &batch, 1, 4096, "training windows per step"},
       {"--window", CLI_INT, &window, 1, 1000000, "predicted samples per training window"},
-      {"--steps", CLI_INT, &steps, 1, 100000, "timed training steps"},
       {"--samples", CLI_INT, &samples, GEN_STEPS, 10000000, "generated samples per row timed"},
       {0}};
-  int r = cli_parse(argc, argv, "bench wavenet",
-                    "usage: vkgen bench wavenet [options]\n\n"
-                    "Times generation (Fast WaveNet, 16 samples per submission) at batch 1 and 16 as samples/s and\n"
-                    "the real-time factor (generated seconds of audio per second; above 1 is faster than real\n"
-                    "time), and training (forward, backward, Adam; two steps in flight) as samples/s. The\n"
-                    "architecture is the default or given below; weights are random unless --weights is given.\n"
-                    "--json: one JSON object.\n",
-                    opts, &c, &wavenet_cfg, &cfg);
+  int r =
+      cli_bench_parse(cli_family_find("wavenet"), argc, argv,
+                      "usage: vkgen bench wavenet [options]\n\n"
+                      "Times generation (Fast WaveNet, 16 samples per submission) at batch 1 and 16 as samples/s and\n"
+                      "the real-time factor (generated seconds of audio per second; above 1 is faster than real\n"
+                      "time), and training (forward, backward, Adam; two steps in flight) as samples/s. The\n"
+                      "architecture is the default or given below, with fresh weights (speed does not depend on\n"
+                      "them); --batch is training windows per step. --json: one JSON object.\n",
+                      opts, &c, &cfg, &batch, &steps);
   if (r) return r < 0;
-  if (nn_cfg_check(&wavenet_cfg, &cfg)) return cli_vkg_error("bench wavenet");
   vkg_ctx *ctx = cli_ctx(&c);
   if (!ctx) return 1;
   struct nn_params p;
   struct wavenet_ids ids;
-  if (weights) {
-    if (!load_weights(ctx, weights, "bench wavenet", &cfg, &p, &ids)) return cli_ctx_done(ctx, 1);
-  } else {
-    nn_params_init(&p, ctx);
-    if (wavenet_params(&p, &cfg, 1, 1, &ids)) {
-      nn_params_free(&p);
-      return cli_ctx_done(ctx, cli_vkg_error("bench wavenet"));
-    }
+  nn_params_init(&p, ctx);
+  if (wavenet_params(&p, &cfg, 1, 1, &ids)) {
+    nn_params_free(&p);
+    return cli_ctx_done(ctx, cli_vkg_error("bench wavenet"));
   }
   static const int batches[2] = {1, 16};
   double sps[2] = {0, 0}, train_sps = 0;
