@@ -179,6 +179,39 @@ struct vkg_graph_stats {
 };
 void vkg_graph_stats(const vkg_graph *g, struct vkg_graph_stats *s);
 
+/* ---- profiling ----
+ * While profiling is on, every graph of the context is recorded with a GPU timestamp before and after
+ * each dispatch (and a barrier before each, so that dispatches run one at a time and each time is its
+ * own), and every run's times are collected as it completes. Graphs compiled while profiling is on are
+ * recorded so too; turning it off re-records them as before. Without timestamps on the queue, runs and
+ * dispatches are still counted but every time is -1. */
+struct vkg_profile_dispatch {
+  int run;             /* index into vkg_profile.runs */
+  int index;           /* the dispatch's place in its graph */
+  char op[32];         /* the op node that made it ("matmul", "conv2d_bwd_weight", ...) */
+  char shader[64];     /* the compute shader */
+  double start_ms, ms; /* start from the first profiled run's start, and duration; -1 if unknown */
+  double flops, bytes; /* floating-point operations where the op knows them (else 0); bytes bound */
+  uint32_t groups[3];  /* workgroups */
+};
+struct vkg_profile_run {
+  int graph;                /* which graph (numbered in order of their first profiled run) */
+  int dispatches, barriers; /* of the graph's ordinary recording */
+  double start_ms, ms;      /* GPU span of the run (first to last timestamp); -1 if unknown */
+};
+struct vkg_profile {
+  int timestamps; /* 1 if the times were measured */
+  int nruns, ndispatches;
+  struct vkg_profile_run *runs;
+  struct vkg_profile_dispatch *d;
+};
+/* Starts profiling (re-records the context's compiled graphs); VKG_ERR_ARG if already on. */
+vkg_status vkg_profile_start(vkg_ctx *ctx);
+/* Waits for the runs in flight, hands what was collected since vkg_profile_start to *out (free it with
+ * vkg_profile_free) and re-records the graphs without timestamps. */
+vkg_status vkg_profile_stop(vkg_ctx *ctx, struct vkg_profile *out);
+void vkg_profile_free(struct vkg_profile *p);
+
 /* ---- ops ----
  * Shape letters: B batch, T time, C channels, H W height width, K kernel, NH heads, D head size,
  * V vocabulary. All compute is fp32; f16 tensors are storage, converted by vkg_cast. */
