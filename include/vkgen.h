@@ -353,6 +353,18 @@ vkg_t vkg_scatter_at(vkg_graph *g, vkg_t dst, vkg_t src, int axis, int pos_slot,
  * one pass over b in which each invocation computes one output column for every row, so b is read
  * once instead of once per 64-row tile. Flags and bias as vkg_matmul. No gradient. */
 vkg_t vkg_matmul_rows(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags);
+/* matmul_rows with its epilogue in the same pass: act(a b + bias) + res, where res (M, N) or VKG_NONE is
+ * a residual and flags may add VKG_ROWS_GELU_TANH (the activation; else none). */
+#define VKG_ROWS_GELU_TANH 0x100u
+vkg_t vkg_matmul_rows_fused(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, vkg_t res, unsigned flags);
+/* A decoding step's QKV projection with the KV-cache write: y = x (M, K) w (K, 3C) (or w (3C, K) with
+ * VKG_TRANS_B) + bias (3C); columns [C, 2C) and [2C, 3C) (the key and value of heads of size
+ * D = C / NH) are stored at position pos + offset of kc and vc, f32 (M, NH, Tmax, D) inputs or bound
+ * tensors written in place (pos from scalar slot pos_slot, or 0 with -1; a position outside
+ * [0, Tmax) is dropped). Returns the query, columns [0, C), as (M, NH, 1, D). Read the caches through
+ * their own ids afterwards: the runtime orders that read after this write. */
+vkg_t vkg_qkv_cached(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, vkg_t kc, vkg_t vc, int pos_slot, int offset,
+                     unsigned flags);
 /* Causal attention over a cache: q (B, NH, Tq, D), k (B, NH, Tmax, D), v (B, NH, Tmax, Dv) of which
  * only the first L = min(pos + offset, Tmax) positions are valid (pos: the u32 scalar len_slot).
  * Query i stands at position L - Tq + i and sees keys at positions <= that; a query that sees no

@@ -249,7 +249,8 @@ int cmd_profile(int argc, char **argv) {
       return cli_error("profile %s: say 'train' or 'sample', not '%s'", family, what);
   }
   int sample = !strcmp(what, "sample");
-  if (sample && !text && !f->ops->sample_images && !own_sampling(family)) return cli_error("profile: the %s model cannot be sampled", family);
+  if (sample && !text && !f->ops->sample_images && !own_sampling(family))
+    return cli_error("profile: the %s model cannot be sampled", family);
   struct cli_common c = {0};
   long batch = sample ? 1 : f->batch, runs = 3, unroll = 8;
   const char *trace = NULL, *weights = NULL;

@@ -21,7 +21,8 @@ double vkg__node_flops(const vkg_graph *g, const struct vkg_node *n) {
     return 2.0 * out * a->shape[a->ndim - 1 - ((flags & VKG_TRANS_A) != 0)];
   }
   if (!strcmp(n->op, "matmul_rows")) return 2.0 * out * a->shape[1];
-  if (!strcmp(n->op, "conv2d") || !strcmp(n->op, "conv1d")) /* w (O, C/groups, kernel...) */
+  if (!strcmp(n->op, "qkv_cached")) return 2.0 * 3 * out * a->shape[1]; /* out is q, a third of the columns */
+  if (!strcmp(n->op, "conv2d") || !strcmp(n->op, "conv1d"))             /* w (O, C/groups, kernel...) */
     return 2.0 * out * ((double)numel_of(g, n->in[1]) / w->shape[0]);
   if (!strcmp(n->op, "conv_transpose2d")) /* w (C, O/groups, KH, KW): every input pixel meets O/groups*KH*KW */
     return 2.0 * (double)numel_of(g, n->in[0]) * ((double)numel_of(g, n->in[1]) / w->shape[0]);
@@ -67,16 +68,16 @@ void vkg__profile_collect(vkg_graph *g, int slot) {
   uint64_t *ts = NULL;
   if (g->qpool) {
     ts = malloc(sizeof *ts * g->qper);
-    if (!ts || vkGetQueryPoolResults(ctx->device, g->qpool, g->qper * (uint32_t)slot, g->qper, sizeof *ts * g->qper,
-                                     ts, sizeof *ts, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) != VK_SUCCESS) {
+    if (!ts || vkGetQueryPoolResults(ctx->device, g->qpool, g->qper * (uint32_t)slot, g->qper, sizeof *ts * g->qper, ts,
+                                     sizeof *ts, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) != VK_SUCCESS) {
       free(ts);
       ts = NULL;
     }
   }
   double period = ctx->timestamp_period / 1e6; /* ms per tick */
   if (ts && !ctx->prof_t0) ctx->prof_t0 = ts[0];
-  /* Ticks since the first profiled run as ms (a timestamp before it, e.g. of a slower queue, is 0). */
-#define MS(t) ((t) > ctx->prof_t0 ? (double)((t) - ctx->prof_t0) * period : 0.0)
+    /* Ticks since the first profiled run as ms (a timestamp before it, e.g. of a slower queue, is 0). */
+#define MS(t) ((t) > ctx->prof_t0 ? (double)((t)-ctx->prof_t0) * period : 0.0)
   struct vkg_profile_run *r = &p->runs[p->nruns];
   r->graph = g->prof_id - 1;
   r->dispatches = g->nd;
