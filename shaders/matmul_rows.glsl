@@ -1,30 +1,68 @@
 // The body of matmul_rows.comp and qkv_rows.comp: out (M, N) = a (M, K) b for few rows M (a decoding
-// batch), with an epilogue. Each invocation owns one output column n and computes it for every row, so
-// each element of b is read once in all; the rows go in chunks of MR (a specialization constant: 1, 2,
-// 4 or 8, at most M) kept in registers. Every invocation of a workgroup reads the same a values, which
-// the cache broadcasts: no shared memory and no barriers, so a workgroup is small and the columns
-// spread over many workgroups. The including shader declares bindings a (A), b (B), bias (C) and the
-// push-constant fields M, N, K, b_sk, b_sn, has_bias, and defines store(m, n, value).
+// batch), with an epilogue. Each element of b is read once in all: an invocation owns output columns
+// and computes them for every row, the rows in chunks of MR (a specialization constant: 1, 2, 4 or 8,
+// at most M) kept in registers. Every invocation reads the same a values (the cache broadcasts them):
+// no shared memory and no barriers, so workgroups are small and the columns spread over many. VEC
+// (a specialization constant) picks the loads: 0, one column and one b value per step; 1 (b (K, N) with
+// N % 4 == 0), four adjacent columns from one vec4 of b; 2 (b (N, K) transposed, K % 4 == 0), one
+// column, four k from one vec4 of b and of a. Each column accumulates in k order with fma whatever
+// the loads, so every variant gives the same result. The including shader declares bindings a and
+// a4 (A), b and b4 (B), bias (C), the push-constant fields M, N, K, b_sk, b_sn, has_bias, and defines
+// store(m, n, value).
 layout(constant_id = 3) const uint MR = 8;
+layout(constant_id = 4) const uint VEC = 0;
 
 void store(uint m, uint n, float v);
 
 void rows_main() {
-  const uint n = linear_id();
+  const uint id = linear_id();
+  const uint n = VEC == 1 ? 4u * id : id; // the (first) column
   if (n >= pc.N) return;
-  const uint bo = n * pc.b_sn;
-  const float bb = pc.has_bias != 0u ? bias[n] : 0.0;
+  vec4 bb = vec4(0.0);
+  if (pc.has_bias != 0u) {
+    bb.x = bias[n];
+    if (VEC == 1) bb.yzw = vec3(bias[n + 1u], bias[n + 2u], bias[n + 3u]);
+  }
   for (uint m0 = 0; m0 < pc.M; m0 += MR) {
-    float acc[MR];
-    [[unroll]] for (uint r = 0; r < MR; r++) acc[r] = 0.0;
+    vec4 acc[MR];
+    [[unroll]] for (uint r = 0; r < MR; r++) acc[r] = vec4(0.0);
     // Rows past M read row M - 1 again (in bounds) and are not stored.
     uint arow[MR];
     [[unroll]] for (uint r = 0; r < MR; r++) arow[r] = min(m0 + r, pc.M - 1u) * pc.K;
-    for (uint k = 0; k < pc.K; k++) {
-      float bv = b[k * pc.b_sk + bo];
-      [[unroll]] for (uint r = 0; r < MR; r++) acc[r] = fma(a[arow[r] + k], bv, acc[r]);
+    if (VEC == 1) {
+      const uint n4 = n / 4u, N4 = pc.N / 4u;
+      for (uint k = 0; k < pc.K; k++) {
+        vec4 bv = b4[k * N4 + n4];
+        [[unroll]] for (uint r = 0; r < MR; r++) acc[r] = fma(vec4(a[arow[r] + k]), bv, acc[r]);
+      }
+    } else if (VEC == 2) {
+      const uint K4 = pc.K / 4u, bo = n * K4;
+      for (uint k4 = 0; k4 < K4; k4++) {
+        vec4 bv = b4[bo + k4];
+        [[unroll]] for (uint r = 0; r < MR; r++) {
+          vec4 av = a4[arow[r] / 4u + k4];
+          float s = acc[r].x;
+          s = fma(av.x, bv.x, s);
+          s = fma(av.y, bv.y, s);
+          s = fma(av.z, bv.z, s);
+          acc[r].x = fma(av.w, bv.w, s);
+        }
+      }
+    } else {
+      const uint bo = n * pc.b_sn;
+      for (uint k = 0; k < pc.K; k++) {
+        float bv = b[k * pc.b_sk + bo];
+        [[unroll]] for (uint r = 0; r < MR; r++) acc[r].x = fma(a[arow[r] + k], bv, acc[r].x);
+      }
     }
-    [[unroll]] for (uint r = 0; r < MR; r++)
-      if (m0 + r < pc.M) store(m0 + r, n, acc[r] + bb);
+    [[unroll]] for (uint r = 0; r < MR; r++) {
+      if (m0 + r >= pc.M) continue;
+      store(m0 + r, n, acc[r].x + bb.x);
+      if (VEC == 1) {
+        store(m0 + r, n + 1u, acc[r].y + bb.y);
+        store(m0 + r, n + 2u, acc[r].z + bb.z);
+        store(m0 + r, n + 3u, acc[r].w + bb.w);
+      }
+    }
   }
 }

@@ -7,7 +7,9 @@
 #include "common.glsl"
 
 layout(std430, binding = 0) readonly buffer A { float a[]; };
+layout(std430, binding = 0) readonly buffer A4 { vec4 a4[]; };
 layout(std430, binding = 1) readonly buffer B { float b[]; };
+layout(std430, binding = 1) readonly buffer B4 { vec4 b4[]; };
 layout(std430, binding = 2) readonly buffer C_ { float bias[]; };
 layout(std430, binding = 3) readonly buffer S { uint scal[]; };
 layout(std430, binding = 4) writeonly buffer Q { float q[]; };

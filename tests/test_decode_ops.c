@@ -4,7 +4,7 @@
  * keys than queries, D and Dv from 1 to 200, several chunks of keys), and top-p sampling (the drawn
  * token lies in the reference's kept set, matches the reference draw, p = 1 equals vkg_sample_logits
  * exactly, tiny p is greedy), matmul_rows (few rows, b plain or transposed, with and without bias,
- * K and N past one tile; fused with the tanh GELU and a residual), qkv_cached (the query and the
+ * K and N past one tile; scalar and vec4 loads; fused with the tanh GELU and a residual), qkv_cached (the query and the
  * KV-cache rows it writes over two runs, positions at the end, past it and below 0); shape errors. Shape letters: B
  * batch, NH heads, Tq queries, Tmax cache length, D head size, V vocabulary. */
 #include <math.h>
@@ -434,12 +434,17 @@ int main(void) {
   rows_case_fused(ctx, 7, 127, 65, 0, 1, 0, 1);
   rows_case_fused(ctx, 13, 33, 129, 1, 1, 1, 1); /* rows past one register chunk */
   rows_case_fused(ctx, 2, 7, 300, 0, 0, 1, 0);
+  rows_case_fused(ctx, 5, 128, 257, 1, 0, 0, 0); /* b^T read as vec4 along k, rows past M in the chunk */
+  rows_case_fused(ctx, 1, 4, 3, 1, 1, 1, 1);
+  rows_case_fused(ctx, 9, 8, 12, 0, 1, 0, 1); /* vec4 columns, two row chunks */
   qkv_case(ctx, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0);
   qkv_case(ctx, 1, 128, 4, 32, 128, 0, 1, 5, 6, 0);  /* the shipped GPT's shapes */
   qkv_case(ctx, 3, 13, 3, 7, 17, 1, 1, 2, 16, 0);    /* the last position */
   qkv_case(ctx, 2, 7, 2, 13, 9, 0, 1, 4, 9, 3);      /* offset; the second write falls past Tmax */
   qkv_case(ctx, 13, 33, 1, 5, 4, 1, 0, 0, 3, 0);     /* rows past one register chunk */
   qkv_case(ctx, 5, 64, 5, 1, 127, 0, 1, 126, 0, -1); /* negative offset: position -1 is dropped */
+  qkv_case(ctx, 2, 12, 2, 3, 5, 1, 1, 1, 4, 0);      /* w^T read as vec4 along k */
+  qkv_case(ctx, 3, 20, 2, 2, 6, 0, 0, 5, 2, 0);      /* vec4 columns across the q, k, v boundaries */
   topp_case(ctx, 64, 50, 1.0f, 0, 0.9f, 1);
   topp_case(ctx, 64, 1000, 0.7f, 0, 0.5f, 2);
   topp_case(ctx, 32, 127, 1.3f, 10, 0.8f, 3);

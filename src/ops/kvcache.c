@@ -222,14 +222,16 @@ static int rows_check(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags
   return 0;
 }
 
-/* Workgroups of 64 columns (16 on a device that allows fewer) spread over the N columns, and the rows
- * per register chunk: the smallest of 1, 2, 4, 8 that covers M, else 8. */
-static void rows_launch(vkg_graph *g, uint32_t M, uint32_t N, uint32_t spec[4], uint32_t *gx, uint32_t *gy) {
-  uint32_t wg = 64;
+/* The loads (see matmul_rows.glsl): vec4 of b along n (b (K, N), N % 4 == 0: an invocation per 4
+ * columns), along k (b^T, K % 4 == 0), else scalar; workgroups of 32 invocations spread over the
+ * columns; the rows per register chunk: the smallest of 1, 2, 4, 8 that covers M, else 8. */
+static void rows_launch(vkg_graph *g, const uint32_t mnk[5], uint32_t spec[5], uint32_t *gx, uint32_t *gy) {
+  uint32_t M = mnk[0], N = mnk[1], K = mnk[2], trans = mnk[4] != 1;
+  uint32_t vec = !trans && N % 4 == 0 ? 1 : trans && K % 4 == 0 ? 2 : 0;
+  uint32_t wg = 32;
   if (wg > g->ctx->props.limits.maxComputeWorkGroupInvocations) wg = 16;
-  uint32_t mr = M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : 8;
-  spec[0] = wg, spec[1] = 1, spec[2] = 1, spec[3] = mr;
-  vkg__grid1d((uint64_t)N, wg, gx, gy);
+  spec[0] = wg, spec[1] = 1, spec[2] = 1, spec[3] = M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : 8, spec[4] = vec;
+  vkg__grid1d(vec == 1 ? N / 4 : N, wg, gx, gy);
 }
 
 vkg_t vkg_matmul_rows_fused(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, vkg_t res, unsigned flags) {
@@ -256,11 +258,11 @@ vkg_t vkg_matmul_rows_fused(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, vkg_t re
   if (out < 0) return VKG_NONE;
   struct matmul_rows_pc pc = {
       mnk[0], mnk[1], mnk[2], mnk[3], mnk[4], bias != VKG_NONE, (flags & VKG_ROWS_GELU_TANH) != 0, res != VKG_NONE};
-  uint32_t spec[4], gx, gy;
-  rows_launch(g, mnk[0], mnk[1], spec, &gx, &gy);
+  uint32_t spec[5], gx, gy;
+  rows_launch(g, mnk, spec, &gx, &gy);
   /* An absent bias or residual binds a in its place; the shader never reads it. */
   vkg_t bind[5] = {a, b, bias != VKG_NONE ? bias : a, res != VKG_NONE ? res : a, out};
-  if (vkg__dispatch(g, "matmul_rows", spec, 4, 5, bind, 1u << 4, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
+  if (vkg__dispatch(g, "matmul_rows", spec, 5, 5, bind, 1u << 4, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
   vkg_t in[4] = {a, b, bias, res};
   vkg__node_io(g, 4, in, 1, &out, NULL, 0, NULL);
   return out;
@@ -303,10 +305,10 @@ vkg_t vkg_qkv_cached(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, vkg_t kc, vkg_t
   vkg_t sc = vkg__scalars(g);
   vkg_t q = vkg__new(g, VKG_F32, 4, qshape);
   if (sc < 0 || q < 0) return VKG_NONE;
-  uint32_t spec[4], gx, gy;
-  rows_launch(g, M, N, spec, &gx, &gy);
+  uint32_t spec[5], gx, gy;
+  rows_launch(g, mnk, spec, &gx, &gy);
   vkg_t bind[7] = {x, w, bias != VKG_NONE ? bias : x, sc, q, kc, vc};
-  if (vkg__dispatch(g, "qkv_rows", spec, 4, 7, bind, 7u << 4, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
+  if (vkg__dispatch(g, "qkv_rows", spec, 5, 7, bind, 7u << 4, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
   vkg_t in[5] = {x, w, bias, kc, vc};
   vkg__node_io(g, 5, in, 1, &q, NULL, 0, NULL);
   return q;
