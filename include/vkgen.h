@@ -357,6 +357,10 @@ vkg_t vkg_matmul_rows(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags
  * a residual and flags may add VKG_ROWS_GELU_TANH (the activation; else none). */
 #define VKG_ROWS_GELU_TANH 0x100u
 vkg_t vkg_matmul_rows_fused(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, vkg_t res, unsigned flags);
+/* The same on layernorm(x) over its last axis (as vkg_layernorm: gamma and beta of K values, eps), in
+ * the same pass: the normalized rows are never stored. */
+vkg_t vkg_layernorm_matmul_rows(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, float eps, vkg_t b, vkg_t bias,
+                                vkg_t res, unsigned flags);
 /* A decoding step's QKV projection with the KV-cache write: y = x (M, K) w (K, 3C) (or w (3C, K) with
  * VKG_TRANS_B) + bias (3C); columns [C, 2C) and [2C, 3C) (the key and value of heads of size
  * D = C / NH) are stored at position pos + offset of kc and vc, f32 (M, NH, Tmax, D) inputs or bound

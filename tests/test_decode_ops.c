@@ -4,7 +4,8 @@
  * keys than queries, D and Dv from 1 to 200, several chunks of keys), and top-p sampling (the drawn
  * token lies in the reference's kept set, matches the reference draw, p = 1 equals vkg_sample_logits
  * exactly, tiny p is greedy), matmul_rows (few rows, b plain or transposed, with and without bias,
- * K and N past one tile; scalar and vec4 loads; fused with the tanh GELU and a residual), qkv_cached (the query and the
+ * K and N past one tile; scalar and vec4 loads; fused with the tanh GELU and a residual, and with the
+ * layernorm of a as prologue), qkv_cached (the query and the
  * KV-cache rows it writes over two runs, positions at the end, past it and below 0); shape errors. Shape letters: B
  * batch, NH heads, Tq queries, Tmax cache length, D head size, V vocabulary. */
 #include <math.h>
@@ -135,20 +136,40 @@ static void rows_ref(double *y, const float *a, const float *b, const float *c, 
 
 /* matmul_rows (fused: with the tanh GELU and a residual) against a double-precision loop: a (M, K),
  * b (K, N) or (N, K) transposed, bias, residual (M, N). */
-static void rows_case_fused(vkg_ctx *ctx, int M, int K, int N, int trans, int with_bias, int gelu, int with_res) {
+static void rows_case_ln(vkg_ctx *ctx, int M, int K, int N, int trans, int with_bias, int gelu, int with_res, int ln) {
   vkg_graph *g;
   vkg_graph_create(ctx, &g);
-  int as[2] = {M, K}, bs[2] = {trans ? N : K, trans ? K : N}, cs[1] = {N}, rs[2] = {M, N};
-  float *a, *b, *c = NULL, *r = NULL;
-  vkg_t A = th_input(g, 2, as, -1, 1, &a), Bm = th_input(g, 2, bs, -1, 1, &b);
+  int as[2] = {M, K}, bs[2] = {trans ? N : K, trans ? K : N}, cs[1] = {N}, rs[2] = {M, N}, ks[1] = {K};
+  float *a, *b, *c = NULL, *r = NULL, *gam = NULL, *bet = NULL;
+  /* Rows far from zero with a small spread: the layernorm must not cancel them away. */
+  vkg_t A = th_input(g, 2, as, ln ? 40 : -1, ln ? 42 : 1, &a), Bm = th_input(g, 2, bs, -1, 1, &b);
   vkg_t C = with_bias ? th_input(g, 1, cs, -1, 1, &c) : VKG_NONE;
   vkg_t R = with_res ? th_input(g, 2, rs, -3, 3, &r) : VKG_NONE;
+  vkg_t Gm = ln ? th_input(g, 1, ks, 0.5f, 1.5f, &gam) : VKG_NONE, Bt = ln ? th_input(g, 1, ks, -1, 1, &bet) : VKG_NONE;
   unsigned flags = (trans ? VKG_TRANS_B : 0) | (gelu ? VKG_ROWS_GELU_TANH : 0);
-  vkg_t o = gelu || with_res ? vkg_matmul_rows_fused(g, A, Bm, C, R, flags) : vkg_matmul_rows(g, A, Bm, C, flags);
+  const float eps = 1e-5f;
+  vkg_t o = ln                 ? vkg_layernorm_matmul_rows(g, A, Gm, Bt, eps, Bm, C, R, flags)
+            : gelu || with_res ? vkg_matmul_rows_fused(g, A, Bm, C, R, flags)
+                               : vkg_matmul_rows(g, A, Bm, C, flags);
   vkg_output(g, o);
   char what[128];
-  snprintf(what, sizeof what, "matmul_rows M=%d K=%d N=%d%s%s%s%s", M, K, N, trans ? " b^T" : "",
-           with_bias ? " +bias" : "", gelu ? " gelu" : "", with_res ? " +res" : "");
+  snprintf(what, sizeof what, "%smatmul_rows M=%d K=%d N=%d%s%s%s%s", ln ? "layernorm_" : "", M, K, N,
+           trans ? " b^T" : "", with_bias ? " +bias" : "", gelu ? " gelu" : "", with_res ? " +res" : "");
+  if (ln) { /* the reference works on the normalized rows: double precision, biased variance */
+    float *x = malloc(sizeof *x * (size_t)M * K);
+    for (int m = 0; m < M; m++) {
+      double mean = 0, var = 0;
+      for (int k = 0; k < K; k++)
+        mean += a[(size_t)m * K + k];
+      mean /= K;
+      for (int k = 0; k < K; k++)
+        var += (a[(size_t)m * K + k] - mean) * (a[(size_t)m * K + k] - mean);
+      double rstd = 1 / sqrt(var / K + eps);
+      for (int k = 0; k < K; k++)
+        x[(size_t)m * K + k] = (float)((a[(size_t)m * K + k] - mean) * rstd * gam[k] + bet[k]);
+    }
+    a = x; /* th_input keeps its own copy of the data to upload */
+  }
   if (th_ok(vkg_graph_compile(g), what) && th_ok(vkg_graph_poison(g), what) && th_ok(th_write_inputs(g), what) &&
       th_ok(th_run(g), what)) {
     float *got = th_alloc((size_t)M * N), *ref = th_alloc((size_t)M * N);
@@ -159,10 +180,17 @@ static void rows_case_fused(vkg_ctx *ctx, int M, int K, int N, int trans, int wi
       if (gelu) v = 0.5 * v * (1 + tanh(0.79788456080286536 * (v + 0.044715 * v * v * v)));
       ref[i] = (float)(v + (r ? r[i] : 0));
     }
-    if (th_ok(vkg_graph_read(g, o, got, (size_t)M * N), what)) th_close(what, got, ref, (size_t)M * N, 1e-5f, 1e-4f);
+    /* The normalization rounds the rows of a to float first: a looser absolute tolerance. */
+    if (th_ok(vkg_graph_read(g, o, got, (size_t)M * N), what))
+      th_close(what, got, ref, (size_t)M * N, ln ? 1e-4f * sqrtf((float)K) : 1e-5f, 1e-4f);
     free(got), free(ref), free(y);
   }
+  if (ln) free(a);
   vkg_graph_destroy(g);
+}
+
+static void rows_case_fused(vkg_ctx *ctx, int M, int K, int N, int trans, int with_bias, int gelu, int with_res) {
+  rows_case_ln(ctx, M, K, N, trans, with_bias, gelu, with_res, 0);
 }
 
 static void rows_case(vkg_ctx *ctx, int M, int K, int N, int trans, int with_bias) {
@@ -436,7 +464,13 @@ int main(void) {
   rows_case_fused(ctx, 2, 7, 300, 0, 0, 1, 0);
   rows_case_fused(ctx, 5, 128, 257, 1, 0, 0, 0); /* b^T read as vec4 along k, rows past M in the chunk */
   rows_case_fused(ctx, 1, 4, 3, 1, 1, 1, 1);
-  rows_case_fused(ctx, 9, 8, 12, 0, 1, 0, 1); /* vec4 columns, two row chunks */
+  rows_case_fused(ctx, 9, 8, 12, 0, 1, 0, 1);    /* vec4 columns, two row chunks */
+  rows_case_ln(ctx, 1, 128, 512, 0, 1, 1, 0, 1); /* GPT's MLP with its layernorm */
+  rows_case_ln(ctx, 1, 128, 256, 1, 0, 0, 0, 1); /* and its head (the final layernorm, b^T) */
+  rows_case_ln(ctx, 1, 1, 1, 0, 1, 1, 1, 1);     /* one value per row: the normalized row is beta */
+  rows_case_ln(ctx, 3, 13, 7, 1, 1, 0, 1, 1);    /* K % 4 != 0: scalar statistics */
+  rows_case_ln(ctx, 13, 33, 129, 0, 0, 1, 1, 1);
+  rows_case_ln(ctx, 9, 20, 12, 0, 1, 0, 0, 1); /* vec4 columns and statistics, two row chunks */
   qkv_case(ctx, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0);
   qkv_case(ctx, 1, 128, 4, 32, 128, 0, 1, 5, 6, 0);  /* the shipped GPT's shapes */
   qkv_case(ctx, 3, 13, 3, 7, 17, 1, 1, 2, 16, 0);    /* the last position */

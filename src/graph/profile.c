@@ -20,7 +20,7 @@ double vkg__node_flops(const vkg_graph *g, const struct vkg_node *n) {
     memcpy(&flags, n->attrs, sizeof flags);
     return 2.0 * out * a->shape[a->ndim - 1 - ((flags & VKG_TRANS_A) != 0)];
   }
-  if (!strcmp(n->op, "matmul_rows")) return 2.0 * out * a->shape[1];
+  if (!strcmp(n->op, "matmul_rows") || !strcmp(n->op, "layernorm_matmul_rows")) return 2.0 * out * a->shape[1];
   if (!strcmp(n->op, "qkv_cached")) return 2.0 * 3 * out * a->shape[1]; /* out is q, a third of the columns */
   if (!strcmp(n->op, "conv2d") || !strcmp(n->op, "conv1d"))             /* w (O, C/groups, kernel...) */
     return 2.0 * out * ((double)numel_of(g, n->in[1]) / w->shape[0]);

@@ -219,8 +219,8 @@ static vkg_t block_step(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t x, int
   /* Attend over positions [0, pos + k]; the caches' ids order the reads after the QKV pass's writes. */
   vkg_t a = vkg_attention_cached(g, q, st->kc[l], st->vc[l], 0, d->pos_slot, k + 1); // (B, NH, 1, D)
   x = vkg_matmul_rows_fused(g, vkg_reshape(g, a, 2, s2), b[B_PROJ_W], b[B_PROJ_B], x, 0);
-  h = vkg_layernorm(g, x, b[B_LN2_W], b[B_LN2_B], c->ln_eps);
-  h = vkg_matmul_rows_fused(g, h, b[B_FC_W], b[B_FC_B], VKG_NONE, VKG_ROWS_GELU_TANH); // (B, F)
+  h = vkg_layernorm_matmul_rows(g, x, b[B_LN2_W], b[B_LN2_B], c->ln_eps, b[B_FC_W], b[B_FC_B], VKG_NONE,
+                                VKG_ROWS_GELU_TANH); // (B, F)
   return vkg_matmul_rows_fused(g, h, b[B_FCP_W], b[B_FCP_B], x, 0);
 }
 
@@ -283,6 +283,12 @@ static vkg_t head(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t x, int decod
   const struct lm_config *c = &m->cfg;
   const struct gpt_self *st = m->self;
   int L = c->layers;
+  if (decoding && (!st || !st->rows)) { /* the final layernorm in the head's row matmul: x (B, 1, C) */
+    int B = vkg_dim(g, x, 0), s2[2] = {B, c->dim}, s3[3] = {B, 1, c->vocab};
+    vkg_t y = vkg_layernorm_matmul_rows(g, vkg_reshape(g, x, 2, s2), p[P_LNF_W(L)], p[P_LNF_B(L)], c->ln_eps,
+                                        c->tied ? p[P_WTE] : p[P_HEAD(L)], VKG_NONE, VKG_NONE, VKG_TRANS_B);
+    return vkg_reshape(g, y, 3, s3);
+  }
   x = vkg_layernorm(g, x, p[P_LNF_W(L)], p[P_LNF_B(L)], c->ln_eps);
   if (!st || !st->rows) return linear(g, x, c->tied ? p[P_WTE] : p[P_HEAD(L)], VKG_NONE, VKG_TRANS_B, decoding);
   if (refuse_training(m, g, p)) return VKG_NONE;

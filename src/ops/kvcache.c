@@ -186,6 +186,7 @@ struct matmul_rows_pc {
   uint32_t b_sk, b_sn; /* strides of b's k and n */
   uint32_t has_bias;
   uint32_t act, has_res;
+  float eps; /* matmul_rows_ln */
 };
 _Static_assert(sizeof(struct matmul_rows_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
 
@@ -234,15 +235,27 @@ static void rows_launch(vkg_graph *g, const uint32_t mnk[5], uint32_t spec[5], u
   vkg__grid1d(vec == 1 ? N / 4 : N, wg, gx, gy);
 }
 
-vkg_t vkg_matmul_rows_fused(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, vkg_t res, unsigned flags) {
-  vkg_t ids[4] = {a, b, bias, res};
-  int nid = 2;
+/* matmul_rows with its epilogue, and with gamma and beta (both or neither) the layernorm of a's rows
+ * as its prologue. */
+static vkg_t rows_fused(vkg_graph *g, vkg_t a, vkg_t gamma, vkg_t beta, float eps, vkg_t b, vkg_t bias, vkg_t res,
+                        unsigned flags) {
+  vkg_t ids[6] = {a, b};
+  int nid = 2, ln = gamma != VKG_NONE;
   if (bias != VKG_NONE) ids[nid++] = bias;
   if (res != VKG_NONE) ids[nid++] = res;
+  if (ln) ids[nid++] = gamma, ids[nid++] = beta;
   if (vkg__check(g, nid, ids)) return VKG_NONE;
-  vkg__begin(g, "matmul_rows");
+  vkg__begin(g, ln ? "layernorm_matmul_rows" : "matmul_rows");
   uint32_t mnk[5];
   if (rows_check(g, a, b, bias, flags, mnk)) return VKG_NONE;
+  for (int i = 0; i < 2 && ln; i++) {
+    const struct vkg_gtensor *t = vkg__t(g, i ? beta : gamma);
+    char s1[96];
+    if (t->dtype != VKG_F32 || vkg__numel(t->shape, t->ndim) != mnk[2] || !(eps > 0))
+      return vkg__bad(g, VKG_ERR_SHAPE, "%s %s must hold K = %u f32 values (and eps %g > 0)", i ? "beta" : "gamma",
+                      vkg__shape_str(t->shape, t->ndim, s1, sizeof s1), mnk[2], (double)eps),
+             VKG_NONE;
+  }
   if (flags & ~(VKG_TRANS_B | VKG_TRANS_A | VKG_ROWS_GELU_TANH))
     return vkg__bad(g, VKG_ERR_ARG, "unknown flags 0x%x", flags), VKG_NONE;
   if (res != VKG_NONE) {
@@ -257,15 +270,29 @@ vkg_t vkg_matmul_rows_fused(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, vkg_t re
   vkg_t out = vkg__new(g, VKG_F32, 2, shape);
   if (out < 0) return VKG_NONE;
   struct matmul_rows_pc pc = {
-      mnk[0], mnk[1], mnk[2], mnk[3], mnk[4], bias != VKG_NONE, (flags & VKG_ROWS_GELU_TANH) != 0, res != VKG_NONE};
+      mnk[0],          mnk[1], mnk[2], mnk[3], mnk[4], bias != VKG_NONE, (flags & VKG_ROWS_GELU_TANH) != 0,
+      res != VKG_NONE, eps};
   uint32_t spec[5], gx, gy;
   rows_launch(g, mnk, spec, &gx, &gy);
   /* An absent bias or residual binds a in its place; the shader never reads it. */
-  vkg_t bind[5] = {a, b, bias != VKG_NONE ? bias : a, res != VKG_NONE ? res : a, out};
-  if (vkg__dispatch(g, "matmul_rows", spec, 5, 5, bind, 1u << 4, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
-  vkg_t in[4] = {a, b, bias, res};
-  vkg__node_io(g, 4, in, 1, &out, NULL, 0, NULL);
+  vkg_t bind[7] = {a, b, bias != VKG_NONE ? bias : a, res != VKG_NONE ? res : a, out, gamma, beta};
+  if (vkg__dispatch(g, ln ? "matmul_rows_ln" : "matmul_rows", spec, 5, ln ? 7 : 5, bind, 1u << 4, &pc, sizeof pc, gx,
+                    gy, 1))
+    return VKG_NONE;
+  vkg_t in[6] = {a, b, bias, res, gamma, beta};
+  vkg__node_io(g, ln ? 6 : 4, in, 1, &out, NULL, 0, NULL);
   return out;
+}
+
+vkg_t vkg_matmul_rows_fused(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, vkg_t res, unsigned flags) {
+  return rows_fused(g, a, VKG_NONE, VKG_NONE, 0, b, bias, res, flags);
+}
+
+vkg_t vkg_layernorm_matmul_rows(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, float eps, vkg_t b, vkg_t bias,
+                                vkg_t res, unsigned flags) {
+  if (gamma == VKG_NONE || beta == VKG_NONE)
+    return vkg__bad(g, VKG_ERR_ARG, "layernorm_matmul_rows needs gamma and beta"), VKG_NONE;
+  return rows_fused(g, x, gamma, beta, eps, b, bias, res, flags);
 }
 
 vkg_t vkg_matmul_rows(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags) {
