@@ -205,10 +205,10 @@ struct gpt_dec {
 };
 
 /* One decoding step (T = 1) of block l on x (B, C) at position pos + k through the layer's KV cache, in
- * 7 dispatches: with one position, splitting (B, 1, C) into heads (B, NH, 1, D) and merging them back
+ * 6 dispatches: with one position, splitting (B, 1, C) into heads (B, NH, 1, D) and merging them back
  * moves nothing, so they are reshapes; the QKV projection writes this position's key and value into the
- * caches itself (vkg_qkv_cached), and bias, GELU and the residual adds ride in the epilogues of the
- * row matmuls. */
+ * caches itself (vkg_qkv_cached); bias, GELU and the residual adds ride in the epilogues of the row
+ * matmuls, and the MLP's layernorm in the prologue of its first. */
 static vkg_t block_step(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t x, int l, struct lm_decoder *d, int k) {
   const struct lm_config *c = &m->cfg;
   const vkg_t *b = p + P_BLOCKS + B_N * l;
