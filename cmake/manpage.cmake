@@ -44,6 +44,7 @@ section(commands "devices" devices)
 section(commands "selfcheck" selfcheck)
 section(commands "bench ops" bench ops)
 section(commands "dev" dev)
+section(commands "profile" profile)
 # 'vkgen VERB --help' lists the families (models) of each verb: "(FAMILY: a, b, ...)". Where a verb's
 # help lists none, every family of 'train' is tried and kept where 'vkgen VERB FAMILY --help' works.
 set(models "")

@@ -179,6 +179,39 @@ struct vkg_graph_stats {
 };
 void vkg_graph_stats(const vkg_graph *g, struct vkg_graph_stats *s);
 
+/* ---- profiling ----
+ * While profiling is on, every graph of the context is recorded with a GPU timestamp before and after
+ * each dispatch (and a barrier before each, so that dispatches run one at a time and each time is its
+ * own), and every run's times are collected as it completes. Graphs compiled while profiling is on are
+ * recorded so too; turning it off re-records them as before. Without timestamps on the queue, runs and
+ * dispatches are still counted but every time is -1. */
+struct vkg_profile_dispatch {
+  int run;             /* index into vkg_profile.runs */
+  int index;           /* the dispatch's place in its graph */
+  char op[32];         /* the op node that made it ("matmul", "conv2d_bwd_weight", ...) */
+  char shader[64];     /* the compute shader */
+  double start_ms, ms; /* start from the first profiled run's start, and duration; -1 if unknown */
+  double flops, bytes; /* floating-point operations where the op knows them (else 0); bytes bound */
+  uint32_t groups[3];  /* workgroups */
+};
+struct vkg_profile_run {
+  int graph;                /* which graph (numbered in order of their first profiled run) */
+  int dispatches, barriers; /* of the graph's ordinary recording */
+  double start_ms, ms;      /* GPU span of the run (first to last timestamp); -1 if unknown */
+};
+struct vkg_profile {
+  int timestamps; /* 1 if the times were measured */
+  int nruns, ndispatches;
+  struct vkg_profile_run *runs;
+  struct vkg_profile_dispatch *d;
+};
+/* Starts profiling (re-records the context's compiled graphs); VKG_ERR_ARG if already on. */
+vkg_status vkg_profile_start(vkg_ctx *ctx);
+/* Waits for the runs in flight, hands what was collected since vkg_profile_start to *out (free it with
+ * vkg_profile_free) and re-records the graphs without timestamps. */
+vkg_status vkg_profile_stop(vkg_ctx *ctx, struct vkg_profile *out);
+void vkg_profile_free(struct vkg_profile *p);
+
 /* ---- ops ----
  * Shape letters: B batch, T time, C channels, H W height width, K kernel, NH heads, D head size,
  * V vocabulary. All compute is fp32; f16 tensors are storage, converted by vkg_cast. */
@@ -320,6 +353,22 @@ vkg_t vkg_scatter_at(vkg_graph *g, vkg_t dst, vkg_t src, int axis, int pos_slot,
  * one pass over b in which each invocation computes one output column for every row, so b is read
  * once instead of once per 64-row tile. Flags and bias as vkg_matmul. No gradient. */
 vkg_t vkg_matmul_rows(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags);
+/* matmul_rows with its epilogue in the same pass: act(a b + bias) + res, where res (M, N) or VKG_NONE is
+ * a residual and flags may add VKG_ROWS_GELU_TANH (the activation; else none). */
+#define VKG_ROWS_GELU_TANH 0x100u
+vkg_t vkg_matmul_rows_fused(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, vkg_t res, unsigned flags);
+/* The same on layernorm(x) over its last axis (as vkg_layernorm: gamma and beta of K values, eps), in
+ * the same pass: the normalized rows are never stored. */
+vkg_t vkg_layernorm_matmul_rows(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, float eps, vkg_t b, vkg_t bias,
+                                vkg_t res, unsigned flags);
+/* A decoding step's QKV projection with the KV-cache write: y = x (M, K) w (K, 3C) (or w (3C, K) with
+ * VKG_TRANS_B) + bias (3C); columns [C, 2C) and [2C, 3C) (the key and value of heads of size
+ * D = C / NH) are stored at position pos + offset of kc and vc, f32 (M, NH, Tmax, D) inputs or bound
+ * tensors written in place (pos from scalar slot pos_slot, or 0 with -1; a position outside
+ * [0, Tmax) is dropped). Returns the query, columns [0, C), as (M, NH, 1, D). Read the caches through
+ * their own ids afterwards: the runtime orders that read after this write. */
+vkg_t vkg_qkv_cached(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, vkg_t kc, vkg_t vc, int pos_slot, int offset,
+                     unsigned flags);
 /* Causal attention over a cache: q (B, NH, Tq, D), k (B, NH, Tmax, D), v (B, NH, Tmax, Dv) of which
  * only the first L = min(pos + offset, Tmax) positions are valid (pos: the u32 scalar len_slot).
  * Query i stands at position L - Tq + i and sees keys at positions <= that; a query that sees no

@@ -101,6 +101,8 @@ void vkg__graph_register(vkg_graph *g);
 void vkg__graph_unregister(vkg_graph *g);
 /* Re-records a compiled graph's command buffers after waiting for its runs in flight. */
 vkg_status vkg__graph_rerecord(vkg_graph *g);
+/* Re-records g with (on) or without a timestamp around every dispatch (graph/profile.c). */
+vkg_status vkg__graph_set_profiled(vkg_graph *g, int on);
 
 /* The interface of a compute shader, read from its SPIR-V (vk/spirv_iface.c). */
 #define VKG_IFACE_MAX 32
@@ -162,6 +164,12 @@ struct vkg_ctx {
   struct vkg_watch *watch;
   vkg_graph **graphs; /* live compiled graphs */
   int ngraphs, cap_graphs;
+
+  /* profiling (graph/profile.c): what the runs completed since vkg_profile_start */
+  int profiling;
+  struct vkg_profile prof;
+  int cap_prof_runs, cap_prof_d, prof_graphs;
+  uint64_t prof_t0; /* the first profiled run's first timestamp (0: none yet) */
 };
 
 /* Which family of compute kernels (matmul, convolutions) the device gets: 1 for the GPU kernels
@@ -290,6 +298,9 @@ struct vkg_graph {
   int inflight[VKG_SLOTS];
   int next_slot, last_slot;
   VkQueryPool qpool;
+  uint32_t qper; /* timestamp queries per slot: 2 (the run), or 2 + 2 per dispatch when profiled */
+  int profiled;  /* recorded with a timestamp around every dispatch */
+  int prof_id;   /* 1 + its number in the profile, 0 until its first profiled run */
   int barriers;
   size_t arena_bytes, unshared_bytes;
 };
@@ -313,6 +324,11 @@ void vkg__begin(vkg_graph *g, const char *op);
  * writes_mask bit i are written), push constants, and workgroup counts. */
 int vkg__dispatch(vkg_graph *g, const char *shader, const uint32_t *spec, int nspec, int nbind, const vkg_t *bind,
                   unsigned writes_mask, const void *pc, uint32_t pc_size, uint32_t gx, uint32_t gy, uint32_t gz);
+/* Profiling (graph/profile.c): appends the times of the run that slot `slot` of g just completed to
+ * the context's profile (after its fence signalled). */
+void vkg__profile_collect(vkg_graph *g, int slot);
+/* Floating-point operations of node n where its op is known (matmul, convolutions, attention, RNNs), else 0. */
+double vkg__node_flops(const vkg_graph *g, const struct vkg_node *n);
 /* Frees the Vulkan objects and memory of a compiled graph (graph/compile.c). */
 void vkg__graph_release(vkg_graph *g);
 /* The graph's scalar buffer (created on first use). */

@@ -143,6 +143,17 @@ row 1 - - -- bench peak --bogus
 row 1 hint - -- bench peak --device 99
 row 1 - - -- bench no-such-model
 row 1 - - -- dev no-such-op --once
+# profile: an unknown or unprofiled model, a bad mode or option, a trace into a missing directory
+row 1 hint - -- profile no-such-model
+row 1 hint - -- profile pixelcnn
+row 1 - - -- profile gpt decode
+row 1 - - -- profile gpt --bogus
+row 1 - - -- profile gpt sample --runs 0
+row 1 - - -- profile gpt sample --unroll 65
+row 1 - - -- profile gan --weights x.safetensors
+row 1 hint "$tmp/out/no/t.json" -- profile gpt sample --trace "$tmp/out/no/t.json"
+row 1 hint - -- profile gan --device 99
+row 1 - - -- profile gpt --dim 30 --heads 4
 row 1 hint - -- dev matmul --once --device 99
 row 1 - - -- dev matmul --once --watch "$w/no-such-dir"
 VKGEN_FAULT=bogus row 1 hint - -- selfcheck

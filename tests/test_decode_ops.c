@@ -4,8 +4,10 @@
  * keys than queries, D and Dv from 1 to 200, several chunks of keys), and top-p sampling (the drawn
  * token lies in the reference's kept set, matches the reference draw, p = 1 equals vkg_sample_logits
  * exactly, tiny p is greedy), matmul_rows (few rows, b plain or transposed, with and without bias,
- * K and N past one tile); shape errors. Shape letters: B batch, NH heads, Tq queries, Tmax cache
- * length, D head size, V vocabulary. */
+ * K and N past one tile; scalar and vec4 loads; fused with the tanh GELU and a residual, and with the
+ * layernorm of a as prologue), qkv_cached (the query and the
+ * KV-cache rows it writes over two runs, positions at the end, past it and below 0); shape errors. Shape letters: B
+ * batch, NH heads, Tq queries, Tmax cache length, D head size, V vocabulary. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,31 +123,141 @@ static void attention_case(vkg_ctx *ctx, int B, int NH, int Tq, int Tmax, int D,
   vkg_graph_destroy(g);
 }
 
-/* matmul_rows against a double-precision loop: a (M, K), b (K, N) or (N, K) transposed, bias. */
-static void rows_case(vkg_ctx *ctx, int M, int K, int N, int trans, int with_bias) {
+/* a (M, K) times b (K, N) (or (N, K) when trans) plus bias c (or none) in double precision: y (M, N). */
+static void rows_ref(double *y, const float *a, const float *b, const float *c, int M, int K, int N, int trans) {
+  for (int m = 0; m < M; m++)
+    for (int n = 0; n < N; n++) {
+      double acc = c ? c[n] : 0;
+      for (int k = 0; k < K; k++)
+        acc += (double)a[(size_t)m * K + k] * b[trans ? (size_t)n * K + k : (size_t)k * N + n];
+      y[(size_t)m * N + n] = acc;
+    }
+}
+
+/* matmul_rows (fused: with the tanh GELU and a residual) against a double-precision loop: a (M, K),
+ * b (K, N) or (N, K) transposed, bias, residual (M, N). */
+static void rows_case_ln(vkg_ctx *ctx, int M, int K, int N, int trans, int with_bias, int gelu, int with_res, int ln) {
   vkg_graph *g;
   vkg_graph_create(ctx, &g);
-  int as[2] = {M, K}, bs[2] = {trans ? N : K, trans ? K : N}, cs[1] = {N};
-  float *a, *b, *c = NULL;
-  vkg_t A = th_input(g, 2, as, -1, 1, &a), Bm = th_input(g, 2, bs, -1, 1, &b);
+  int as[2] = {M, K}, bs[2] = {trans ? N : K, trans ? K : N}, cs[1] = {N}, rs[2] = {M, N}, ks[1] = {K};
+  float *a, *b, *c = NULL, *r = NULL, *gam = NULL, *bet = NULL;
+  /* Rows far from zero with a small spread: the layernorm must not cancel them away. */
+  vkg_t A = th_input(g, 2, as, ln ? 40 : -1, ln ? 42 : 1, &a), Bm = th_input(g, 2, bs, -1, 1, &b);
   vkg_t C = with_bias ? th_input(g, 1, cs, -1, 1, &c) : VKG_NONE;
-  vkg_t o = vkg_matmul_rows(g, A, Bm, C, trans ? VKG_TRANS_B : 0);
+  vkg_t R = with_res ? th_input(g, 2, rs, -3, 3, &r) : VKG_NONE;
+  vkg_t Gm = ln ? th_input(g, 1, ks, 0.5f, 1.5f, &gam) : VKG_NONE, Bt = ln ? th_input(g, 1, ks, -1, 1, &bet) : VKG_NONE;
+  unsigned flags = (trans ? VKG_TRANS_B : 0) | (gelu ? VKG_ROWS_GELU_TANH : 0);
+  const float eps = 1e-5f;
+  vkg_t o = ln                 ? vkg_layernorm_matmul_rows(g, A, Gm, Bt, eps, Bm, C, R, flags)
+            : gelu || with_res ? vkg_matmul_rows_fused(g, A, Bm, C, R, flags)
+                               : vkg_matmul_rows(g, A, Bm, C, flags);
   vkg_output(g, o);
   char what[128];
-  snprintf(what, sizeof what, "matmul_rows M=%d K=%d N=%d%s%s", M, K, N, trans ? " b^T" : "",
-           with_bias ? " +bias" : "");
-  if (th_ok(vkg_graph_compile(g), what) && th_ok(th_write_inputs(g), what) && th_ok(th_run(g), what)) {
-    float *got = th_alloc((size_t)M * N), *ref = th_alloc((size_t)M * N);
-    for (int m = 0; m < M; m++)
-      for (int n = 0; n < N; n++) {
-        double acc = c ? c[n] : 0;
-        for (int k = 0; k < K; k++)
-          acc += (double)a[(size_t)m * K + k] * b[trans ? (size_t)n * K + k : (size_t)k * N + n];
-        ref[(size_t)m * N + n] = (float)acc;
-      }
-    if (th_ok(vkg_graph_read(g, o, got, (size_t)M * N), what)) th_close(what, got, ref, (size_t)M * N, 1e-5f, 1e-4f);
-    free(got), free(ref);
+  snprintf(what, sizeof what, "%smatmul_rows M=%d K=%d N=%d%s%s%s%s", ln ? "layernorm_" : "", M, K, N,
+           trans ? " b^T" : "", with_bias ? " +bias" : "", gelu ? " gelu" : "", with_res ? " +res" : "");
+  if (ln) { /* the reference works on the normalized rows: double precision, biased variance */
+    float *x = malloc(sizeof *x * (size_t)M * K);
+    for (int m = 0; m < M; m++) {
+      double mean = 0, var = 0;
+      for (int k = 0; k < K; k++)
+        mean += a[(size_t)m * K + k];
+      mean /= K;
+      for (int k = 0; k < K; k++)
+        var += (a[(size_t)m * K + k] - mean) * (a[(size_t)m * K + k] - mean);
+      double rstd = 1 / sqrt(var / K + eps);
+      for (int k = 0; k < K; k++)
+        x[(size_t)m * K + k] = (float)((a[(size_t)m * K + k] - mean) * rstd * gam[k] + bet[k]);
+    }
+    a = x; /* th_input keeps its own copy of the data to upload */
   }
+  if (th_ok(vkg_graph_compile(g), what) && th_ok(vkg_graph_poison(g), what) && th_ok(th_write_inputs(g), what) &&
+      th_ok(th_run(g), what)) {
+    float *got = th_alloc((size_t)M * N), *ref = th_alloc((size_t)M * N);
+    double *y = malloc(sizeof *y * (size_t)M * N);
+    rows_ref(y, a, b, c, M, K, N, trans);
+    for (size_t i = 0; i < (size_t)M * N; i++) {
+      double v = y[i];
+      if (gelu) v = 0.5 * v * (1 + tanh(0.79788456080286536 * (v + 0.044715 * v * v * v)));
+      ref[i] = (float)(v + (r ? r[i] : 0));
+    }
+    /* The normalization rounds the rows of a to float first: a looser absolute tolerance. */
+    if (th_ok(vkg_graph_read(g, o, got, (size_t)M * N), what))
+      th_close(what, got, ref, (size_t)M * N, ln ? 1e-4f * sqrtf((float)K) : 1e-5f, 1e-4f);
+    free(got), free(ref), free(y);
+  }
+  if (ln) free(a);
+  vkg_graph_destroy(g);
+}
+
+static void rows_case_fused(vkg_ctx *ctx, int M, int K, int N, int trans, int with_bias, int gelu, int with_res) {
+  rows_case_ln(ctx, M, K, N, trans, with_bias, gelu, with_res, 0);
+}
+
+static void rows_case(vkg_ctx *ctx, int M, int K, int N, int trans, int with_bias) {
+  rows_case_fused(ctx, M, K, N, trans, with_bias, 0, 0);
+}
+
+/* qkv_cached against the reference: x (M, K) w (K, 3C) (or transposed) + bias; q (M, NH, 1, D) and the
+ * caches (M, NH, Tmax, D) after two runs at positions pos and pos2 (+ offset each): written rows hold
+ * the key and value columns, every other row keeps its initial value; a position outside [0, Tmax) is
+ * dropped. */
+static void qkv_case(vkg_ctx *ctx, int M, int K, int NH, int D, int Tmax, int trans, int with_bias, int pos, int pos2,
+                     int offset) {
+  int C = NH * D, N = 3 * C;
+  vkg_graph *g;
+  vkg_graph_create(ctx, &g);
+  int xs[2] = {M, K}, ws[2] = {trans ? N : K, trans ? K : N}, bs[1] = {N}, cs[4] = {M, NH, Tmax, D};
+  float *x, *w, *bias = NULL;
+  vkg_t X = th_input(g, 2, xs, -1, 1, &x), W = th_input(g, 2, ws, -1, 1, &w); /* first: th_input's ids */
+  vkg_t Bv = with_bias ? th_input(g, 1, bs, -1, 1, &bias) : VKG_NONE;
+  int slot = vkg_scalar(g, "pos");
+  vkg_t kc = vkg_input(g, "kc", VKG_F32, 4, cs), vc = vkg_input(g, "vc", VKG_F32, 4, cs);
+  vkg_t q = vkg_qkv_cached(g, X, W, Bv, kc, vc, slot, offset, trans ? VKG_TRANS_B : 0);
+  vkg_output(g, q);
+  char what[160];
+  snprintf(what, sizeof what, "qkv_cached M=%d K=%d NH=%d D=%d Tmax=%d%s%s at %d, %d (+%d)", M, K, NH, D, Tmax,
+           trans ? " w^T" : "", with_bias ? " +bias" : "", pos, pos2, offset);
+  size_t nc = (size_t)M * NH * Tmax * D;
+  float *k0 = th_alloc(nc), *v0 = th_alloc(nc), *kref = th_alloc(nc), *vref = th_alloc(nc);
+  float *kgot = th_alloc(nc), *vgot = th_alloc(nc), *qgot = th_alloc((size_t)M * C), *qref = th_alloc((size_t)M * C);
+  for (size_t i = 0; i < nc; i++)
+    k0[i] = kref[i] = th_uniform(-9, -8), v0[i] = vref[i] = th_uniform(8, 9); /* unlike any projection */
+  double *y = malloc(sizeof *y * (size_t)M * N);
+  int ok = th_ok(vkg_graph_compile(g), what) && th_ok(th_write_inputs(g), what) &&
+           th_ok(vkg_graph_write(g, kc, k0, nc), what) && th_ok(vkg_graph_write(g, vc, v0, nc), what);
+  for (int run = 0; run < 2 && ok; run++) {
+    int p = run ? pos2 : pos;
+    if (run) { /* another x for the second position (th_write_inputs uploads x itself) */
+      for (int i = 0; i < M * K; i++)
+        x[i] = 0.5f - x[i];
+      ok = th_ok(th_write_inputs(g), what);
+      if (!ok) break;
+    }
+    vkg_graph_set_u32(g, slot, (uint32_t)p);
+    ok = th_ok(th_run(g), what);
+    if (!ok) break;
+    rows_ref(y, x, w, bias, M, K, N, trans);
+    int t = p + offset;
+    for (int m = 0; m < M; m++) {
+      for (int n = 0; n < C; n++)
+        qref[(size_t)m * C + n] = (float)y[(size_t)m * N + n];
+      for (int h = 0; h < NH && t >= 0 && t < Tmax; h++)
+        for (int d = 0; d < D; d++) {
+          size_t i = (((size_t)m * NH + h) * Tmax + t) * D + d;
+          kref[i] = (float)y[(size_t)m * N + C + h * D + d];
+          vref[i] = (float)y[(size_t)m * N + 2 * C + h * D + d];
+        }
+    }
+    char w2[200];
+    snprintf(w2, sizeof w2, "%s: run %d q", what, run);
+    if (th_ok(vkg_graph_read(g, q, qgot, (size_t)M * C), w2)) th_close(w2, qgot, qref, (size_t)M * C, 1e-5f, 1e-4f);
+    snprintf(w2, sizeof w2, "%s: run %d k cache", what, run);
+    if (th_ok(vkg_graph_read(g, kc, kgot, nc), w2)) th_close(w2, kgot, kref, nc, 1e-5f, 1e-4f);
+    snprintf(w2, sizeof w2, "%s: run %d v cache", what, run);
+    if (th_ok(vkg_graph_read(g, vc, vgot, nc), w2)) th_close(w2, vgot, vref, nc, 1e-5f, 1e-4f);
+    th_check(vkg_dim(g, q, 1) == NH && vkg_dim(g, q, 2) == 1 && vkg_dim(g, q, 3) == D, "%s: q is (M, NH, 1, D)", what);
+  }
+  free(y), free(k0), free(v0), free(kref), free(vref), free(kgot), free(vgot), free(qgot), free(qref);
   vkg_graph_destroy(g);
 }
 
@@ -283,6 +395,28 @@ static void errors(vkg_ctx *ctx) {
                strstr(vkg_last_error(), "(3, 7)") && strstr(vkg_last_error(), "(8, 5)"),
            "matmul_rows (3, 7) x (8, 5) is a shape error: %s", vkg_last_error());
   vkg_graph_destroy(g);
+  /* qkv_cached with caches that do not fit the projection, and into a computed tensor */
+  vkg_graph_create(ctx, &g);
+  int xa[2] = {2, 4}, wa[2] = {4, 12}, ca[4] = {2, 2, 8, 3}, cb[4] = {2, 2, 8, 2};
+  A = vkg_input(g, "x", VKG_F32, 2, xa), Bm = vkg_input(g, "w", VKG_F32, 2, wa);
+  vkg_t kc = vkg_input(g, "kc", VKG_F32, 4, ca);
+  th_check(vkg_qkv_cached(g, A, Bm, VKG_NONE, kc, kc, -1, 0, 0) == VKG_NONE && vkg_graph_compile(g) == VKG_ERR_SHAPE &&
+               strstr(vkg_last_error(), "(2, 2, 8, 3)"),
+           "qkv_cached of 12 columns into caches (2, 2, 8, 3) is a shape error: %s", vkg_last_error());
+  vkg_graph_destroy(g);
+  vkg_graph_create(ctx, &g);
+  A = vkg_input(g, "x", VKG_F32, 2, xa), Bm = vkg_input(g, "w", VKG_F32, 2, wa);
+  kc = vkg_unary(g, VKG_NEG, vkg_input(g, "kc", VKG_F32, 4, cb), 0, 0);
+  th_check(vkg_qkv_cached(g, A, Bm, VKG_NONE, kc, kc, -1, 0, 0) == VKG_NONE && vkg_graph_compile(g) == VKG_ERR_ARG,
+           "qkv_cached into a computed tensor is refused: %s", vkg_last_error());
+  vkg_graph_destroy(g);
+  /* a fused matmul_rows with a residual of another size */
+  vkg_graph_create(ctx, &g);
+  A = vkg_input(g, "a", VKG_F32, 2, xa), Bm = vkg_input(g, "b", VKG_F32, 2, wa);
+  th_check(vkg_matmul_rows_fused(g, A, Bm, VKG_NONE, A, 0) == VKG_NONE && vkg_graph_compile(g) == VKG_ERR_SHAPE &&
+               strstr(vkg_last_error(), "residual (2, 4)"),
+           "matmul_rows (2, 4) x (4, 12) with a residual (2, 4) is a shape error: %s", vkg_last_error());
+  vkg_graph_destroy(g);
   /* a slot that does not exist */
   vkg_graph_create(ctx, &g);
   x = vkg_input(g, "x", VKG_F32, 3, s3);
@@ -321,6 +455,30 @@ int main(void) {
   rows_case(ctx, 7, 13, 127, 1, 1);
   rows_case(ctx, 16, 300, 257, 0, 1);  /* K over one staged tile, N over one workgroup */
   rows_case(ctx, 13, 129, 1000, 1, 0); /* rows past one register chunk */
+  rows_case_fused(ctx, 1, 1, 1, 0, 1, 1, 1);
+  rows_case_fused(ctx, 1, 128, 512, 0, 1, 1, 0); /* GPT's MLP: bias and GELU */
+  rows_case_fused(ctx, 1, 512, 128, 0, 1, 0, 1); /* and its projection: bias and residual */
+  rows_case_fused(ctx, 3, 13, 7, 1, 0, 1, 1);
+  rows_case_fused(ctx, 7, 127, 65, 0, 1, 0, 1);
+  rows_case_fused(ctx, 13, 33, 129, 1, 1, 1, 1); /* rows past one register chunk */
+  rows_case_fused(ctx, 2, 7, 300, 0, 0, 1, 0);
+  rows_case_fused(ctx, 5, 128, 257, 1, 0, 0, 0); /* b^T read as vec4 along k, rows past M in the chunk */
+  rows_case_fused(ctx, 1, 4, 3, 1, 1, 1, 1);
+  rows_case_fused(ctx, 9, 8, 12, 0, 1, 0, 1);    /* vec4 columns, two row chunks */
+  rows_case_ln(ctx, 1, 128, 512, 0, 1, 1, 0, 1); /* GPT's MLP with its layernorm */
+  rows_case_ln(ctx, 1, 128, 256, 1, 0, 0, 0, 1); /* and its head (the final layernorm, b^T) */
+  rows_case_ln(ctx, 1, 1, 1, 0, 1, 1, 1, 1);     /* one value per row: the normalized row is beta */
+  rows_case_ln(ctx, 3, 13, 7, 1, 1, 0, 1, 1);    /* K % 4 != 0: scalar statistics */
+  rows_case_ln(ctx, 13, 33, 129, 0, 0, 1, 1, 1);
+  rows_case_ln(ctx, 9, 20, 12, 0, 1, 0, 0, 1); /* vec4 columns and statistics, two row chunks */
+  qkv_case(ctx, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0);
+  qkv_case(ctx, 1, 128, 4, 32, 128, 0, 1, 5, 6, 0);  /* the shipped GPT's shapes */
+  qkv_case(ctx, 3, 13, 3, 7, 17, 1, 1, 2, 16, 0);    /* the last position */
+  qkv_case(ctx, 2, 7, 2, 13, 9, 0, 1, 4, 9, 3);      /* offset; the second write falls past Tmax */
+  qkv_case(ctx, 13, 33, 1, 5, 4, 1, 0, 0, 3, 0);     /* rows past one register chunk */
+  qkv_case(ctx, 5, 64, 5, 1, 127, 0, 1, 126, 0, -1); /* negative offset: position -1 is dropped */
+  qkv_case(ctx, 2, 12, 2, 3, 5, 1, 1, 1, 4, 0);      /* w^T read as vec4 along k */
+  qkv_case(ctx, 3, 20, 2, 2, 6, 0, 0, 5, 2, 0);      /* vec4 columns across the q, k, v boundaries */
   topp_case(ctx, 64, 50, 1.0f, 0, 0.9f, 1);
   topp_case(ctx, 64, 1000, 0.7f, 0, 0.5f, 2);
   topp_case(ctx, 32, 127, 1.3f, 10, 0.8f, 3);

@@ -170,7 +170,8 @@ void cli_fid_report(const struct cli_fid *f, int json, int width);
 int cmd_devices(int argc, char **argv);
 int cmd_selfcheck(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
-int cmd_dev(int argc, char **argv); /* vkgen dev OP: shader authors' edit-and-check loop */
+int cmd_dev(int argc, char **argv);     /* vkgen dev OP: shader authors' edit-and-check loop */
+int cmd_profile(int argc, char **argv); /* vkgen profile FAMILY [train|sample] (cli/profile.c) */
 int train_classifier(int argc, char **argv);
 int train_gan(int argc, char **argv);
 int sample_gan(int argc, char **argv);

@@ -103,9 +103,11 @@ static vkg_status record(vkg_graph *g, int slot) {
   VkCommandBuffer cb = g->cb[slot];
   VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   VK_CHECK(vkBeginCommandBuffer(cb, &bi));
+  uint32_t q0 = g->qper * (uint32_t)slot; /* this slot's first query */
+  int timed = g->profiled && g->qpool;    /* a timestamp before and after every dispatch */
   if (g->qpool) {
-    vkCmdResetQueryPool(cb, g->qpool, 2 * (uint32_t)slot, 2);
-    vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, g->qpool, 2 * (uint32_t)slot);
+    vkCmdResetQueryPool(cb, g->qpool, q0, g->qper);
+    vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, g->qpool, q0);
   }
   /* Order this run after the previous run's shaders (which may still read the staged tensors we are
    * about to overwrite) and after host uploads. */
@@ -152,7 +154,8 @@ static vkg_status record(vkg_graph *g, int slot) {
       full_barrier(cb);
       g->barriers++;
       nw = nr = 0;
-    }
+    } else if (timed && i > 0) /* profiling: one dispatch at a time, so that each time is its own */
+      full_barrier(cb);
     for (int j = 0; j < d->nbind; j++) {
       if (nw + nr + 2 > cap) {
         cap *= 2;
@@ -170,7 +173,10 @@ static vkg_status record(vkg_graph *g, int slot) {
     }
     vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, d->pipe->layout, 0, 1, &d->set, 0, NULL);
     if (d->pc_size) vkCmdPushConstants(cb, d->pipe->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, d->pc_size, d->pc);
+    /* BOTTOM_OF_PIPE: written once every earlier command has completed. */
+    if (timed) vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, g->qpool, q0 + 1 + 2 * (uint32_t)i);
     vkCmdDispatch(cb, d->groups[0], d->groups[1], d->groups[2]);
+    if (timed) vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, g->qpool, q0 + 2 + 2 * (uint32_t)i);
   }
   free(written);
   free(read);
@@ -180,9 +186,25 @@ static vkg_status record(vkg_graph *g, int slot) {
                           .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_HOST_READ_BIT};
   vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                        VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &tail, 0, NULL, 0, NULL);
-  if (g->qpool) vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, g->qpool, 2 * (uint32_t)slot + 1);
+  if (g->qpool) vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, g->qpool, q0 + g->qper - 1);
   VK_CHECK(vkEndCommandBuffer(cb));
   (void)ctx;
+  return VKG_OK;
+}
+
+/* The timestamp pool (none without timestamps): the run's start and end per slot, and with profiled
+ * set a pair around every dispatch. */
+static vkg_status make_qpool(vkg_graph *g, int profiled) {
+  vkg_ctx *ctx = g->ctx;
+  if (g->qpool) vkDestroyQueryPool(ctx->device, g->qpool, NULL);
+  g->qpool = VK_NULL_HANDLE;
+  g->profiled = profiled;
+  g->qper = 2 + (profiled ? 2 * (uint32_t)g->nd : 0);
+  if (!ctx->info.timestamps) return VKG_OK;
+  VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                              .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                              .queryCount = g->qper * VKG_SLOTS};
+  VK_CHECK(vkCreateQueryPool(ctx->device, &qi, NULL, &g->qpool));
   return VKG_OK;
 }
 
@@ -197,12 +219,8 @@ static vkg_status record_all(vkg_graph *g) {
   VkFenceCreateInfo fi = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   for (int i = 0; i < VKG_SLOTS; i++)
     VK_CHECK(vkCreateFence(ctx->device, &fi, NULL, &g->fence[i]));
-  if (ctx->info.timestamps) {
-    VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
-                                .queryType = VK_QUERY_TYPE_TIMESTAMP,
-                                .queryCount = 2 * VKG_SLOTS};
-    VK_CHECK(vkCreateQueryPool(ctx->device, &qi, NULL, &g->qpool));
-  }
+  vkg_status s = make_qpool(g, ctx->profiling);
+  if (s) return s;
   for (int i = 0; i < VKG_SLOTS; i++) {
     vkg_status s = record(g, i);
     if (s) return s;
@@ -306,6 +324,17 @@ vkg_status vkg_graph_compile(vkg_graph *g) {
   return VKG_OK;
 }
 
+vkg_status vkg__graph_set_profiled(vkg_graph *g, int on) {
+  if (!g->compiled || g->profiled == on) return VKG_OK;
+  vkg_status s = vkg_graph_wait(g); /* collects the runs in flight under the old recording */
+  if (!s) s = make_qpool(g, on);
+  for (int i = 0; i < VKG_SLOTS && !s; i++) {
+    VK_CHECK(vkResetCommandBuffer(g->cb[i], 0));
+    s = record(g, i);
+  }
+  return s;
+}
+
 vkg_status vkg__graph_rerecord(vkg_graph *g) {
   if (!g->compiled) return VKG_OK;
   vkg_status s = vkg_graph_wait(g);
@@ -342,7 +371,9 @@ void vkg__graph_unregister(vkg_graph *g) {
 static vkg_status wait_slot(vkg_graph *g, int slot) {
   if (!g->inflight[slot]) return VKG_OK;
   g->inflight[slot] = 0;
-  return vkg__fence_wait(g->ctx, g->fence[slot]);
+  vkg_status s = vkg__fence_wait(g->ctx, g->fence[slot]);
+  if (!s && g->profiled) vkg__profile_collect(g, slot);
+  return s;
 }
 
 vkg_status vkg_graph_wait(vkg_graph *g) {
@@ -423,8 +454,12 @@ vkg_status vkg_graph_run_timed(vkg_graph *g, double *ms) {
   *ms = now_ms() - t0;
   if (s || !g->qpool) return s;
   uint64_t ts[2];
-  VkResult r = vkGetQueryPoolResults(g->ctx->device, g->qpool, 2 * (uint32_t)g->last_slot, 2, sizeof ts, ts,
-                                     sizeof ts[0], VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+  uint32_t q0 = g->qper * (uint32_t)g->last_slot;
+  VkResult r = vkGetQueryPoolResults(g->ctx->device, g->qpool, q0, 1, sizeof ts[0], &ts[0], sizeof ts[0],
+                                     VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+  if (r == VK_SUCCESS)
+    r = vkGetQueryPoolResults(g->ctx->device, g->qpool, q0 + g->qper - 1, 1, sizeof ts[1], &ts[1], sizeof ts[1],
+                              VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
   if (r == VK_SUCCESS && ts[1] > ts[0]) *ms = (double)(ts[1] - ts[0]) * g->ctx->timestamp_period / 1e6;
   return VKG_OK;
 }

@@ -204,34 +204,44 @@ struct gpt_dec {
   vkg_t *kc, *vc; /* ids in the decoder's graph (VKG_NONE until bound) */
 };
 
-/* One block on x (B, T, C). d == NULL: full causal attention over the T positions (training and
- * evaluation); else a decoding step (T = 1) at position pos + k through the layer's KV cache. */
-static vkg_t block(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t x, int l, struct lm_decoder *d, int k) {
+/* One decoding step (T = 1) of block l on x (B, C) at position pos + k through the layer's KV cache, in
+ * 6 dispatches: with one position, splitting (B, 1, C) into heads (B, NH, 1, D) and merging them back
+ * moves nothing, so they are reshapes; the QKV projection writes this position's key and value into the
+ * caches itself (vkg_qkv_cached); bias, GELU and the residual adds ride in the epilogues of the row
+ * matmuls, and the MLP's layernorm in the prologue of its first. */
+static vkg_t block_step(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t x, int l, struct lm_decoder *d, int k) {
+  const struct lm_config *c = &m->cfg;
+  const vkg_t *b = p + P_BLOCKS + B_N * l;
+  struct gpt_dec *st = d->state;
+  int B = vkg_dim(g, x, 0), C = c->dim, s2[2] = {B, C};
+  vkg_t h = vkg_layernorm(g, x, b[B_LN1_W], b[B_LN1_B], c->ln_eps);
+  vkg_t q = vkg_qkv_cached(g, h, b[B_ATTN_W], b[B_ATTN_B], st->kc[l], st->vc[l], d->pos_slot, k, 0);
+  /* Attend over positions [0, pos + k]; the caches' ids order the reads after the QKV pass's writes. */
+  vkg_t a = vkg_attention_cached(g, q, st->kc[l], st->vc[l], 0, d->pos_slot, k + 1); // (B, NH, 1, D)
+  x = vkg_matmul_rows_fused(g, vkg_reshape(g, a, 2, s2), b[B_PROJ_W], b[B_PROJ_B], x, 0);
+  h = vkg_layernorm_matmul_rows(g, x, b[B_LN2_W], b[B_LN2_B], c->ln_eps, b[B_FC_W], b[B_FC_B], VKG_NONE,
+                                VKG_ROWS_GELU_TANH); // (B, F)
+  return vkg_matmul_rows_fused(g, h, b[B_FCP_W], b[B_FCP_B], x, 0);
+}
+
+/* One block on x (B, T, C): full causal attention over the T positions (training and evaluation). */
+static vkg_t block(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t x, int l) {
   const struct lm_config *c = &m->cfg;
   const vkg_t *b = p + P_BLOCKS + B_N * l;
   int C = c->dim;
+  const int decoding = 0;
   // ---- attention ----
   vkg_t h = vkg_layernorm(g, x, b[B_LN1_W], b[B_LN1_B], c->ln_eps);
-  vkg_t qkv = linear(g, h, b[B_ATTN_W], b[B_ATTN_B], 0, d != NULL); // (B, T, 3C)
-  vkg_t q = heads(g, vkg_slice(g, qkv, 2, 0, C), c->heads);         // (B, NH, T, D)
+  vkg_t qkv = linear(g, h, b[B_ATTN_W], b[B_ATTN_B], 0, decoding); // (B, T, 3C)
+  vkg_t q = heads(g, vkg_slice(g, qkv, 2, 0, C), c->heads);        // (B, NH, T, D)
   vkg_t kk = heads(g, vkg_slice(g, qkv, 2, C, 2 * C), c->heads);
   vkg_t v = heads(g, vkg_slice(g, qkv, 2, 2 * C, 3 * C), c->heads);
-  vkg_t a;
-  if (!d) {
-    a = vkg_attention(g, q, kk, v, 0, 1);
-  } else {
-    /* Write this position's key and value into the caches, then attend over positions
-     * [0, pos + k]; the scatter's returned id orders the read after the write. */
-    struct gpt_dec *st = d->state;
-    st->kc[l] = vkg_scatter_at(g, st->kc[l], kk, 2, d->pos_slot, k, -1);
-    st->vc[l] = vkg_scatter_at(g, st->vc[l], v, 2, d->pos_slot, k, -1);
-    a = vkg_attention_cached(g, q, st->kc[l], st->vc[l], 0, d->pos_slot, k + 1);
-  }
-  x = vkg_binary(g, VKG_ADD, x, linear(g, merge_heads(g, a), b[B_PROJ_W], b[B_PROJ_B], 0, d != NULL));
+  vkg_t a = vkg_attention(g, q, kk, v, 0, 1);
+  x = vkg_binary(g, VKG_ADD, x, linear(g, merge_heads(g, a), b[B_PROJ_W], b[B_PROJ_B], 0, decoding));
   // ---- MLP ----
   h = vkg_layernorm(g, x, b[B_LN2_W], b[B_LN2_B], c->ln_eps);
-  h = vkg_unary(g, VKG_GELU_TANH, linear(g, h, b[B_FC_W], b[B_FC_B], 0, d != NULL), 0, 0); // (B, T, F)
-  return vkg_binary(g, VKG_ADD, x, linear(g, h, b[B_FCP_W], b[B_FCP_B], 0, d != NULL));
+  h = vkg_unary(g, VKG_GELU_TANH, linear(g, h, b[B_FC_W], b[B_FC_B], 0, decoding), 0, 0); // (B, T, F)
+  return vkg_binary(g, VKG_ADD, x, linear(g, h, b[B_FCP_W], b[B_FCP_B], 0, decoding));
 }
 
 /* Split tables are for inference only: their gradients would need the whole table in one binding. */
@@ -273,6 +283,12 @@ static vkg_t head(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t x, int decod
   const struct lm_config *c = &m->cfg;
   const struct gpt_self *st = m->self;
   int L = c->layers;
+  if (decoding && (!st || !st->rows)) { /* the final layernorm in the head's row matmul: x (B, 1, C) */
+    int B = vkg_dim(g, x, 0), s2[2] = {B, c->dim}, s3[3] = {B, 1, c->vocab};
+    vkg_t y = vkg_layernorm_matmul_rows(g, vkg_reshape(g, x, 2, s2), p[P_LNF_W(L)], p[P_LNF_B(L)], c->ln_eps,
+                                        c->tied ? p[P_WTE] : p[P_HEAD(L)], VKG_NONE, VKG_NONE, VKG_TRANS_B);
+    return vkg_reshape(g, y, 3, s3);
+  }
   x = vkg_layernorm(g, x, p[P_LNF_W(L)], p[P_LNF_B(L)], c->ln_eps);
   if (!st || !st->rows) return linear(g, x, c->tied ? p[P_WTE] : p[P_HEAD(L)], VKG_NONE, VKG_TRANS_B, decoding);
   if (refuse_training(m, g, p)) return VKG_NONE;
@@ -290,7 +306,7 @@ static vkg_t gpt_forward(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t ids) 
   vkg_t x = embed(m, g, p, ids); // (B, T, C)
   x = vkg_binary(g, VKG_ADD, x, vkg_slice(g, p[P_WPE], 0, 0, T));
   for (int l = 0; l < m->cfg.layers; l++)
-    x = block(m, g, p, x, l, NULL, 0);
+    x = block(m, g, p, x, l);
   return head(m, g, p, x, 0);
 }
 
@@ -345,10 +361,12 @@ static vkg_t gpt_step(struct lm *m, struct lm_decoder *d, vkg_graph *g, const vk
       st->kc[l] = vkg_bind(g, d->state_t[2 * l]), st->vc[l] = vkg_bind(g, d->state_t[2 * l + 1]);
   vkg_t x = embed(m, g, p, ids); // (B, 1, C)
   x = vkg_binary(g, VKG_ADD, x, vkg_gather_at(g, p[P_WPE], 0, d->pos_slot, k, 1));
+  int C = m->cfg.dim, rows[2] = {B, C}, s3[3] = {B, 1, C};
+  x = vkg_reshape(g, x, 2, rows);
   for (int l = 0; l < L; l++)
-    x = block(m, g, p, x, l, d, k);
+    x = block_step(m, g, p, x, l, d, k);
   int s2[2] = {B, V};
-  return vkg_reshape(g, head(m, g, p, x, 1), 2, s2);
+  return vkg_reshape(g, head(m, g, p, vkg_reshape(g, x, 3, s3), 1), 2, s2);
 }
 
 const struct lm_family lm_family_gpt = {

@@ -179,51 +179,164 @@ vkg_t vkg_attention_cached(vkg_graph *g, vkg_t q, vkg_t k, vkg_t v, float scale,
   return out;
 }
 
-// ---- matmul_rows ----
+// ---- matmul_rows and qkv_rows ----
 
 struct matmul_rows_pc {
   uint32_t M, N, K;
   uint32_t b_sk, b_sn; /* strides of b's k and n */
   uint32_t has_bias;
+  uint32_t act, has_res;
+  float eps; /* matmul_rows_ln */
 };
 _Static_assert(sizeof(struct matmul_rows_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
 
-vkg_t vkg_matmul_rows(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags) {
-  vkg_t ids[3] = {a, b, bias};
-  if (vkg__check(g, bias == VKG_NONE ? 2 : 3, ids)) return VKG_NONE;
-  vkg__begin(g, "matmul_rows");
+struct qkv_rows_pc {
+  uint32_t M, N, K, b_sk, b_sn, has_bias;
+  uint32_t C, NH, D, Tmax, pos_slot;
+  int32_t offset;
+};
+_Static_assert(sizeof(struct qkv_rows_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+/* Checks a (M, K) times b (K, N) (or (N, K) with VKG_TRANS_B) plus bias (N) for the row kernels and
+ * fills M, N, K and b's strides; 1 (error recorded) if they do not fit. */
+static int rows_check(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags, uint32_t mnk[5]) {
   const struct vkg_gtensor *ta = vkg__t(g, a), *tb = vkg__t(g, b);
   char s1[96], s2[96];
   vkg__shape_str(ta->shape, ta->ndim, s1, sizeof s1);
   vkg__shape_str(tb->shape, tb->ndim, s2, sizeof s2);
   if (ta->dtype != VKG_F32 || tb->dtype != VKG_F32)
-    return vkg__bad(g, VKG_ERR_ARG, "operands must be f32; use vkg_cast"), VKG_NONE;
+    return vkg__bad(g, VKG_ERR_ARG, "operands must be f32; use vkg_cast");
   if (ta->ndim != 2 || tb->ndim != 2 || (flags & VKG_TRANS_A))
-    return vkg__bad(g, VKG_ERR_SHAPE, "a %s and b %s must be 2-D (a not transposed)", s1, s2), VKG_NONE;
+    return vkg__bad(g, VKG_ERR_SHAPE, "a %s and b %s must be 2-D (a not transposed)", s1, s2);
   int tb_ = (flags & VKG_TRANS_B) != 0;
   int M = ta->shape[0], K = ta->shape[1], Kb = tb->shape[tb_], N = tb->shape[1 - tb_];
   if (K != Kb)
-    return vkg__bad(g, VKG_ERR_SHAPE, "a %s times b %s%s: inner dims %d and %d differ", s1, s2, tb_ ? "^T" : "", K, Kb),
-           VKG_NONE;
+    return vkg__bad(g, VKG_ERR_SHAPE, "a %s times b %s%s: inner dims %d and %d differ", s1, s2, tb_ ? "^T" : "", K, Kb);
   if (bias != VKG_NONE) {
     const struct vkg_gtensor *tc = vkg__t(g, bias);
     if (vkg__numel(tc->shape, tc->ndim) != (size_t)N || tc->dtype != VKG_F32)
       return vkg__bad(g, VKG_ERR_SHAPE, "bias %s must hold N = %d f32 values",
-                      vkg__shape_str(tc->shape, tc->ndim, s1, sizeof s1), N),
+                      vkg__shape_str(tc->shape, tc->ndim, s1, sizeof s1), N);
+  }
+  mnk[0] = (uint32_t)M, mnk[1] = (uint32_t)N, mnk[2] = (uint32_t)K;
+  mnk[3] = tb_ ? 1u : (uint32_t)N, mnk[4] = tb_ ? (uint32_t)K : 1u;
+  return 0;
+}
+
+/* The loads (see matmul_rows.glsl): vec4 of b along n (b (K, N), N % 4 == 0: an invocation per 4
+ * columns), along k (b^T, K % 4 == 0), else scalar; workgroups of 32 invocations spread over the
+ * columns; the rows per register chunk: the smallest of 1, 2, 4, 8 that covers M, else 8. */
+static void rows_launch(vkg_graph *g, const uint32_t mnk[5], uint32_t spec[5], uint32_t *gx, uint32_t *gy) {
+  uint32_t M = mnk[0], N = mnk[1], K = mnk[2], trans = mnk[4] != 1;
+  uint32_t vec = !trans && N % 4 == 0 ? 1 : trans && K % 4 == 0 ? 2 : 0;
+  uint32_t wg = 32;
+  if (wg > g->ctx->props.limits.maxComputeWorkGroupInvocations) wg = 16;
+  spec[0] = wg, spec[1] = 1, spec[2] = 1, spec[3] = M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : 8, spec[4] = vec;
+  vkg__grid1d(vec == 1 ? N / 4 : N, wg, gx, gy);
+}
+
+/* matmul_rows with its epilogue, and with gamma and beta (both or neither) the layernorm of a's rows
+ * as its prologue. */
+static vkg_t rows_fused(vkg_graph *g, vkg_t a, vkg_t gamma, vkg_t beta, float eps, vkg_t b, vkg_t bias, vkg_t res,
+                        unsigned flags) {
+  vkg_t ids[6] = {a, b};
+  int nid = 2, ln = gamma != VKG_NONE;
+  if (bias != VKG_NONE) ids[nid++] = bias;
+  if (res != VKG_NONE) ids[nid++] = res;
+  if (ln) ids[nid++] = gamma, ids[nid++] = beta;
+  if (vkg__check(g, nid, ids)) return VKG_NONE;
+  vkg__begin(g, ln ? "layernorm_matmul_rows" : "matmul_rows");
+  uint32_t mnk[5];
+  if (rows_check(g, a, b, bias, flags, mnk)) return VKG_NONE;
+  for (int i = 0; i < 2 && ln; i++) {
+    const struct vkg_gtensor *t = vkg__t(g, i ? beta : gamma);
+    char s1[96];
+    if (t->dtype != VKG_F32 || vkg__numel(t->shape, t->ndim) != mnk[2] || !(eps > 0))
+      return vkg__bad(g, VKG_ERR_SHAPE, "%s %s must hold K = %u f32 values (and eps %g > 0)", i ? "beta" : "gamma",
+                      vkg__shape_str(t->shape, t->ndim, s1, sizeof s1), mnk[2], (double)eps),
              VKG_NONE;
   }
-  int shape[2] = {M, N};
+  if (flags & ~(VKG_TRANS_B | VKG_TRANS_A | VKG_ROWS_GELU_TANH))
+    return vkg__bad(g, VKG_ERR_ARG, "unknown flags 0x%x", flags), VKG_NONE;
+  if (res != VKG_NONE) {
+    const struct vkg_gtensor *tr = vkg__t(g, res);
+    char s1[96];
+    if (tr->dtype != VKG_F32 || vkg__numel(tr->shape, tr->ndim) != (size_t)mnk[0] * mnk[1])
+      return vkg__bad(g, VKG_ERR_SHAPE, "residual %s must hold M x N = %u x %u f32 values",
+                      vkg__shape_str(tr->shape, tr->ndim, s1, sizeof s1), mnk[0], mnk[1]),
+             VKG_NONE;
+  }
+  int shape[2] = {(int)mnk[0], (int)mnk[1]};
   vkg_t out = vkg__new(g, VKG_F32, 2, shape);
   if (out < 0) return VKG_NONE;
-  struct matmul_rows_pc pc = {(uint32_t)M,     (uint32_t)N, (uint32_t)K, tb_ ? 1u : (uint32_t)N, tb_ ? (uint32_t)K : 1u,
-                              bias != VKG_NONE};
-  /* A workgroup covers WG columns and every row, in chunks of 8 rows held in registers; a over the
-   * chunk is staged through shared memory 128 k at a time. Rows past 65535 groups are not expected
-   * (M is a batch), so columns alone set the grid. */
-  uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[3] = {wg, 1, 1};
-  vkg__grid1d((uint64_t)N, wg, &gx, &gy);
-  vkg_t bind[4] = {a, b, bias != VKG_NONE ? bias : a, out};
-  if (vkg__dispatch(g, "matmul_rows", spec, 3, 4, bind, 1u << 3, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
-  vkg__node_io(g, bias == VKG_NONE ? 2 : 3, ids, 1, &out, NULL, 0, NULL);
+  struct matmul_rows_pc pc = {
+      mnk[0],          mnk[1], mnk[2], mnk[3], mnk[4], bias != VKG_NONE, (flags & VKG_ROWS_GELU_TANH) != 0,
+      res != VKG_NONE, eps};
+  uint32_t spec[5], gx, gy;
+  rows_launch(g, mnk, spec, &gx, &gy);
+  /* An absent bias or residual binds a in its place; the shader never reads it. */
+  vkg_t bind[7] = {a, b, bias != VKG_NONE ? bias : a, res != VKG_NONE ? res : a, out, gamma, beta};
+  if (vkg__dispatch(g, ln ? "matmul_rows_ln" : "matmul_rows", spec, 5, ln ? 7 : 5, bind, 1u << 4, &pc, sizeof pc, gx,
+                    gy, 1))
+    return VKG_NONE;
+  vkg_t in[6] = {a, b, bias, res, gamma, beta};
+  vkg__node_io(g, ln ? 6 : 4, in, 1, &out, NULL, 0, NULL);
   return out;
+}
+
+vkg_t vkg_matmul_rows_fused(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, vkg_t res, unsigned flags) {
+  return rows_fused(g, a, VKG_NONE, VKG_NONE, 0, b, bias, res, flags);
+}
+
+vkg_t vkg_layernorm_matmul_rows(vkg_graph *g, vkg_t x, vkg_t gamma, vkg_t beta, float eps, vkg_t b, vkg_t bias,
+                                vkg_t res, unsigned flags) {
+  if (gamma == VKG_NONE || beta == VKG_NONE)
+    return vkg__bad(g, VKG_ERR_ARG, "layernorm_matmul_rows needs gamma and beta"), VKG_NONE;
+  return rows_fused(g, x, gamma, beta, eps, b, bias, res, flags);
+}
+
+vkg_t vkg_matmul_rows(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags) {
+  return vkg_matmul_rows_fused(g, a, b, bias, VKG_NONE, flags & (VKG_TRANS_A | VKG_TRANS_B));
+}
+
+vkg_t vkg_qkv_cached(vkg_graph *g, vkg_t x, vkg_t w, vkg_t bias, vkg_t kc, vkg_t vc, int pos_slot, int offset,
+                     unsigned flags) {
+  vkg_t ids[5] = {x, w, kc, vc, bias};
+  if (vkg__check(g, bias != VKG_NONE ? 5 : 4, ids)) return VKG_NONE;
+  vkg__begin(g, "qkv_cached");
+  uint32_t mnk[5];
+  if (rows_check(g, x, w, bias, flags, mnk)) return VKG_NONE;
+  const struct vkg_gtensor *tk = vkg__t(g, kc), *tv = vkg__t(g, vc);
+  char s1[96], s2[96];
+  vkg__shape_str(tk->shape, tk->ndim, s1, sizeof s1);
+  vkg__shape_str(tv->shape, tv->ndim, s2, sizeof s2);
+  uint32_t M = mnk[0], N = mnk[1];
+  if (tk->ndim != 4 || tv->ndim != 4 || memcmp(tk->shape, tv->shape, sizeof(int) * 4) || tk->dtype != VKG_F32 ||
+      tv->dtype != VKG_F32 || (uint32_t)tk->shape[0] != M || N % 3 ||
+      (uint32_t)tk->shape[1] * (uint32_t)tk->shape[3] != N / 3)
+    return vkg__bad(g, VKG_ERR_SHAPE,
+                    "caches k %s and v %s do not fit %u rows of %u = 3C columns: want f32 (M, NH, Tmax, C / NH) each",
+                    s1, s2, M, N),
+           VKG_NONE;
+  for (int i = 0; i < 2; i++) {
+    const struct vkg_gtensor *root = vkg__t(g, vkg__root(g, i ? vc : kc));
+    if (root->kind != VKG_KIND_BOUND && root->kind != VKG_KIND_INPUT)
+      return vkg__bad(g, VKG_ERR_ARG, "it writes in place: the caches must be inputs or bound tensors"), VKG_NONE;
+  }
+  int NH = tk->shape[1], D = tk->shape[3];
+  struct qkv_rows_pc pc = {
+      M, N,     mnk[2], mnk[3], mnk[4], bias != VKG_NONE, N / 3, (uint32_t)NH, (uint32_t)D, (uint32_t)tk->shape[2],
+      0, offset};
+  if (slot_arg(g, pos_slot, "position", &pc.pos_slot)) return VKG_NONE;
+  int qshape[4] = {(int)M, NH, 1, D};
+  vkg_t sc = vkg__scalars(g);
+  vkg_t q = vkg__new(g, VKG_F32, 4, qshape);
+  if (sc < 0 || q < 0) return VKG_NONE;
+  uint32_t spec[5], gx, gy;
+  rows_launch(g, mnk, spec, &gx, &gy);
+  vkg_t bind[7] = {x, w, bias != VKG_NONE ? bias : x, sc, q, kc, vc};
+  if (vkg__dispatch(g, "qkv_rows", spec, 5, 7, bind, 7u << 4, &pc, sizeof pc, gx, gy, 1)) return VKG_NONE;
+  vkg_t in[5] = {x, w, bias, kc, vc};
+  vkg__node_io(g, 5, in, 1, &q, NULL, 0, NULL);
+  return q;
 }

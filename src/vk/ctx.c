@@ -469,6 +469,7 @@ void vkg_ctx_destroy(vkg_ctx *ctx) {
   if (ctx->instance) vkDestroyInstance(ctx->instance, NULL);
   free(ctx->pipeline_cache_path);
   free(ctx->graphs);
+  vkg_profile_free(&ctx->prof);
   free(ctx);
 }
 
