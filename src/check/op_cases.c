@@ -815,7 +815,7 @@ static const struct opc_op ops[] = {
      conv1d_bwd},
     {"attention", "attention_fwd.comp", {64, 256, 1024}, attention_make, attention_build, attention_fwd, attention_bwd},
     {"attention_grad",
-     "attention_bwd.comp",
+     "attention_bwd_kv.comp, attention_bwd_q.comp, attention_bwd.glsl",
      {64, 256, 1024},
      attention_grad_make,
      attention_grad_build,
