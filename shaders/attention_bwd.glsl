@@ -7,13 +7,15 @@
 // att_tile() rebuilds the BQ x BK tile of P and dS for query rows [q0, q0 + BQ) and keys
 // [k0, k0 + BK) in registers: WX x WY invocations, each a TM x TN block whose rows are strided by WY
 // and keys by WX (as in attention_fwd.comp); the head dims are staged through shared memory DK at a
-// time. Rows, keys and dims past the shapes, and keys a causal query does not see, give P = dS = 0.
+// time. BQ == BK: the key blocks of attention_bwd_kv use the row layout. The launcher takes 8 x 8
+// invocations with 4 x 4 blocks on every device. Rows, keys and dims past the shapes, and keys a causal query does not see, give P = dS = 0.
 #include "common.glsl"
 
 layout(constant_id = 3) const uint DK = 32; // head dims staged per step
 layout(constant_id = 4) const uint CB = 64; // output columns per workgroup (a multiple of WX)
+layout(constant_id = 5) const uint TM = 4;  // rows of an invocation's register block (WY * TM == WX * TN)
+layout(constant_id = 6) const uint TN = 4;  // keys of it
 const uint WX = gl_WorkGroupSize.x, WY = gl_WorkGroupSize.y;
-const uint TM = 4, TN = 4;
 const uint BQ = WY * TM, BK = WX * TN, NJ = CB / WX;
 const uint SP = BK + 1; // row pitch of the [row][key] tiles in shared memory
 
