@@ -121,9 +121,12 @@ run "$vkgen" train gan --batch 4 --quiet --conditional --data "$tmp/imgs" --step
 [ "$(rc)" = 1 ] && one_error "labels" && ok "--conditional on unlabelled images is refused" || bad "cond folder: $(cat "$tmp/err")"
 
 # ---- eval and bench ----
-run "$vkgen" eval gan --weights "$w" --classifier "$tmp/clf/classifier.safetensors" -n 40 --json
+VKGEN_PROGRESS_AFTER=0 run "$vkgen" eval gan --weights "$w" --classifier "$tmp/clf/classifier.safetensors" -n 40 --json
 [ "$(rc)" = 0 ] && /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["fid"] >= 0 and d["fid_floor"] >= 0 and 0 <= d["classifier_accuracy"] <= 1' "$tmp/out" \
   && ok "eval gan -n 40: $(cat "$tmp/out")" || bad "eval: $(cat "$tmp/out" "$tmp/err")"
+# The classifier features of the 40 samples and of the 40 test and 40 training images, with progress.
+grep -q "^FID features: 120/120 images .* took" "$tmp/err" && ok "eval gan shows the progress of the FID features" \
+  || bad "FID progress: $(cat "$tmp/err")"
 run "$vkgen" eval gan --weights "$w" --classifier "$tmp/nothing.safetensors" -n 40
 [ "$(rc)" = 1 ] && one_error "nothing.safetensors" && ok "eval with missing classifier weights" || bad "eval clf: $(cat "$tmp/err")"
 run "$vkgen" eval gan --weights "$w" -n 1

@@ -77,9 +77,16 @@ run "$vkgen" eval gpt --weights "$W" --data "$tmp/corp" -n 4 --val-tokens 300 --
 assert d["model"]=="gpt" and 0 < d["val_loss"] < 10 and abs(d["val_ppl"]-math.exp(d["val_loss_token"]))<1e-3*d["val_ppl"]
 assert 0 <= d["bleu"] <= 1 and 0 <= d["self_bleu"] <= 1 and d["samples"]==4' "$tmp/out" \
   && ok "eval --json: val_loss, val_ppl, BLEU and self-BLEU in range" || bad "eval: rc $(rc) $(cat "$tmp/out" "$tmp/err")"
-run "$vkgen" eval gpt --weights "$W" --data "$tmp/corp" -n 3 --val-tokens 300
+VKGEN_PROGRESS_AFTER=0 run "$vkgen" eval gpt --weights "$W" --data "$tmp/corp" -n 3 --val-tokens 300
 [ "$(rc)" = 0 ] && grep -q "nats/byte" "$tmp/out" && grep -q "BLEU-4" "$tmp/out" && grep -q "self-BLEU-4" "$tmp/out" \
   && ok "eval prints a summary" || bad "eval text: $(cat "$tmp/err")"
+# Progress (shown at once with VKGEN_PROGRESS_AFTER=0) of both phases, on stderr only.
+grep -Eq "^validation: [0-9]+/[0-9]+ tokens .* took" "$tmp/err" && grep -Eq "^continuations: ([0-9]+)/\1 steps .* took" \
+  "$tmp/err" && ! grep -q "^validation:\|^continuations:" "$tmp/out" && ok "eval shows the progress of both phases" \
+  || bad "eval progress: $(cat "$tmp/err")"
+VKGEN_PROGRESS_AFTER=0 run "$vkgen" sample gpt --weights "$W" --prompt "Fortune" -n 20 --seed 5
+[ "$(rc)" = 0 ] && grep -q "^sample: 20/20 tokens .* took" "$tmp/err" && ! grep -q "^sample:" "$tmp/out" \
+  && ok "sample into a file shows its progress on stderr" || bad "sample progress: $(cat "$tmp/err")"
 run "$vkgen" bench gpt --weights "$W" --quick --json
 [ "$(rc)" = 0 ] && /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1]));
 assert d["decode_tokens_per_s_b1"]>0 and d["decode_tokens_per_s_b16"]>0 and d["train_tokens_per_s"]>0' "$tmp/out" \

@@ -125,6 +125,21 @@ step=$(ckpt_step "$tmp/twice")
   && "$vkgen" train classifier "${common[@]}" --steps $((step + 1)) --out "$tmp/twice" --resume 2>"$tmp/err" \
   && ok "two SIGINTs: exit 130, the checkpoint (step $step) resumes, no temporary file left" \
   || bad "two SIGINTs: rc $rc, step '$step', files $(ls "$tmp/twice"): $(cat "$tmp/err")"
+
+# ---- checkpoints by time (the default: every 5 minutes and at each epoch's end) ----
+# A 1-second interval inside one long epoch (3750 steps of 16): checkpoints appear mid-epoch and move on.
+"$vkgen" train classifier --batch 16 --seed 3 --steps 100000 --log-every 1000 --checkpoint-every 1s \
+  --out "$tmp/timed" 2>"$tmp/timed.err" &
+pid=$!
+for _ in $(seq 1 1200); do [ -f "$tmp/timed/checkpoint.safetensors" ] && break; sleep 0.25; done
+first=$(ckpt_step "$tmp/timed")
+sleep "$(awk -v k="${VKGEN_TEST_TIME_SCALE:-1}" 'BEGIN { printf "%.2f", 3 * k }')"
+later=$(ckpt_step "$tmp/timed")
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+[ -n "$first" ] && [ -n "$later" ] && [ "$later" -gt "$first" ] && [ "$later" -lt 3750 ] \
+  && ok "--checkpoint-every 1s: checkpoints at step $first, then $later, inside the first epoch" \
+  || bad "timed checkpoints: '$first' then '$later': $(tail -3 "$tmp/timed.err")"
 set +m
 
 # ---- a run ended by --steps evaluates; progress shows from the first step ----

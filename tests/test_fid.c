@@ -244,7 +244,7 @@ static void test_features(vkg_ctx *ctx, const char *weights) {
   th_fill(img, (size_t)BIG * 784, 0, 1);
   ref_classifier(weights, img, BIG, rf, rl);
 
-  th_ok(classifier_features(m, img, N, feat, lg), "classifier_features (37 images)");
+  th_ok(classifier_features(m, img, N, feat, lg, NULL), "classifier_features (37 images)");
   th_close("features (37, 12) vs plain-C forward", feat, rf, (size_t)N * HID, 1e-4f, 1e-4f);
   th_close("logits (37, 10) vs plain-C forward", lg, rl, (size_t)N * 10, 1e-4f, 1e-4f);
   int positive = 0;
@@ -252,15 +252,15 @@ static void test_features(vkg_ctx *ctx, const char *weights) {
     positive += feat[i] > 0;
   th_check(positive > N * HID / 5 && positive < N * HID, "features are ReLU outputs, not all zero (%d of %d > 0)",
            positive, N * HID);
-  th_ok(classifier_features(m, img, N, again, NULL), "classifier_features again");
+  th_ok(classifier_features(m, img, N, again, NULL, NULL), "classifier_features again");
   th_check(!memcmp(feat, again, sizeof *feat * N * HID), "features are deterministic (bitwise)");
-  th_ok(classifier_features(m, img + 784 * 3, 5, again, NULL), "classifier_features (5 images, padded batch)");
+  th_ok(classifier_features(m, img + 784 * 3, 5, again, NULL, NULL), "classifier_features (5 images, padded batch)");
   th_check(!memcmp(feat + 3 * HID, again, sizeof *feat * 5 * HID), "a padded batch gives the same features");
   classifier_destroy(m);
 
   /* A fresh model and more images than one batch (256 + 44): the same values. */
   if (th_ok(classifier_load(ctx, weights, &m), "classifier_load again")) {
-    th_ok(classifier_features(m, img, BIG, again, lg), "classifier_features (300 images, 2 batches)");
+    th_ok(classifier_features(m, img, BIG, again, lg, NULL), "classifier_features (300 images, 2 batches)");
     th_close("features (300, 12) vs plain-C forward", again, rf, (size_t)BIG * HID, 1e-4f, 1e-4f);
     th_close("logits (300, 10) vs plain-C forward", lg, rl, (size_t)BIG * 10, 1e-4f, 1e-4f);
     th_close("features do not depend on the batch size", again, feat, (size_t)N * HID, 1e-6f, 1e-6f);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "cli.h"
@@ -259,6 +260,9 @@ static int sample_text(int argc, char **argv) {
   size_t npend = 0;
   if (!rc && B == 1 && shown) fputs(prompt, stdout), fflush(stdout);
   int base = 0, known = (int)np, done = (int)np; /* all[0, known) is filled; all[0, done) of row 0 printed */
+  /* Streaming one sample to a terminal shows its own progress; otherwise a bar or log lines do. */
+  struct nn_progress pg;
+  nn_progress_start(&pg, "sample", 0, total - (int)np, "tokens", B == 1 && isatty(1));
   for (int window = 1; !rc && known < total;) {
     if (lm_decoder_step(d) || lm_decoder_tokens(d, tok)) {
       rc = cli_vkg_error("sample");
@@ -270,6 +274,7 @@ static int sample_text(int argc, char **argv) {
       memcpy(all + (size_t)b * total + known, tok + (size_t)b * len + (known - base),
              sizeof *all * (size_t)(base + have - known));
     if (base + have > known) known = base + have;
+    nn_progress_update(&pg, known - (int)np, NULL);
     if (known < total && have == len) {
       /* The window is full: continue from its last half, with a seed of its own. */
       int keep = len / 2;
@@ -300,6 +305,8 @@ static int sample_text(int argc, char **argv) {
     memmove(pend, pend + npend - hold, hold);
     npend = hold;
   }
+  if (!rc) nn_progress_end(&pg, NULL);
+  nn_progress_break(&pg);
   if (!rc && B == 1) fputc('\n', stdout);
   for (int b = 0; !rc && B > 1 && b < B; b++) {
     char *text;
@@ -380,9 +387,13 @@ static int eval_text(int argc, char **argv) {
   size_t nv = corpus.nval < (size_t)val_tokens ? corpus.nval : (size_t)val_tokens, count = 0, bytes = 0;
   double nats = 0;
   char *text = NULL;
-  if (lm_nll(m, corpus.val, nv, (int)so.batch, &nats, &count) ||
+  struct nn_progress pg;
+  nn_progress_start(&pg, "validation", 0, (long)nv, "tokens", 0);
+  if (lm_nll(m, corpus.val, nv, (int)so.batch, &nats, &count, &pg) ||
       vkg_detokenize(m->tok, corpus.val + 1, nv - 1, &text, &bytes))
     rc = cli_vkg_error("eval");
+  if (!rc) nn_progress_end(&pg, NULL);
+  nn_progress_break(&pg);
   free(text);
   double per_byte = nats / (double)(bytes ? bytes : 1), per_token = nats / (double)(count ? count : 1);
   if (!rc && !isfinite(nats)) { /* never printed as a number */
@@ -420,8 +431,14 @@ static int eval_text(int argc, char **argv) {
   if (!rc && (lm_decoder_create(m, n, P + N, (int)so.unroll, 0, &d) || lm_decoder_start(d, prompts, P, 1, &so.s)))
     rc = cli_vkg_error("eval");
   if (!rc) tok = malloc(sizeof *tok * (size_t)n * (P + N));
-  while (!rc && d->pos < P + N - 1)
+  const int pos0 = rc ? 0 : d->pos; /* decoding steps run from pos0 to P + N - 1 */
+  nn_progress_start(&pg, "continuations", 0, P + N - 1 - pos0, "steps", 0);
+  while (!rc && d->pos < P + N - 1) {
     if (lm_decoder_step(d)) rc = cli_vkg_error("eval");
+    nn_progress_update(&pg, d->pos < P + N - 1 ? d->pos - pos0 : P + N - 1 - pos0, NULL);
+  }
+  if (!rc) nn_progress_end(&pg, NULL);
+  nn_progress_break(&pg);
   if (!rc && lm_decoder_tokens(d, tok)) rc = cli_vkg_error("eval");
   for (int b = 0; !rc && b < n; b++) {
     size_t hl;

@@ -54,8 +54,9 @@ void cli_train_help(FILE *f, const struct cli_train *d) {
         "  --save-dtype T    the final weights' precision: f32 (default), f16 or bf16 (half the\n"
         "                    size; checkpoints stay f32)\n"
         "  --log-every N     read the loss back every N steps (default 50)\n"
-        "  --checkpoint-every N  checkpoint every N steps (default: at each epoch's end and every\n"
-        "                    5 minutes); Ctrl-C or SIGTERM also writes one after the current step\n"
+        "  --checkpoint-every N  checkpoint every N steps, or at each epoch's end and every N seconds\n"
+        "                    (90s) or minutes (5m); default 5m. Ctrl-C or SIGTERM also writes one\n"
+        "                    after the current step\n"
         "  --limit N         use only the first N training examples\n"
         "  --data DIR        dataset directory (default: the Debian package's)\n"
         "  --quiet           no progress output\n"
@@ -131,8 +132,15 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
     if (!cli_int(a, v, 1, 100000, &n)) return -1;
     t->o.log_every = (int)n;
   } else if (!strcmp(a, "--checkpoint-every") || !strcmp(a, "--ckpt-every")) { /* the short name is older */
-    if (!cli_int(a, v, 1, 1000000000, &n)) return -1;
-    t->o.ckpt_every = (int)n;
+    /* N steps, or a duration: 90s, 5m */
+    char *end;
+    double d = v ? strtod(v, &end) : 0;
+    int unit = v && *v && (!strcmp(end, "s") || !strcmp(end, "m")), steps = v && *v && !*end && d == (long)d;
+    if (!(unit || steps) || !(d >= (unit ? 0.001 : 1) && d <= 1e9)) {
+      cli_error("%s expects a number of steps (N >= 1) or a duration (90s, 5m), got '%s'", a, v ? v : "");
+      return -1;
+    }
+    t->o.ckpt_every = steps ? (int)d : 0, t->o.ckpt_seconds = unit ? d * (*end == 'm' ? 60 : 1) : 0;
   } else if (!strcmp(a, "--limit")) {
     if (!cli_int(a, v, 1, 100000000, &n)) return -1;
     t->limit = (size_t)n;

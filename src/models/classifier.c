@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "models/models.h"
+#include "nn/progress.h"
 #include "nn/weights.h"
 
 struct classifier {
@@ -266,7 +267,8 @@ static vkg_status build_inference(struct classifier *c, int B) {
   return VKG_OK;
 }
 
-vkg_status classifier_features(struct nn_model *m, const float *images, int n, float *features, float *logits) {
+vkg_status classifier_features(struct nn_model *m, const float *images, int n, float *features, float *logits,
+                               struct nn_progress *pg) {
   struct classifier *c = m->self;
   enum { MAX_BATCH = 256 };
   if (n < 1) return vkg__fail(VKG_ERR_ARG, "classifier_features: %d images", n);
@@ -289,6 +291,7 @@ vkg_status classifier_features(struct nn_model *m, const float *images, int n, f
     if (!s && logits) s = vkg_graph_read(c->ig, c->ilogits, lg, (size_t)B * 10);
     if (!s && features) memcpy(features + (size_t)start * H, feat, sizeof *feat * (size_t)k * H);
     if (!s && logits) memcpy(logits + (size_t)start * 10, lg, sizeof *lg * (size_t)k * 10);
+    if (!s && pg) nn_progress_update(pg, pg->done + k, NULL);
   }
   free(feat);
   free(lg);
@@ -301,7 +304,7 @@ vkg_status classifier_accuracy(struct nn_model *m, const struct vkg_images *set,
                      set->n, set->c, set->h, set->w, set->labels ? "" : ", no labels");
   float *lg = malloc(sizeof *lg * (size_t)set->n * 10);
   if (!lg) return vkg__fail(VKG_ERR_OOM, "out of host memory");
-  vkg_status s = classifier_features(m, set->pixels, set->n, NULL, lg);
+  vkg_status s = classifier_features(m, set->pixels, set->n, NULL, lg, NULL);
   long correct = 0;
   for (int i = 0; !s && i < set->n; i++) {
     int best = 0;

@@ -14,6 +14,7 @@
 #include "models/gpt.h"
 #include "models/lm.h"
 #include "models/rnn.h"
+#include "nn/progress.h"
 #include "nn/weights.h"
 
 // ---- families ----
@@ -370,7 +371,8 @@ vkg_status lm_logits(struct lm *m, const int32_t *ids, int B, int T, float *logi
   return s;
 }
 
-vkg_status lm_nll(struct lm *m, const int32_t *tokens, size_t n, int batch, double *nats, size_t *count) {
+vkg_status lm_nll(struct lm *m, const int32_t *tokens, size_t n, int batch, double *nats, size_t *count,
+                  struct nn_progress *pg) {
   *nats = 0, *count = 0;
   const int T = m->cfg.context, B = batch;
   if (n < 2) return VKG_OK;
@@ -409,6 +411,7 @@ vkg_status lm_nll(struct lm *m, const int32_t *tokens, size_t n, int batch, doub
     if (!s) s = vkg_graph_read(g, loss, &l, 1);
     *nats += (double)l * (double)valid;
     *count += valid;
+    if (!s && pg) nn_progress_update(pg, (long)(start < n ? start : n), NULL);
   }
   free(xb);
   free(yb);
@@ -455,7 +458,7 @@ static vkg_status evaluate(struct nn_model *m, int *count, const char **names, d
   size_t nv = n->corpus.nval < want ? n->corpus.nval : want;
   double nats;
   size_t predicted;
-  vkg_status s = lm_nll(n->lm, n->corpus.val, nv, m->batch, &nats, &predicted);
+  vkg_status s = lm_nll(n->lm, n->corpus.val, nv, m->batch, &nats, &predicted, NULL);
   if (s) return s;
   /* Nats per byte of text: the predicted tokens 1 .. nv-1 decode to this many bytes. */
   char *text;

@@ -121,8 +121,10 @@ struct lm_train_opts {
 vkg_status lm_model_create(struct lm *lm, const struct lm_train_opts *o, struct nn_model **out);
 void lm_model_destroy(struct nn_model *m); /* not the lm */
 /* Validation over tokens[0..n): total nats and the number of predicted tokens, in windows of the
- * model's context (T) and batch B. */
-vkg_status lm_nll(struct lm *m, const int32_t *tokens, size_t n, int batch, double *nats, size_t *count);
+ * model's context (T) and batch B. pg (may be NULL) is advanced by the tokens done. */
+struct nn_progress;
+vkg_status lm_nll(struct lm *m, const int32_t *tokens, size_t n, int batch, double *nats, size_t *count,
+                  struct nn_progress *pg);
 /* Logits (B, T, V) for ids (B, T) through the full forward (a graph built and freed per call). */
 vkg_status lm_logits(struct lm *m, const int32_t *ids, int B, int T, float *logits);
 

@@ -34,8 +34,11 @@ vkg_status classifier_load(vkg_ctx *ctx, const char *weights, struct nn_model **
 int classifier_feature_dim(const struct nn_model *m);
 /* Runs n images (n, 1, 28, 28) in [0, 1] through the classifier with batchnorm in inference mode, in
  * batches through one compiled graph (kept in the model): features (n, hidden) and logits (n, 10),
- * either may be NULL. Results do not depend on n or on how images fall into batches. */
-vkg_status classifier_features(struct nn_model *m, const float *images, int n, float *features, float *logits);
+ * either may be NULL. Results do not depend on n or on how images fall into batches. pg (may be NULL)
+ * is advanced by the images done. */
+struct nn_progress;
+vkg_status classifier_features(struct nn_model *m, const float *images, int n, float *features, float *logits,
+                               struct nn_progress *pg);
 /* Fraction of images of `set` (n, 1, 28, 28, with labels) whose largest logit is their label. */
 vkg_status classifier_accuracy(struct nn_model *m, const struct vkg_images *set, double *accuracy);
 /* Writes the parameters as a weights file like the training loop's (metadata format/model/config). */

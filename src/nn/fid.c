@@ -9,6 +9,7 @@
 #include "io/resample.h"
 #include "models/models.h"
 #include "nn/fid.h"
+#include "nn/progress.h"
 
 // ---- symmetric eigen-decomposition (cyclic Jacobi) ----
 
@@ -230,13 +231,13 @@ vkg_status fid_to_gray28(const float *images, int n, int c, int h, int w, float 
 /* Features (n, D) of images with a loaded classifier, and their logits (n, 10) if logits is not NULL;
  * *out is malloc'd. */
 static vkg_status features_with(struct nn_model *m, const float *images, int n, int c, int h, int w, float **out,
-                                float *logits) {
+                                float *logits, struct nn_progress *pg) {
   *out = NULL;
   int D = classifier_feature_dim(m);
   float *x = malloc(sizeof *x * (size_t)n * 784), *f = malloc(sizeof *f * (size_t)n * D);
   vkg_status s = x && f ? VKG_OK : vkg__fail(VKG_ERR_OOM, "out of host memory for the features of %d images", n);
   if (!s) s = fid_to_gray28(images, n, c, h, w, x);
-  if (!s) s = classifier_features(m, x, n, f, logits);
+  if (!s) s = classifier_features(m, x, n, f, logits, pg);
   free(x);
   if (s)
     free(f);
@@ -255,19 +256,20 @@ vkg_status fid_features(vkg_ctx *ctx, const char *weights, const float *images, 
   vkg_status s = classifier_load(ctx, weights, &m);
   if (s) return s;
   *dim = classifier_feature_dim(m);
-  s = features_with(m, images, n, c, h, w, features, NULL);
+  s = features_with(m, images, n, c, h, w, features, NULL, NULL);
   classifier_destroy(m);
   return s;
 }
 
 /* The mean and covariance of one set's features (mu: D, cov: D x D). */
-static vkg_status set_stats(struct nn_model *m, const struct fid_images *im, double *mu, double *cov) {
+static vkg_status set_stats(struct nn_model *m, const struct fid_images *im, double *mu, double *cov,
+                            struct nn_progress *pg) {
   if (im->n < 2) return vkg__fail(VKG_ERR_ARG, "FID needs at least 2 images in each set (got %d)", im->n);
   if ((im->c != 1 && im->c != 3) || im->h < 1 || im->w < 1)
     return vkg__fail(VKG_ERR_ARG, "FID images must have 1 or 3 channels (got %d channels of %dx%d)", im->c, im->h,
                      im->w);
   float *f;
-  vkg_status s = features_with(m, im->pixels, im->n, im->c, im->h, im->w, &f, im->logits);
+  vkg_status s = features_with(m, im->pixels, im->n, im->c, im->h, im->w, &f, im->logits, pg);
   if (!s) s = fid_stats(f, im->n, classifier_feature_dim(m), mu, cov);
   if (!s) free(f);
   return s;
@@ -285,8 +287,17 @@ vkg_status fid_eval(vkg_ctx *ctx, const char *weights, const struct fid_images *
   if (!mu || !cov) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
   /* 0 the generated images, 1 the test images, 2 the training images (the floor). */
   const struct fid_images *sets[3] = {gen, test, train && floor ? train : NULL};
+  long total = 0;
+  for (int k = 0; k < 3; k++)
+    total += sets[k] ? sets[k]->n : 0;
+  struct nn_progress pg; /* thousands of images take tens of seconds on a CPU device */
+  nn_progress_start(&pg, "FID features", 0, total, "images", 0);
   for (int k = 0; k < 3 && !s; k++)
-    if (sets[k]) s = set_stats(m, sets[k], mu + k * D, cov + k * D * D);
+    if (sets[k]) s = set_stats(m, sets[k], mu + k * D, cov + k * D * D, &pg);
+  if (!s)
+    nn_progress_end(&pg, NULL);
+  else
+    nn_progress_break(&pg);
   for (int k = 0; k < 3 && !s; k += 2) {
     if (!sets[k]) continue;
     double d = fid_distance(mu + k * D, cov + k * D * D, mu + D, cov + D * D, (int)D);

@@ -1,6 +1,7 @@
 /* Progress bars and progress lines (see progress.h). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,7 +31,10 @@ void nn_progress_start(struct nn_progress *p, const char *what, long done, long 
   p->done = p->done0 = done;
   p->t0 = nn_now();
   p->tty = isatty(2);
-  p->last = p->t0 - (p->tty ? 0.2 : 10.0) + 2.0; /* nothing for work done within 2 seconds */
+  /* Nothing for work done within 2 seconds (VKGEN_PROGRESS_AFTER: another delay, 0 to always show). */
+  const char *env = getenv("VKGEN_PROGRESS_AFTER");
+  double after = env && *env ? atof(env) : 2.0;
+  p->last = p->t0 - (p->tty ? 0.2 : 10.0) + (after >= 0 ? after : 2.0);
   p->quiet = quiet;
 }
 

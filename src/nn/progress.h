@@ -2,8 +2,9 @@
  * 2 seconds have passed, at the first step after that, a bar with the rate and the time left on a
  * terminal (redrawn at most 5 times a second), or on a log (stderr not a terminal) a plain line, then
  * one every 10 seconds and one at the end, so logs stay readable. Work done within 2 seconds shows
- * nothing. A caller can force a draw at the next update by setting .last to -1e30 (training does at
- * its first step and at each loss read-back). Everything goes to stderr. */
+ * nothing (the environment variable VKGEN_PROGRESS_AFTER sets another delay in seconds; 0 shows
+ * progress of any length, as tests do). A caller can force a draw at the next update by setting .last to -1e30
+ * (training does at its first step and at each loss read-back). Everything goes to stderr. */
 #ifndef VKGEN_PROGRESS_H
 #define VKGEN_PROGRESS_H
 

@@ -460,8 +460,8 @@ static vkg_status train(struct nn_model *m, const struct nn_train_opts *o) {
     int epoch_end = r.step % r.spe == 0, last = r.step == r.total, first = r.step == r.step0 + 1;
     /* Checkpoints: every --checkpoint-every steps, else at each epoch's end and whenever
      * NN_CHECKPOINT_SECONDS have passed, so an interruption loses minutes of work, not an epoch. */
-    int due =
-        o->ckpt_every > 0 ? r.step % o->ckpt_every == 0 : epoch_end || nn_now() - r.t_ckpt >= NN_CHECKPOINT_SECONDS;
+    const double every_s = o->ckpt_seconds > 0 ? o->ckpt_seconds : NN_CHECKPOINT_SECONDS;
+    int due = o->ckpt_every > 0 ? r.step % o->ckpt_every == 0 : epoch_end || nn_now() - r.t_ckpt >= every_s;
     if (r.step % r.hist_n == 0 || epoch_end || last || first || due) {
       if ((s = read_losses(&r))) break;
       if ((epoch_end || last) && (s = evaluate(&r))) break; /* a run ended by --steps evaluates too */

@@ -68,9 +68,10 @@ struct nn_train_opts {
   uint64_t seed;
   const char *out_dir;
   int resume;
-  const char *init; /* start from these weights (same model and config) with a fresh optimizer */
-  int log_every;    /* read the loss back every this many steps */
-  int ckpt_every;   /* checkpoint every this many steps (0: at each epoch end and every NN_CHECKPOINT_SECONDS) */
+  const char *init;    /* start from these weights (same model and config) with a fresh optimizer */
+  int log_every;       /* read the loss back every this many steps */
+  int ckpt_every;      /* checkpoint every this many steps (0: at each epoch end and every ckpt_seconds) */
+  double ckpt_seconds; /* with ckpt_every 0: the time between checkpoints (0: NN_CHECKPOINT_SECONDS) */
   int quiet;
   const char *save_dtype; /* the final weights' float dtype: "F32" (NULL), "F16" or "BF16"; checkpoints stay F32 */
 };
