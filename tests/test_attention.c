@@ -1,7 +1,9 @@
 /* Scaled dot-product attention against the plain-C reference: causal and not, Tq == Tk, Tq < Tk
  * (a KV cache, down to Tq = 1), Tq and Tk not multiples of the 32-row / 32-key tiles, D from 1 to
  * 1000, Dv != D (up to 256, and not a multiple of the column block), several heads and batches,
- * large logits; the saved logsumexp; shape errors. */
+ * large logits; the saved logsumexp; shape errors. The backward (dq, dk, dv) against the C backward,
+ * itself checked against finite differences, on shapes that cross the query, key and column blocks.
+ * CMakeLists.txt runs this test once more under each VKGEN_KERNELS family. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "harness.h"
 #include "internal.h" /* to find the saved logsumexp among the node's outputs */
 #include "check/ref_nn.h"
+#include "gradcheck.h"
 
 #define ATOL 2e-5f
 #define RTOL 1e-4f
@@ -60,6 +63,41 @@ static void bad_shapes(vkg_ctx *ctx, const int *qs, const int *ks, const int *vs
   vkg_graph_destroy(g);
 }
 
+struct at {
+  int B, NH, Tq, Tk, D, Dv, causal;
+  float scale;
+};
+static void at_fwd(const struct gc_op *op, double *const *in, double *y) {
+  const struct at *a = op->user;
+  ref_attention_d(y, NULL, in[0], in[1], in[2], a->B, a->NH, a->Tq, a->Tk, a->D, a->Dv, a->scale, a->causal);
+}
+static void at_bwd(const struct gc_op *op, double *const *in, const double *gy, double **gin) {
+  const struct at *a = op->user;
+  ref_attention_bwd(gin[0], gin[1], gin[2], in[0], in[1], in[2], gy, a->B, a->NH, a->Tq, a->Tk, a->D, a->Dv, a->scale,
+                    a->causal);
+}
+static vkg_t at_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
+  const struct at *a = op->user;
+  return vkg_attention(g, in[0], in[1], in[2], a->scale, a->causal);
+}
+static void backward(vkg_ctx *ctx, struct at a) {
+  char name[160];
+  snprintf(name, sizeof name, "attention B=%d NH=%d Tq=%d Tk=%d D=%d Dv=%d scale=%g causal=%d backward", a.B, a.NH,
+           a.Tq, a.Tk, a.D, a.Dv, a.scale, a.causal);
+  struct gc_op op = {.name = name,
+                     .nin = 3,
+                     .ndim = {4, 4, 4},
+                     .shape = {{a.B, a.NH, a.Tq, a.D}, {a.B, a.NH, a.Tk, a.D}, {a.B, a.NH, a.Tk, a.Dv}},
+                     .lo = {-2, -2, -1},
+                     .hi = {2, 2, 1},
+                     .out_n = (size_t)a.B * a.NH * a.Tq * a.Dv,
+                     .user = &a,
+                     .fwd = at_fwd,
+                     .bwd = at_bwd,
+                     .build = at_build};
+  gc_check(ctx, &op);
+}
+
 int main(void) {
   vkg_ctx *ctx = th_ctx();
   th_seed(4);
@@ -82,6 +120,20 @@ int main(void) {
   attention(ctx, 1, 2, 13, 50, 32, 32, 0.3f, 1, 1);
   attention(ctx, 1, 1, 20, 100, 64, 64, 1.0f, 0, 1.5f);
   attention(ctx, 1, 1, 20, 100, 64, 64, 1.0f, 1, 1.5f);
+
+  /* B, NH, Tq, Tk, D, Dv: T = 1, 7, 13, 127 (four query and key blocks); D and Dv past one column
+   * block (70: two of 64) and not multiples of the staging step; Tq < Tk; Tq > Tk without the mask */
+  static const int bcases[][6] = {
+      {1, 1, 1, 1, 1, 1},     {2, 3, 7, 7, 5, 3},    {1, 2, 13, 13, 16, 16}, {1, 1, 1, 13, 8, 5},
+      {1, 1, 127, 127, 5, 3}, {1, 1, 9, 40, 70, 33}, {1, 1, 7, 45, 33, 70},  {1, 1, 40, 37, 3, 2},
+  };
+  for (size_t i = 0; i < sizeof bcases / sizeof bcases[0]; i++)
+    for (int causal = 0; causal < 2; causal++) {
+      const int *c = bcases[i];
+      if (causal && c[2] > c[3]) continue;
+      backward(ctx, (struct at){c[0], c[1], c[2], c[3], c[4], c[5], causal, 0});
+    }
+  backward(ctx, (struct at){1, 2, 13, 50, 7, 9, 1, 0.3f}); /* an explicit scale */
 
   int q[4] = {2, 3, 5, 8}, k[4] = {2, 3, 7, 8}, v[4] = {2, 3, 7, 6};
   int kD[4] = {2, 3, 7, 9}, kB[4] = {1, 3, 7, 8}, kH[4] = {2, 2, 7, 8}, vT[4] = {2, 3, 6, 6}, qlong[4] = {2, 3, 9, 8};

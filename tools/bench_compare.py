@@ -136,6 +136,9 @@ def main():
         row = {"op": key[0], "shape": key[1], "base_ms": b and b["ms"], "new_ms": n and n["ms"]}
         if b and n:
             row["speedup"] = b["ms"] / n["ms"]
+        for who, r in (("base", b), ("new", n)):  # memory for the graph's intermediates
+            if r and "arena_mib" in r:
+                row[who + "_arena_mib"] = r["arena_mib"]
         if n:
             # Fractions of the best peaks measured in any run (a single run's peak is as noisy as
             # the case it is compared with).
@@ -159,8 +162,8 @@ def main():
         print("new build's best peaks: %.2f GFLOP/s FMA, %.2f GB/s copy" % (peak["new"].get("fma_gflops", 0),
                                                                          peak["new"].get("copy_gbs", 0)))
     if rows:
-        print("%-17s %-34s %10s %10s %8s %20s %8s" % ("op", "shape", "base ms", "new ms", "speedup", "new throughput",
-                                                     "of peak"))
+        print("%-17s %-34s %10s %10s %8s %20s %8s %19s" % ("op", "shape", "base ms", "new ms", "speedup",
+                                                          "new throughput", "of peak", "arena MiB base/new"))
         for r in rows:
             tp, frac = "", ""
             if r.get("new_ms"):
@@ -173,8 +176,9 @@ def main():
                 frac = "%.0f%%" % (100 * frac) if frac else ""
             fmt = lambda v: "%.3f" % v if v else "-"
             sp = "%.2fx" % r["speedup"] if "speedup" in r else "-"
-            print("%-17s %-34s %10s %10s %8s %20s %8s" % (r["op"], r["shape"], fmt(r["base_ms"]), fmt(r["new_ms"]), sp,
-                                                         tp, frac))
+            mem = "%s/%s" % tuple("%.1f" % r[k] if k in r else "-" for k in ("base_arena_mib", "new_arena_mib"))
+            print("%-17s %-34s %10s %10s %8s %20s %8s %19s" % (r["op"], r["shape"], fmt(r["base_ms"]), fmt(r["new_ms"]),
+                                                              sp, tp, frac, mem))
     for r in frows:
         print("bench %s training: base %.3f steps/s, new %.3f steps/s, %.2fx" %
               (r["family"], r["base_steps_per_s"], r["new_steps_per_s"], r["speedup"]))

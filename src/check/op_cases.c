@@ -367,6 +367,48 @@ static void attention_bwd(const struct opc *c, double *const *in, const double *
   ref_attention_bwd(gin[0], gin[1], gin[2], in[0], in[1], in[2], gy, p[0], p[1], p[2], p[3], p[4], p[5], c->f[0], p[6]);
 }
 
+// ---- attention_grad: attention's forward and backward together (the vector-Jacobian product).
+// Inputs q, k, v and r, the gradient of the output; the output is dq, dk, dv flattened one after
+// another. p and f as attention's. ----
+
+static int attention_grad_make(struct opc *c, int k, int size, const struct opc_limits *lim) {
+  static const int t[][7] = {{1, 1, 1, 1, 1, 1, 0},     {2, 3, 7, 13, 5, 3, 0},   {1, 2, 13, 13, 16, 16, 1},
+                             {1, 1, 127, 127, 5, 3, 1}, {1, 1, 9, 40, 70, 33, 1}, {1, 1, 40, 37, 3, 2, 0}};
+  if (!PICK(c, k, size, t, 2, 4, size, size, 64, 64, 1)) return 0;
+  const int *p = c->p;
+  add_in(c, VKG_F32, -2, 2, 4, p[0], p[1], p[2], p[4]);
+  add_in(c, VKG_F32, -2, 2, 4, p[0], p[1], p[3], p[4]);
+  add_in(c, VKG_F32, -1, 1, 4, p[0], p[1], p[3], p[5]);
+  add_in(c, VKG_F32, -1, 1, 4, p[0], p[1], p[2], p[5])->no_grad = 1;
+  label(c, "B=%d NH=%d Tq=%d Tk=%d D=%d Dv=%d%s fwd+bwd", p[0], p[1], p[2], p[3], p[4], p[5], p[6] ? " causal" : "");
+  c->atol = 1e-4, c->rtol = 1e-3;
+  double pairs = (double)p[2] * p[3] * (p[6] && p[2] == p[3] ? 0.5 : 1);
+  /* forward q k^T and P v; backward q k^T again, dO v^T, P^T dO, dS^T q and dS k */
+  c->flops = 2.0 * p[0] * p[1] * pairs * (4.0 * p[4] + 3.0 * p[5]);
+  c->bytes = 8.0 * p[0] * p[1] * ((double)p[2] * (p[4] + p[5]) + (double)p[3] * (p[4] + p[5]));
+  return 1;
+}
+static vkg_t attention_grad_build(vkg_graph *g, const struct opc *c, const vkg_t *in) {
+  for (int i = 0; i < 3; i++)
+    vkg_requires_grad(g, in[i]);
+  vkg_t o = vkg_attention(g, in[0], in[1], in[2], c->f[0], c->p[6]);
+  int n = (int)opc_numel(&c->in[3]);
+  vkg_backward(g, vkg_reduce(g, VKG_REDUCE_SUM, vkg_reshape(g, vkg_binary(g, VKG_MUL, o, in[3]), 1, &n), 0, 0));
+  vkg_t parts[3];
+  for (int i = 0; i < 3; i++) {
+    int m = (int)opc_numel(&c->in[i]);
+    parts[i] = vkg_reshape(g, vkg_grad(g, in[i]), 1, &m);
+  }
+  return vkg_concat(g, 3, parts, 0);
+}
+static void attention_grad_fwd(const struct opc *c, double *const *in, double *y, size_t n) {
+  const int *p = c->p;
+  size_t nq = opc_numel(&c->in[0]), nk = opc_numel(&c->in[1]);
+  memset(y, 0, n * sizeof *y);
+  ref_attention_bwd(y, y + nq, y + nq + nk, in[0], in[1], in[2], in[3], p[0], p[1], p[2], p[3], p[4], p[5], c->f[0],
+                    p[6]);
+}
+
 // ---- layernorm over the last axis: p = {rows, C, affine}, f = {eps} ----
 
 static int layernorm_make(struct opc *c, int k, int size, const struct opc_limits *lim) {
@@ -772,6 +814,13 @@ static const struct opc_op ops[] = {
      conv1d_fwd,
      conv1d_bwd},
     {"attention", "attention_fwd.comp", {64, 256, 1024}, attention_make, attention_build, attention_fwd, attention_bwd},
+    {"attention_grad",
+     "attention_bwd_kv.comp, attention_bwd_q.comp, attention_bwd.glsl",
+     {64, 256, 1024},
+     attention_grad_make,
+     attention_grad_build,
+     attention_grad_fwd,
+     NULL},
     {"layernorm",
      "layernorm_fwd.comp",
      {64, 1024, 8192},

@@ -14,7 +14,7 @@
 /* Times one case: the median of 5 runs after a warm-up. A case the device cannot hold (a tensor over
  * its binding limit, or out of memory) is skipped with a note, not counted as a failure. Returns 1 if
  * timed, 0 if skipped, -1 on an error. */
-static int time_case(vkg_ctx *ctx, const struct opc *c, double *ms, char *why, size_t n) {
+static int time_case(vkg_ctx *ctx, const struct opc *c, double *ms, size_t *arena, char *why, size_t n) {
   struct opc_run r;
   vkg_status s = opc_run_init(&r, ctx, c, 1, 0);
   if (s == VKG_ERR_UNSUPPORTED || s == VKG_ERR_OOM) {
@@ -22,6 +22,9 @@ static int time_case(vkg_ctx *ctx, const struct opc *c, double *ms, char *why, s
     return 0;
   }
   if (!s) {
+    struct vkg_graph_stats st;
+    vkg_graph_stats(r.g, &st);
+    *arena = st.arena_bytes;
     s = opc_run_time(&r, 5, ms);
     opc_run_release(&r);
   }
@@ -114,8 +117,9 @@ int cmd_bench(int argc, char **argv) {
       struct opc bc;
       opc_case(&ops[i], 0, ops[i].sizes[k], &lim, &bc);
       double ms = 0;
+      size_t arena = 0;
       char why[512] = "";
-      int timed = time_case(ctx, &bc, &ms, why, sizeof why);
+      int timed = time_case(ctx, &bc, &ms, &arena, why, sizeof why);
       if (timed < 0) {
         fprintf(stderr, "error: bench %s %s: %s\n", bc.op->name, bc.label, why);
         failures++;
@@ -132,8 +136,9 @@ int cmd_bench(int argc, char **argv) {
         json_str(bc.label);
         printf("\"");
         if (timed)
-          printf(", \"ms\": %.4f, \"gflops\": %.3f, \"gbs\": %.3f, \"fma_peak_frac\": %.4f, \"copy_peak_frac\": %.4f",
-                 ms, gflops, gbs, bc.flops ? fma_frac : 0.0, copy_frac);
+          printf(", \"ms\": %.4f, \"gflops\": %.3f, \"gbs\": %.3f, \"fma_peak_frac\": %.4f, \"copy_peak_frac\": %.4f, "
+                 "\"arena_mib\": %.3f",
+                 ms, gflops, gbs, bc.flops ? fma_frac : 0.0, copy_frac, (double)arena / (1 << 20));
         else
           printf(", \"skipped\": true");
         if (note[0]) {

@@ -36,18 +36,53 @@ static uint32_t shared_bytes(uint32_t dk, uint32_t dvb) {
 }
 
 struct attention_bwd_pc {
-  uint32_t n, Tq, Tk, causal;
+  uint32_t NH, Tq, Tk, D, Dv, ncb;
   float scale;
-  uint32_t want_p, want_ds;
+  uint32_t causal, want_ds;
 };
 _Static_assert(sizeof(struct attention_bwd_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+/* Shared memory of attention_bwd_kv (kv = 1) and attention_bwd_q for head dims staged dk at a time
+ * and cb output columns per workgroup. */
+static uint32_t bwd_shared_bytes(int kv, uint32_t dk, uint32_t cb) {
+  uint32_t tiles = dk * ATT_BQ + dk * ATT_BK + ATT_BQ * (ATT_BK + 1);
+  return 4u * (kv ? tiles + ATT_BQ * (ATT_BK + 1) + 2 * ATT_BQ * cb : tiles + ATT_BK * cb);
+}
+
+/* Launches one of the backward shaders with bind[0..5] = q, k, v, dO, lse, Dsum and its outputs
+ * after them; rows is Tk (dk, dv) or Tq (dq) and width the widest output's head size. */
+static int bwd_dispatch(vkg_graph *g, int kv, const vkg_t *bind, struct attention_bwd_pc pc, uint32_t rows,
+                        uint32_t width, uint32_t B) {
+  const VkPhysicalDeviceLimits *lim = &g->ctx->props.limits;
+  uint32_t cb = width <= 32 ? 32 : 64, dk = 32;
+  while (bwd_shared_bytes(kv, dk, cb) > lim->maxComputeSharedMemorySize && (dk > 8 || cb > 32)) {
+    if (dk > 16 || cb == 32)
+      dk /= 2;
+    else
+      cb = 32;
+  }
+  if (bwd_shared_bytes(kv, dk, cb) > lim->maxComputeSharedMemorySize) {
+    vkg__bad(g, VKG_ERR_UNSUPPORTED, "attention backward needs %u bytes of shared memory; device '%s' has %u",
+             bwd_shared_bytes(kv, dk, cb), g->ctx->info.name, lim->maxComputeSharedMemorySize);
+    return 1;
+  }
+  pc.ncb = vkg__ceil_div((uint64_t)width, cb);
+  /* 32 x 32 tiles of 8 x 8 invocations with 4 x 4 blocks. 4 x 4 invocations with 8 x 8 blocks (the
+   * same tiles) measured no faster on lavapipe. */
+  uint32_t gx = vkg__ceil_div((uint64_t)rows, kv ? ATT_BK : ATT_BQ) * pc.ncb;
+  uint32_t spec[7] = {ATT_WX, ATT_WY, 1, dk, cb, ATT_BQ / ATT_WY, ATT_BK / ATT_WX};
+  return vkg__dispatch(g, kv ? "attention_bwd_kv" : "attention_bwd_q", spec, 7, kv ? 8 : 7, bind,
+                       kv ? (1u << 6) | (1u << 7) : 1u << 6, &pc, sizeof pc, gx, pc.NH, B);
+}
 
 /* ---- backward ----
  * With S = q k^T, P = softmax(scale * S) (masked) and O = P v:
  *   dv = P^T dO,  dP = dO v^T,  dS = P * (dP - rowsum(dO * O)) * scale,  dq = dS k,  dk = dS^T q.
- * The scores of each head are materialized as (B, NH, Tq, Tk) tensors and the products are ordinary
- * batched matmuls; attention_bwd.comp rebuilds P from the saved lse and forms dS. This needs
- * O(Tq * Tk) memory per head (reused by the graph's memory planner), not the forward's O(Tq). */
+ * Flash-style: no (Tq, Tk) tensor is made. attention_bwd_kv walks the query blocks for each block of
+ * keys, rebuilding P (from the saved lse) and dS tile by tile, and accumulates dk and dv;
+ * attention_bwd_q walks the key blocks for each block of queries, rebuilding dS again, and
+ * accumulates dq. Every output element has one writer, so no atomics are needed; the price is that
+ * the scores are computed twice when dq is wanted. Memory: O((Tq + Tk) * (D + Dv)) per head. */
 static void attention_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {
   struct attention_attrs a;
   memcpy(&a, n->attrs, sizeof a);
@@ -55,34 +90,30 @@ static void attention_backward(vkg_graph *g, const struct vkg_node *n, const vkg
   int want_q = vkg__wants_grad(g, q), want_k = vkg__wants_grad(g, k), want_v = vkg__wants_grad(g, v);
   int want_ds = want_q || want_k;
   vkg__begin(g, "attention backward");
-  const struct vkg_gtensor *tq = vkg__t(g, q), *tk = vkg__t(g, k);
-  int B = tq->shape[0], NH = tq->shape[1], Tq = tq->shape[2], Tk = tk->shape[2];
-  int sshape[4] = {B, NH, Tq, Tk}, one[1] = {1};
-  size_t ns = vkg__numel(sshape, 4);
-  if (ns > UINT32_MAX) {
-    vkg__bad(g, VKG_ERR_UNSUPPORTED, "the backward holds the (B, NH, Tq, Tk) = (%d, %d, %d, %d) scores: too many", B,
-             NH, Tq, Tk);
-    return;
-  }
-  vkg_t S = vkg_matmul(g, q, k, VKG_NONE, VKG_TRANS_B), dP = VKG_NONE, dsum = VKG_NONE;
-  if (want_ds) {
-    dP = vkg_matmul(g, dO, v, VKG_NONE, VKG_TRANS_B);
-    dsum = vkg_reduce(g, VKG_REDUCE_SUM, vkg_binary(g, VKG_MUL, dO, o), -1, 0); /* (B, NH, Tq) */
-  }
+  const struct vkg_gtensor *tq = vkg__t(g, q), *tk = vkg__t(g, k), *tv = vkg__t(g, v);
+  int B = tq->shape[0], NH = tq->shape[1], Tq = tq->shape[2], D = tq->shape[3], Tk = tk->shape[2], Dv = tv->shape[3];
+  vkg_t dsum = lse; /* stands in when dS is not needed (the shader then does not read it) */
+  if (want_ds) dsum = vkg_reduce(g, VKG_REDUCE_SUM, vkg_binary(g, VKG_MUL, dO, o), -1, 0); /* (B, NH, Tq) */
   vkg__begin(g, "attention backward");
-  vkg_t P = want_v ? vkg__new(g, VKG_F32, 4, sshape) : vkg__new(g, VKG_F32, 1, one);
-  vkg_t dS = want_ds ? vkg__new(g, VKG_F32, 4, sshape) : vkg__new(g, VKG_F32, 1, one);
-  if (S < 0 || P < 0 || dS < 0 || (want_ds && (dP < 0 || dsum < 0))) return;
-  struct attention_bwd_pc pc = {(uint32_t)ns, (uint32_t)Tq,     (uint32_t)Tk,     (uint32_t)a.causal,
-                                a.scale,      (uint32_t)want_v, (uint32_t)want_ds};
-  uint32_t wg = vkg__wg1d(g->ctx), gx, gy, spec[3] = {wg, 1, 1};
-  vkg__grid1d(ns, wg, &gx, &gy);
-  /* Without dS, its inputs are stood in for by tensors the shader then does not read. */
-  vkg_t bind[6] = {S, lse, want_ds ? dP : S, want_ds ? dsum : lse, P, dS};
-  if (vkg__dispatch(g, "attention_bwd", spec, 3, 6, bind, (1u << 4) | (1u << 5), &pc, sizeof pc, gx, gy, 1)) return;
-  if (want_v) gin[2] = vkg_matmul(g, P, dO, VKG_NONE, VKG_TRANS_A);
-  if (want_q) gin[0] = vkg_matmul(g, dS, k, VKG_NONE, 0);
-  if (want_k) gin[1] = vkg_matmul(g, dS, q, VKG_NONE, VKG_TRANS_A);
+  if (dsum < 0) return;
+  struct attention_bwd_pc pc = {(uint32_t)NH, (uint32_t)Tq,       (uint32_t)Tk,     (uint32_t)D, (uint32_t)Dv, 0,
+                                a.scale,      (uint32_t)a.causal, (uint32_t)want_ds};
+  if (want_k || want_v) {
+    int kshape[4] = {B, NH, Tk, D}, vshape[4] = {B, NH, Tk, Dv};
+    vkg_t dk = vkg__new(g, VKG_F32, 4, kshape), dv = vkg__new(g, VKG_F32, 4, vshape);
+    vkg_t bind[8] = {q, k, v, dO, lse, dsum, dk, dv};
+    if (dk < 0 || dv < 0 || bwd_dispatch(g, 1, bind, pc, (uint32_t)Tk, (uint32_t)(D > Dv ? D : Dv), (uint32_t)B))
+      return;
+    if (want_k) gin[1] = dk;
+    if (want_v) gin[2] = dv;
+  }
+  if (want_q) {
+    int qshape[4] = {B, NH, Tq, D};
+    vkg_t dq = vkg__new(g, VKG_F32, 4, qshape);
+    vkg_t bind[7] = {q, k, v, dO, lse, dsum, dq};
+    if (dq < 0 || bwd_dispatch(g, 0, bind, pc, (uint32_t)Tq, (uint32_t)D, (uint32_t)B)) return;
+    gin[0] = dq;
+  }
 }
 
 vkg_t vkg_attention(vkg_graph *g, vkg_t q, vkg_t k, vkg_t v, float scale, int causal) {
