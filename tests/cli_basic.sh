@@ -1,23 +1,7 @@
 #!/bin/bash
 # The command-line tool end to end: listing devices, the self-check, bench output, and one clear
 # error line (plus a hint) with a non-zero exit for each kind of bad input.
-vkgen="$1"
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1" >&2; fail=$((fail + 1)); }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-# Runs the command, keeping stdout, stderr and the exit code.
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
-rc() { cat "$tmp/rc"; }
-# The error output is exactly one "error:" line, optionally followed by one "hint:" line.
-one_error() {
-  local n_err n_lines
-  n_err=$(grep -c '^error: ' "$tmp/err")
-  n_lines=$(grep -vc '^hint: ' "$tmp/err")
-  [ "$n_err" = 1 ] && [ "$n_lines" = 1 ] && grep -q "$1" "$tmp/err"
-}
+. "$(dirname "$0")/lib_cli.sh"
 
 run "$vkgen" devices
 [ "$(rc)" = 0 ] && grep -q '^0: ' "$tmp/out" && grep -q 'subgroup' "$tmp/out" && grep -q 'fp16' "$tmp/out" \
@@ -121,5 +105,4 @@ run "$vkgen" bench --help
 [ "$(rc)" = 0 ] && grep -q "ops|peak|FAMILY" "$tmp/out" && grep -q "gpt, lstm, gru" "$tmp/out" \
   && ok "bench --help names ops and the families" || bad "bench --help: $(cat "$tmp/out")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

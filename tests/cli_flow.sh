@@ -2,17 +2,7 @@
 # The normalizing flow end to end through the CLI: a tiny training run, samples reproducible by seed and
 # changed by the temperature, reconstruction and interpolation grids of the right pixel sizes, eval's bits/dim with --iw, bench's JSON, a folder of
 # images at 32 px RGB, and one clear error for bad input.
-vkgen="$1"
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1" >&2; fail=$((fail + 1)); }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
-rc() { cat "$tmp/rc"; }
-png_size() { /usr/bin/python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); assert d[:8]==b"\x89PNG\r\n\x1a\n"; print(*struct.unpack(">II", d[16:24]))' "$1" 2>/dev/null; }
-side() { echo $(($1 * $2 + ($1 + 1) * 2)); }
+. "$(dirname "$0")/lib_cli.sh"
 
 tiny=(--depth 1 --width 4 --batch 8 --limit 32 --quiet --seed 3)
 W="$tmp/run/flow.safetensors"
@@ -85,5 +75,4 @@ run "$vkgen" train flow --levels 3 --steps 1 --quiet --out "$tmp/l3"
 [ "$(rc)" = 1 ] && grep -q '^error: .*not divisible by 2^levels' "$tmp/err" && [ ! -e "$tmp/l3/flow.safetensors" ] \
   && ok "28 px with 3 levels is refused" || bad "levels 3: rc $(rc) $(cat "$tmp/err")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -3,19 +3,8 @@
 # both phases' losses; a resumed run equals an uninterrupted one; sampling is reproducible per seed;
 # interpolation and conditional sampling; training on a folder of images; eval and bench; and one
 # clear error (plus a hint), exit code 1 and no output file for each kind of bad input.
-vkgen="$1"
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1" >&2; fail=$((fail + 1)); }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_cli.sh"
 
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
-rc() { cat "$tmp/rc"; }
-# The error output is exactly one "error:" line, optionally followed by one "hint:" line.
-one_error() {
-  [ "$(grep -c '^error: ' "$tmp/err")" = 1 ] && [ "$(grep -vc '^hint: ' "$tmp/err")" = 1 ] && grep -q "$1" "$tmp/err"
-}
 is_png() { [ -s "$1" ] && [ "$(head -c 4 "$1" | tail -c 3)" = PNG ]; }
 losses() { sed -n 's/.*"step": \([0-9]*\),.*"loss_d": \([^,]*\),.*"loss_g": \([^,]*\),.*/\1 \2 \3/p' "$1"; }
 tiny=(--width 4 --z 16 --batch 8 --limit 64 --quiet --seed 3)
@@ -135,5 +124,4 @@ run "$vkgen" bench gan --width 2 --z 8 --batch 4 --steps 1 --json
 [ "$(rc)" = 0 ] && /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [s["batch"] for s in d["sampling"]]==[1,64,1024] and d["training"]["steps_per_s"] > 0' "$tmp/out" \
   && ok "bench gan --json" || bad "bench: $(cat "$tmp/out" "$tmp/err")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -3,20 +3,9 @@
 # reproducible by seed (with top-k and top-p, several samples per batch), eval's loss, perplexity,
 # BLEU and self-BLEU, bench's JSON, the tiny Hugging Face GPT-2 fixture directory as --weights, and
 # one clear error (exit 1) for each kind of bad input.
-vkgen="$1"
+. "$(dirname "$0")/lib_cli.sh"
 src="$(cd "$(dirname "$0")/.." && pwd)"
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1" >&2; fail=$((fail + 1)); }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
-rc() { cat "$tmp/rc"; }
-# Exactly one "error:" line (mentioning $1), optionally followed by "hint:" lines.
-one_error() {
-  [ "$(grep -c '^error: ' "$tmp/err")" = 1 ] && [ "$(grep -vc '^hint: ' "$tmp/err")" = 1 ] && grep -q -- "$1" "$tmp/err"
-}
 # Runs the command and expects exit 1 with one error line mentioning $1.
 expect_error() {
   local what="$1" msg="$2"
@@ -150,5 +139,4 @@ for fam in gpt; do
   fi
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -3,18 +3,7 @@
 # weights), samples reproducible by seed and of the right size, --complete, eval's exact NLL (the same
 # number as training's last val_loss on the same images), bench's JSON, a folder of 32-px RGB images,
 # and errors that depend on the weights (a class of an unconditional model).
-vkgen="$1"
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1" >&2; fail=$((fail + 1)); }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-py=/usr/bin/python3
-
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
-rc() { cat "$tmp/rc"; }
-png_size() { $py -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); assert d[:8]==b"\x89PNG\r\n\x1a\n"; print(*struct.unpack(">II", d[16:24]))' "$1" 2>/dev/null; }
-side() { echo $(($1 * $2 + ($1 + 1) * 2)); }
+. "$(dirname "$0")/lib_cli.sh"
 
 tiny=(--layers 1 --width 3 --out-width 3 --batch 4 --limit 16 --quiet --seed 3)
 W="$tmp/run/pixelcnn.safetensors"
@@ -91,5 +80,4 @@ run "$vkgen" train pixelcnn --data "$tmp/imgs" --conditional --steps 1 --quiet -
 [ "$(rc)" = 1 ] && grep -q '^error: .*needs labelled data' "$tmp/err" && grep -q '^hint: ' "$tmp/err" \
   && ok "--conditional on unlabelled images: one error with a hint" || bad "conditional folder: $(cat "$tmp/err")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

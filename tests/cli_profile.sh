@@ -4,14 +4,7 @@
 # total to (at most) the step's GPU span and roughly the step measured without profiling; the shares
 # and the "between dispatches" row close the table; --json parses; --trace is trace-event JSON with one
 # complete event per dispatch.
-vkgen="$1"
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1" >&2; fail=$((fail + 1)); }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-py=/usr/bin/python3
-[ -x $py ] || py=python3
+. "$(dirname "$0")/lib_cli.sh"
 
 # Checks one --json profile (file $1) and, if $2 is given, the trace file $2 written by the same run.
 check_json() {
@@ -138,5 +131,4 @@ expect_error "bad mode" profile gpt decode
 expect_error "trace into a missing directory" profile gpt sample "${gpt[@]}" --trace "$tmp/no/t.json"
 expect_error "--runs 0" profile gpt --runs 0
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+finish

@@ -4,20 +4,14 @@
 # built-in shader with file:line); the interactive 'vkgen dev' loop reloads on every save, keeps the
 # old code through a syntax error, recovers when it is fixed and exits cleanly on Ctrl-C; training
 # with a reload in the middle gives the same losses as without; bad --watch use is one clear error.
-vkgen="$1"
+. "$(dirname "$0")/lib_cli.sh"
 src="$(cd "$(dirname "$0")/../shaders" && pwd)"
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1" >&2; fail=$((fail + 1)); }
-tmp=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 mkdir "$tmp/sh"
 cp "$src"/*.comp "$src"/*.glsl "$tmp/sh/"
 cp "$tmp/sh/unary.comp" "$tmp/unary.orig"
 
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
-rc() { cat "$tmp/rc"; }
 # Waits up to $2 seconds for file $1 to match the extended regex $3 at least $4 times (default 1).
 wait_for() {
   local i n
@@ -116,5 +110,4 @@ run "$vkgen" dev nosuchop --once
 [ "$(rc)" = 1 ] && grep -q "^error: dev: no op named 'nosuchop'" "$tmp/err" && grep -q '^hint: ops:' "$tmp/err" \
   && ok "an unknown op names the ones there are" || bad "unknown op: $(cat "$tmp/err")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -4,12 +4,7 @@
 # checkpoint and exit 130 / 143, a second SIGINT exits at once; a run ended by --steps evaluates and
 # progress shows from the first step; a diverging loss stops with the
 # step named and the last good checkpoint kept; a missing or corrupt dataset is one clear error.
-vkgen="$1"
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1" >&2; fail=$((fail + 1)); }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_cli.sh"
 common=(--batch 16 --limit 512 --quiet --seed 3)
 losses() { sed -n 's/.*"step": \([0-9]*\),.*"loss": \([^,]*\),.*/\1 \2/p' "$1"; }
 
@@ -167,5 +162,4 @@ fi
 "$vkgen" train nosuchmodel 2>"$tmp/err"
 [ $? = 1 ] && grep -q "unknown model" "$tmp/err" && ok "an unknown model is refused" || bad "unknown model"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -3,24 +3,11 @@
 # and interpolation grids of the right pixel sizes, eval's numbers (and FID with a classifier), bench's
 # JSON, a folder of images at 32 px RGB, and one clear error (exit 1, no file written) for each kind of
 # bad input.
-vkgen="$1"
+. "$(dirname "$0")/lib_cli.sh"
 src="$(cd "$(dirname "$0")/.." && pwd)"
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1" >&2; fail=$((fail + 1)); }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
-rc() { cat "$tmp/rc"; }
-# Exactly one "error:" line (mentioning $1), optionally followed by "hint:" lines.
-one_error() {
-  [ "$(grep -c '^error: ' "$tmp/err")" = 1 ] && [ "$(grep -vc '^hint: ' "$tmp/err")" = 1 ] && grep -q -- "$1" "$tmp/err"
-}
 # "W H" of a PNG.
-png_size() { /usr/bin/python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); assert d[:8]==b"\x89PNG\r\n\x1a\n"; print(*struct.unpack(">II", d[16:24]))' "$1" 2>/dev/null; }
 # The side of a grid of k tiles of t pixels with the 2-pixel gaps.
-side() { echo $(($1 * $2 + ($1 + 1) * 2)); }
 
 tiny=(--width 4 --z 4 --batch 8 --limit 64 --quiet --seed 3)
 W="$tmp/run/vae.safetensors"
@@ -157,5 +144,4 @@ run "$vkgen" sample vae --weights "$WF" --reconstruct -n 2 --data "$tmp/imgs" -o
 run "$vkgen" train vae --width 0 --steps 1 --out "$tmp/w0"
 [ "$(rc)" = 1 ] && one_error "^error: --width expects" && ok "--width 0 is refused" || bad "width 0: $(cat "$tmp/err")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

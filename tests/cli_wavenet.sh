@@ -4,17 +4,8 @@
 # conditional), eval's numbers in bits and nats on the held-out tenth, sampling to a file and to
 # standard output (a valid 16-bit WAV of the asked length, the same for the same seed), a prime, and
 # bench's JSON.
-vkgen="$1"
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1" >&2; fail=$((fail + 1)); }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-py=/usr/bin/python3
-[ -x $py ] || py=python3
+. "$(dirname "$0")/lib_cli.sh"
 
-run() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $? >"$tmp/rc"; }
-rc() { cat "$tmp/rc"; }
 # "rate frames" of a 16-bit mono WAV, from Python's own wave module.
 wav_info() { $py -c 'import wave,sys; w=wave.open(sys.argv[1]); assert w.getnchannels()==1 and w.getsampwidth()==2; print(w.getframerate(), w.getnframes())' "$1" 2>/dev/null; }
 
@@ -86,5 +77,4 @@ run "$vkgen" bench wavenet --stacks 1 --max-dilation 2 --residual 4 --gate 4 --s
 $py -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["generation_samples_per_s"]["1"] > 0 and d["generation_samples_per_s"]["16"] > 0 and d["training_samples_per_s"] > 0' "$tmp/out" 2>/dev/null \
   && ok "bench --json" || { bad "bench: exit $(rc)"; cat "$tmp/err" "$tmp/out" >&2; }
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+finish
