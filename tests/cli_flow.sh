@@ -37,7 +37,7 @@ run "$vkgen" sample flow --weights "$W" -n 2 --interpolate --cols 5 -o "$tmp/int
   && ok "--interpolate -n 2 --cols 5: 2 rows of 5" || bad "interpolate: rc $(rc) $(cat "$tmp/err")"
 
 # ---- eval ----
-run "$vkgen" eval flow --weights "$W" -n 16 --iw 3 --no-fid --json
+VKGEN_PROGRESS_AFTER=0 run "$vkgen" eval flow --weights "$W" -n 16 --iw 3 --no-fid --json
 [ "$(rc)" = 0 ] && /usr/bin/python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -45,6 +45,8 @@ assert r["model"] == "flow" and r["n"] == 16 and r["iw"] == 3
 assert 0 < r["iw_bits_per_dim"] <= r["bits_per_dim"] < 9, r
 ' "$tmp/out" && ok "eval --iw 3 --json: 0 < importance-weighted bits/dim <= single-draw < 9" \
   || bad "eval: rc $(rc) $(cat "$tmp/out" "$tmp/err")"
+grep -q "^bits/dim: 16/16 images .* took" "$tmp/err" && ok "eval shows the bits/dim's progress" \
+  || bad "eval progress: $(cat "$tmp/err")"
 
 # ---- bench ----
 run "$vkgen" bench flow --depth 1 --width 4 --batch 4 --steps 1 --json

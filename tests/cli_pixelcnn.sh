@@ -18,7 +18,7 @@ grep -aq '\\"layers\\": 1, \\"width\\": 3, \\"kernel\\": 3' "$W" && ok "the weig
   || bad "config metadata"
 
 # ---- eval: the exact NLL of the whole test set, and of the first 1000 images as after training ----
-run "$vkgen" eval pixelcnn --weights "$W" -n 1000 --json
+VKGEN_PROGRESS_AFTER=0 run "$vkgen" eval pixelcnn --weights "$W" -n 1000 --json
 [ "$(rc)" = 0 ] && $py -c '
 import json, math, sys
 e = json.load(open(sys.argv[1]))
@@ -29,6 +29,8 @@ assert abs(e["nats_per_image"] - 784 * m["val_loss"]) < 784 * 1e-4, (e, m)
 assert 0 < e["bits_per_dim"] < 9
 ' "$tmp/out" "$tmp/run/metrics.jsonl" && ok "eval's bits/dim and nats/image match training's val_loss on 1000 images" \
   || bad "eval: rc $(rc) $(cat "$tmp/out" "$tmp/err")"
+grep -q "^likelihood: 1000/1000 images .* took" "$tmp/err" && ok "eval shows the likelihood's progress" \
+  || bad "eval progress: $(cat "$tmp/err")"
 
 # ---- sampling ----
 VKGEN_PROGRESS_AFTER=0 run "$vkgen" sample pixelcnn --weights "$W" -n 2 -o "$tmp/a.png" --seed 5

@@ -471,9 +471,9 @@ static void test_model(vkg_ctx *ctx, const char *pre) {
   {
     struct vkg_images im = {.n = N, .c = 1, .h = 28, .w = 28, .pixels = x};
     struct flow_eval e;
-    th_ok(flow_evaluate(&net, &im, N, 1, 5, &e), "evaluate");
+    th_ok(flow_evaluate(&net, &im, N, 1, 5, &e, NULL), "evaluate");
     struct flow_eval e4;
-    th_ok(flow_evaluate(&net, &im, N, 4, 5, &e4), "evaluate K=4");
+    th_ok(flow_evaluate(&net, &im, N, 4, 5, &e4, NULL), "evaluate K=4");
     th_check(e.bpd > 0 && e.bpd < 20 && fabs(e.bpd - e.iw_bpd) < 1e-9, "%s: bits/dim %.4f (K = 1: iw equal)", pre,
              e.bpd);
     th_check(e4.iw_bpd <= e4.bpd + 1e-9, "%s: importance-weighted bound %.5f <= single-draw %.5f", pre, e4.iw_bpd,

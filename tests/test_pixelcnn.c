@@ -205,7 +205,7 @@ static void write_twin_case(vkg_ctx *ctx, const char *tag, struct pixelcnn_confi
       lab[b] = (uint8_t)y[b];
     d.labels = lab;
     double nats = 0;
-    if (th_ok(pixelcnn_evaluate(&c, &p, &d, B, &nats), "evaluate"))
+    if (th_ok(pixelcnn_evaluate(&c, &p, &d, B, &nats, NULL), "evaluate"))
       th_check(fabs(nats - (double)v * T) <= 1e-4 * fabs(nats), "%s: evaluate %.6f nats/image vs loss * P %.6f", tag,
                nats, (double)v * T);
     free(d.levels);

@@ -228,10 +228,15 @@ int eval_flow(int argc, char **argv) {
   }
   struct flow_eval e;
   double t0 = nn_now();
-  if (flow_evaluate(&m.net, &test, (int)n, (int)iw, (uint32_t)seed, &e)) {
+  struct nn_progress pg;
+  nn_progress_start(&pg, "bits/dim", 0, n, "images", 0);
+  if (flow_evaluate(&m.net, &test, (int)n, (int)iw, (uint32_t)seed, &e, &pg)) {
+    nn_progress_break(&pg);
     rc = cli_vkg_error("eval flow");
     goto done;
   }
+  nn_progress_end(&pg, NULL);
+  nn_progress_break(&pg);
   double t_eval = nn_now() - t0;
   int nonfinite = 0;
   cli_fid_count(&fid, fid_n, test.n, train.n);

@@ -193,7 +193,12 @@ int eval_pixelcnn(int argc, char **argv) {
   if (n == 0 || n > test.n) n = test.n;
   const int D = cfg.channels * cfg.size * cfg.size;
   double nats, t0 = nn_now();
-  if (pixelcnn_evaluate(&cfg, &p, &test, (int)n, &nats)) {
+  struct nn_progress pg;
+  nn_progress_start(&pg, "likelihood", 0, n, "images", 0);
+  int bad = pixelcnn_evaluate(&cfg, &p, &test, (int)n, &nats, &pg) != VKG_OK;
+  if (!bad) nn_progress_end(&pg, NULL);
+  nn_progress_break(&pg);
+  if (bad) {
     rc = cli_vkg_error("eval pixelcnn");
     goto done;
   }

@@ -712,7 +712,7 @@ static vkg_status write_batch(struct nn_model *m, vkg_graph *g, int phase, const
 static vkg_status evaluate(struct nn_model *m, int *n, const char **names, double *values) {
   struct flow *f = m->self;
   struct flow_eval e;
-  vkg_status s = flow_evaluate(&f->net, &f->test, f->test.n < 1000 ? f->test.n : 1000, 1, 12345, &e);
+  vkg_status s = flow_evaluate(&f->net, &f->test, f->test.n < 1000 ? f->test.n : 1000, 1, 12345, &e, NULL);
   if (s) return s;
   names[0] = "val_loss", values[0] = e.bpd;
   *n = 1;
@@ -995,7 +995,7 @@ vkg_status flow_decode(struct flow_net *net, const float *eps, int n, float *x) 
 }
 
 vkg_status flow_evaluate(struct flow_net *net, const struct vkg_images *im, int n, int samples, uint32_t seed,
-                         struct flow_eval *out) {
+                         struct flow_eval *out, struct nn_progress *pg) {
   memset(out, 0, sizeof *out);
   const struct flow_config *c = &net->c;
   if (n < 1 || n > im->n || samples < 1)
@@ -1033,6 +1033,7 @@ vkg_status flow_evaluate(struct flow_net *net, const struct vkg_images *im, int 
         for (int i = 0; i < m && !s; i++)
           ll[(size_t)i * K + k] = lb[i];
       }
+      if (!s && pg) nn_progress_update(pg, start + m, NULL);
       /* log P(k) >= log mean_k p(y_k) - D log 256; each single draw gives the weaker bound. */
       for (int i = 0; i < m && !s; i++) {
         double top = -INFINITY, sum = 0;

@@ -181,5 +181,5 @@ struct flow_eval {
   double bpd, iw_bpd;
 };
 vkg_status flow_evaluate(struct flow_net *net, const struct vkg_images *im, int n, int samples, uint32_t seed,
-                         struct flow_eval *out);
+                         struct flow_eval *out, struct nn_progress *pg);
 #endif

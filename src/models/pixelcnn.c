@@ -360,7 +360,7 @@ static vkg_status evaluate(struct nn_model *m, int *n, const char **names, doubl
   struct pixelcnn *pc = m->self;
   int k = pc->test.n < pc->o.eval_images ? pc->test.n : pc->o.eval_images;
   double nats;
-  vkg_status s = pixelcnn_evaluate(&pc->o.arch, &m->params, &pc->test, k, &nats);
+  vkg_status s = pixelcnn_evaluate(&pc->o.arch, &m->params, &pc->test, k, &nats, NULL);
   if (s) return s;
   double per_dim = nats / subpixels(&pc->o.arch);
   names[0] = "val_loss", values[0] = per_dim;
@@ -487,7 +487,7 @@ static vkg_status inference_graph(const struct pixelcnn_config *c, const struct 
 }
 
 vkg_status pixelcnn_evaluate(const struct pixelcnn_config *c, const struct nn_params *p, const struct pixelcnn_data *d,
-                             int n, double *nats_per_image) {
+                             int n, double *nats_per_image, struct nn_progress *pg) {
   if (n < 1 || n > d->n) return vkg__fail(VKG_ERR_ARG, "pixelcnn_evaluate: bad n %d (of %d images)", n, d->n);
   if (d->c != c->channels || d->s != c->size)
     return vkg__fail(VKG_ERR_SHAPE, "the test images are %dx%d with %d channels, but the PixelCNN is for %dx%d with %d",
@@ -525,6 +525,7 @@ vkg_status pixelcnn_evaluate(const struct pixelcnn_config *c, const struct nn_pa
     float v;
     if (!s) s = vkg_graph_read(g, loss, &v, 1);
     total += (double)v * m * P;
+    if (!s && pg) nn_progress_update(pg, start + m, NULL);
   }
   free(xb);
   free(yb);

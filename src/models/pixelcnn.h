@@ -130,8 +130,9 @@ vkg_status pixelcnn_load(vkg_ctx *ctx, const char *path, struct pixelcnn_config 
 vkg_status pixelcnn_save(const char *path, const struct pixelcnn_config *c, const struct nn_params *p);
 
 /* The exact NLL of the first n images of d, in nats per image (sum over its sub-pixels), averaged. */
+struct nn_progress; /* pg (may be NULL): advanced by the images done */
 vkg_status pixelcnn_evaluate(const struct pixelcnn_config *c, const struct nn_params *p, const struct pixelcnn_data *d,
-                             int n, double *nats_per_image);
+                             int n, double *nats_per_image, struct nn_progress *pg);
 
 /* Sampling: every sub-pixel in raster order on the GPU. A sampler is one recorded graph of `unroll`
  * pixels (each: a full forward pass per channel, a draw from the softmax, the write of the level into
