@@ -227,8 +227,8 @@ int cmd_profile(int argc, char **argv) {
           "family's decoding, an image family's sampling) with GPU timestamps, and prints them grouped by op and\n"
           "shader: count, total and mean ms, share of the step, FLOPs and bytes, GFLOP/s and GB/s, with the\n"
           "dispatches, barriers and submissions per training step, generated token or image. Run\n"
-          "'vkgen profile FAMILY --help' for the options. Families: gan, vae, gpt, lstm, gru (and any family\n"
-          "with the generic commands).\n",
+          "'vkgen profile FAMILY --help' for the options. Families: those whose model the shared training\n"
+          "loop builds (gan, vae, pixelcnn, flow, gpt, lstm, gru; sample: all but pixelcnn).\n",
           out);
     return argc < 2 ? 2 : 0;
   }
@@ -237,7 +237,10 @@ int cmd_profile(int argc, char **argv) {
   int text = f && !strcmp(f->modality, "text");
   if (!f || (!text && !(f->ops && f->ops->create))) {
     cli_error("profile: no profile for the model '%s'", family);
-    fputs("hint: models: gan, vae, gpt, lstm, gru\n", stderr);
+    fputs("hint: models:", stderr);
+    for (int i = 0; (f = cli_family_at(i)); i++)
+      if (!strcmp(f->modality, "text") || (f->ops && f->ops->create)) fprintf(stderr, " %s", f->name);
+    fputc('\n', stderr);
     return 1;
   }
   const char *what = "train";

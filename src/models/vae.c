@@ -165,12 +165,16 @@ vkg_status vae_data_load(const char *dir, const struct vae_config *c, int synthe
 
 // ---- the model for the training loop ----
 
+struct vae_sampler;
+static void sampler_free(struct vae_sampler *sm);
+
 struct vae {
   struct nn_model m;
   struct vae_config arch;
   struct vkg_images train, test;
-  vkg_t x;     /* the streamed images of the training graph */
-  float *xbuf; /* (B, C, S, S) staging on the host */
+  vkg_t x;                     /* the streamed images of the training graph */
+  float *xbuf;                 /* (B, C, S, S) staging on the host */
+  struct vae_sampler *sampler; /* the sample_images hook's graph, kept between calls */
 };
 
 static vkg_t build_loss(struct nn_model *m, vkg_graph *g, const vkg_t *ids, int phase) {
@@ -246,6 +250,8 @@ const struct vkg_images *vae_test_images(const struct nn_model *m) { return &((c
 void vae_destroy(struct nn_model *m) {
   if (!m) return;
   struct vae *v = m->self;
+  if (v->sampler) sampler_free(v->sampler);
+  free(v->sampler);
   nn_params_free(&m->params);
   vkg_images_free(&v->train);
   vkg_images_free(&v->test);
@@ -281,30 +287,59 @@ static vkg_status inference_graph(const struct nn_params *p, vkg_graph **g, vkg_
   return s;
 }
 
+/* A recorded sampling graph of batch B: z ~ N(0, I) from the "seed" slot, decoded, through a sigmoid. */
+struct vae_sampler {
+  vkg_graph *g;
+  int B, slot;
+  vkg_t img;
+  float *buf; /* (B, C, S, S) */
+};
+
+static void sampler_free(struct vae_sampler *sm) {
+  vkg_graph_destroy(sm->g);
+  free(sm->buf);
+  memset(sm, 0, sizeof *sm);
+}
+
+static vkg_status sampler_create(const struct vae_config *c, const struct nn_params *p, int B, struct vae_sampler *sm) {
+  memset(sm, 0, sizeof *sm);
+  int zs[2] = {B, c->z};
+  vkg_t ids[VAE_NPARAM];
+  vkg_status s = inference_graph(p, &sm->g, ids);
+  if (s) return s;
+  sm->B = B;
+  sm->slot = vkg_scalar(sm->g, "seed");
+  sm->img =
+      vkg_unary(sm->g, VKG_SIGMOID, vae_decode(sm->g, c, ids, vkg_random_normal(sm->g, 2, zs, sm->slot, 0, 1)), 0, 0);
+  vkg_output(sm->g, sm->img);
+  s = vkg_graph_compile(sm->g);
+  sm->buf = s ? NULL : malloc(sizeof *sm->buf * (size_t)B * (size_t)pixels(c));
+  if (!s && !sm->buf) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+  if (s) sampler_free(sm);
+  return s;
+}
+
+/* n images in chunks of the sampler's batch. The first chunk uses the seed itself, so n images start
+ * with the images of any smaller n. */
+static vkg_status sampler_run(const struct vae_config *c, struct vae_sampler *sm, int n, uint32_t seed, float *out) {
+  size_t P = (size_t)pixels(c);
+  vkg_status s = VKG_OK;
+  for (int k = 0, start = 0; !s && start < n; k++, start += sm->B) {
+    int m = n - start < sm->B ? n - start : sm->B;
+    s = vkg_graph_set_u32(sm->g, sm->slot, k == 0 ? seed : (uint32_t)nn_mix(seed, (uint64_t)k));
+    if (!s) s = vkg_graph_run(sm->g);
+    if (!s) s = vkg_graph_read(sm->g, sm->img, sm->buf, (size_t)sm->B * P);
+    if (!s) memcpy(out + (size_t)start * P, sm->buf, sizeof *sm->buf * (size_t)m * P);
+  }
+  return s;
+}
+
 vkg_status vae_sample(const struct vae_config *c, const struct nn_params *p, int n, uint32_t seed, float *out) {
   if (n < 1) return vkg__fail(VKG_ERR_ARG, "vae_sample: n must be positive (got %d)", n);
-  int B = n < VAE_CHUNK ? n : VAE_CHUNK, zs[2] = {B, c->z};
-  size_t P = (size_t)pixels(c);
-  vkg_graph *g;
-  vkg_t ids[VAE_NPARAM];
-  vkg_status s = inference_graph(p, &g, ids);
-  if (s) return s;
-  int slot = vkg_scalar(g, "seed");
-  vkg_t img = vkg_unary(g, VKG_SIGMOID, vae_decode(g, c, ids, vkg_random_normal(g, 2, zs, slot, 0, 1)), 0, 0);
-  vkg_output(g, img);
-  s = vkg_graph_compile(g);
-  float *buf = s ? NULL : malloc(sizeof *buf * (size_t)B * P);
-  if (!s && !buf) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
-  /* The first chunk uses the seed itself, so n images start with the images of any smaller n. */
-  for (int k = 0, start = 0; !s && start < n; k++, start += B) {
-    int m = n - start < B ? n - start : B;
-    s = vkg_graph_set_u32(g, slot, k == 0 ? seed : (uint32_t)nn_mix(seed, (uint64_t)k));
-    if (!s) s = vkg_graph_run(g);
-    if (!s) s = vkg_graph_read(g, img, buf, (size_t)B * P);
-    if (!s) memcpy(out + (size_t)start * P, buf, sizeof *buf * (size_t)m * P);
-  }
-  free(buf);
-  vkg_graph_destroy(g);
+  struct vae_sampler sm;
+  vkg_status s = sampler_create(c, p, n < VAE_CHUNK ? n : VAE_CHUNK, &sm);
+  if (!s) s = sampler_run(c, &sm, n, seed, out);
+  sampler_free(&sm);
   return s;
 }
 
@@ -468,8 +503,15 @@ static void image_shape(const struct nn_model *m, int *c, int *h, int *w) {
   *c = v->arch.channels, *h = *w = v->arch.size;
 }
 
+/* As vae_sample, with the sampling graph kept in the model for the next call of the same batch. */
 static vkg_status sample_images(struct nn_model *m, int n, uint32_t seed, float *images) {
-  return vae_sample(&((struct vae *)m->self)->arch, &m->params, n, seed, images);
+  struct vae *v = m->self;
+  if (n < 1) return vkg__fail(VKG_ERR_ARG, "vae_sample: n must be positive (got %d)", n);
+  int B = n < VAE_CHUNK ? n : VAE_CHUNK;
+  if (v->sampler && v->sampler->B != B) sampler_free(v->sampler);
+  if (!v->sampler && !(v->sampler = calloc(1, sizeof *v->sampler))) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  vkg_status s = v->sampler->g ? VKG_OK : sampler_create(&v->arch, &m->params, B, v->sampler);
+  return s ? s : sampler_run(&v->arch, v->sampler, n, seed, images);
 }
 
 const struct nn_family_ops vae_ops = {
