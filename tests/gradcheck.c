@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check/ref_nn.h"
+
 size_t gc_numel(const struct gc_op *op, int i) {
   size_t n = 1;
   for (int d = 0; d < op->ndim[i]; d++)
@@ -156,4 +158,39 @@ int gc_check(vkg_ctx *ctx, const struct gc_op *op) {
     free(in[i]);
   free(r);
   return ok;
+}
+
+// ---- attention ----
+
+static void at_fwd(const struct gc_op *op, double *const *in, double *y) {
+  const struct gc_attention *a = op->user;
+  ref_attention_d(y, NULL, in[0], in[1], in[2], a->B, a->NH, a->Tq, a->Tk, a->D, a->Dv, a->scale, a->causal);
+}
+static void at_bwd(const struct gc_op *op, double *const *in, const double *gy, double **gin) {
+  const struct gc_attention *a = op->user;
+  ref_attention_bwd(gin[0], gin[1], gin[2], in[0], in[1], in[2], gy, a->B, a->NH, a->Tq, a->Tk, a->D, a->Dv, a->scale,
+                    a->causal);
+}
+static vkg_t at_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
+  const struct gc_attention *a = op->user;
+  return vkg_attention(g, in[0], in[1], in[2], a->scale, a->causal);
+}
+
+int gc_check_attention(vkg_ctx *ctx, struct gc_attention a, unsigned frozen) {
+  char name[160];
+  snprintf(name, sizeof name, "attention B=%d NH=%d Tq=%d Tk=%d D=%d Dv=%d scale=%g causal=%d frozen=%u backward", a.B,
+           a.NH, a.Tq, a.Tk, a.D, a.Dv, a.scale, a.causal, frozen);
+  struct gc_op op = {.name = name,
+                     .nin = 3,
+                     .ndim = {4, 4, 4},
+                     .shape = {{a.B, a.NH, a.Tq, a.D}, {a.B, a.NH, a.Tk, a.D}, {a.B, a.NH, a.Tk, a.Dv}},
+                     .no_grad = {frozen & 1, (frozen >> 1) & 1, (frozen >> 2) & 1},
+                     .lo = {-2, -2, -1},
+                     .hi = {2, 2, 1},
+                     .out_n = (size_t)a.B * a.NH * a.Tq * a.Dv,
+                     .user = &a,
+                     .fwd = at_fwd,
+                     .bwd = at_bwd,
+                     .build = at_build};
+  return gc_check(ctx, &op);
 }

@@ -39,4 +39,13 @@ struct gc_op {
 int gc_check(vkg_ctx *ctx, const struct gc_op *op);
 /* Element count of input i. */
 size_t gc_numel(const struct gc_op *op, int i);
+
+/* Attention's gradients against the C references (check/ref_nn.c) for q (B, NH, Tq, D), k (B, NH, Tk, D),
+ * v (B, NH, Tk, Dv) (scale 0: 1/sqrt(D)); frozen: bit i set freezes input i (q, k, v), so only the
+ * other gradients are made. Returns 1 if the checks passed. */
+struct gc_attention {
+  int B, NH, Tq, Tk, D, Dv, causal;
+  float scale;
+};
+int gc_check_attention(vkg_ctx *ctx, struct gc_attention a, unsigned frozen);
 #endif

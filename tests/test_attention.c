@@ -63,41 +63,6 @@ static void bad_shapes(vkg_ctx *ctx, const int *qs, const int *ks, const int *vs
   vkg_graph_destroy(g);
 }
 
-struct at {
-  int B, NH, Tq, Tk, D, Dv, causal;
-  float scale;
-};
-static void at_fwd(const struct gc_op *op, double *const *in, double *y) {
-  const struct at *a = op->user;
-  ref_attention_d(y, NULL, in[0], in[1], in[2], a->B, a->NH, a->Tq, a->Tk, a->D, a->Dv, a->scale, a->causal);
-}
-static void at_bwd(const struct gc_op *op, double *const *in, const double *gy, double **gin) {
-  const struct at *a = op->user;
-  ref_attention_bwd(gin[0], gin[1], gin[2], in[0], in[1], in[2], gy, a->B, a->NH, a->Tq, a->Tk, a->D, a->Dv, a->scale,
-                    a->causal);
-}
-static vkg_t at_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
-  const struct at *a = op->user;
-  return vkg_attention(g, in[0], in[1], in[2], a->scale, a->causal);
-}
-static void backward(vkg_ctx *ctx, struct at a) {
-  char name[160];
-  snprintf(name, sizeof name, "attention B=%d NH=%d Tq=%d Tk=%d D=%d Dv=%d scale=%g causal=%d backward", a.B, a.NH,
-           a.Tq, a.Tk, a.D, a.Dv, a.scale, a.causal);
-  struct gc_op op = {.name = name,
-                     .nin = 3,
-                     .ndim = {4, 4, 4},
-                     .shape = {{a.B, a.NH, a.Tq, a.D}, {a.B, a.NH, a.Tk, a.D}, {a.B, a.NH, a.Tk, a.Dv}},
-                     .lo = {-2, -2, -1},
-                     .hi = {2, 2, 1},
-                     .out_n = (size_t)a.B * a.NH * a.Tq * a.Dv,
-                     .user = &a,
-                     .fwd = at_fwd,
-                     .bwd = at_bwd,
-                     .build = at_build};
-  gc_check(ctx, &op);
-}
-
 int main(void) {
   vkg_ctx *ctx = th_ctx();
   th_seed(4);
@@ -131,9 +96,9 @@ int main(void) {
     for (int causal = 0; causal < 2; causal++) {
       const int *c = bcases[i];
       if (causal && c[2] > c[3]) continue;
-      backward(ctx, (struct at){c[0], c[1], c[2], c[3], c[4], c[5], causal, 0});
+      gc_check_attention(ctx, (struct gc_attention){c[0], c[1], c[2], c[3], c[4], c[5], causal, 0}, 0);
     }
-  backward(ctx, (struct at){1, 2, 13, 50, 7, 9, 1, 0.3f}); /* an explicit scale */
+  gc_check_attention(ctx, (struct gc_attention){1, 2, 13, 50, 7, 9, 1, 0.3f}, 0); /* an explicit scale */
 
   int q[4] = {2, 3, 5, 8}, k[4] = {2, 3, 7, 8}, v[4] = {2, 3, 7, 6};
   int kD[4] = {2, 3, 7, 9}, kB[4] = {1, 3, 7, 8}, kH[4] = {2, 2, 7, 8}, vT[4] = {2, 3, 6, 6}, qlong[4] = {2, 3, 9, 8};

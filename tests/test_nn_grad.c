@@ -260,47 +260,6 @@ static void embedding_odd_ids(vkg_ctx *ctx, int V, int C, int n) {
   vkg_graph_destroy(g);
 }
 
-// ---- attention ----
-
-struct at {
-  int B, NH, Tq, Tk, D, Dv, causal;
-  float scale;
-};
-
-static void at_fwd(const struct gc_op *op, double *const *in, double *y) {
-  const struct at *a = op->user;
-  ref_attention_d(y, NULL, in[0], in[1], in[2], a->B, a->NH, a->Tq, a->Tk, a->D, a->Dv, a->scale, a->causal);
-}
-static void at_bwd(const struct gc_op *op, double *const *in, const double *gy, double **gin) {
-  const struct at *a = op->user;
-  ref_attention_bwd(gin[0], gin[1], gin[2], in[0], in[1], in[2], gy, a->B, a->NH, a->Tq, a->Tk, a->D, a->Dv, a->scale,
-                    a->causal);
-}
-static vkg_t at_build(vkg_graph *g, const struct gc_op *op, const vkg_t *in) {
-  const struct at *a = op->user;
-  return vkg_attention(g, in[0], in[1], in[2], a->scale, a->causal);
-}
-
-/* frozen: bit i set freezes input i (q, k, v), so only the other gradients are made. */
-static void check_attention(vkg_ctx *ctx, struct at a, unsigned frozen) {
-  char name[160];
-  snprintf(name, sizeof name, "attention B=%d NH=%d Tq=%d Tk=%d D=%d Dv=%d scale=%g causal=%d frozen=%u backward", a.B,
-           a.NH, a.Tq, a.Tk, a.D, a.Dv, a.scale, a.causal, frozen);
-  struct gc_op op = {.name = name,
-                     .nin = 3,
-                     .ndim = {4, 4, 4},
-                     .shape = {{a.B, a.NH, a.Tq, a.D}, {a.B, a.NH, a.Tk, a.D}, {a.B, a.NH, a.Tk, a.Dv}},
-                     .no_grad = {frozen & 1, (frozen >> 1) & 1, (frozen >> 2) & 1},
-                     .lo = {-2, -2, -1},
-                     .hi = {2, 2, 1},
-                     .out_n = (size_t)a.B * a.NH * a.Tq * a.Dv,
-                     .user = &a,
-                     .fwd = at_fwd,
-                     .bwd = at_bwd,
-                     .build = at_build};
-  gc_check(ctx, &op);
-}
-
 // ---- large shapes ----
 
 /* Shapes too large for finite differences: only the GPU gradients against the C backward, with
@@ -466,21 +425,21 @@ int main(void) {
   embedding_odd_ids(ctx, 37, 3, 5000);
 
   /* B, NH, Tq, Tk, D, Dv, causal, scale */
-  static const struct at cases[] = {
+  static const struct gc_attention cases[] = {
       {1, 1, 1, 1, 1, 1, 0, 0}, {1, 1, 7, 7, 4, 4, 0, 0},   {2, 3, 5, 13, 3, 7, 0, 0},  {1, 2, 1, 13, 8, 5, 0, 0},
       {1, 1, 7, 7, 1, 2, 0, 0}, {1, 1, 33, 40, 5, 6, 0, 0}, {2, 2, 7, 13, 13, 1, 0, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     for (int causal = 0; causal < 2; causal++) {
-      struct at a = cases[i];
+      struct gc_attention a = cases[i];
       a.causal = causal;
-      check_attention(ctx, a, 0);
+      gc_check_attention(ctx, a, 0);
     }
-  check_attention(ctx, (struct at){2, 1, 13, 5, 4, 3, 0, 0}, 0);      /* Tq > Tk (not causal) */
-  check_attention(ctx, (struct at){1, 2, 7, 9, 6, 5, 1, 0.7f}, 0);    /* an explicit scale */
-  check_attention(ctx, (struct at){1, 2, 7, 9, 6, 5, 1, 0}, 1u | 2u); /* dv only */
-  check_attention(ctx, (struct at){1, 2, 7, 9, 6, 5, 0, 0}, 4u);      /* dq and dk only */
-  check_attention(ctx, (struct at){1, 1, 5, 8, 3, 4, 1, 0}, 1u | 4u); /* dk only */
+  gc_check_attention(ctx, (struct gc_attention){2, 1, 13, 5, 4, 3, 0, 0}, 0);      /* Tq > Tk (not causal) */
+  gc_check_attention(ctx, (struct gc_attention){1, 2, 7, 9, 6, 5, 1, 0.7f}, 0);    /* an explicit scale */
+  gc_check_attention(ctx, (struct gc_attention){1, 2, 7, 9, 6, 5, 1, 0}, 1u | 2u); /* dv only */
+  gc_check_attention(ctx, (struct gc_attention){1, 2, 7, 9, 6, 5, 0, 0}, 4u);      /* dq and dk only */
+  gc_check_attention(ctx, (struct gc_attention){1, 1, 5, 8, 3, 4, 1, 0}, 1u | 4u); /* dk only */
   large_cases(ctx);
   return th_finish(ctx);
 }
