@@ -10,7 +10,6 @@
 #include "internal.h" /* vkg__write_file: the trace is written atomically */
 #include "models/gan.h"
 #include "models/lm.h"
-#include "models/vae.h"
 #include "nn/progress.h"
 #include "nn/step.h"
 
@@ -29,7 +28,6 @@ struct prof_job {
   int images;
   float *im, *z;
   int32_t *labels;
-  const void *cfg; /* the family's architecture */
 };
 
 static vkg_status run_train(struct prof_job *j) {
@@ -49,12 +47,11 @@ static vkg_status run_decode(struct prof_job *j) {
 
 static vkg_status run_images(struct prof_job *j) {
   if (j->ops->sample_images) return j->ops->sample_images(j->m, j->images, 1, j->im);
-  if (j->z) return gan_generate(j->m, j->z, j->labels, j->images, j->im);
-  return vae_sample(j->cfg, &j->m->params, j->images, 1, j->im);
+  return gan_generate(j->m, j->z, j->labels, j->images, j->im);
 }
 
-/* The sampling a family without the generic sample_images hook has: gan and vae. */
-static int own_sampling(const char *family) { return !strcmp(family, "gan") || !strcmp(family, "vae"); }
+/* The sampling a family without the generic sample_images hook has: the GAN's generator. */
+static int own_sampling(const char *family) { return !strcmp(family, "gan"); }
 
 /* Fixed latents (a deterministic spread in [-2, 2]) and labels for the GAN's generator. */
 static vkg_status gan_inputs(struct prof_job *j, const struct gan_arch *a) {
@@ -325,14 +322,11 @@ int cmd_profile(int argc, char **argv) {
       int ch, h, w;
       if (f->ops->image_shape)
         f->ops->image_shape(j.m, &ch, &h, &w);
-      else if (!strcmp(family, "gan"))
+      else /* gan */
         ch = ((const struct gan_arch *)cfg)->channels, h = w = ((const struct gan_arch *)cfg)->size;
-      else
-        ch = ((const struct vae_config *)cfg)->channels, h = w = ((const struct vae_config *)cfg)->size;
       j.images = (int)batch;
       j.im = malloc(sizeof *j.im * (size_t)batch * ch * h * w);
       if (!j.im) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
-      j.cfg = cfg;
       if (!s && !f->ops->sample_images && !strcmp(family, "gan")) s = gan_inputs(&j, cfg);
       j.run = run_images, j.units = (double)batch, j.unit = "image";
     } else if (!s) {
