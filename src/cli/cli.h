@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "nn/config.h"
+#include "nn/fid.h"
 #include "vkgen.h"
 
 /* Options every subcommand takes. */
@@ -153,6 +154,7 @@ struct cli_fid {
   char path[4096];
   int n; /* images in each set; 0: skipped */
   double fid, floor;
+  struct fid_pr pr;    /* precision and recall (k-NN manifolds in the FID features) */
   const char *skipped; /* why it was skipped, for the report */
 };
 /* Finds the classifier: clf (--classifier), else the assets'. Without one, FID is skipped (with the
@@ -164,7 +166,8 @@ void cli_fid_count(struct cli_fid *f, long want, int n_test, int n_train);
 vkg_status cli_fid_run(vkg_ctx *ctx, struct cli_fid *f, const float *gen, const struct vkg_images *test,
                        const struct vkg_images *train);
 /* Eval's report lines (labels padded to `width`), or with json its fields: , "fid": .., "fid_floor": ..,
- * "fid_n": N (null values if skipped). */
+ * "fid_n": N, "precision": .., "recall": .., "precision_floor": .., "recall_floor": .. (null values if
+ * skipped). */
 void cli_fid_report(const struct cli_fid *f, int json, int width);
 
 int cmd_devices(int argc, char **argv);

@@ -231,6 +231,7 @@ int eval_gan(int argc, char **argv) {
   float *z = NULL, *images = NULL, *logits = NULL;
   int32_t *y = NULL;
   double acc = -1, cond_acc = -1, fid = 0, floor = 0;
+  struct fid_pr pr = {NAN, NAN, NAN, NAN};
   vkg_status s = gan_load(ctx, weights, &m);
   /* Check the classifier before generating anything. */
   if (!s) s = classifier_load(ctx, clf, &cm);
@@ -254,7 +255,7 @@ int eval_gan(int argc, char **argv) {
     struct fid_images gen = {images, (int)n, a->channels, a->size, a->size, logits},
                       ref = {test.pixels, nref, test.c, test.h, test.w, logits + (size_t)n * 10},
                       tr = {train.pixels, ntr, train.c, train.h, train.w, NULL};
-    s = fid_eval(ctx, clf, &gen, &ref, &tr, &fid, &floor);
+    s = fid_eval_pr(ctx, clf, &gen, &ref, &tr, &fid, &floor, &pr);
   }
   if (!s && a->classes) cond_acc = accuracy(logits, y, NULL, (int)n);
   if (!s && test.labels) acc = accuracy(logits + (size_t)n * 10, NULL, test.labels, nref);
@@ -262,12 +263,18 @@ int eval_gan(int argc, char **argv) {
   if (!rc) {
     if (c.json) {
       printf("{\"fid\": %.4f, \"fid_floor\": %.4f, \"n\": %ld, \"n_test\": %d", fid, floor, n, nref);
+      if (isfinite(pr.precision))
+        printf(", \"precision\": %.4f, \"recall\": %.4f, \"precision_floor\": %.4f, \"recall_floor\": %.4f",
+               pr.precision, pr.recall, pr.floor_precision, pr.floor_recall);
       if (acc >= 0) printf(", \"classifier_accuracy\": %.4f", acc);
       if (cond_acc >= 0) printf(", \"class_accuracy\": %.4f", cond_acc);
       printf("}\n");
     } else {
       printf("FID (%ld samples vs %d test images): %.3f\n", n, nref, fid);
       printf("FID floor (%d training images vs the same test images): %.3f\n", ntr, floor);
+      if (isfinite(pr.precision))
+        printf("precision / recall (k = %d): %.3f / %.3f (training images: %.3f / %.3f)\n", FID_PR_K, pr.precision,
+               pr.recall, pr.floor_precision, pr.floor_recall);
       if (acc >= 0) printf("classifier accuracy on those test images: %.2f%%\n", 100 * acc);
       if (cond_acc >= 0) printf("samples classified as the class they were drawn for: %.2f%%\n", 100 * cond_acc);
     }

@@ -83,6 +83,7 @@ int cli_data_fits(const char *dir, int size, int channels, const char *cmd) {
 int cli_fid_setup(struct cli_fid *f, const char *clf, int no_fid, int required, const char *cmd) {
   memset(f, 0, sizeof *f);
   f->fid = f->floor = NAN;
+  f->pr.precision = f->pr.recall = f->pr.floor_precision = f->pr.floor_recall = NAN;
   if (no_fid) {
     f->skipped = "";
   } else if (clf) {
@@ -115,17 +116,31 @@ vkg_status cli_fid_run(vkg_ctx *ctx, struct cli_fid *f, const float *gen, const 
   struct fid_images gs = {gen, f->n, test->c, test->h, test->w, NULL},
                     ts = {test->pixels, f->n, test->c, test->h, test->w, NULL},
                     rs = {train->pixels, f->n, train->c, train->h, train->w, NULL};
-  return fid_eval(ctx, f->classifier, &gs, &ts, &rs, &f->fid, &f->floor);
+  return fid_eval_pr(ctx, f->classifier, &gs, &ts, &rs, &f->fid, &f->floor, &f->pr);
+}
+
+/* A JSON number, or null for NaN (too few images for precision and recall). */
+static void json_num(const char *key, double v) {
+  if (isfinite(v))
+    printf(", \"%s\": %.4f", key, v);
+  else
+    printf(", \"%s\": null", key);
 }
 
 void cli_fid_report(const struct cli_fid *f, int json, int width) {
-  if (json && f->n)
+  if (json && f->n) {
     printf(", \"fid\": %.4f, \"fid_floor\": %.4f, \"fid_n\": %d", f->fid, f->floor, f->n);
-  else if (json)
-    printf(", \"fid\": null, \"fid_floor\": null, \"fid_n\": 0");
-  else if (f->n) {
+    json_num("precision", f->pr.precision), json_num("recall", f->pr.recall);
+    json_num("precision_floor", f->pr.floor_precision), json_num("recall_floor", f->pr.floor_recall);
+  } else if (json) {
+    printf(", \"fid\": null, \"fid_floor\": null, \"fid_n\": 0, \"precision\": null, \"recall\": null, "
+           "\"precision_floor\": null, \"recall_floor\": null");
+  } else if (f->n) {
     printf("  %-*s %12.3f (%d samples vs %d test images)\n", width, "FID", f->fid, f->n, f->n);
     printf("  %-*s %12.3f (%d training vs the same test images)\n", width, "FID floor", f->floor, f->n);
+    if (isfinite(f->pr.precision))
+      printf("  %-*s %5.3f / %5.3f (k = %d nearest neighbours; training images: %.3f / %.3f)\n", width,
+             "precision / recall", f->pr.precision, f->pr.recall, FID_PR_K, f->pr.floor_precision, f->pr.floor_recall);
   } else {
     printf("  %-*s %12s%s\n", width, "FID", "skipped", f->skipped ? f->skipped : "");
   }

@@ -199,6 +199,88 @@ double fid_distance(const double *mu1, const double *cov1, const double *mu2, co
   return f < 0 ? 0 : f; /* NaN (a failed eigen-decomposition) passes through */
 }
 
+// ---- precision and recall, nearest neighbours ----
+
+static double dist2(const float *a, const float *b, int dim) {
+  double d = 0;
+  for (int j = 0; j < dim; j++) {
+    double t = (double)a[j] - b[j];
+    d += t * t;
+  }
+  return d;
+}
+
+/* The squared distance of every row of x (n, dim) to its k-th nearest other row, into r2 (n). The k
+ * smallest distances are kept sorted by insertion (k is small). */
+static vkg_status knn_radii2(const float *x, int n, int dim, int k, double *r2) {
+  double *best = malloc(sizeof *best * (size_t)k);
+  if (!best) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+  for (int i = 0; i < n; i++) {
+    int nb = 0;
+    for (int j = 0; j < n; j++) {
+      if (j == i) continue;
+      double d = dist2(x + (size_t)i * dim, x + (size_t)j * dim, dim);
+      if (nb == k && d >= best[k - 1]) continue;
+      int p = nb < k ? nb++ : k - 1;
+      for (; p > 0 && best[p - 1] > d; p--)
+        best[p] = best[p - 1];
+      best[p] = d;
+    }
+    r2[i] = best[k - 1];
+  }
+  free(best);
+  return VKG_OK;
+}
+
+/* The fraction of rows of a (na, dim) inside the manifold of b (nb rows, squared radii rb2). */
+static double coverage(const float *a, int na, const float *b, int nb, const double *rb2, int dim) {
+  long in = 0;
+  for (int i = 0; i < na; i++)
+    for (int j = 0; j < nb; j++)
+      if (dist2(a + (size_t)i * dim, b + (size_t)j * dim, dim) <= rb2[j]) {
+        in++;
+        break;
+      }
+  return (double)in / na;
+}
+
+vkg_status fid_precision_recall(const float *real, int n_real, const float *gen, int n_gen, int dim, int k,
+                                double *precision, double *recall) {
+  *precision = *recall = NAN;
+  if (k < 1 || dim < 1 || n_real <= k || n_gen <= k)
+    return vkg__fail(VKG_ERR_ARG,
+                     "precision and recall with k = %d need more than k rows in each set (got %d real, %d generated)",
+                     k, n_real, n_gen);
+  for (size_t i = 0; i < (size_t)n_real * dim; i++)
+    if (!isfinite(real[i])) return vkg__fail(VKG_ERR_NUMERIC, "precision/recall: a real feature is not finite");
+  for (size_t i = 0; i < (size_t)n_gen * dim; i++)
+    if (!isfinite(gen[i])) return vkg__fail(VKG_ERR_NUMERIC, "precision/recall: a generated feature is not finite");
+  double *rr = malloc(sizeof *rr * (size_t)n_real), *rg = malloc(sizeof *rg * (size_t)n_gen);
+  vkg_status s = rr && rg ? VKG_OK : vkg__fail(VKG_ERR_OOM, "out of host memory");
+  if (!s) s = knn_radii2(real, n_real, dim, k, rr);
+  if (!s) s = knn_radii2(gen, n_gen, dim, k, rg);
+  if (!s) {
+    *precision = coverage(gen, n_gen, real, n_real, rr, dim);
+    *recall = coverage(real, n_real, gen, n_gen, rg, dim);
+  }
+  free(rr);
+  free(rg);
+  return s;
+}
+
+void fid_nearest(const float *query, int nq, const float *ref, int nr, int dim, int *idx, double *dist) {
+  for (int i = 0; i < nq; i++) {
+    double best = INFINITY;
+    int bi = 0;
+    for (int j = 0; j < nr; j++) {
+      double d = dist2(query + (size_t)i * dim, ref + (size_t)j * dim, dim);
+      if (d < best) best = d, bi = j;
+    }
+    idx[i] = bi;
+    if (dist) dist[i] = sqrt(best);
+  }
+}
+
 // ---- features ----
 
 vkg_status fid_to_gray28(const float *images, int n, int c, int h, int w, float *out) {
@@ -261,9 +343,10 @@ vkg_status fid_features(vkg_ctx *ctx, const char *weights, const float *images, 
   return s;
 }
 
-/* The mean and covariance of one set's features (mu: D, cov: D x D). */
+/* The mean and covariance of one set's features (mu: D, cov: D x D); keep, if not NULL, gets the
+ * features (n, D) (malloc'd, the caller frees them). */
 static vkg_status set_stats(struct nn_model *m, const struct fid_images *im, double *mu, double *cov,
-                            struct nn_progress *pg) {
+                            struct nn_progress *pg, float **keep) {
   if (im->n < 2) return vkg__fail(VKG_ERR_ARG, "FID needs at least 2 images in each set (got %d)", im->n);
   if ((im->c != 1 && im->c != 3) || im->h < 1 || im->w < 1)
     return vkg__fail(VKG_ERR_ARG, "FID images must have 1 or 3 channels (got %d channels of %dx%d)", im->c, im->h,
@@ -271,14 +354,24 @@ static vkg_status set_stats(struct nn_model *m, const struct fid_images *im, dou
   float *f;
   vkg_status s = features_with(m, im->pixels, im->n, im->c, im->h, im->w, &f, im->logits, pg);
   if (!s) s = fid_stats(f, im->n, classifier_feature_dim(m), mu, cov);
-  if (!s) free(f);
+  if (!s && keep)
+    *keep = f;
+  else if (!s)
+    free(f);
   return s;
 }
 
 vkg_status fid_eval(vkg_ctx *ctx, const char *weights, const struct fid_images *gen, const struct fid_images *test,
                     const struct fid_images *train, double *fid, double *floor) {
+  return fid_eval_pr(ctx, weights, gen, test, train, fid, floor, NULL);
+}
+
+vkg_status fid_eval_pr(vkg_ctx *ctx, const char *weights, const struct fid_images *gen, const struct fid_images *test,
+                       const struct fid_images *train, double *fid, double *floor, struct fid_pr *pr) {
   *fid = NAN;
   if (floor) *floor = NAN;
+  if (pr) pr->precision = pr->recall = pr->floor_precision = pr->floor_recall = NAN;
+  float *feat[3] = {NULL, NULL, NULL}; /* kept for precision and recall */
   struct nn_model *m;
   vkg_status s = classifier_load(ctx, weights, &m);
   if (s) return s;
@@ -293,7 +386,7 @@ vkg_status fid_eval(vkg_ctx *ctx, const char *weights, const struct fid_images *
   struct nn_progress pg; /* thousands of images take tens of seconds on a CPU device */
   nn_progress_start(&pg, "FID features", 0, total, "images", 0);
   for (int k = 0; k < 3 && !s; k++)
-    if (sets[k]) s = set_stats(m, sets[k], mu + k * D, cov + k * D * D, &pg);
+    if (sets[k]) s = set_stats(m, sets[k], mu + k * D, cov + k * D * D, &pg, pr ? &feat[k] : NULL);
   if (!s)
     nn_progress_end(&pg, NULL);
   else
@@ -304,6 +397,13 @@ vkg_status fid_eval(vkg_ctx *ctx, const char *weights, const struct fid_images *
     if (d != d) s = vkg__fail(VKG_ERR_NUMERIC, "FID: the eigen-decomposition of a covariance did not converge");
     *(k ? floor : fid) = d;
   }
+  /* Precision and recall need more than k images in each set; with fewer they stay NaN. */
+  for (int k = 0; k < 3 && !s && pr; k += 2)
+    if (sets[k] && sets[k]->n > FID_PR_K && test->n > FID_PR_K)
+      s = fid_precision_recall(feat[1], test->n, feat[k], sets[k]->n, (int)D, FID_PR_K,
+                               k ? &pr->floor_precision : &pr->precision, k ? &pr->floor_recall : &pr->recall);
+  for (int k = 0; k < 3; k++)
+    free(feat[k]);
   classifier_destroy(m);
   free(mu);
   free(cov);

@@ -56,6 +56,32 @@ vkg_status fid_eval(vkg_ctx *ctx, const char *classifier_weights, const struct f
 vkg_status fid_of_images(vkg_ctx *ctx, const char *classifier_weights, const float *images_a, int n_a,
                          const float *images_b, int n_b, int c, int h, int w, double *fid);
 
+/* fid_eval with the precision and recall of the generated images (NULL: not computed): the k-nearest-
+ * neighbour manifold estimate (fid_precision_recall, k = FID_PR_K) in the same feature space, against the
+ * test images; and the same two numbers for the training images (the floor's set), as their reference. */
+#define FID_PR_K 3
+struct fid_pr {
+  double precision, recall;             /* generated vs test */
+  double floor_precision, floor_recall; /* training vs test (NaN without a training set) */
+};
+vkg_status fid_eval_pr(vkg_ctx *ctx, const char *classifier_weights, const struct fid_images *gen,
+                       const struct fid_images *test, const struct fid_images *train, double *fid, double *floor,
+                       struct fid_pr *pr);
+
+// ---- precision and recall (Kynkaanniemi et al. 2019), nearest neighbours ----
+
+/* Improved precision and recall: the manifold of a set of feature rows is the union of balls around its
+ * rows, each with the radius of its k-th nearest other row of the same set (Euclidean). Precision is
+ * the fraction of generated rows inside the real manifold, recall the fraction of real rows inside the
+ * generated one. real (n_real, dim), gen (n_gen, dim); both sets need more than k rows (VKG_ERR_ARG);
+ * a NaN or infinite value is VKG_ERR_NUMERIC. O((n_real + n_gen)^2 dim) on the CPU, in double. */
+vkg_status fid_precision_recall(const float *real, int n_real, const float *gen, int n_gen, int dim, int k,
+                                double *precision, double *recall);
+
+/* For each of nq query rows (nq, dim), the index of its nearest reference row (nr, dim) in Euclidean
+ * distance (the first on ties) into idx, and that distance into dist (may be NULL). nr >= 1. */
+void fid_nearest(const float *query, int nq, const float *ref, int nr, int dim, int *idx, double *dist);
+
 // ---- linear algebra (exposed for tests) ----
 
 /* Eigen-decomposition of a symmetric matrix a (dim x dim, row-major; not modified) by the cyclic
