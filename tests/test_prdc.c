@@ -29,8 +29,8 @@ static void test_precision_recall(void) {
   float *r = line_points(real, 10), *g = line_points(gen, 4);
   double p, rc;
   th_ok(fid_precision_recall(r, 10, g, 4, 2, 3, &p, &rc), "precision/recall, k = 3");
-  th_check(fabs(p - 0.75) < 1e-12 && fabs(rc - 1.0) < 1e-12, "k = 3: precision %g (want 0.75), recall %g (want 1)",
-           p, rc);
+  th_check(fabs(p - 0.75) < 1e-12 && fabs(rc - 1.0) < 1e-12, "k = 3: precision %g (want 0.75), recall %g (want 1)", p,
+           rc);
   /* k = 1 on 0..4 (radii 1) against {0.5, 10, 2.2, -1.5}: 0.5 and 2.2 are inside, 10 and -1.5 (1.5
    * from 0) are not: precision 1/2. The generated radii are 2.0, 7.8, 1.7, 1.7 (for -1.5, 10, 0.5, 2.2):
    * 0..3 are within 1.7 of 0.5 or 2.2, and 4 is 6 from 10 (radius 7.8): recall 1, the outlier's large
@@ -101,8 +101,7 @@ static void test_spectrogram(void) {
       else
         leak = fmax(leak, v);
     }
-  th_check(worst < 1e-3, "bin-centred sine: peak and neighbours within %g dB of A*win/4 and half (want < 1e-3)",
-           worst);
+  th_check(worst < 1e-3, "bin-centred sine: peak and neighbours within %g dB of A*win/4 and half (want < 1e-3)", worst);
   th_check(leak < -80, "no leakage beyond the neighbouring bins (loudest other bin %g dB)", leak);
   char *png = th_tmppath("spec.png");
   th_ok(nn_spectrogram_png(png, db, T, K, 80), "nn_spectrogram_png");

@@ -36,6 +36,7 @@ void cli_train_help(FILE *f, const struct cli_train *d) {
   fprintf(f,
           "  --epochs N        passes over the training set (default %d)\n"
           "  --steps N         stop after N steps instead\n"
+          "  --minutes M       also stop at the first step ending M minutes after training started\n"
           "  --batch N         batch size (default %d)\n"
           "  --lr X            peak learning rate (default %g)\n"
           "  --warmup N        linear warmup steps (default 0)\n"
@@ -72,9 +73,9 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
   long n;
   double x;
   static const char *with_value[] = {
-      "--epochs",     "--steps", "--batch", "--lr",        "--warmup",     "--optim", "--clip", "--beta1",
-      "--init",       "--seed",  "--out",   "--log-every", "--ckpt-every", "--limit", "--data", "--checkpoint-every",
-      "--save-dtype", NULL};
+      "--epochs",     "--steps",   "--batch", "--lr",        "--warmup",     "--optim", "--clip", "--beta1",
+      "--init",       "--seed",    "--out",   "--log-every", "--ckpt-every", "--limit", "--data", "--checkpoint-every",
+      "--save-dtype", "--minutes", NULL};
   int takes = 0;
   for (int k = 0; with_value[k]; k++)
     takes |= !strcmp(a, with_value[k]);
@@ -88,6 +89,9 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
   } else if (!strcmp(a, "--steps")) {
     if (!cli_int(a, v, 1, 1000000000, &n)) return -1;
     t->o.steps = n;
+  } else if (!strcmp(a, "--minutes")) {
+    if (!cli_float(a, v, 1e-6, 1e7, &x)) return -1;
+    t->o.max_seconds = 60 * x;
   } else if (!strcmp(a, "--batch")) {
     if (!cli_int(a, v, 1, 65536, &n)) return -1;
     t->batch = (int)n;

@@ -11,15 +11,16 @@
 vkg_status nn_stft_db(const float *x, size_t n, int win, int hop, float **db, int *frames, int *bins) {
   *db = NULL;
   if (win < 2 || hop < 1 || n < (size_t)win)
-    return vkg__fail(VKG_ERR_ARG, "spectrogram: %zu samples with window %d and hop %d (need n >= window >= 2, hop >= 1)",
-                     n, win, hop);
+    return vkg__fail(VKG_ERR_ARG,
+                     "spectrogram: %zu samples with window %d and hop %d (need n >= window >= 2, hop >= 1)", n, win,
+                     hop);
   for (size_t i = 0; i < n; i++)
     if (!isfinite(x[i])) return vkg__fail(VKG_ERR_NUMERIC, "spectrogram: sample %zu is not finite", i);
   int T = (int)(1 + (n - (size_t)win) / (size_t)hop), K = win / 2 + 1;
-  float *out = malloc(sizeof *out * (size_t)T * K);           // (T, K)
-  double *w = malloc(sizeof *w * (size_t)win);                 // (win) Hann window
-  double *cs = malloc(sizeof *cs * 2 * (size_t)win);           // cos and sin of 2 pi j / win
-  double *frame = malloc(sizeof *frame * (size_t)win);         // windowed samples of one frame
+  float *out = malloc(sizeof *out * (size_t)T * K);    // (T, K)
+  double *w = malloc(sizeof *w * (size_t)win);         // (win) Hann window
+  double *cs = malloc(sizeof *cs * 2 * (size_t)win);   // cos and sin of 2 pi j / win
+  double *frame = malloc(sizeof *frame * (size_t)win); // windowed samples of one frame
   if (!out || !w || !cs || !frame) {
     free(out), free(w), free(cs), free(frame);
     return vkg__fail(VKG_ERR_OOM, "out of host memory for a %d x %d spectrogram", T, K);

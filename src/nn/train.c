@@ -52,8 +52,11 @@ struct run {
   struct curve val;
   char ckpt[4096], metrics[4096], plot[4096], weights[4096];
   struct nn_progress pg;
-  char losses[200]; /* the last losses read, shown with the progress */
-  double t_ckpt;    /* when the last checkpoint was written (or the run started) */
+  char losses[200];  /* the last losses read, shown with the progress */
+  double t_ckpt;     /* when the last checkpoint was written (or the run started) */
+  double t0, t_read; /* when training started (less the time before a resume), and the losses were read last */
+  double t_resumed;  /* the training time logged before --resume */
+  double t_start;    /* when this process started training (--minutes) */
 };
 
 // ---- interruption ----
@@ -200,6 +203,7 @@ static vkg_status reload_metrics(struct run *r, long upto) {
     }
     if ((p = strstr(line, "\"val_loss\": ")) && sscanf(p, "\"val_loss\": %lf", &v) == 1)
       curve_add(&r->val, (double)step, v);
+    if ((p = strstr(line, "\"time\": ")) && sscanf(p, "\"time\": %lf", &v) == 1) r->t_resumed = v;
     size_t l = strlen(line);
     if (n + l + 1 > cap) kept = realloc(kept, cap = 2 * (n + l + 1));
     memcpy(kept + n, line, l);
@@ -304,9 +308,14 @@ static vkg_status read_losses(struct run *r) {
   size_t hn = (size_t)r->hist_n;
   float *loss = malloc(sizeof *loss * hn * (size_t)r->nph), *norm = malloc(sizeof *norm * hn * (size_t)r->nph);
   vkg_status s = loss && norm ? nn_step_read(&r->st, loss, norm) : vkg__fail(VKG_ERR_OOM, "out of host memory");
+  /* "time": wall seconds of training (a resumed run's go on from the time logged before). The
+   * losses of several steps are read at once, so the steps between two reads get times spread evenly
+   * between them. */
+  double now = nn_now(), dt = r->step > r->logged ? (now - r->t_read) / (double)(r->step - r->logged) : 0;
   for (long k = r->logged + 1; !s && k <= r->step; k++) {
     char line[512];
-    int l = snprintf(line, sizeof line, "{\"step\": %ld, \"epoch\": %ld", k, (k - 1) / r->spe + 1);
+    int l = snprintf(line, sizeof line, "{\"step\": %ld, \"epoch\": %ld, \"time\": %.3f", k, (k - 1) / r->spe + 1,
+                     r->t_read - r->t0 + dt * (double)(k - r->logged));
     for (int p = 0; p < r->nph && !s; p++) {
       double lv = loss[p * hn + (size_t)(k - 1) % hn], gn = norm[p * hn + (size_t)(k - 1) % hn];
       if (!isfinite(lv)) {
@@ -330,6 +339,7 @@ static vkg_status read_losses(struct run *r) {
   }
   if (!s) {
     r->logged = r->step;
+    r->t_read = now;
     set_losses(r, loss + (size_t)(r->step - 1) % hn, hn);
     if (r->step == r->step0 + 1) r->pg.last = -1e30; /* the first step shows at once */
     nn_progress_update(&r->pg, r->step, r->losses);
@@ -447,7 +457,9 @@ static vkg_status train(struct nn_model *m, const struct nn_train_opts *o) {
   long epoch = -1;
   r.logged = r.step;
   r.step0 = r.step;
-  r.t_ckpt = nn_now();
+  r.t_ckpt = r.t_read = nn_now();
+  r.t0 = r.t_read - r.t_resumed; /* a resumed run's times go on from its log's */
+  r.t_start = r.t_read;
   if (!s && !o->quiet)
     fprintf(stderr, "training %s: %ld steps (%ld per epoch, batch %d)%s\n", m->name, r.total, r.spe, m->batch,
             r.step ? ", resumed" : "");
@@ -457,6 +469,9 @@ static vkg_status train(struct nn_model *m, const struct nn_train_opts *o) {
     if (e != epoch) vkg_shuffle(perm, m->n_train, r.seed, (uint64_t)(epoch = e));
     if ((s = run_step(&r, perm + (size_t)(r.step % r.spe) * (size_t)m->batch))) break;
     r.step++;
+    /* --minutes (of this process's training): the step ending past the limit ends the run as its last
+     * step would. */
+    if (o->max_seconds > 0 && nn_now() - r.t_start >= o->max_seconds) r.total = r.step;
     int epoch_end = r.step % r.spe == 0, last = r.step == r.total, first = r.step == r.step0 + 1;
     /* Checkpoints: every --checkpoint-every steps, else at each epoch's end and whenever
      * NN_CHECKPOINT_SECONDS have passed, so an interruption loses minutes of work, not an epoch. */

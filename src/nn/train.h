@@ -66,6 +66,9 @@ struct nn_family_ops {
 struct nn_train_opts {
   int epochs;
   long steps; /* > 0: stop after this many steps instead of epochs */
+  /* > 0: also stop (evaluating and saving as at the last step) at the first step ending this many seconds
+   * after training started in this process */
+  double max_seconds;
   struct vkg_lr_schedule lr;
   struct vkg_optim_desc optim;
   uint64_t seed;
