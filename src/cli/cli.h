@@ -175,6 +175,7 @@ int cmd_selfcheck(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_dev(int argc, char **argv);     /* vkgen dev OP: shader authors' edit-and-check loop */
 int cmd_profile(int argc, char **argv); /* vkgen profile FAMILY [train|sample] (cli/profile.c) */
+int cmd_compare(int argc, char **argv); /* vkgen compare: every family side by side (cli/compare.c) */
 int train_classifier(int argc, char **argv);
 int train_gan(int argc, char **argv);
 int sample_gan(int argc, char **argv);

@@ -20,6 +20,7 @@ static void usage(FILE *f) {
         "  eval FAMILY         measure a trained model (FID, ELBO, held-out loss, BLEU)\n"
         "  bench ops|FAMILY    time each op (with its fraction of peak), or a family's throughput\n"
         "  bench peak          the device's fp32 FMA throughput and copy bandwidth\n"
+        "  compare             every family side by side: train (same budget), evaluate, sample, time; an HTML report\n"
         "  profile FAMILY      GPU time of every dispatch of a training step or of sampling, by op and shader\n"
         "  dev OP              re-check an op against a plain-C reference on every shader save (hot reload)\n"
         "\n"
@@ -93,6 +94,7 @@ static int dispatch(int argc, char **argv) {
   if (!strcmp(cmd, "selfcheck")) return cmd_selfcheck(argc - 1, argv + 1);
   if (!strcmp(cmd, "dev")) return cmd_dev(argc - 1, argv + 1);
   if (!strcmp(cmd, "profile")) return cmd_profile(argc - 1, argv + 1);
+  if (!strcmp(cmd, "compare")) return cmd_compare(argc - 1, argv + 1);
   if (!strcmp(cmd, "bench") && argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")))
     return cmd_family("bench", argc - 1, argv + 1);
   if (!strcmp(cmd, "bench") && argc > 2 && strcmp(argv[2], "ops") != 0 && strcmp(argv[2], "peak") != 0 &&

@@ -78,6 +78,10 @@ static void png_sink(void *ctx, void *data, int size) {
 }
 
 vkg_status nn_plot(const char *path, const struct nn_curve *curves, int ncurves) {
+  return nn_plot_x(path, curves, ncurves, "step");
+}
+
+vkg_status nn_plot_x(const char *path, const struct nn_curve *curves, int ncurves, const char *xlabel) {
   struct canvas *c = malloc(sizeof *c);
   if (!c) return vkg__fail(VKG_ERR_OOM, "out of host memory");
   memset(c, 255, sizeof *c);
@@ -113,7 +117,7 @@ vkg_status nn_plot(const char *path, const struct nn_curve *curves, int ncurves)
   }
   line(c, LEFT, TOP, LEFT, TOP + ph, black);
   line(c, LEFT, TOP + ph, W - RIGHT, TOP + ph, black);
-  text(c, LEFT + pw / 2 - 12, H - 14, "step", black);
+  text(c, LEFT + pw / 2 - 3 * (int)strlen(xlabel), H - 14, xlabel, black);
   int lx = LEFT;
   for (int k = 0; k < ncurves; k++) {
     const struct nn_curve *cv = &curves[k];

@@ -101,4 +101,7 @@ struct nn_curve {
   int dots;
 };
 vkg_status nn_plot(const char *path, const struct nn_curve *curves, int n);
+/* The same with another x-axis label (its font draws digits, . - ( ) and the letters of "seconds", "step",
+ * "val loss": see plot.c). */
+vkg_status nn_plot_x(const char *path, const struct nn_curve *curves, int n, const char *xlabel);
 #endif
