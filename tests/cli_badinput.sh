@@ -155,6 +155,19 @@ row 1 - - -- profile gan --weights x.safetensors
 row 1 hint "$tmp/out/no/t.json" -- profile gpt sample --trace "$tmp/out/no/t.json"
 row 1 hint - -- profile gan --device 99
 row 1 - - -- profile gpt --dim 30 --heads 4
+# compare: no -o, budget and steps both, an unknown or repeated family, --weights with training, --limit
+# without training, a report directory that is not empty or whose parent is missing, a bad device
+row 1 hint - -- compare --steps 1
+row 1 - "$tmp/out/r" -- compare --budget 1 --steps 2 -o "$tmp/out/r"
+row 1 hint "$tmp/out/r" -- compare --families gan,nope -o "$tmp/out/r"
+row 1 hint "$tmp/out/r" -- compare --families gan,gan -o "$tmp/out/r"
+row 1 hint "$tmp/out/r" -- compare --families classifier -o "$tmp/out/r"
+row 1 - "$tmp/out/r" -- compare --weights "$tmp" --steps 2 -o "$tmp/out/r"
+row 1 - "$tmp/out/r" -- compare --limit 5 -o "$tmp/out/r"
+row 1 - "$tmp/out/r" -- compare --budget 0 -o "$tmp/out/r"
+row 1 hint - -- compare -o "$here"
+row 1 hint "$tmp/out/no/r" -- compare -o "$tmp/out/no/r"
+row 1 hint "$tmp/out/r" -- compare --device 99 -o "$tmp/out/r"
 row 1 hint - -- dev matmul --once --device 99
 row 1 - - -- dev matmul --once --watch "$w/no-such-dir"
 VKGEN_FAULT=bogus row 1 hint - -- selfcheck

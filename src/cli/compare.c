@@ -52,10 +52,10 @@ struct fam {
   char dir[2048], weights[4200];
   int failed;
   char error[600];
-  cJSON *obj;            /* its report object */
-  cJSON *eval, *bench;   /* the children's JSON (owned by obj once added) */
-  cJSON *commands;       /* [{phase, command, rc, seconds, log}] */
-  cJSON *files;          /* {what: path relative to the report directory} */
+  cJSON *obj;          /* its report object */
+  cJSON *eval, *bench; /* the children's JSON (owned by obj once added) */
+  cJSON *commands;     /* [{phase, command, rc, seconds, log}] */
+  cJSON *files;        /* {what: path relative to the report directory} */
 };
 
 static int phase_no, phase_total;
@@ -597,7 +597,6 @@ static void run_family(struct fam *fm, const struct opts *o) {
 
 // ---- the report ----
 
-
 /* A growing string. */
 struct sb {
   char *s;
@@ -625,8 +624,10 @@ static void sb(struct sb *b, const char *f, ...) {
   char *t = NULL;
   int n = vasprintf(&t, f, a);
   va_end(a);
-  if (n < 0) b->oom = 1;
-  else sb_put(b, t, (size_t)n);
+  if (n < 0)
+    b->oom = 1;
+  else
+    sb_put(b, t, (size_t)n);
   free(t);
 }
 /* Text for HTML (element content and attribute values). */
@@ -672,16 +673,15 @@ static const char *cell(char *buf, size_t n, double v, const char *f) {
 struct col {
   const char *label, *key, *fmt;
 };
-static const struct col image_cols[] = {
-    {"params", "params", "%.0f"},
-    {"FID", "fid", "%.2f"},
-    {"FID floor", "fid_floor", "%.2f"},
-    {"precision", "precision", "%.3f"},
-    {"recall", "recall", "%.3f"},
-    {"bits/dim", "bits_per_dim", "%.3f"},
-    {"sampling images/s", "sampling_images_per_s", "%.1f"},
-    {"training images/s", "training_images_per_s", "%.1f"},
-    {0}};
+static const struct col image_cols[] = {{"params", "params", "%.0f"},
+                                        {"FID", "fid", "%.2f"},
+                                        {"FID floor", "fid_floor", "%.2f"},
+                                        {"precision", "precision", "%.3f"},
+                                        {"recall", "recall", "%.3f"},
+                                        {"bits/dim", "bits_per_dim", "%.3f"},
+                                        {"sampling images/s", "sampling_images_per_s", "%.1f"},
+                                        {"training images/s", "training_images_per_s", "%.1f"},
+                                        {0}};
 static const struct col text_cols[] = {{"params", "params", "%.0f"},
                                        {"val loss (nats/byte)", "val_loss", "%.4f"},
                                        {"perplexity", "perplexity", "%.3f"},
@@ -752,8 +752,7 @@ static void picture(struct sb *md, struct sb *html, const struct fam *fm, const 
   sb(md, "![%s: %s](%s)\n\n", fm->f->name, caption, f);
   sb(html, "<figure><img src=\"");
   sb_html(html, f);
-  sb(html, "\" alt=\"%s: %s\"><figcaption>%s: %s</figcaption></figure>\n", fm->f->name, caption, fm->f->name,
-     caption);
+  sb(html, "\" alt=\"%s: %s\"><figcaption>%s: %s</figcaption></figure>\n", fm->f->name, caption, fm->f->name, caption);
 }
 
 static void failures(struct sb *md, struct sb *html, const struct fam *fams, int nf, const char *mod) {
@@ -777,12 +776,17 @@ static int write_report(const struct opts *o, struct fam *fams, int nf, const st
   char api[32];
   snprintf(api, sizeof api, "%u.%u.%u", VK_API_VERSION_MAJOR(dev->api_version), VK_API_VERSION_MINOR(dev->api_version),
            VK_API_VERSION_PATCH(dev->api_version));
-  const char *mode = o->budget > 0 ? "trained (time budget)" : o->steps ? "trained (steps)" : o->weights_dir ? "weights" : "shipped weights";
+  const char *mode = o->budget > 0    ? "trained (time budget)"
+                     : o->steps       ? "trained (steps)"
+                     : o->weights_dir ? "weights"
+                                      : "shipped weights";
   char how[256];
   if (o->budget > 0)
-    snprintf(how, sizeof how, "each family trained for %g minutes from scratch%s", o->budget, o->limit ? " on a subset" : "");
+    snprintf(how, sizeof how, "each family trained for %g minutes from scratch%s", o->budget,
+             o->limit ? " on a subset" : "");
   else if (o->steps)
-    snprintf(how, sizeof how, "each family trained for %ld steps from scratch%s", o->steps, o->limit ? " on a subset" : "");
+    snprintf(how, sizeof how, "each family trained for %ld steps from scratch%s", o->steps,
+             o->limit ? " on a subset" : "");
   else if (o->weights_dir)
     snprintf(how, sizeof how, "the weights in %s", o->weights_dir);
   else
@@ -859,8 +863,9 @@ static int write_report(const struct opts *o, struct fam *fams, int nf, const st
       if (isfinite(ds)) {
         sb(&md, "Mean distance of the samples shown to their nearest training image: %.3f (test images: %.3f).\n\n", ds,
            dt);
-        sb(&html, "<p>Mean distance of the samples shown to their nearest training image: %.3f (test images: %.3f).</p>\n",
-           ds, dt);
+        sb(&html,
+           "<p>Mean distance of the samples shown to their nearest training image: %.3f (test images: %.3f).</p>\n", ds,
+           dt);
       }
       picture(&md, &html, fm, "samples", "samples");
       picture(&md, &html, fm, "nearest", "samples | nearest training images");
@@ -954,7 +959,8 @@ static int write_report(const struct opts *o, struct fam *fams, int nf, const st
   sb(&html, "</section>\n");
 
   /* Reproduce */
-  sb(&md, "## Reproduce\n\n    %s\n\nThe commands it ran (outputs and logs in each family's directory):\n\n", o->cmdline);
+  sb(&md, "## Reproduce\n\n    %s\n\nThe commands it ran (outputs and logs in each family's directory):\n\n",
+     o->cmdline);
   sb(&html, "<section id=\"reproduce\"><h2>Reproduce</h2>\n<pre>");
   sb_html(&html, o->cmdline);
   sb(&html, "</pre>\n<p>The commands it ran (outputs and logs in each family's directory):</p>\n<table>"
@@ -974,8 +980,9 @@ static int write_report(const struct opts *o, struct fam *fams, int nf, const st
     }
   }
   sb(&md, "\nTotal: %.1f s. Machine-readable: report.json.\n", seconds);
-  sb(&html, "</table>\n<p>Total: %.1f s. Machine-readable: <a href=\"report.json\">report.json</a>, also "
-            "<a href=\"report.md\">report.md</a>.</p>\n</section>\n</body></html>\n",
+  sb(&html,
+     "</table>\n<p>Total: %.1f s. Machine-readable: <a href=\"report.json\">report.json</a>, also "
+     "<a href=\"report.md\">report.md</a>.</p>\n</section>\n</body></html>\n",
      seconds);
 
   if (md.oom || html.oom) st = vkg__fail(VKG_ERR_OOM, "out of host memory");
@@ -1018,7 +1025,8 @@ int cmd_compare(int argc, char **argv) {
   if (o.budget > 0 && o.steps) return cli_error("compare: give --budget or --steps, not both");
   if (o.weights_dir && (o.budget > 0 || o.steps))
     return cli_error("compare: --weights evaluates existing weights; leave out --budget and --steps");
-  if (o.limit && !(o.budget > 0 || o.steps)) return cli_error("compare: --limit limits training: add --budget or --steps");
+  if (o.limit && !(o.budget > 0 || o.steps))
+    return cli_error("compare: --limit limits training: add --budget or --steps");
   /* The families, checked before anything runs. */
   struct fam fams[16];
   int nf = 0;
@@ -1047,9 +1055,9 @@ int cmd_compare(int argc, char **argv) {
   }
   if (strlen(o.out) > 1500) return cli_error("compare: the -o path is too long (%zu bytes)", strlen(o.out));
   if (!cli_out_dir_ok(o.out)) return 1;
-  if (mkdir(o.out, 0755) && !(errno == EEXIST && is_empty_dir(o.out))) {
-    cli_error(errno == EEXIST ? "compare: '%s' exists and is not an empty directory" : "compare: cannot create '%s'",
-              o.out);
+  struct stat sbuf;
+  if (!stat(o.out, &sbuf) && !(S_ISDIR(sbuf.st_mode) && is_empty_dir(o.out))) {
+    cli_error("compare: '%s' exists and is not an empty directory", o.out);
     fputs("hint: give -o a new directory (the report never overwrites another run)\n", stderr);
     return 1;
   }
@@ -1058,6 +1066,8 @@ int cmd_compare(int argc, char **argv) {
   if (!ctx) return 1;
   struct vkg_device_info dev = *vkg_ctx_device(ctx);
   if (cli_ctx_done(ctx, 0)) return 1;
+  if (mkdir(o.out, 0755) && errno != EEXIST)
+    return cli_error("compare: cannot create '%s': %s", o.out, strerror(errno));
   /* The command line, for the report. */
   struct args all = {0};
   arg(&all, "vkgen");
