@@ -1090,5 +1090,12 @@ int cmd_compare(int argc, char **argv) {
   if (!rc)
     fprintf(stderr, "wrote %s/index.html, %s/report.md and %s/report.json (%d of %d families ok)\n", o.out, o.out,
             o.out, nf - failed, nf);
+  /* The report is whole either way; the exit status says whether every family went through. */
+  for (int i = 0; i < nf && !rc; i++)
+    if (fams[i].failed) {
+      rc =
+          cli_error("compare: %d of %d families failed, the first: %s: %s", failed, nf, fams[i].f->name, fams[i].error);
+      fputs("hint: each failure is in the report with its command and log\n", stderr);
+    }
   return rc;
 }
