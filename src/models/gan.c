@@ -545,4 +545,35 @@ void gan_slerp(const float *a, const float *b, int dim, float t, float *out) {
     out[i] = (float)(wa * a[i] + wb * b[i]);
 }
 
-const struct nn_family_ops gan_ops = {gan_create, gan_destroy, NULL, NULL};
+static void image_shape(const struct nn_model *m, int *c, int *h, int *w) {
+  const struct gan_arch *a = gan_arch_of(m);
+  *c = a->channels, *h = *w = a->size;
+}
+
+/* n images from the prior drawn from seed; a conditional model's image i is of class i mod classes. */
+static vkg_status sample_images(struct nn_model *m, int n, uint32_t seed, float *images) {
+  const struct gan_arch *a = gan_arch_of(m);
+  float *z = malloc(sizeof *z * (size_t)n * a->z);
+  int32_t *y = a->classes ? malloc(sizeof *y * (size_t)n) : NULL;
+  vkg_status s = z && (y || !a->classes) ? nn_prior(m->params.ctx, n, a->z, seed, z)
+                                         : vkg__fail(VKG_ERR_OOM, "out of host memory for %d latents", n);
+  for (int i = 0; y && i < n; i++)
+    y[i] = i % a->classes;
+  if (!s) s = gan_generate(m, z, y, n, images);
+  free(z), free(y);
+  return s;
+}
+
+/* A conditional model's grid has a column per class. */
+static int grid_cols(const struct nn_model *m) { return gan_arch_of(m)->classes; }
+
+const struct nn_family_ops gan_ops = {
+    .create = gan_create,
+    .destroy = gan_destroy,
+    .image_shape = image_shape,
+    .sample_images = sample_images,
+    .grid_cols = grid_cols,
+    .about = "Trains a DCGAN on Fashion-MNIST (or on a folder of images with --data DIR; 28-pixel Fashion-MNIST\n"
+             "is padded to 32 or scaled 2x and padded to 64): the discriminator's step (real vs generated),\n"
+             "then the generator's (non-saturating loss), for every batch; metrics.jsonl has loss_d and loss_g.\n"
+             "--conditional conditions both on the Fashion-MNIST classes. batchnorm needs --batch 2 or more."};
