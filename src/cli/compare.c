@@ -782,7 +782,7 @@ static int write_report(const struct opts *o, struct fam *fams, int nf, const st
                                       : "shipped weights";
   char how[256];
   if (o->budget > 0)
-    snprintf(how, sizeof how, "each family trained for %g minutes from scratch%s", o->budget,
+    snprintf(how, sizeof how, "each family trained for %g minute(s) from scratch%s", o->budget,
              o->limit ? " on a subset" : "");
   else if (o->steps)
     snprintf(how, sizeof how, "each family trained for %ld steps from scratch%s", o->steps,
