@@ -160,22 +160,12 @@ static vkg_t rnn_step(struct lm *m, struct lm_decoder *d, vkg_graph *g, const vk
   return head(m, g, p, vkg_reshape(g, x, 2, s2), 1); // (B, V)
 }
 
-const struct lm_family lm_family_lstm = {
-    .name = "lstm",
-    .create = rnn_create,
-    .forward = rnn_forward,
-    .dec_init = rnn_dec_init,
-    .dec_reset = rnn_dec_reset,
-    .dec_free = rnn_dec_free,
-    .step = rnn_step,
-};
-
-const struct lm_family lm_family_gru = {
-    .name = "gru",
-    .create = rnn_create,
-    .forward = rnn_forward,
-    .dec_init = rnn_dec_init,
-    .dec_reset = rnn_dec_reset,
-    .dec_free = rnn_dec_free,
-    .step = rnn_step,
-};
+/* LSTM and GRU share every hook: the cell is chosen by the config's family. */
+#define RNN_FAMILY(fam)                                                                                                \
+  {                                                                                                                    \
+    .name = fam, .create = rnn_create, .forward = rnn_forward, .dec_init = rnn_dec_init, .dec_reset = rnn_dec_reset,   \
+    .dec_free = rnn_dec_free, .step = rnn_step                                                                         \
+  }
+const struct lm_family lm_family_lstm = RNN_FAMILY("lstm");
+const struct lm_family lm_family_gru = RNN_FAMILY("gru");
+#undef RNN_FAMILY
