@@ -17,19 +17,12 @@ static void print_rf(FILE *f, const struct wavenet_config *c) {
   fprintf(f, "wavenet: %s\n", line);
 }
 
+/* The weights (default: the shipped model) into c, p and ids; 0 after printing an error. */
 static int load_weights(vkg_ctx *ctx, const char *weights, const char *doing, struct wavenet_config *c,
                         struct nn_params *p, struct wavenet_ids *ids) {
   char path[4096];
-  if (!weights) {
-    if (!cli_asset("wavenet.safetensors", path, sizeof path)) {
-      nn_params_init(p, ctx);
-      cli_error("%s: no default WaveNet weights (assets/wavenet.safetensors was not found)", doing);
-      fprintf(stderr,
-              "hint: train one with 'vkgen train wavenet' and pass --weights runs/wavenet/wavenet.safetensors\n");
-      return 0;
-    }
-    weights = path;
-  }
+  nn_params_init(p, ctx);
+  if (!(weights = cli_weights("wavenet", weights, path, sizeof path))) return 0;
   if (wavenet_load(ctx, weights, c, p, ids)) {
     cli_vkg_error(doing);
     return 0;

@@ -77,6 +77,9 @@ struct nn_layer nn_batchnorm_params(struct nn_params *p, const char *name, int c
 struct nn_layer nn_layernorm_params(struct nn_params *p, const char *name, int c);
 /* w (n, dim), uniform(+-sqrt 3): unit variance, as the embeddings of WaveNet and the RNNs start. */
 struct nn_layer nn_embedding_params(struct nn_params *p, const char *name, int n, int dim);
+/* A tensor of no standard layer (e.g. a per-class bias), by name: declared and, in a seeded set,
+ * initialized uniform(+-bound) if bound > 0, else to the constant -bound. Its index, or -1. */
+int nn_param_seeded(struct nn_params *p, const char *name, int trainable, int ndim, const int *shape, float bound);
 
 // ---- layers (each builds ops on g from tensors bound in g) ----
 

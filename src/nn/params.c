@@ -148,18 +148,21 @@ vkg_status nn_prior(vkg_ctx *ctx, int n, int Z, uint32_t seed, float *z) {
 
 // ---- layers' parameters ----
 
-/* Declares NAME.suffix and, in a seeded set, initializes it: uniform(+-bound) if bound > 0, else the
- * constant -bound. Returns its index, or -1 after a failure (this one or an earlier one). */
-static int layer_param(struct nn_params *p, const char *name, const char *suffix, int trainable, int ndim,
-                       const int *shape, float bound) {
+int nn_param_seeded(struct nn_params *p, const char *name, int trainable, int ndim, const int *shape, float bound) {
   if (p->err) return -1;
-  char full[80];
-  snprintf(full, sizeof full, "%s.%s", name, suffix);
-  vkg_tensor *t = nn_param(p, full, trainable, ndim, shape);
+  vkg_tensor *t = nn_param(p, name, trainable, ndim, shape);
   if (!t) return -1;
   if (p->init)
     p->err = bound > 0 ? nn_init_uniform(t, bound, nn_mix(p->seed, (uint64_t)p->n - 1)) : nn_init_const(t, -bound);
   return p->err ? -1 : p->n - 1;
+}
+
+/* NAME.suffix by nn_param_seeded. */
+static int layer_param(struct nn_params *p, const char *name, const char *suffix, int trainable, int ndim,
+                       const int *shape, float bound) {
+  char full[80];
+  snprintf(full, sizeof full, "%s.%s", name, suffix);
+  return nn_param_seeded(p, full, trainable, ndim, shape, bound);
 }
 
 /* A weight of shape ws and an optional bias of `out`, both uniform(+-1/sqrt(fan_in)). */
