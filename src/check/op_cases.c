@@ -485,7 +485,10 @@ static void batchnorm_bwd(const struct opc *c, double *const *in, const double *
 // ---- softmax over the last axis: p = {rows, C, log} ----
 
 static int softmax_make(struct opc *c, int k, int size, const struct opc_limits *lim) {
-  static const int t[][3] = {{1, 1, 0}, {7, 13, 0}, {5, 1000, 0}, {3, 4097, 0}, {7, 13, 1}, {3, 4097, 1}, {2, 127, 1}};
+  /* Rows over 20000 values take the split-row kernels on CPU devices: odd lengths (chunks that start
+   * and end inside a vec4), a multiple of 4, and a last chunk of a few values. */
+  static const int t[][3] = {{1, 1, 0},   {7, 13, 0},    {5, 1000, 0},  {3, 4097, 0},  {7, 13, 1},   {3, 4097, 1},
+                             {2, 127, 1}, {3, 50257, 0}, {5, 70001, 1}, {2, 80000, 0}, {1, 24579, 1}};
   if (!PICK(c, k, size, t, 64, size, 0)) return 0;
   add_in(c, VKG_F32, -8, 8, 2, c->p[0], c->p[1]);
   label(c, "%s (%d, %d)", c->p[2] ? "log_softmax" : "softmax", c->p[0], c->p[1]);
