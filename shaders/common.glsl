@@ -10,3 +10,6 @@ layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
 uint linear_id() {
   return gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
 }
+
+// -inf, the identity of max (a function, since bit casts are not constant expressions everywhere).
+float neg_inf() { return uintBitsToFloat(0xff800000u); }

@@ -6,9 +6,6 @@
 const uint WG_N = gl_WorkGroupSize.x * gl_WorkGroupSize.y * gl_WorkGroupSize.z;
 shared float wg_red[WG_N];
 
-// -inf, the identity of max (a function, since bit casts are not constant expressions everywhere).
-float neg_inf() { return uintBitsToFloat(0xff800000u); }
-
 // The largest power of two <= WG_N: the tree folds the remainder onto it first.
 uint wg_pow2() {
   uint p = 1;

@@ -318,6 +318,11 @@ vkg_t vkg__root(const vkg_graph *g, vkg_t t);
 size_t vkg__numel(const int *shape, int ndim);
 /* Formats a shape as "(2, 3, 4)" into buf. */
 const char *vkg__shape_str(const int *shape, int ndim, char *buf, size_t n);
+/* Records the dispatch of vkg_matmul (ops/matmul.c) into the current node without making a node of its
+ * own, for ops built from matmuls (attention's materialized path): out (batch, M, N) = opA opB (+ bias),
+ * with a (batch or 1, M, K) and b (batch or 1, K, N) stored as the flags say. Nonzero on failure. */
+int vkg__matmul_record(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, vkg_t out, unsigned flags, uint32_t batch,
+                       int a_batched, int b_batched, uint32_t M, uint32_t N, uint32_t Ka);
 /* Starts an op node; every vkg__dispatch until the next vkg__begin belongs to it. */
 void vkg__begin(vkg_graph *g, const char *op);
 /* Appends a dispatch: shader with specialization constants spec[0..nspec), bindings (those listed in

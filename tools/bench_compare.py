@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Before vs after, side by side in one run: builds an earlier commit of vkgen next to the working tree
-and times both builds alternately with 'vkgen bench ops --json' (and, with --family, 'vkgen bench gan'
-or 'vkgen bench vae'), keeping the best of --reps runs of each, then prints the ratio per case.
+and times both builds alternately with 'vkgen bench ops --json' (and, with --family, 'vkgen bench gan',
+'vkgen bench vae' or 'vkgen bench gpt --quick'), keeping the best of --reps runs of each, then prints the ratio per case.
 
     tools/bench_compare.py                         # base: git merge-base HEAD main
     tools/bench_compare.py --base HEAD~3 --op matmul --op conv2d --reps 5
     tools/bench_compare.py --family gan --family vae --no-ops
+    tools/bench_compare.py --family gpt --op attention --op attention_grad --reps 3
 
 The base commit is exported with 'git archive' into --work (default /tmp/vkgen-compare/<commit>) and
 built there in its own build directory (only the vkgen binary); the working tree's binary is rebuilt in
@@ -79,8 +80,9 @@ def main():
     ap.add_argument("--op", action="append", default=[], help="only this op (repeatable)")
     ap.add_argument("--quick", action="store_true", help="only each op's smallest size (bench ops --quick)")
     ap.add_argument("--no-ops", action="store_true", help="skip bench ops")
-    ap.add_argument("--family", action="append", default=[], choices=["gan", "vae"],
-                    help="also compare 'vkgen bench FAMILY' training steps/s (repeatable)")
+    ap.add_argument("--family", action="append", default=[], choices=["gan", "vae", "gpt"],
+                    help="also compare 'vkgen bench FAMILY' training steps/s (repeatable); gpt: training "
+                    "tokens/s of 'vkgen bench gpt --quick' (one step after a warm-up per run)")
     ap.add_argument("--steps", type=int, default=5, help="timed training steps per family bench run")
     ap.add_argument("--reps", type=int, default=3, help="runs of each build; the best counts")
     ap.add_argument("--device", help="device index or name for both builds")
@@ -124,9 +126,9 @@ def main():
                     if best is None or res["ms"] < best["ms"]:
                         ops[who][key] = res
             for f in a.family:
-                j = run_json(bins[who], ["bench", f, "--json", "--steps", str(a.steps)] + dev, caches[who],
-                             "%s bench %s" % (who, f))
-                sps = j["training"]["steps_per_s"]
+                args = ["bench", f, "--json"] + (["--quick"] if f == "gpt" else ["--steps", str(a.steps)])
+                j = run_json(bins[who], args + dev, caches[who], "%s bench %s" % (who, f))
+                sps = j["train_tokens_per_s"] if f == "gpt" else j["training"]["steps_per_s"]
                 fam[who][f] = max(fam[who].get(f, 0.0), sps)
 
     # ---- report ----
@@ -180,8 +182,9 @@ def main():
             print("%-17s %-34s %10s %10s %8s %20s %8s %19s" % (r["op"], r["shape"], fmt(r["base_ms"]), fmt(r["new_ms"]),
                                                               sp, tp, frac, mem))
     for r in frows:
-        print("bench %s training: base %.3f steps/s, new %.3f steps/s, %.2fx" %
-              (r["family"], r["base_steps_per_s"], r["new_steps_per_s"], r["speedup"]))
+        unit = "tokens/s" if r["family"] == "gpt" else "steps/s"
+        print("bench %s training: base %.3f %s, new %.3f %s, %.2fx" %
+              (r["family"], r["base_steps_per_s"], unit, r["new_steps_per_s"], unit, r["speedup"]))
 
 
 if __name__ == "__main__":

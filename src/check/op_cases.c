@@ -485,7 +485,10 @@ static void batchnorm_bwd(const struct opc *c, double *const *in, const double *
 // ---- softmax over the last axis: p = {rows, C, log} ----
 
 static int softmax_make(struct opc *c, int k, int size, const struct opc_limits *lim) {
-  static const int t[][3] = {{1, 1, 0}, {7, 13, 0}, {5, 1000, 0}, {3, 4097, 0}, {7, 13, 1}, {3, 4097, 1}, {2, 127, 1}};
+  /* Rows over 20000 values take the split-row kernels on CPU devices: odd lengths (chunks that start
+   * and end inside a vec4), a multiple of 4, and a last chunk of a few values. */
+  static const int t[][3] = {{1, 1, 0},   {7, 13, 0},    {5, 1000, 0},  {3, 4097, 0},  {7, 13, 1},   {3, 4097, 1},
+                             {2, 127, 1}, {3, 50257, 0}, {5, 70001, 1}, {2, 80000, 0}, {1, 24579, 1}};
   if (!PICK(c, k, size, t, 64, size, 0)) return 0;
   add_in(c, VKG_F32, -8, 8, 2, c->p[0], c->p[1]);
   label(c, "%s (%d, %d)", c->p[2] ? "log_softmax" : "softmax", c->p[0], c->p[1]);
@@ -501,6 +504,30 @@ static void softmax_fwd(const struct opc *c, double *const *in, double *y, size_
 }
 static void softmax_bwd(const struct opc *c, double *const *in, const double *gy, double **gin, size_t n) {
   ref_softmax_bwd(gin[0], in[0], gy, c->p[0], c->p[1], c->p[2]);
+}
+
+// ---- cross-entropy (mean over the rows), labels ignored at -1: p = {rows, C} ----
+
+static int ce_make(struct opc *c, int k, int size, const struct opc_limits *lim) {
+  /* Long odd rows like GPT-2's 50257-token vocabulary, a multiple of 4, and short rows. */
+  static const int t[][2] = {{1, 1}, {7, 13}, {5, 1000}, {2, 127}, {3, 50257}, {2, 40000}, {4, 4097}};
+  if (!PICK(c, k, size, t, 64, size)) return 0;
+  add_in(c, VKG_F32, -8, 8, 2, c->p[0], c->p[1]);
+  /* Labels from -1 (ignored) to C (out of range, also ignored); rows of one get their only label. */
+  add_in(c, VKG_I32, c->p[0] > 1 ? -1 : 0, c->p[0] > 1 ? (float)c->p[1] + 1 : (float)c->p[1], 1, c->p[0]);
+  label(c, "(%d, %d)", c->p[0], c->p[1]);
+  c->atol = 1e-5, c->rtol = 1e-5;
+  c->bytes = 4.0 * c->p[0] * (double)c->p[1];
+  return 1;
+}
+static vkg_t ce_build(vkg_graph *g, const struct opc *c, const vkg_t *in) {
+  return vkg_cross_entropy_loss(g, in[0], in[1], -1);
+}
+static void ce_fwd(const struct opc *c, double *const *in, double *y, size_t n) {
+  y[0] = ref_cross_entropy_d(in[0], in[1], c->p[0], c->p[1], -1);
+}
+static void ce_bwd(const struct opc *c, double *const *in, const double *gy, double **gin, size_t n) {
+  ref_cross_entropy_bwd(gin[0], in[0], in[1], gy[0], c->p[0], c->p[1], -1);
 }
 
 // ---- embedding: p = {V, C, n}; table (V, C), ids (n) with some out of range ----
@@ -836,6 +863,13 @@ static const struct opc_op ops[] = {
      batchnorm_fwd,
      batchnorm_bwd},
     {"softmax", "softmax_fwd.comp", {1024, 8192, 50257}, softmax_make, softmax_build, softmax_fwd, softmax_bwd},
+    {"cross_entropy",
+     "cross_entropy_fwd.comp, cross_entropy_mean.comp",
+     {1024, 8192, 50257},
+     ce_make,
+     ce_build,
+     ce_fwd,
+     ce_bwd},
     {"embedding",
      "embedding_fwd.comp",
      {64, 1024, 8192},

@@ -66,6 +66,49 @@ void ref_softmax_bwd(double *dx, const double *x, const double *dy, int rows, in
   free(p);
 }
 
+// ---- cross-entropy ----
+
+static int ce_valid(double label, int C, int ignore) {
+  int l = (int)label;
+  return l != ignore && l >= 0 && l < C;
+}
+
+/* log sum_c exp(x_c), with the max subtracted first. */
+static double row_lse(const double *x, int C) {
+  double m = -INFINITY, s = 0;
+  for (int c = 0; c < C; c++)
+    m = x[c] > m ? x[c] : m;
+  for (int c = 0; c < C; c++)
+    s += exp(x[c] - m);
+  return m + log(s);
+}
+
+double ref_cross_entropy_d(const double *x, const double *labels, int rows, int C, int ignore) {
+  double sum = 0;
+  int count = 0;
+  for (int r = 0; r < rows; r++)
+    if (ce_valid(labels[r], C, ignore)) {
+      const double *xr = x + (size_t)r * C;
+      sum += row_lse(xr, C) - xr[(int)labels[r]];
+      count++;
+    }
+  return count ? sum / count : 0;
+}
+
+/* d loss_r / d x_c = softmax(x_r)_c - [c == label_r], averaged over the counted rows. */
+void ref_cross_entropy_bwd(double *dx, const double *x, const double *labels, double gy, int rows, int C, int ignore) {
+  int count = 0;
+  for (int r = 0; r < rows; r++)
+    count += ce_valid(labels[r], C, ignore);
+  for (int r = 0; r < rows; r++) {
+    if (!count || !ce_valid(labels[r], C, ignore)) continue;
+    const double *xr = x + (size_t)r * C;
+    double l = row_lse(xr, C);
+    for (int c = 0; c < C; c++)
+      dx[(size_t)r * C + c] += gy * (exp(xr[c] - l) - (c == (int)labels[r])) / count;
+  }
+}
+
 // ---- layernorm ----
 
 /* Mean and 1/sqrt(biased variance + eps) of n values x[0], x[stride], ... */

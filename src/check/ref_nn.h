@@ -14,6 +14,10 @@ void ref_softmax(float *y, const float *x, int rows, int C, int log_);
 void ref_softmax_d(double *y, const double *x, int rows, int C, int log_);
 /* dx (rows, C) += gradient of softmax / log-softmax at x given dy (rows, C). */
 void ref_softmax_bwd(double *dx, const double *x, const double *dy, int rows, int C, int log_);
+/* The mean cross-entropy of logits x (rows, C) with labels (rows; as doubles), over the rows whose label
+ * is in [0, C) and not ignore (0 when none is); dx (rows, C) += its gradient times gy. */
+double ref_cross_entropy_d(const double *x, const double *labels, int rows, int C, int ignore);
+void ref_cross_entropy_bwd(double *dx, const double *x, const double *labels, double gy, int rows, int C, int ignore);
 
 /* y (rows, C) = layernorm of each row; gamma, beta (C) or NULL; mean, rstd (rows) or NULL. */
 void ref_layernorm(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int rows,

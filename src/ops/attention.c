@@ -21,7 +21,104 @@ _Static_assert(sizeof(struct attention_pc) <= VKG_PC_MAX, "push constants over 1
 struct attention_attrs {
   float scale; /* resolved: never <= 0 */
   int causal;
+  int materialized; /* 1: out[2] holds P (B, NH, Tq, Tk) and the backward takes the materialized path */
 };
+
+/* ---- the materialized path (CPU devices) ----
+ * The fused kernels keep tiles of q, k and the scores in shared memory with barriers between
+ * steps, which lavapipe runs as coroutine switches: there, for short sequences, the plain sequence
+ * S = q k^T (the register-blocked matmul), P = softmax(scale * S) (attention_probs.comp), O = P v
+ * is several times faster, at the price of the (B, NH, Tq, Tk) scores in memory, bounded by
+ * MATERIALIZED_MAX_BYTES. The backward is likewise matmuls around attention_dscores.comp. GPUs (and
+ * VKGEN_KERNELS=gpu) take the fused path; VKGEN_KERNELS=cpu gives the materialized one anywhere. */
+#define MATERIALIZED_MAX_BYTES (64u << 20)
+
+static int use_materialized(const vkg_ctx *ctx, int B, int NH, int Tq, int Tk) {
+  /* attention_probs makes three passes over a row of Tk (lavapipe ends loops at 65535 iterations) */
+  return !vkg__gpu_kernels(ctx) && (uint64_t)B * NH * Tq * Tk * 4 <= MATERIALIZED_MAX_BYTES && Tk < 19000 &&
+         B * NH <= 65535;
+}
+
+struct attention_probs_pc {
+  uint32_t rows, Tq, Tk;
+  float scale;
+  uint32_t causal;
+};
+_Static_assert(sizeof(struct attention_probs_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+struct attention_dscores_pc {
+  uint32_t rows, Tk;
+  float scale;
+};
+_Static_assert(sizeof(struct attention_dscores_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+/* One invocation per query row, 64 per workgroup. */
+static int row_dispatch(vkg_graph *g, const char *shader, uint32_t rows, uint32_t Tk, int nbind, const vkg_t *bind,
+                        unsigned writes, const void *pc, uint32_t pc_size) {
+  uint32_t spec[4] = {64, 1, 1, Tk % 4 == 0}, gx, gy;
+  vkg__grid1d(rows, 64, &gx, &gy);
+  return vkg__dispatch(g, shader, spec, 4, nbind, bind, writes, pc, pc_size, gx, gy, 1);
+}
+
+/* Records S = q k^T, P and lse, O = P v into out and lse; returns P (B, NH, Tq, Tk), or VKG_NONE. */
+static vkg_t materialized_forward(vkg_graph *g, vkg_t q, vkg_t k, vkg_t v, vkg_t out, vkg_t lse, int B, int NH, int Tq,
+                                  int Tk, int D, int Dv, float scale, int causal) {
+  uint32_t bh = (uint32_t)(B * NH), rows = bh * (uint32_t)Tq;
+  int sshape[4] = {B, NH, Tq, Tk};
+  vkg_t S = vkg__new(g, VKG_F32, 4, sshape), P = vkg__new(g, VKG_F32, 4, sshape);
+  if (S < 0 || P < 0) return VKG_NONE;
+  if (vkg__matmul_record(g, q, k, VKG_NONE, S, VKG_TRANS_B, bh, 1, 1, (uint32_t)Tq, (uint32_t)Tk, (uint32_t)D))
+    return VKG_NONE;
+  struct attention_probs_pc pc = {rows, (uint32_t)Tq, (uint32_t)Tk, scale, causal != 0};
+  vkg_t bind[3] = {S, P, lse};
+  if (row_dispatch(g, "attention_probs", rows, (uint32_t)Tk, 3, bind, (1u << 1) | (1u << 2), &pc, sizeof pc))
+    return VKG_NONE;
+  if (vkg__matmul_record(g, P, v, VKG_NONE, out, 0, bh, 1, 1, (uint32_t)Tq, (uint32_t)Dv, (uint32_t)Tk))
+    return VKG_NONE;
+  return P;
+}
+
+/* dv = P^T dO, dP = dO v^T, dS = scale * P * (dP - rowsum(P * dP)), dq = dS k, dk = dS^T q. */
+static void materialized_backward(vkg_graph *g, const struct vkg_node *n, const struct attention_attrs *a,
+                                  const vkg_t *gout, vkg_t *gin) {
+  vkg_t q = n->in[0], k = n->in[1], v = n->in[2], P = n->out[2], dO = gout[0];
+  int want_q = vkg__wants_grad(g, q), want_k = vkg__wants_grad(g, k), want_v = vkg__wants_grad(g, v);
+  const struct vkg_gtensor *tq = vkg__t(g, q), *tk = vkg__t(g, k), *tv = vkg__t(g, v);
+  int B = tq->shape[0], NH = tq->shape[1], Tq = tq->shape[2], D = tq->shape[3], Tk = tk->shape[2], Dv = tv->shape[3];
+  uint32_t bh = (uint32_t)(B * NH), rows = bh * (uint32_t)Tq;
+  if (want_v) {
+    int vshape[4] = {B, NH, Tk, Dv};
+    vkg_t dv = vkg__new(g, VKG_F32, 4, vshape);
+    if (dv < 0 ||
+        vkg__matmul_record(g, P, dO, VKG_NONE, dv, VKG_TRANS_A, bh, 1, 1, (uint32_t)Tk, (uint32_t)Dv, (uint32_t)Tq))
+      return;
+    gin[2] = dv;
+  }
+  if (!want_q && !want_k) return;
+  int sshape[4] = {B, NH, Tq, Tk};
+  vkg_t dP = vkg__new(g, VKG_F32, 4, sshape), dS = vkg__new(g, VKG_F32, 4, sshape);
+  if (dP < 0 || dS < 0) return;
+  if (vkg__matmul_record(g, dO, v, VKG_NONE, dP, VKG_TRANS_B, bh, 1, 1, (uint32_t)Tq, (uint32_t)Tk, (uint32_t)Dv))
+    return;
+  struct attention_dscores_pc pc = {rows, (uint32_t)Tk, a->scale};
+  vkg_t bind[3] = {P, dP, dS};
+  if (row_dispatch(g, "attention_dscores", rows, (uint32_t)Tk, 3, bind, 1u << 2, &pc, sizeof pc)) return;
+  if (want_q) {
+    int qshape[4] = {B, NH, Tq, D};
+    vkg_t dq = vkg__new(g, VKG_F32, 4, qshape);
+    if (dq < 0 || vkg__matmul_record(g, dS, k, VKG_NONE, dq, 0, bh, 1, 1, (uint32_t)Tq, (uint32_t)D, (uint32_t)Tk))
+      return;
+    gin[0] = dq;
+  }
+  if (want_k) {
+    int kshape[4] = {B, NH, Tk, D};
+    vkg_t dk = vkg__new(g, VKG_F32, 4, kshape);
+    if (dk < 0 ||
+        vkg__matmul_record(g, dS, q, VKG_NONE, dk, VKG_TRANS_A, bh, 1, 1, (uint32_t)Tk, (uint32_t)D, (uint32_t)Tq))
+      return;
+    gin[1] = dk;
+  }
+}
 
 /* The shader's tiles: 8 x 8 invocations, each with a 4 x 4 block of scores, give 32 query rows by
  * 32 keys per chunk. */
@@ -86,6 +183,11 @@ static int bwd_dispatch(vkg_graph *g, int kv, const vkg_t *bind, struct attentio
 static void attention_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t *gout, vkg_t *gin) {
   struct attention_attrs a;
   memcpy(&a, n->attrs, sizeof a);
+  if (a.materialized) {
+    vkg__begin(g, "attention backward");
+    materialized_backward(g, n, &a, gout, gin);
+    return;
+  }
   vkg_t q = n->in[0], k = n->in[1], v = n->in[2], o = n->out[0], lse = n->out[1], dO = gout[0];
   int want_q = vkg__wants_grad(g, q), want_k = vkg__wants_grad(g, k), want_v = vkg__wants_grad(g, v);
   int want_ds = want_q || want_k;
@@ -146,6 +248,19 @@ vkg_t vkg_attention(vkg_graph *g, vkg_t q, vkg_t k, vkg_t v, float scale, int ca
                     Tq, Tk),
            VKG_NONE;
 
+  float sc = scale > 0.0f ? scale : (float)(1.0 / sqrt((double)D));
+  int oshape[4] = {B, NH, Tq, Dv}, lshape[3] = {B, NH, Tq};
+  if (use_materialized(g->ctx, B, NH, Tq, Tk)) {
+    vkg_t out = vkg__new(g, VKG_F32, 4, oshape), lse = vkg__new(g, VKG_F32, 3, lshape);
+    if (out < 0 || lse < 0) return VKG_NONE;
+    vkg_t P = materialized_forward(g, q, k, v, out, lse, B, NH, Tq, Tk, D, Dv, sc, causal);
+    if (P == VKG_NONE) return VKG_NONE;
+    struct attention_attrs attrs = {sc, causal != 0, 1};
+    vkg_t outs[3] = {out, lse, P};
+    vkg__node_io(g, 3, ids, 3, outs, &attrs, sizeof attrs, attention_backward);
+    return out;
+  }
+
   /* Output columns per workgroup: 64 (32 for narrow heads), and the head dims staged per step: 32;
    * both shrink to fit the device's shared memory. Heads wider than the column block are split
    * over several workgroups, each recomputing the scores. */
@@ -159,19 +274,18 @@ vkg_t vkg_attention(vkg_graph *g, vkg_t q, vkg_t k, vkg_t v, float scale, int ca
            VKG_NONE;
   uint32_t ndvb = vkg__ceil_div((uint64_t)Dv, dvb), gx = vkg__ceil_div((uint64_t)Tq, ATT_BQ) * ndvb;
 
-  int oshape[4] = {B, NH, Tq, Dv}, lshape[3] = {B, NH, Tq};
   vkg_t out = vkg__new(g, VKG_F32, 4, oshape);
   vkg_t lse = vkg__new(g, VKG_F32, 3, lshape);
   if (out < 0 || lse < 0) return VKG_NONE;
   struct attention_pc pc = {(uint32_t)NH, (uint32_t)Tq, (uint32_t)Tk, (uint32_t)D,
                             (uint32_t)Dv, ndvb,         0.0f,         causal != 0};
-  pc.scale = scale > 0.0f ? scale : (float)(1.0 / sqrt((double)D));
+  pc.scale = sc;
   uint32_t spec[5] = {ATT_WX, ATT_WY, 1, dk, dvb};
   vkg_t bind[5] = {q, k, v, out, lse};
   if (vkg__dispatch(g, "attention_fwd", spec, 5, 5, bind, (1u << 3) | (1u << 4), &pc, sizeof pc, gx, (uint32_t)NH,
                     (uint32_t)B))
     return VKG_NONE;
-  struct attention_attrs attrs = {pc.scale, causal != 0};
+  struct attention_attrs attrs = {pc.scale, causal != 0, 0};
   vkg_t outs[2] = {out, lse};
   vkg__node_io(g, 3, ids, 2, outs, &attrs, sizeof attrs, attention_backward);
   return out;

@@ -122,14 +122,25 @@ vkg_t vkg_matmul(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags) {
   vkg_t out = vkg__new(g, VKG_F32, nb + 2, shape);
   if (out < 0) return VKG_NONE;
 
-  struct matmul_pc pc = {.M = (uint32_t)M, .N = (uint32_t)N, .K = (uint32_t)Ka, .has_bias = bias != VKG_NONE};
+  if (vkg__matmul_record(g, a, b, bias, out, flags, (uint32_t)batch, batch_a > 1, batch_b > 1, (uint32_t)M, (uint32_t)N,
+                         (uint32_t)Ka))
+    return VKG_NONE;
+  vkg_t in[3] = {a, b, bias};
+  vkg__node_io(g, 3, in, 1, &out, &flags, sizeof flags, matmul_backward);
+  return out;
+}
+
+int vkg__matmul_record(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, vkg_t out, unsigned flags, uint32_t batch,
+                       int a_batched, int b_batched, uint32_t M, uint32_t N, uint32_t Ka) {
+  int ta_ = (flags & VKG_TRANS_A) != 0, tb_ = (flags & VKG_TRANS_B) != 0;
+  struct matmul_pc pc = {.M = M, .N = N, .K = Ka, .has_bias = bias != VKG_NONE};
   /* A stored (M, K) row-major, or (K, M) when transposed. */
-  pc.a_sm = ta_ ? 1 : (uint32_t)Ka;
-  pc.a_sk = ta_ ? (uint32_t)M : 1;
-  pc.a_sb = batch_a == 1 ? 0 : (uint32_t)M * (uint32_t)Ka;
-  pc.b_sk = tb_ ? 1 : (uint32_t)N;
-  pc.b_sn = tb_ ? (uint32_t)Ka : 1;
-  pc.b_sb = batch_b == 1 ? 0 : (uint32_t)Ka * (uint32_t)N;
+  pc.a_sm = ta_ ? 1 : Ka;
+  pc.a_sk = ta_ ? M : 1;
+  pc.a_sb = a_batched ? M * Ka : 0;
+  pc.b_sk = tb_ ? 1 : N;
+  pc.b_sn = tb_ ? Ka : 1;
+  pc.b_sb = b_batched ? Ka * N : 0;
   uint32_t spec[7];
   /* The CPU kernel loops K/4 times per invocation; lavapipe ends loops after 65535 iterations. */
   int gpu = vkg__gpu_kernels(g->ctx) || Ka / 4 > 60000;
@@ -142,10 +153,6 @@ vkg_t vkg_matmul(vkg_graph *g, vkg_t a, vkg_t b, vkg_t bias, unsigned flags) {
   vkg_t bind[4] = {a, b, bias != VKG_NONE ? bias : a, out};
   /* The CPU kernel takes row blocks along x (see the shader), the GPU kernel column blocks. */
   uint32_t gn = vkg__ceil_div((uint64_t)N, bn), gm = vkg__ceil_div((uint64_t)M, bm);
-  if (vkg__dispatch(g, gpu ? "matmul" : "matmul_reg", spec, gpu ? 6 : 7, 4, bind, 1u << 3, &pc, sizeof pc,
-                    gpu ? gn : gm, gpu ? gm : gn, (uint32_t)batch))
-    return VKG_NONE;
-  vkg_t in[3] = {a, b, bias};
-  vkg__node_io(g, 3, in, 1, &out, &flags, sizeof flags, matmul_backward);
-  return out;
+  return vkg__dispatch(g, gpu ? "matmul" : "matmul_reg", spec, gpu ? 6 : 7, 4, bind, 1u << 3, &pc, sizeof pc,
+                       gpu ? gn : gm, gpu ? gm : gn, batch);
 }

@@ -56,6 +56,42 @@ static void softmax_backward(vkg_graph *g, const struct vkg_node *n, const vkg_t
   gin[0] = dx;
 }
 
+/* Split-row softmax for rows too long for the rowwise kernel on a CPU device, where one workgroup
+ * per row (its shared-memory tree and barriers) runs slowly: softmax_part.comp writes each chunk's
+ * (max, sum) and softmax_split.comp folds a row's chunks and writes each chunk, one invocation per
+ * (row, chunk) in both, with vec4 loads (2-3x faster than scalar ones on lavapipe) even where C is
+ * odd. It reads x twice, but never a row's whole length at a time, so a chunk stays in the cache
+ * between the max and the sum. The chunk halves (down to 256 values) until there are enough
+ * invocations to fill the device's threads. Returns the chunk length, or 0 when the rows do not suit it (a GPU,
+ * or so many chunks per row that the fold would pass lavapipe's loop limit). */
+static uint32_t split_chunk(const vkg_ctx *ctx, size_t rows, size_t C) {
+  if (vkg__gpu_kernels(ctx) || C <= 256) return 0;
+  uint32_t chunk = 2048;
+  while (chunk > 256 && rows * vkg__ceil_div(C, chunk) < 512)
+    chunk /= 2;
+  /* lavapipe ends a shader's loops after 65535 iterations in all */
+  return 2 * vkg__ceil_div(C, chunk) + chunk / 4 + 8 < 60000 ? chunk : 0;
+}
+
+struct softmax_split_pc {
+  uint32_t rows, C, nchunk;
+};
+_Static_assert(sizeof(struct softmax_split_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
+
+/* Records the two passes of the split-row softmax of x (rows, C) into out. Returns nonzero on failure. */
+static int softmax_split(vkg_graph *g, vkg_t x, vkg_t out, size_t rows, size_t C, uint32_t chunk, int log_) {
+  uint32_t nchunk = vkg__ceil_div(C, chunk), gx, gy;
+  int pshape[2] = {(int)(rows * nchunk), 2};
+  vkg_t part = vkg__new(g, VKG_F32, 2, pshape); /* (rows * nchunk, 2): each chunk's (max, sum) */
+  if (part < 0) return 1;
+  struct softmax_split_pc pc = {(uint32_t)rows, (uint32_t)C, nchunk};
+  vkg__grid1d(rows * nchunk, 64, &gx, &gy);
+  uint32_t spec[5] = {64, 1, 1, chunk, (uint32_t)log_};
+  vkg_t b1[2] = {x, part}, b2[3] = {x, part, out};
+  if (vkg__dispatch(g, "softmax_part", spec, 4, 2, b1, 1u << 1, &pc, sizeof pc, gx, gy, 1)) return 1;
+  return vkg__dispatch(g, "softmax_split", spec, 5, 3, b2, 1u << 2, &pc, sizeof pc, gx, gy, 1);
+}
+
 static vkg_t softmax_common(vkg_graph *g, vkg_t x, int log_) {
   if (vkg__check(g, 1, &x)) return VKG_NONE;
   vkg__begin(g, log_ ? "log_softmax" : "softmax");
@@ -69,7 +105,12 @@ static vkg_t softmax_common(vkg_graph *g, vkg_t x, int log_) {
   vkg_t out = vkg__new(g, VKG_F32, ndim, shape);
   if (out < 0) return VKG_NONE;
   struct softmax_pc pc = {(uint32_t)rows, (uint32_t)C};
-  uint32_t rowwise = vkg__rowwise(g->ctx, rows, C);
+  uint32_t rowwise = vkg__rowwise(g->ctx, rows, C), chunk = rowwise ? 0 : split_chunk(g->ctx, rows, C);
+  if (chunk) {
+    if (softmax_split(g, x, out, rows, C, chunk, log_)) return VKG_NONE;
+    vkg__node_io(g, 1, &x, 1, &out, &log_, sizeof log_, softmax_backward);
+    return out;
+  }
   uint32_t spec[5] = {rowwise ? 64 : vkg__wg_rows(g->ctx, C), 1, 1, (uint32_t)log_, rowwise}, gx, gy;
   vkg__grid1d(rows, rowwise ? 64 : 1, &gx, &gy); /* one invocation, or one workgroup, per row */
   vkg_t bind[2] = {x, out};
