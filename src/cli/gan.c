@@ -83,7 +83,7 @@ int train_gan(int argc, char **argv) {
   if (gan_create(ctx, &arch, &o, &m)) return cli_ctx_done(ctx, cli_vkg_error("train"));
   rc = cli_train_run(&t, m);
   /* A look at the result: 64 samples of the trained generator. */
-  if (!rc) {
+  if (!rc && cli_train_writes()) {
     char path[4096];
     snprintf(path, sizeof path, "%s/samples.png", t.o.out_dir);
     const struct gan_arch *a = gan_arch_of(m);

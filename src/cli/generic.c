@@ -204,7 +204,7 @@ int family_train(const struct cli_family *f, int argc, char **argv) {
   struct nn_create_opts o = cli_train_create_opts(&t);
   if (!rc && f->ops->create(ctx, cfg, &o, &m)) rc = cli_vkg_error("train");
   if (!rc) rc = cli_train_run(&t, m);
-  if (!rc && f->ops->sample_images) { /* a look at the result */
+  if (!rc && f->ops->sample_images && cli_train_writes()) { /* a look at the result */
     char path[4096];
     snprintf(path, sizeof path, "%s/samples.png", t.o.out_dir);
     if (write_grid(f, m, 64, 1, 8, path, 1))
@@ -212,7 +212,7 @@ int family_train(const struct cli_family *f, int argc, char **argv) {
     else if (!t.o.quiet)
       fprintf(stderr, "wrote %s\n", path);
   }
-  if (!rc && f->pictures) rc = f->pictures(m, t.o.out_dir, t.o.quiet);
+  if (!rc && f->pictures && cli_train_writes()) rc = f->pictures(m, t.o.out_dir, t.o.quiet);
   if (m) f->ops->destroy(m);
   free(cfg);
   return ctx ? cli_ctx_done(ctx, rc) : rc;
