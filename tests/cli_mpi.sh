@@ -1,22 +1,18 @@
 #!/bin/bash
 # Data-parallel training over MPI (registered only when vkgen is built with MPI): 2 ranks with the
 # same global batch log the losses of 1 process within a float tolerance (the allreduce averages the
-# two halves' gradients, which rounds differently from one mean over the whole batch; measured:
-# at most 4e-7 relative over these runs, so 1e-5 is the bound), every rank ends with the same weights,
+# two halves' gradients, which rounds differently from one mean over the whole batch; measured here:
+# 1.9e-7 (vae) and 6.3e-7 (gpt) relative at most, so 1e-5 is the bound), every rank ends with the same weights,
 # rank 0 alone writes, a checkpoint of 2 ranks resumes in 1 process, --batch must divide over the
 # ranks, and a rank killed mid-run ends the job with an error and leaves a checkpoint that resumes.
 source "$(dirname "$0")/lib_cli.sh"
-export VKGEN_VALIDATE=0 # the validation layer in 2 ranks on 2 cores doubles this test's time
 # --allow-run-as-root: CI runs as root (the flag alone is enough, no OMPI_ALLOW_RUN_AS_ROOT needed).
 mpi=(mpirun --oversubscribe --allow-run-as-root -np 2)
-# Open MPI keeps some of MPI_Init's allocations until exit: LeakSanitizer (the sanitizer build of
-# .ci/run) would report them as leaks of every rank, so this test alone suppresses them too.
-if [ -n "${LSAN_OPTIONS:-}" ]; then
-  supp="$tmp/lsan.supp"
-  { sed -n 's/^suppressions=//p' <<<"${LSAN_OPTIONS//:/$'\n'}" | xargs -r cat
-    printf 'leak:libmpi.so\nleak:libopen-pal.so\nleak:libopen-rte.so\nleak:libpmix.so\nleak:libhwloc.so\nleak:libevent\n'
-  } >"$supp"
-  export LSAN_OPTIONS="suppressions=$supp:print_suppressions=0"
+# Under LeakSanitizer (the sanitizer build of .ci/run) the ranks would report Open MPI's own
+# allocations from MPI_Init, made in plugins it unloads at MPI_Finalize, so no suppression can name
+# them: leak checking is off in the ranks (this test's mpirun runs only; the 1-process runs keep it).
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+  mpi=(env "ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=0" "${mpi[@]}")
 fi
 
 # Relative difference of every loss (and validation metric) of two metrics.jsonl, at most $3.
@@ -96,7 +92,7 @@ run "${mpi[@]}" "$vkgen" train vae --limit 64 --batch 7 --steps 1 --quiet --out 
 "${mpi[@]}" "$vkgen" train vae --limit 256 --batch 8 --steps 1000 --checkpoint-every 2 --quiet --out "$tmp/k" \
   >"$tmp/kout" 2>&1 &
 job=$!
-for _ in $(seq 1 240); do [ -f "$tmp/k/checkpoint.safetensors" ] && break; sleep 0.25; done
+for _ in $(seq 1 $((240 * ${VKGEN_TEST_TIME_SCALE:-1}))); do [ -f "$tmp/k/checkpoint.safetensors" ] && break; sleep 0.25; done
 sleep 0.5
 victim=""
 for p in $(pgrep -P $job); do
