@@ -145,7 +145,7 @@ row 1 - - -- bench no-such-model
 row 1 - - -- dev no-such-op --once
 # profile: an unknown or unprofiled model, a bad mode or option, a trace into a missing directory
 row 1 hint - -- profile no-such-model
-row 1 hint - -- profile wavenet
+row 1 - - -- profile wavenet sample
 row 1 - - -- profile pixelcnn sample
 row 1 - - -- profile gpt decode
 row 1 - - -- profile gpt --bogus

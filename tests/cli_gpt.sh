@@ -116,7 +116,7 @@ assert len(ft) > 10 and all(k in hf for k in ft), sorted(set(ft) - set(hf))
 for k, (shape, v) in ft.items():
     assert hf[k][0] == shape and max(abs(a - b) for a, b in zip(v, hf[k][1])) < 1e-6, k
 PY
-expect_error "--init HF-DIR with an architecture option" "config.json" "$vkgen" train gpt --init "$HF" --layers 3 \
+expect_error "--init HF-DIR with an architecture option" "architecture comes from the directory" "$vkgen" train gpt --init "$HF" --layers 3 \
   --steps 1 --out "$tmp/ft2"
 mkdir -p "$tmp/hf"
 cp "$HF"/config.json "$HF"/model.safetensors "$HF"/merges.txt "$tmp/hf/"

@@ -249,3 +249,16 @@ static void remove_tmpdir(void) {
   if (tmpdir[0]) remove_tree(tmpdir);
   tmpdir[0] = 0;
 }
+
+void th_twin(const char *tool, const char *mode, const char *arg, const char *what) {
+  if (system("/usr/bin/python3 -c 'import numpy, torch' >/dev/null 2>&1") != 0) {
+    printf("note: /usr/bin/python3 with torch and numpy is missing; %s not checked (apt-get install python3-torch)\n",
+           what);
+    return;
+  }
+  char cmd[8192];
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' %s '%s'", tool, mode, arg);
+  fflush(stdout);
+  int rc = system(cmd);
+  th_check(rc == 0, "%s (exit status %d)", what, rc);
+}

@@ -34,6 +34,9 @@ int th_ok(vkg_status s, const char *what);
 const char *th_tmpdir(void);
 /* th_tmpdir()/name, in one of 8 rotating buffers. */
 char *th_tmppath(const char *name);
+/* Runs a PyTorch twin, `/usr/bin/python3 TOOL MODE ARG`, as one check named `what`; when Debian's
+ * python3-torch (or numpy) is missing, says so and checks nothing. */
+void th_twin(const char *tool, const char *mode, const char *arg, const char *what);
 /* A whole file in a malloc'd buffer with a NUL after it (*n gets its size if n is not NULL);
  * NULL if it cannot be opened. */
 void *th_read_file(const char *path, size_t *n);

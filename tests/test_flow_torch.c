@@ -93,15 +93,6 @@ int main(void) {
   strcpy(b.preprocess, "logit");
   write_case(ctx, "flow_a", a);
   write_case(ctx, "flow_b", b);
-  if (system("/usr/bin/python3 -c 'import numpy, torch' >/dev/null 2>&1") != 0) {
-    printf("note: /usr/bin/python3 with torch and numpy is missing; torch_flow.py not checked "
-           "(apt-get install python3-torch)\n");
-  } else {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' check '%s'", TOOL, th_tmpdir());
-    fflush(stdout);
-    int rc = system(cmd);
-    th_check(rc == 0, "torch_flow.py check agrees with the C flow's loss and every gradient (exit status %d)", rc);
-  }
+  th_twin(TOOL, "check", th_tmpdir(), "torch_flow.py check agrees with the C flow's loss and every gradient");
   return th_finish(ctx);
 }

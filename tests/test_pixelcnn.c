@@ -306,15 +306,7 @@ int main(void) {
 
   write_twin_case(ctx, "grey", grey, 3, 21);
   write_twin_case(ctx, "rgb", rgb, 2, 22);
-  if (system("/usr/bin/python3 -c 'import numpy, torch' >/dev/null 2>&1") != 0) {
-    printf("note: /usr/bin/python3 with torch and numpy is missing; the PyTorch twin is not compared "
-           "(apt-get install python3-torch)\n");
-  } else {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' selfcheck '%s'", TWIN, th_tmpdir());
-    int rc = system(cmd);
-    th_check(rc == 0, "pixelcnn_twin.py selfcheck agrees with the C model (exit status %d)", rc);
-  }
+  th_twin(TWIN, "selfcheck", th_tmpdir(), "pixelcnn_twin.py selfcheck agrees with the C model");
 
   check_sampler(ctx, "grey sampler", grey, 2, 4, 0);
   check_sampler(ctx, "rgb sampler, 2 rows kept", rgb, 3, 5, 2);

@@ -221,15 +221,6 @@ int main(void) {
   write_vae(ctx);
 
   /* The Python half, when Debian's python3-torch is there. */
-  if (system("/usr/bin/python3 -c 'import numpy, torch' >/dev/null 2>&1") != 0) {
-    printf("note: /usr/bin/python3 with torch and numpy is missing; torch_models.py not checked "
-           "(apt-get install python3-torch)\n");
-  } else {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' selfcheck '%s'", TOOL, th_tmpdir());
-    fflush(stdout);
-    int rc = system(cmd);
-    th_check(rc == 0, "torch_models.py selfcheck agrees with the C code (exit status %d)", rc);
-  }
+  th_twin(TOOL, "selfcheck", th_tmpdir(), "torch_models.py selfcheck agrees with the C code");
   return th_finish(ctx);
 }

@@ -2,7 +2,7 @@
  * beside vkgen, checked against the C code. This program writes what the C side computes into the
  * test's temporary directory, then runs `torch_text.py selfcheck DIR`, which recomputes each value in
  * Python and fails on any difference:
- *   - the corpus split and byte tokens of a small fortune directory (lm_corpus_load; exact);
+ *   - the corpus split and byte tokens of a small fortune directory (nn_text_data_load; exact);
  *   - each family's initial parameters (names, order, values to 1e-7) and its weights' config text;
  *   - the loss and every gradient of the graph the training loop trains (the model's own
  *     build_loss, on the batch its write_batch feeds from windows picked by vkg_shuffle) at random
@@ -131,8 +131,8 @@ static void write_family(vkg_ctx *ctx, const char *fam, const char *dir) {
 
 static void write_corpus_tokens(const char *dir) {
   vkg_tokenizer *tok = NULL;
-  struct lm_corpus c;
-  if (!th_ok(lm_tokenizer_make("bytes", &tok), "byte tokenizer") || !th_ok(lm_corpus_load(dir, tok, &c), "corpus"))
+  struct nn_text_data c;
+  if (!th_ok(lm_tokenizer_make("bytes", &tok), "byte tokenizer") || !th_ok(nn_text_data_load(dir, tok, &c), "corpus"))
     return;
   vkg_st_writer *w = vkg_st_writer_create();
   int64_t nt[1] = {(int64_t)c.ntrain}, nv[1] = {(int64_t)c.nval};
@@ -140,7 +140,7 @@ static void write_corpus_tokens(const char *dir) {
   add_i32(w, "val", 1, nv, c.val);
   th_ok(vkg_st_write(w, th_tmppath("corpus.safetensors")), "corpus.safetensors");
   vkg_st_writer_destroy(w);
-  lm_corpus_free(&c);
+  nn_text_data_free(&c);
   vkg_tokenizer_free(tok);
 }
 
@@ -151,15 +151,6 @@ int main(void) {
   write_family(ctx, "gpt", dir);
   write_family(ctx, "lstm", dir);
   write_family(ctx, "gru", dir);
-  if (system("/usr/bin/python3 -c 'import numpy, torch' >/dev/null 2>&1") != 0) {
-    printf("note: /usr/bin/python3 with torch and numpy is missing; torch_text.py not checked "
-           "(apt-get install python3-torch)\n");
-  } else {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' selfcheck '%s'", TOOL, th_tmpdir());
-    fflush(stdout);
-    int rc = system(cmd);
-    th_check(rc == 0, "torch_text.py selfcheck agrees with the C code (exit status %d)", rc);
-  }
+  th_twin(TOOL, "selfcheck", th_tmpdir(), "torch_text.py selfcheck agrees with the C code");
   return th_finish(ctx);
 }

@@ -144,15 +144,8 @@ static void twin(const struct wavenet_config *c, struct nn_params *p, const stru
   th_ok(vkg_st_write(w, th_tmppath("wavenet_case.safetensors")), "write the case");
   vkg_st_writer_destroy(w);
   vkg_graph_destroy(g);
-  if (system("/usr/bin/python3 -c 'import numpy, torch' >/dev/null 2>&1") != 0) {
-    printf("note: /usr/bin/python3 with torch and numpy is missing; wavenet_twin.py not checked\n");
-    return;
-  }
-  char cmd[4096];
-  snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' selfcheck '%s'", TOOL, th_tmppath("wavenet_case.safetensors"));
-  fflush(stdout);
-  int rc = system(cmd);
-  th_check(rc == 0, "wavenet_twin.py agrees with the loss and every gradient (exit status %d)", rc);
+  th_twin(TOOL, "selfcheck", th_tmppath("wavenet_case.safetensors"),
+          "wavenet_twin.py agrees with the loss and every gradient");
 }
 
 static void fast(const struct wavenet_config *c, struct nn_params *p, const struct wavenet_ids *ids) {
@@ -194,7 +187,7 @@ static void fast(const struct wavenet_config *c, struct nn_params *p, const stru
 static void windows(void) {
   /* Three clips of lengths 5, 1, 9 (and 7 more so clip 9 is a test clip). */
   size_t lens[10] = {5, 1, 9, 2, 2, 2, 2, 2, 2, 4};
-  struct wavenet_data d = {.n_clips = 10, .n_classes = 1};
+  struct nn_audio_data d = {.n_clips = 10, .n_classes = 1};
   d.start = calloc(11, sizeof *d.start);
   d.label = calloc(10, sizeof *d.label);
   for (int i = 0; i < 10; i++)
@@ -217,7 +210,7 @@ static void windows(void) {
   th_ok(wavenet_windows(&d, 1, 3, &win, &n), "test windows");
   th_check(n == 1 && win[0].clip == 9, "clip 9 is the test set");
   free(win);
-  wavenet_data_free(&d);
+  nn_audio_data_free(&d);
 }
 
 static void weights(const struct wavenet_config *c, struct nn_params *p) {

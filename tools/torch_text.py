@@ -40,7 +40,7 @@ FORTUNES_DIR = "/usr/share/games/fortunes"
 DEFAULTS = {"batch": 16, "lr": 1e-3, "beta1": 0.9, "clip": 1.0}  # src/cli/family.c
 
 
-# ---- corpus (lm_corpus_load) ----
+# ---- corpus (nn_text_data_load) ----
 
 
 def load_corpus(d=None):

@@ -176,8 +176,6 @@ int cmd_selfcheck(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_dev(int argc, char **argv);     /* vkgen dev OP: shader authors' edit-and-check loop */
 int cmd_profile(int argc, char **argv); /* vkgen profile FAMILY [train|sample] (cli/profile.c) */
-int train_classifier(int argc, char **argv);
-int train_gan(int argc, char **argv);
 int sample_gan(int argc, char **argv);
 int eval_gan(int argc, char **argv);
 int bench_gan(int argc, char **argv);
@@ -192,12 +190,10 @@ int sample_flow(int argc, char **argv);
 int eval_flow(int argc, char **argv);
 int bench_flow(int argc, char **argv);
 /* The text families gpt, lstm and gru (cli/text.c); argv[0] names the family. */
-int train_text_family(int argc, char **argv);
 int sample_text_family(int argc, char **argv);
 int eval_text_family(int argc, char **argv);
 int bench_text_family(int argc, char **argv);
 /* WaveNet on audio (cli/wavenet.c). */
-int train_wavenet(int argc, char **argv);
 int sample_wavenet(int argc, char **argv);
 int eval_wavenet(int argc, char **argv);
 int bench_wavenet(int argc, char **argv);

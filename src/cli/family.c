@@ -19,8 +19,8 @@
 /* Every family: registering one is one line here. */
 static const struct cli_family builtin[] = {
     {"classifier", "Fashion-MNIST classifier (the features of FID)", "image", NULL, &classifier_cfg, 3, 64, 1e-3, 0.9,
-     0, train_classifier, NULL, NULL, NULL},
-    {"gan", "DCGAN on Fashion-MNIST or your images", "image", "a PNG grid", &gan_cfg, 1, 64, 2e-4, 0.5, 0, train_gan,
+     0, NULL, NULL, NULL, NULL, &classifier_ops},
+    {"gan", "DCGAN on Fashion-MNIST or your images", "image", "a PNG grid", &gan_cfg, 1, 64, 2e-4, 0.5, 0, NULL,
      sample_gan, eval_gan, bench_gan, &gan_ops},
     {"vae", "convolutional VAE on Fashion-MNIST or your images", "image", "a PNG grid", &vae_cfg, 1, 32, 1e-3, 0.9, 0,
      NULL, sample_vae, eval_vae, bench_vae, &vae_ops, vae_pictures},
@@ -29,13 +29,13 @@ static const struct cli_family builtin[] = {
     {"flow", "normalizing flow (Glow / RealNVP) on Fashion-MNIST or your images", "image", "a PNG grid", &flow_cfg, 1,
      32, 1e-3, 0.9, 0, NULL, sample_flow, eval_flow, bench_flow, &flow_ops},
     {"gpt", "GPT decoder language model on the fortunes (or a Hugging Face GPT-2)", "text", "text on stdout",
-     &lm_cfg_gpt, 1, 16, 1e-3, 0.9, 1, train_text_family, sample_text_family, eval_text_family, bench_text_family},
-    {"lstm", "LSTM language model on the fortunes", "text", "text on stdout", &lm_cfg_lstm, 1, 16, 1e-3, 0.9, 1,
-     train_text_family, sample_text_family, eval_text_family, bench_text_family},
-    {"gru", "GRU language model on the fortunes", "text", "text on stdout", &lm_cfg_gru, 1, 16, 1e-3, 0.9, 1,
-     train_text_family, sample_text_family, eval_text_family, bench_text_family},
+     &lm_cfg_gpt, 1, 16, 1e-3, 0.9, 1, NULL, sample_text_family, eval_text_family, bench_text_family, &lm_ops_gpt},
+    {"lstm", "LSTM language model on the fortunes", "text", "text on stdout", &lm_cfg_lstm, 1, 16, 1e-3, 0.9, 1, NULL,
+     sample_text_family, eval_text_family, bench_text_family, &lm_ops_lstm},
+    {"gru", "GRU language model on the fortunes", "text", "text on stdout", &lm_cfg_gru, 1, 16, 1e-3, 0.9, 1, NULL,
+     sample_text_family, eval_text_family, bench_text_family, &lm_ops_gru},
     {"wavenet", "WaveNet on speech (mu-law classes, dilated causal convolutions)", "audio", "a WAV file", &wavenet_cfg,
-     1, 8, 1e-3, 0.9, 1, train_wavenet, sample_wavenet, eval_wavenet, bench_wavenet},
+     1, 8, 1e-3, 0.9, 1, NULL, sample_wavenet, eval_wavenet, bench_wavenet, &wavenet_ops},
     {0},
 };
 

@@ -16,7 +16,6 @@
 #include "nn/data.h"
 #include "nn/fid.h"
 
-#define DEFAULT_EPOCHS 1
 #define MAX_SAMPLES 100000
 
 // ---- options shared by the subcommands ----
@@ -45,62 +44,6 @@ static vkg_status cli_generate_with_progress(struct nn_model *m, const float *z,
   if (!s) nn_progress_end(&pg, NULL);
   nn_progress_break(&pg);
   return s;
-}
-
-// ---- vkgen train gan ----
-
-int train_gan(int argc, char **argv) {
-  struct cli_train t;
-  cli_train_defaults(&t, "gan");
-  struct gan_arch arch = gan_arch_default();
-  for (int i = 1; i < argc;) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: vkgen train gan [options]\n\n"
-             "Trains a DCGAN on Fashion-MNIST (or on a folder of images with --data DIR): the discriminator's\n"
-             "step (real vs generated), then the generator's (non-saturating loss), for every batch. Writes\n"
-             "checkpoint.safetensors (resumable), metrics.jsonl (loss_d, loss_g), loss.png, gan.safetensors and\n"
-             "a grid of 64 samples samples.png into --out.\n\narchitecture:\n");
-      nn_cfg_help(&gan_cfg, stdout);
-      puts("\ntraining:");
-      cli_train_help(stdout, &t);
-      puts("\n--data DIR takes Fashion-MNIST's IDX files or any folder of .png/.jpg images (cropped and resized\n"
-           "to --size); 28-pixel Fashion-MNIST is padded to 32 or scaled 2x and padded to 64.");
-      return 0;
-    }
-    int used = cli_arch_opt(&gan_cfg, &arch, argc, argv, i);
-    if (!used) used = cli_train_opt(&t, argc, argv, i);
-    if (used < 0) return 1;
-    if (used == 0) return cli_error("train gan: unknown option '%s' (see 'vkgen train gan --help')", argv[i]);
-    i += used;
-  }
-  if (t.batch < 2) return cli_error("--batch must be at least 2 for the GAN's batchnorm, got %d", t.batch);
-  if (!cli_train_init_config(&t, &arch)) return 1;
-  struct nn_create_opts o = cli_train_create_opts(&t);
-  vkg_ctx *ctx = cli_ctx(&t.c);
-  if (!ctx) return 1;
-  struct nn_model *m;
-  int rc = 0;
-  if (gan_create(ctx, &arch, &o, &m)) return cli_ctx_done(ctx, cli_vkg_error("train"));
-  rc = cli_train_run(&t, m);
-  /* A look at the result: 64 samples of the trained generator. */
-  if (!rc && cli_train_writes()) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/samples.png", t.o.out_dir);
-    const struct gan_arch *a = gan_arch_of(m);
-    float *z = malloc(sizeof *z * 64 * (size_t)a->z);
-    float *img = malloc(sizeof *img * 64 * (size_t)a->channels * a->size * a->size);
-    int32_t *y = make_labels(a, 64, -1, 0);
-    vkg_status s = nn_prior(m->params.ctx, 64, gan_arch_of(m)->z, 1, z);
-    if (!s) s = gan_generate(m, z, y, 64, img);
-    if (!s) s = vkg_png_grid(path, img, 64, a->channels, a->size, a->size, a->classes ? a->classes : 8);
-    if (s)
-      rc = cli_vkg_error("train: writing samples");
-    else if (!t.o.quiet)
-      fprintf(stderr, "wrote %s\n", path);
-    free(z), free(img), free(y);
-  }
-  gan_destroy(m);
-  return cli_ctx_done(ctx, rc);
 }
 
 // ---- vkgen sample gan ----

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "internal.h"
@@ -160,61 +161,87 @@ static int given(int argc, char **argv, const char *opt) {
 }
 
 int family_train(const struct cli_family *f, int argc, char **argv) {
+  const struct nn_family_ops *ops = f->ops;
+  const struct nn_cfg *tc = ops->train_cfg;
   struct cli_train t;
   cli_train_defaults(&t, f->name);
-  void *cfg = calloc(1, f->cfg->size);
-  if (!cfg) return cli_error("out of host memory");
+  void *cfg = calloc(1, f->cfg->size), *train = tc ? calloc(1, tc->size) : NULL;
+  if (!cfg || (tc && !train)) {
+    free(cfg);
+    return cli_error("out of host memory");
+  }
   nn_cfg_defaults(f->cfg, cfg);
-  int rc = 0;
-  for (int i = 1; i < argc && !rc;) {
+  if (tc) nn_cfg_defaults(tc, train);
+  int rc = 0, help = 0;
+  for (int i = 1; i < argc && !rc && !help;) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       printf("usage: vkgen train %s [options]\n\n", f->name);
-      if (f->ops->about)
-        printf("%s\n", f->ops->about);
+      if (ops->about)
+        printf("%s\n", ops->about);
       else
         printf("Trains the %s.\n", f->summary);
       printf("Writes into --out: checkpoint.safetensors (resumable), metrics.jsonl, loss.png,\n%s.safetensors%s.\n",
-             f->name, f->ops->sample_images ? " and samples.png (64 samples)" : "");
+             f->name, ops->sample_images ? " and samples.png (64 samples)" : "");
       if (image_sized(f)) puts("Image folders default to --size 32 --channels 3.");
-      puts("\narchitecture:");
+      if (f->cfg->n) puts("\narchitecture:");
       nn_cfg_help(f->cfg, stdout);
       puts("\ntraining:");
+      if (tc) nn_cfg_help(tc, stdout);
       cli_train_help(stdout, &t);
-      free(cfg);
-      return 0;
+      help = 1;
+      break;
     }
     int used = cli_arch_opt(f->cfg, cfg, argc, argv, i);
+    if (!used && tc) used = cli_arch_opt(tc, train, argc, argv, i);
     if (!used) used = cli_train_opt(&t, argc, argv, i);
     if (used < 0) rc = 1;
     if (used == 0)
       rc = cli_error("train %s: unknown option '%s' (see 'vkgen train %s --help')", f->name, argv[i], f->name);
     i += used;
   }
+  if (!rc && !help) nn_cfg_derive(f->cfg, cfg, argc, argv);
+  /* --init DIR: another format's weights (gpt: Hugging Face GPT-2), which give the architecture. */
+  struct stat sb;
+  int from = !rc && !help && t.init && ops->create_from && !stat(t.init, &sb) && S_ISDIR(sb.st_mode);
+  if (from && t.o.resume)
+    rc = cli_error("--init and --resume exclude each other (a resumed run has its own weights)");
+  else if (from && cli_arch_given(f->cfg, argc, argv))
+    rc =
+        cli_error("--init: the architecture comes from the directory '%s'; leave out the architecture options", t.init);
   /* Image folders default to 32x32 RGB, Fashion-MNIST is 28x28 grey (with --init: the file's). */
-  if (!rc && image_sized(f) && !t.init) {
+  if (!rc && !help && image_sized(f) && !t.init) {
     int fashion = nn_data_is_fashion(t.data_dir);
     if (!given(argc, argv, "--size")) *cfg_int(f->cfg, cfg, "size") = fashion ? 28 : 32;
     if (!given(argc, argv, "--channels")) *cfg_int(f->cfg, cfg, "channels") = fashion ? 1 : 3;
   }
-  if (!rc && !cli_train_init_config(&t, cfg)) rc = 1;
-  if (!rc && nn_cfg_check(f->cfg, cfg)) rc = cli_vkg_error("train");
-  vkg_ctx *ctx = rc ? NULL : cli_ctx(&t.c);
-  if (!rc && !ctx) rc = 1;
+  if (!rc && !help && !from && !cli_train_init_config(&t, cfg)) rc = 1;
+  if (!rc && !help && (nn_cfg_check(f->cfg, cfg) || (tc && nn_cfg_check(tc, train)))) rc = cli_vkg_error("train");
+  vkg_ctx *ctx = rc || help ? NULL : cli_ctx(&t.c);
+  if (!rc && !help && !ctx) rc = 1;
   struct nn_model *m = NULL;
   struct nn_create_opts o = cli_train_create_opts(&t);
-  if (!rc && f->ops->create(ctx, cfg, &o, &m)) rc = cli_vkg_error("train");
-  if (!rc) rc = cli_train_run(&t, m);
-  if (!rc && f->ops->sample_images && cli_train_writes()) { /* a look at the result */
+  o.train = train;
+  if (ctx && !rc && (from ? ops->create_from(ctx, t.init, &o, &m) : ops->create(ctx, cfg, &o, &m)))
+    rc = cli_vkg_error("train");
+  if (from) t.o.init = NULL; /* the weights are in the model already */
+  if (m && !rc && ops->describe && !t.o.quiet) {
+    char line[256];
+    ops->describe(m, line, sizeof line);
+    fprintf(stderr, "%s: %s\n", f->name, line);
+  }
+  if (m && !rc) rc = cli_train_run(&t, m);
+  if (m && !rc && ops->sample_images && cli_train_writes()) { /* a look at the result */
     char path[4096];
     snprintf(path, sizeof path, "%s/samples.png", t.o.out_dir);
-    if (write_grid(f, m, 64, 1, 8, path, 1))
+    int cols = ops->grid_cols ? ops->grid_cols(m) : 0;
+    if (write_grid(f, m, 64, 1, cols ? cols : 8, path, 1))
       rc = cli_vkg_error("train: writing samples");
     else if (!t.o.quiet)
       fprintf(stderr, "wrote %s\n", path);
   }
-  if (!rc && f->pictures && cli_train_writes()) rc = f->pictures(m, t.o.out_dir, t.o.quiet);
-  if (m) f->ops->destroy(m);
-  free(cfg);
+  if (m && !rc && f->pictures && cli_train_writes()) rc = f->pictures(m, t.o.out_dir, t.o.quiet);
+  if (m) ops->destroy(m);
+  free(cfg), free(train);
   return ctx ? cli_ctx_done(ctx, rc) : rc;
 }
 
@@ -250,7 +277,9 @@ int family_sample(const struct cli_family *f, int argc, char **argv) {
   }
   struct nn_model *m;
   int rc = 0;
-  if (load_model(ctx, f, weights, NULL, cfg, &m) || write_grid(f, m, n, (uint32_t)seed, (int)cols, out, 0))
+  vkg_status s = load_model(ctx, f, weights, NULL, cfg, &m);
+  if (!s && !cols && f->ops->grid_cols) cols = f->ops->grid_cols(m);
+  if (s || write_grid(f, m, n, (uint32_t)seed, (int)cols, out, 0))
     rc = cli_vkg_error(cmd);
   else
     fprintf(cli_msgs(out), "wrote %s: %ld samples, seed %ld\n", out, n, seed);

@@ -8,7 +8,6 @@
 
 #include "cli.h"
 #include "internal.h" /* vkg__write_file: the trace is written atomically */
-#include "models/gan.h"
 #include "models/lm.h"
 #include "nn/progress.h"
 #include "nn/step.h"
@@ -26,8 +25,7 @@ struct prof_job {
   struct nn_model *m;
   const struct nn_family_ops *ops;
   int images;
-  float *im, *z;
-  int32_t *labels;
+  float *im;
 };
 
 static vkg_status run_train(struct prof_job *j) {
@@ -45,25 +43,7 @@ static vkg_status run_decode(struct prof_job *j) {
   return lm_decoder_step(d);
 }
 
-static vkg_status run_images(struct prof_job *j) {
-  if (j->ops->sample_images) return j->ops->sample_images(j->m, j->images, 1, j->im);
-  return gan_generate(j->m, j->z, j->labels, j->images, j->im);
-}
-
-/* The sampling a family without the generic sample_images hook has: the GAN's generator. */
-static int own_sampling(const char *family) { return !strcmp(family, "gan"); }
-
-/* Fixed latents (a deterministic spread in [-2, 2]) and labels for the GAN's generator. */
-static vkg_status gan_inputs(struct prof_job *j, const struct gan_arch *a) {
-  j->z = malloc(sizeof *j->z * (size_t)j->images * a->z);
-  j->labels = a->classes > 0 ? malloc(sizeof *j->labels * (size_t)j->images) : NULL;
-  if (!j->z || (a->classes > 0 && !j->labels)) return vkg__fail(VKG_ERR_OOM, "out of host memory");
-  for (size_t i = 0; i < (size_t)j->images * a->z; i++)
-    j->z[i] = (float)((i * 2654435761u) % 4001) / 1000.0f - 2.0f;
-  for (int i = 0; j->labels && i < j->images; i++)
-    j->labels[i] = i % a->classes;
-  return VKG_OK;
-}
+static vkg_status run_images(struct prof_job *j) { return j->ops->sample_images(j->m, j->images, 1, j->im); }
 
 // ---- the table ----
 
@@ -224,8 +204,8 @@ int cmd_profile(int argc, char **argv) {
           "family's decoding, an image family's sampling) with GPU timestamps, and prints them grouped by op and\n"
           "shader: count, total and mean ms, share of the step, FLOPs and bytes, GFLOP/s and GB/s, with the\n"
           "dispatches, barriers and submissions per training step, generated token or image. Run\n"
-          "'vkgen profile FAMILY --help' for the options. Families: those whose model the shared training\n"
-          "loop builds (gan, vae, pixelcnn, flow, gpt, lstm, gru; sample: all but pixelcnn).\n",
+          "'vkgen profile FAMILY --help' for the options. Families: every one for train; sample: the text\n"
+          "families and the image families with a sampling hook (gan, vae, flow).\n",
           out);
     return argc < 2 ? 2 : 0;
   }
@@ -249,8 +229,7 @@ int cmd_profile(int argc, char **argv) {
       return cli_error("profile %s: say 'train' or 'sample', not '%s'", family, what);
   }
   int sample = !strcmp(what, "sample");
-  if (sample && !text && !f->ops->sample_images && !own_sampling(family))
-    return cli_error("profile: the %s model cannot be sampled", family);
+  if (sample && !text && !f->ops->sample_images) return cli_error("profile: the %s model cannot be sampled", family);
   struct cli_common c = {0};
   long batch = sample ? 1 : f->batch, runs = 3, unroll = 8;
   const char *trace = NULL, *weights = NULL;
@@ -275,12 +254,7 @@ int cmd_profile(int argc, char **argv) {
   if (!text) nn_cfg_defaults(f->cfg, cfg);
   int r = cli_parse(argc - a0, argv + a0, cmd, usage, opts, &c, f->cfg, cfg);
   int arch = cli_arch_given(f->cfg, argc - a0, argv + a0);
-  if (!r && text && arch && !weights) {
-    int mlp = 0;
-    for (int i = a0 + 1; i < argc; i++)
-      mlp |= !strcmp(argv[i], "--mlp");
-    if (!mlp && lcfg.mlp) lcfg.mlp = 4 * lcfg.dim;
-  }
+  if (!r && text && arch && !weights) nn_cfg_derive(f->cfg, cfg, argc - a0, argv + a0);
   if (r || nn_cfg_check(f->cfg, cfg)) {
     if (!text) free(cfg);
     return r ? r < 0 : cli_vkg_error(cmd);
@@ -320,14 +294,10 @@ int cmd_profile(int argc, char **argv) {
     j.ops = f->ops;
     if (!s && sample) {
       int ch, h, w;
-      if (f->ops->image_shape)
-        f->ops->image_shape(j.m, &ch, &h, &w);
-      else /* gan */
-        ch = ((const struct gan_arch *)cfg)->channels, h = w = ((const struct gan_arch *)cfg)->size;
+      f->ops->image_shape(j.m, &ch, &h, &w);
       j.images = (int)batch;
       j.im = malloc(sizeof *j.im * (size_t)batch * ch * h * w);
       if (!j.im) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
-      if (!s && !f->ops->sample_images && !strcmp(family, "gan")) s = gan_inputs(&j, cfg);
       j.run = run_images, j.units = (double)batch, j.unit = "image";
     } else if (!s) {
       struct cli_train t;
@@ -375,8 +345,6 @@ int cmd_profile(int argc, char **argv) {
   if (j.st.m) nn_step_destroy(&j.st);
   free(j.idx);
   free(j.im);
-  free(j.z);
-  free(j.labels);
   if (j.m) (text ? lm_model_destroy : f->ops->destroy)(j.m);
   if (lm) lm_destroy(lm);
   if (!text) free(cfg);

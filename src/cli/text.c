@@ -14,90 +14,11 @@
 #include "nn/progress.h"
 #include "models/lm.h"
 
-// ---- architecture options ----
-
-/* An architecture option of the family's table; --tokenizer also sets the vocabulary, and --mlp is
- * noted (its default follows --dim). */
-static int arch_opt(struct lm_config *c, int *mlp_given, int argc, char **argv, int i) {
-  int used = cli_arch_opt(lm_cfg(c->family), c, argc, argv, i);
-  if (used > 0 && !strcmp(argv[i], "--tokenizer")) c->vocab = !strcmp(c->tokenizer, "bytes") ? 256 : 50257;
-  if (used > 0 && !strcmp(argv[i], "--mlp")) *mlp_given = 1;
-  return used;
-}
-
 /* Fills the family's defaults into c and checks that the family is built. */
 static int family_ok(const char *family, const char *verb) {
   if (lm_family_find(family)) return 1;
   cli_vkg_error(verb);
   return 0;
-}
-
-// ---- train ----
-
-static int train_text(int argc, char **argv) {
-  const char *family = argv[0];
-  struct cli_train t;
-  cli_train_defaults(&t, family);
-  struct lm_config c = lm_config_default(family);
-  int mlp_given = 0;
-  long val_tokens = 16384;
-  for (int i = 1; i < argc;) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: vkgen train %s [options]\n\n"
-             "Trains a %s language model on the Debian fortunes (every 20th fortune held out for validation).\n"
-             "Writes checkpoint.safetensors (resumable), metrics.jsonl, loss.png and %s.safetensors into --out.\n"
-             "After each epoch: val_loss (nats per byte of text), val_ppl (per-token perplexity), val_loss_token.\n"
-             "\narchitecture (a new model; weights files carry their own):\n",
-             family, family, family);
-      nn_cfg_help(lm_cfg(family), stdout);
-      puts("\ntraining:");
-      cli_train_help(stdout, &t);
-      puts("  --val-tokens N    validation tokens per evaluation (default 16384)");
-      if (!strcmp(family, "gpt"))
-        puts("--init also takes a Hugging Face GPT-2 directory (config.json, model.safetensors, vocab.json,\n"
-             "merges.txt): fine-tuning starts from its weights, architecture and tokenizer.");
-      return 0;
-    }
-    int used = cli_train_opt(&t, argc, argv, i);
-    if (!used) used = arch_opt(&c, &mlp_given, argc, argv, i);
-    if (!used && !strcmp(argv[i], "--val-tokens")) {
-      if (!cli_int(argv[i], i + 1 < argc ? argv[i + 1] : NULL, 2, 100000000, &val_tokens)) return 1;
-      used = 2;
-    }
-    if (used < 0) return 1;
-    if (used == 0)
-      return cli_error("train %s: unknown option '%s' (see 'vkgen train %s --help')", family, argv[i], family);
-    i += used;
-  }
-  if (!mlp_given && c.mlp) c.mlp = 4 * c.dim;
-  /* --init DIR: a Hugging Face GPT-2 directory, loaded as 'sample gpt --weights DIR' loads it; its
-   * architecture and tokenizer are the model's, and training starts from its weights. */
-  struct stat st;
-  int hf = t.init && stat(t.init, &st) == 0 && S_ISDIR(st.st_mode);
-  if (hf && t.o.resume) return cli_error("--init and --resume exclude each other (a resumed run has its own weights)");
-  struct lm_config d = lm_config_default(family);
-  if (hf && !nn_cfg_equal(lm_cfg(family), &c, &d))
-    return cli_error("--init: the architecture of '%s' is its config.json's; leave out the architecture options",
-                     t.init);
-  if (!hf && !cli_train_init_config(&t, &c)) return 1;
-  if (!family_ok(family, "train")) return 1;
-  vkg_ctx *ctx = cli_ctx(&t.c);
-  if (!ctx) return 1;
-  struct lm *lm = NULL;
-  struct nn_model *m = NULL;
-  int rc;
-  struct lm_train_opts o = {
-      .batch = t.batch, .limit = t.limit, .val_tokens = (size_t)val_tokens, .data_dir = t.data_dir};
-  if (hf) t.o.init = NULL; /* the weights are in the model already */
-  if ((hf ? lm_load(ctx, t.init, family, &lm) : lm_create(ctx, &c, NULL, t.o.seed, &lm)) ||
-      lm_model_create(lm, &o, &m)) {
-    rc = cli_vkg_error("train");
-  } else {
-    rc = cli_train_run(&t, m);
-  }
-  lm_model_destroy(m);
-  lm_destroy(lm);
-  return cli_ctx_done(ctx, rc);
 }
 
 // ---- sampling options shared by sample and eval ----
@@ -334,9 +255,9 @@ static int eval_text(int argc, char **argv) {
   if (!ctx) return 1;
   struct lm *m = load_model(ctx, family, &so, "eval");
   if (!m) return cli_ctx_done(ctx, 1);
-  struct lm_corpus corpus;
+  struct nn_text_data corpus;
   int rc = 0;
-  if (lm_corpus_load(data, m->tok, &corpus)) {
+  if (nn_text_data_load(data, m->tok, &corpus)) {
     lm_destroy(m);
     return cli_ctx_done(ctx, cli_vkg_error("eval"));
   }
@@ -431,7 +352,7 @@ static int eval_text(int argc, char **argv) {
     free(refs[i]), free(hyps[i]);
   free(refs), free(hyps), free(prompts), free(tok);
   lm_decoder_destroy(d);
-  lm_corpus_free(&corpus);
+  nn_text_data_free(&corpus);
   lm_destroy(m);
   return cli_ctx_done(ctx, rc);
 }
@@ -477,12 +398,12 @@ static int bench_text(int argc, char **argv) {
   struct cli_common c = {0};
   const char *weights = NULL;
   struct lm_config cfg = lm_config_default(family);
-  int mlp_given = 0, arch_given = 0, quick = 0;
+  int arch_given = 0, quick = 0;
   long batch = 16, steps = 3;
   for (int i = 1; i < argc; i++) {
     const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int used = cli_common_opt(&c, argc, argv, i);
-    if (!used) used = arch_opt(&cfg, &mlp_given, argc, argv, i), arch_given |= used > 0;
+    if (!used) used = cli_arch_opt(lm_cfg(family), &cfg, argc, argv, i), arch_given |= used > 0;
     if (used < 0) return 1;
     if (used) {
       i += used - 1;
@@ -522,7 +443,7 @@ static int bench_text(int argc, char **argv) {
     }
     return cli_error("bench %s: unknown option '%s' (see 'vkgen bench %s --help')", family, o, family);
   }
-  if (!mlp_given && cfg.mlp) cfg.mlp = 4 * cfg.dim;
+  nn_cfg_derive(lm_cfg(family), &cfg, argc, argv);
   if (!family_ok(family, "bench")) return 1;
   char buf[4096], file[64];
   snprintf(file, sizeof file, "%s.safetensors", family);
@@ -567,7 +488,6 @@ static int bench_text(int argc, char **argv) {
 
 // ---- entry points (cli/family.c) ----
 
-int train_text_family(int argc, char **argv) { return train_text(argc, argv); }
 int sample_text_family(int argc, char **argv) { return sample_text(argc, argv); }
 int eval_text_family(int argc, char **argv) { return eval_text(argc, argv); }
 int bench_text_family(int argc, char **argv) { return bench_text(argc, argv); }

@@ -12,84 +12,22 @@
 
 /* The receptive field, in samples and milliseconds. */
 static void print_rf(FILE *f, const struct wavenet_config *c) {
-  int rf = wavenet_receptive_field(c);
-  fprintf(f, "wavenet: %d layers, receptive field %d samples = %.1f ms at %d Hz\n", wavenet_layers(c), rf,
-          1e3 * rf / c->rate, c->rate);
+  char line[256];
+  wavenet_describe(c, line, sizeof line);
+  fprintf(f, "wavenet: %s\n", line);
 }
 
+/* The weights (default: the shipped model) into c, p and ids; 0 after printing an error. */
 static int load_weights(vkg_ctx *ctx, const char *weights, const char *doing, struct wavenet_config *c,
                         struct nn_params *p, struct wavenet_ids *ids) {
   char path[4096];
-  if (!weights) {
-    if (!cli_asset("wavenet.safetensors", path, sizeof path)) {
-      nn_params_init(p, ctx);
-      cli_error("%s: no default WaveNet weights (assets/wavenet.safetensors was not found)", doing);
-      fprintf(stderr,
-              "hint: train one with 'vkgen train wavenet' and pass --weights runs/wavenet/wavenet.safetensors\n");
-      return 0;
-    }
-    weights = path;
-  }
+  nn_params_init(p, ctx);
+  if (!(weights = cli_weights("wavenet", weights, path, sizeof path))) return 0;
   if (wavenet_load(ctx, weights, c, p, ids)) {
     cli_vkg_error(doing);
     return 0;
   }
   return 1;
-}
-
-// ---- vkgen train wavenet ----
-
-int train_wavenet(int argc, char **argv) {
-  struct cli_train t;
-  cli_train_defaults(&t, "wavenet");
-  struct wavenet_opts wo = wavenet_opts_default();
-  long window = wo.window;
-  int conditional = 0;
-  for (int i = 1; i < argc;) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      puts("usage: vkgen train wavenet [options]\n\n"
-           "Trains a WaveNet on speech: the WAV files under --data (recursively; default the English prompts of\n"
-           "asterisk-core-sounds-en-wav), resampled to --rate, mu-law companded to 256 classes. Every 10th file\n"
-           "(in sorted path order) is held out for testing. Each training example is a window of --window\n"
-           "predicted samples of one file, with the receptive field's samples before it as context; the windows\n"
-           "tile the training files and are visited in a shuffled order each epoch. The loss is the NLL in nats\n"
-           "per sample; after each epoch val_loss (nats) and val_bits are those of up to 64 test windows.\n"
-           "Writes checkpoint.safetensors (resumable), metrics.jsonl, loss.png and wavenet.safetensors.\n\n"
-           "architecture:");
-      nn_cfg_help(&wavenet_cfg, stdout);
-      puts("  --conditional     condition on the first-level folder of each file (a voice or language)\n"
-           "  --window N        predicted samples per training window (default 1000)\n\ntraining:");
-      cli_train_help(stdout, &t);
-      return 0;
-    }
-    int used = cli_arch_opt(&wavenet_cfg, &wo.arch, argc, argv, i);
-    if (!used && !strcmp(argv[i], "--conditional")) conditional = 1, used = 1;
-    if (!used && !strcmp(argv[i], "--window")) {
-      if (i + 1 >= argc) return cli_error("train wavenet: --window needs a value");
-      if (!cli_int("--window", argv[i + 1], 1, 1000000, &window)) return 1;
-      used = 2;
-    }
-    if (!used) used = cli_train_opt(&t, argc, argv, i);
-    if (used < 0) return 1;
-    if (used == 0) return cli_error("train wavenet: unknown option '%s' (see 'vkgen train wavenet --help')", argv[i]);
-    i += used;
-  }
-  if (!cli_train_init_config(&t, &wo.arch)) return 1;
-  if (nn_cfg_check(&wavenet_cfg, &wo.arch)) return cli_vkg_error("train wavenet");
-  wo.batch = t.batch, wo.window = (int)window, wo.limit = t.limit, wo.data_dir = t.data_dir, wo.seed = t.o.seed;
-  wo.conditional = conditional || wo.arch.classes > 0;
-  vkg_ctx *ctx = cli_ctx(&t.c);
-  if (!ctx) return 1;
-  struct nn_model *m;
-  int rc;
-  if (wavenet_create(ctx, &wo, &m)) {
-    rc = cli_vkg_error("train wavenet");
-  } else {
-    if (!t.o.quiet) print_rf(stderr, &wo.arch);
-    rc = cli_train_run(&t, m);
-    wavenet_destroy(m);
-  }
-  return cli_ctx_done(ctx, rc);
 }
 
 // ---- vkgen eval wavenet ----
@@ -118,10 +56,10 @@ int eval_wavenet(int argc, char **argv) {
   struct wavenet_config cfg;
   struct nn_params p;
   struct wavenet_ids ids;
-  struct wavenet_data d = {0};
+  struct nn_audio_data d = {0};
   int rc = 1;
   if (!load_weights(ctx, weights, "eval wavenet", &cfg, &p, &ids)) goto done;
-  if (wavenet_data_load(data_dir, cfg.rate, &d)) {
+  if (nn_audio_data_load(data_dir, cfg.rate, &d)) {
     rc = cli_vkg_error("eval wavenet");
     goto done;
   }
@@ -153,7 +91,7 @@ int eval_wavenet(int argc, char **argv) {
   }
   rc = 0;
 done:
-  wavenet_data_free(&d);
+  nn_audio_data_free(&d);
   nn_params_free(&p);
   return cli_ctx_done(ctx, rc);
 }

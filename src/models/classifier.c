@@ -8,12 +8,24 @@
 
 #include "internal.h"
 #include "models/models.h"
+
+#define NPARAM 11 /* conv1 2, conv2 1, bn 4, fc1 2, fc2 2 */
 #include "nn/progress.h"
 #include "nn/weights.h"
+
+/* The layers' parameters (indices into the params, and so into a graph's ids). */
+struct layers {
+  struct nn_layer conv1; /* w (c1, 1, 5, 5), b (c1) */
+  struct nn_layer conv2; /* w (c2, c1, 5, 5), no bias: the batchnorm after it cancels one */
+  struct nn_layer bn;    /* (c2): scale, shift, running mean and variance */
+  struct nn_layer fc1;   /* w (hidden, c2 * 7 * 7), b (hidden): the features */
+  struct nn_layer fc2;   /* w (10, hidden), b (10) */
+};
 
 struct classifier {
   struct nn_model m;
   struct classifier_opts o;
+  struct layers L;
   struct vkg_images train, test;
   vkg_t x, y;  /* streamed inputs of the training graph */
   float *xbuf; /* (B, 1, 28, 28) staging on the host */
@@ -24,9 +36,6 @@ struct classifier {
   vkg_t ix, ifeat, ilogits;
   float *ibuf; /* (ib, 1, 28, 28) padded last batch */
 };
-
-/* Parameter order (ids index): */
-enum { C1_W, C1_B, C2_W, BN_G, BN_B, BN_MEAN, BN_VAR, FC1_W, FC1_B, FC2_W, FC2_B, NPARAM };
 
 /* The architecture table (c1, c2, hidden are fields of the options). */
 #define F(...) NN_CFG_INT_F(struct classifier_opts, __VA_ARGS__)
@@ -54,14 +63,15 @@ static vkg_t forward(struct classifier *c, vkg_graph *g, const vkg_t *p, vkg_t x
   struct vkg_conv2d_desc d = vkg_conv2d_desc_default();
   d.stride_h = d.stride_w = 2;
   d.pad_h = d.pad_w = 2;
-  vkg_t h = vkg_unary(g, VKG_RELU, vkg_conv2d(g, x, p[C1_W], p[C1_B], &d), 0, 0);  // (B, c1, 14, 14)
-  h = vkg_conv2d(g, h, p[C2_W], VKG_NONE, &d); /* no bias: batchnorm cancels it */ // (B, c2, 7, 7)
-  h = vkg_batchnorm(g, h, p[BN_G], p[BN_B], p[BN_MEAN], p[BN_VAR], 0.1f, 1e-5f, training);
+  const struct layers *L = &c->L;
+  vkg_t h = vkg_unary(g, VKG_RELU, vkg_conv2d(g, x, p[L->conv1.w], p[L->conv1.b], &d), 0, 0); // (B, c1, 14, 14)
+  h = vkg_conv2d(g, h, p[L->conv2.w], VKG_NONE, &d);                                          // (B, c2, 7, 7)
+  h = vkg_batchnorm(g, h, p[L->bn.w], p[L->bn.b], p[L->bn.mean], p[L->bn.var], 0.1f, 1e-5f, training);
   h = vkg_unary(g, VKG_RELU, h, 0, 0);
   int flat[2] = {vkg_dim(g, x, 0), c->o.c2 * 7 * 7};
-  h = vkg_unary(g, VKG_RELU, nn_linear(g, vkg_reshape(g, h, 2, flat), p[FC1_W], p[FC1_B]), 0, 0); // (B, hidden)
+  h = vkg_unary(g, VKG_RELU, nn_linear(g, vkg_reshape(g, h, 2, flat), p[L->fc1.w], p[L->fc1.b]), 0, 0); // (B, hidden)
   if (features) *features = h;
-  return nn_linear(g, h, p[FC2_W], p[FC2_B]); // (B, 10)
+  return nn_linear(g, h, p[L->fc2.w], p[L->fc2.b]); // (B, 10)
 }
 
 static vkg_t build_loss(struct nn_model *m, vkg_graph *g, const vkg_t *ids, int phase) {
@@ -160,38 +170,17 @@ vkg_status classifier_create(vkg_ctx *ctx, const struct classifier_opts *o, stru
   c->xbuf = malloc(sizeof *c->xbuf * (size_t)o->batch * 784);
   c->ybuf = malloc(sizeof *c->ybuf * (size_t)o->batch);
 
-  nn_params_init(&m->params, ctx);
+  /* PyTorch's default init (uniform(+-1/sqrt(fan_in)); batchnorm 1 and 0), each tensor from its index. */
+  nn_params_init_seeded(&m->params, ctx, o->seed);
   struct nn_params *p = &m->params;
   if (o->expect) nn_params_expect(p, o->expect, o->expect_path);
-  int c1w[4] = {o->c1, 1, 5, 5}, c1b[1] = {o->c1}, c2w[4] = {o->c2, o->c1, 5, 5}, c2b[1] = {o->c2};
-  int f1w[2] = {o->hidden, o->c2 * 49}, f1b[1] = {o->hidden}, f2w[2] = {10, o->hidden}, f2b[1] = {10};
-  /* PyTorch's default init: uniform(+-1/sqrt(fan_in)) for weights and biases; batchnorm 1 and 0. */
-  struct {
-    const char *name;
-    int trainable, ndim;
-    const int *shape;
-    float init; /* > 0: uniform bound; else a constant of -init */
-  } spec[NPARAM] = {
-      {"conv1.weight", 1, 4, c1w, 1 / sqrtf(25)},
-      {"conv1.bias", 1, 1, c1b, 1 / sqrtf(25)},
-      {"conv2.weight", 1, 4, c2w, 1 / sqrtf(25.f * o->c1)},
-      {"bn.weight", 1, 1, c2b, -1},
-      {"bn.bias", 1, 1, c2b, 0},
-      {"bn.running_mean", 0, 1, c2b, 0},
-      {"bn.running_var", 0, 1, c2b, -1},
-      {"fc1.weight", 1, 2, f1w, 1 / sqrtf(49.f * o->c2)},
-      {"fc1.bias", 1, 1, f1b, 1 / sqrtf(49.f * o->c2)},
-      {"fc2.weight", 1, 2, f2w, 1 / sqrtf((float)o->hidden)},
-      {"fc2.bias", 1, 1, f2b, 1 / sqrtf((float)o->hidden)},
-  };
-  for (int i = 0; i < NPARAM && !s; i++) {
-    vkg_tensor *t = nn_param(p, spec[i].name, spec[i].trainable, spec[i].ndim, spec[i].shape);
-    if (!t)
-      s = VKG_ERR_OOM;
-    else
-      s = spec[i].init > 0 ? nn_init_uniform(t, spec[i].init, nn_mix(o->seed, (uint64_t)i))
-                           : nn_init_const(t, -spec[i].init);
-  }
+  struct layers *L = &c->L;
+  L->conv1 = nn_conv2d_params(p, "conv1", 1, o->c1, 5, 5, 1);
+  L->conv2 = nn_conv2d_params(p, "conv2", o->c1, o->c2, 5, 5, 0);
+  L->bn = nn_batchnorm_params(p, "bn", o->c2);
+  L->fc1 = nn_linear_params(p, "fc1", o->c2 * 49, o->hidden, 1);
+  L->fc2 = nn_linear_params(p, "fc2", o->hidden, 10, 1);
+  s = p->err;
   if (s) {
     classifier_destroy(m);
     return s;
@@ -212,6 +201,21 @@ void classifier_destroy(struct nn_model *m) {
   free(c->ybuf);
   free(c);
 }
+
+/* The family's create hook: cfg is the architecture (a classifier_opts), the rest comes from o. */
+static vkg_status create_hook(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts *o, struct nn_model **m) {
+  struct classifier_opts co = *(const struct classifier_opts *)cfg;
+  co.batch = o->batch, co.limit = o->limit, co.data_dir = o->data_dir, co.seed = o->seed;
+  co.expect = o->expect, co.expect_path = o->expect_path;
+  return classifier_create(ctx, &co, m);
+}
+
+const struct nn_family_ops classifier_ops = {
+    .create = create_hook,
+    .destroy = classifier_destroy,
+    .about = "Trains the Fashion-MNIST classifier whose hidden layer gives the features of FID (and of every\n"
+             "image family's eval). The loss is the cross-entropy of the 10 classes; after each epoch val_loss\n"
+             "and val_accuracy are those of the test set."};
 
 // ---- inference ----
 

@@ -15,13 +15,20 @@
 #define MAX_STAGES 4
 #define SAMPLE_BATCH 256
 
-/* Where each layer's parameters sit in the params (and so in the ids of a graph). A batchnorm is four
- * consecutive params: weight, bias, running_mean, running_var. -1: absent. */
+/* The stage plan and every layer's parameters (indices into the params, and so into a graph's ids;
+ * n stages, E = embed, F = dc[n-1] * s0 * s0, C channels). */
 struct layout {
   int stages, s0;                     /* n up/down-sampling stages; the side of the smallest feature map */
   int gc[MAX_STAGES], dc[MAX_STAGES]; /* channels of G's and D's feature maps per stage */
-  int g_embed, g_fc, g_bn[MAX_STAGES], g_up[MAX_STAGES], g_out_w, g_out_b;
-  int d_conv[MAX_STAGES], d_conv0_b, d_bn[MAX_STAGES], d_fc_w, d_fc_b, d_embed;
+  struct nn_layer g_embed;            /* (classes, E), conditional models */
+  struct nn_layer g_fc;               /* w (gc[0] * s0 * s0, z + E), no bias (a batchnorm follows) */
+  struct nn_layer g_bn[MAX_STAGES];   /* (gc[i]) */
+  struct nn_layer g_up[MAX_STAGES];   /* i >= 1: w (gc[i-1], gc[i], 4, 4), transposed, no bias */
+  struct nn_layer g_out;              /* w (gc[n-1], C, 4, 4) transposed, b (C) */
+  struct nn_layer d_conv[MAX_STAGES]; /* w (dc[i], dc[i-1] or C, 4, 4); b (dc[0]) for i = 0 only */
+  struct nn_layer d_bn[MAX_STAGES];   /* i >= 1: (dc[i]) */
+  struct nn_layer d_fc;               /* w (1, F), b (1) */
+  struct nn_layer d_embed;            /* (classes, F): the projection, conditional models */
 };
 
 struct gan {
@@ -104,43 +111,29 @@ static vkg_status init_normal(vkg_tensor *t, float mean, float std, uint64_t see
   return s;
 }
 
-/* How a parameter starts: N(mean, std), or the constant `mean` when std is 0. */
-struct init {
-  float mean, std;
-};
-
-/* Adds one parameter and initializes it (when init is set); returns its index or -1. */
-static int add(struct nn_params *p, const char *name, int trainable, int ndim, const int *shape, struct init in,
-               int initialize, uint64_t seed, vkg_status *s) {
-  if (*s) return -1;
-  vkg_tensor *t = nn_param(p, name, trainable, ndim, shape);
-  if (!t) {
-    *s = p->err;
-    return -1;
+/* DCGAN's initialization, by the parameter's name: running variances 1, biases and running means 0,
+ * batchnorm scales N(1, 0.02), G's class embedding N(0, 1), every other weight N(0, 0.02); tensor i
+ * from nn_mix(seed, i + 1). */
+static vkg_status init_dcgan(struct nn_params *p, uint64_t seed) {
+  vkg_status s = VKG_OK;
+  for (int i = 0; i < p->n && !s; i++) {
+    const char *name = p->names[i], *dot = strrchr(name, '.');
+    uint64_t si = nn_mix(seed, (uint64_t)i + 1);
+    if (!strcmp(dot, ".running_var"))
+      s = nn_init_const(p->t[i], 1);
+    else if (!strcmp(dot, ".running_mean") || !strcmp(dot, ".bias"))
+      s = nn_init_const(p->t[i], 0);
+    else if (strstr(name, ".bn"))
+      s = init_normal(p->t[i], 1, 0.02f, si);
+    else
+      s = init_normal(p->t[i], 0, !strcmp(name, "g.embed.weight") ? 1 : 0.02f, si);
   }
-  if (initialize)
-    *s = in.std > 0 ? init_normal(t, in.mean, in.std, nn_mix(seed, (uint64_t)p->n)) : nn_init_const(t, in.mean);
-  return p->n - 1;
-}
-
-/* A batchnorm of c channels named prefix.*: scale N(1, 0.02), shift 0, running mean 0, variance 1. */
-static int add_bn(struct nn_params *p, const char *prefix, int c, int initialize, uint64_t seed, vkg_status *s) {
-  char name[64];
-  int shape[1] = {c};
-  snprintf(name, sizeof name, "%s.weight", prefix);
-  int first = add(p, name, 1, 1, shape, (struct init){1, 0.02f}, initialize, seed, s);
-  snprintf(name, sizeof name, "%s.bias", prefix);
-  add(p, name, 1, 1, shape, (struct init){0, 0}, initialize, seed, s);
-  snprintf(name, sizeof name, "%s.running_mean", prefix);
-  add(p, name, 0, 1, shape, (struct init){0, 0}, initialize, seed, s);
-  snprintf(name, sizeof name, "%s.running_var", prefix);
-  add(p, name, 0, 1, shape, (struct init){1, 0}, initialize, seed, s);
-  return first;
+  return s;
 }
 
 /* The stage plan of an image size, then every parameter in a fixed order: D's (group 0), then G's
- * (group 1). Weights start as in DCGAN: N(0, 0.02). */
-static vkg_status make_params(struct gan *gn, vkg_ctx *ctx, int initialize, uint64_t seed) {
+ * (group 1); initialized as in DCGAN when asked. */
+static vkg_status make_params(struct gan *gn, int initialize, uint64_t seed) {
   const struct gan_arch *a = &gn->a;
   struct layout *L = &gn->L;
   memset(L, -1, sizeof *L);
@@ -151,64 +144,44 @@ static vkg_status make_params(struct gan *gn, vkg_ctx *ctx, int initialize, uint
     L->gc[i] = w << (n - i);
     L->dc[i] = w << i;
   }
-  const struct init wt = {0, 0.02f}, zero = {0, 0};
   struct nn_params *p = &gn->m.params;
-  vkg_status s = VKG_OK;
   char name[64];
 
   // ---- discriminator ----
   nn_params_set_group(p, GROUP_D);
   int F = L->dc[n - 1] * s0 * s0;
   for (int i = 0; i < n; i++) {
-    int cin = i ? L->dc[i - 1] : a->channels, shape[4] = {L->dc[i], cin, 4, 4}, bshape[1] = {L->dc[i]};
-    snprintf(name, sizeof name, "d.conv%d.weight", i);
-    L->d_conv[i] = add(p, name, 1, 4, shape, wt, initialize, seed, &s);
-    if (i == 0) { /* the first layer has no batchnorm, so it keeps its bias */
-      L->d_conv0_b = add(p, "d.conv0.bias", 1, 1, bshape, zero, initialize, seed, &s);
-    } else {
-      snprintf(name, sizeof name, "d.bn%d", i);
-      L->d_bn[i] = add_bn(p, name, L->dc[i], initialize, seed, &s);
-    }
+    snprintf(name, sizeof name, "d.conv%d", i);
+    /* Only the first layer keeps its bias: a batchnorm follows every other. */
+    L->d_conv[i] = nn_conv2d_params(p, name, i ? L->dc[i - 1] : a->channels, L->dc[i], 4, 4, i == 0);
+    snprintf(name, sizeof name, "d.bn%d", i);
+    if (i) L->d_bn[i] = nn_batchnorm_params(p, name, L->dc[i]);
   }
-  int fcw[2] = {1, F}, fcb[1] = {1};
-  L->d_fc_w = add(p, "d.fc.weight", 1, 2, fcw, wt, initialize, seed, &s);
-  L->d_fc_b = add(p, "d.fc.bias", 1, 1, fcb, zero, initialize, seed, &s);
-  if (a->classes) {
-    int es[2] = {a->classes, F};
-    L->d_embed = add(p, "d.embed.weight", 1, 2, es, wt, initialize, seed, &s);
-  }
+  L->d_fc = nn_linear_params(p, "d.fc", F, 1, 1);
+  if (a->classes) L->d_embed = nn_embedding_params(p, "d.embed", a->classes, F);
 
   // ---- generator ----
   nn_params_set_group(p, GROUP_G);
-  int zin = a->z + (a->classes ? a->embed : 0);
-  if (a->classes) {
-    int es[2] = {a->classes, a->embed};
-    L->g_embed = add(p, "g.embed.weight", 1, 2, es, (struct init){0, 1}, initialize, seed, &s);
-  }
-  /* No biases before a batchnorm: it would cancel them. */
-  int fs[2] = {L->gc[0] * s0 * s0, zin};
-  L->g_fc = add(p, "g.fc.weight", 1, 2, fs, wt, initialize, seed, &s);
-  L->g_bn[0] = add_bn(p, "g.bn0", L->gc[0], initialize, seed, &s);
+  if (a->classes) L->g_embed = nn_embedding_params(p, "g.embed", a->classes, a->embed);
+  L->g_fc = nn_linear_params(p, "g.fc", a->z + (a->classes ? a->embed : 0), L->gc[0] * s0 * s0, 0);
+  L->g_bn[0] = nn_batchnorm_params(p, "g.bn0", L->gc[0]);
   for (int i = 1; i < n; i++) {
-    int shape[4] = {L->gc[i - 1], L->gc[i], 4, 4};
-    snprintf(name, sizeof name, "g.up%d.weight", i);
-    L->g_up[i] = add(p, name, 1, 4, shape, wt, initialize, seed, &s);
+    snprintf(name, sizeof name, "g.up%d", i);
+    L->g_up[i] = nn_conv_transpose2d_params(p, name, L->gc[i - 1], L->gc[i], 4, 4, 0);
     snprintf(name, sizeof name, "g.bn%d", i);
-    L->g_bn[i] = add_bn(p, name, L->gc[i], initialize, seed, &s);
+    L->g_bn[i] = nn_batchnorm_params(p, name, L->gc[i]);
   }
-  int os[4] = {L->gc[n - 1], a->channels, 4, 4}, ob[1] = {a->channels};
-  L->g_out_w = add(p, "g.out.weight", 1, 4, os, wt, initialize, seed, &s);
-  L->g_out_b = add(p, "g.out.bias", 1, 1, ob, zero, initialize, seed, &s);
+  L->g_out = nn_conv_transpose2d_params(p, "g.out", L->gc[n - 1], a->channels, 4, 4, 1);
   nn_params_set_group(p, 0);
-  return s;
+  return p->err ? p->err : initialize ? init_dcgan(p, seed) : VKG_OK;
 }
 
 // ---- forward ----
 
-static vkg_t batchnorm(vkg_graph *g, const vkg_t *p, int k, vkg_t x, enum gan_mode mode) {
+static vkg_t batchnorm(vkg_graph *g, const vkg_t *p, const struct nn_layer *l, vkg_t x, enum gan_mode mode) {
   /* Inference reads the running statistics; training updates them only when asked. */
   int stats = mode != GAN_TRAIN;
-  return vkg_batchnorm(g, x, p[k], p[k + 1], stats ? p[k + 2] : VKG_NONE, stats ? p[k + 3] : VKG_NONE, 0.1f, 1e-5f,
+  return vkg_batchnorm(g, x, p[l->w], p[l->b], stats ? p[l->mean] : VKG_NONE, stats ? p[l->var] : VKG_NONE, 0.1f, 1e-5f,
                        mode != GAN_INFER);
 }
 
@@ -227,17 +200,17 @@ vkg_t gan_generator(struct nn_model *m, vkg_graph *g, const vkg_t *p, vkg_t z, v
   struct vkg_conv2d_desc d = k4s2p1();
   vkg_t in = z; // (B, Z)
   if (gn->a.classes) {
-    vkg_t parts[2] = {z, vkg_embedding(g, p[L->g_embed], labels)}; // (B, E)
-    in = vkg_concat(g, 2, parts, 1);                               // (B, Z + E)
+    vkg_t parts[2] = {z, vkg_embedding(g, p[L->g_embed.w], labels)}; // (B, E)
+    in = vkg_concat(g, 2, parts, 1);                                 // (B, Z + E)
   }
   int fm[4] = {B, L->gc[0], s0, s0};
-  vkg_t h = vkg_reshape(g, nn_linear(g, in, p[L->g_fc], VKG_NONE), 4, fm); // (B, gc0, s0, s0)
-  h = vkg_unary(g, VKG_RELU, batchnorm(g, p, L->g_bn[0], h, mode), 0, 0);
+  vkg_t h = vkg_reshape(g, nn_linear(g, in, p[L->g_fc.w], VKG_NONE), 4, fm); // (B, gc0, s0, s0)
+  h = vkg_unary(g, VKG_RELU, batchnorm(g, p, &L->g_bn[0], h, mode), 0, 0);
   for (int i = 1; i < L->stages; i++) {
-    h = vkg_conv_transpose2d(g, h, p[L->g_up[i]], VKG_NONE, &d); // (B, gc[i], s0 2^i, s0 2^i)
-    h = vkg_unary(g, VKG_RELU, batchnorm(g, p, L->g_bn[i], h, mode), 0, 0);
+    h = vkg_conv_transpose2d(g, h, p[L->g_up[i].w], VKG_NONE, &d); // (B, gc[i], s0 2^i, s0 2^i)
+    h = vkg_unary(g, VKG_RELU, batchnorm(g, p, &L->g_bn[i], h, mode), 0, 0);
   }
-  h = vkg_conv_transpose2d(g, h, p[L->g_out_w], p[L->g_out_b], &d); // (B, C, S, S)
+  h = vkg_conv_transpose2d(g, h, p[L->g_out.w], p[L->g_out.b], &d); // (B, C, S, S)
   return vkg_unary(g, VKG_TANH, h, 0, 0);
 }
 
@@ -247,16 +220,17 @@ vkg_t gan_discriminator(struct nn_model *m, vkg_graph *g, const vkg_t *p, vkg_t 
   struct vkg_conv2d_desc d = k4s2p1();
   vkg_t h = x; // (B, C, S, S)
   for (int i = 0; i < L->stages; i++) {
-    h = vkg_conv2d(g, h, p[L->d_conv[i]], i ? VKG_NONE : p[L->d_conv0_b], &d); // (B, dc[i], S / 2^(i+1), ...)
-    if (i) h = batchnorm(g, p, L->d_bn[i], h, mode);
+    vkg_t b = L->d_conv[i].b < 0 ? VKG_NONE : p[L->d_conv[i].b];
+    h = vkg_conv2d(g, h, p[L->d_conv[i].w], b, &d); // (B, dc[i], S / 2^(i+1), ...)
+    if (i) h = batchnorm(g, p, &L->d_bn[i], h, mode);
     h = vkg_unary(g, VKG_LEAKY_RELU, h, 0.2f, 0);
   }
   int flat[2] = {vkg_dim(g, x, 0), L->dc[L->stages - 1] * L->s0 * L->s0};
   h = vkg_reshape(g, h, 2, flat);                            // (B, F)
-  vkg_t logit = nn_linear(g, h, p[L->d_fc_w], p[L->d_fc_b]); // (B, 1)
+  vkg_t logit = nn_linear(g, h, p[L->d_fc.w], p[L->d_fc.b]); // (B, 1)
   if (gn->a.classes) {
     /* Projection: the class embedding's inner product with the features adds to the logit. */
-    vkg_t e = vkg_embedding(g, p[L->d_embed], labels);                              // (B, F)
+    vkg_t e = vkg_embedding(g, p[L->d_embed.w], labels);                            // (B, F)
     vkg_t proj = vkg_reduce(g, VKG_REDUCE_SUM, vkg_binary(g, VKG_MUL, e, h), 1, 1); // (B, 1)
     logit = vkg_binary(g, VKG_ADD, logit, proj);
   }
@@ -394,7 +368,7 @@ vkg_status gan_create(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts
     if (!gn->xbuf || !gn->ybuf) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
   }
   if (!s && o->expect) nn_params_expect(&m->params, o->expect, o->expect_path);
-  if (!s) s = make_params(gn, ctx, !o->expect, o->seed);
+  if (!s) s = make_params(gn, !o->expect, o->seed);
   if (s) {
     gan_destroy(m);
     return s;
@@ -413,7 +387,7 @@ vkg_status gan_load(vkg_ctx *ctx, const char *weights, struct nn_model **out) {
   if (!gn) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
   if (!s) {
     nn_params_expect(&gn->m.params, st, weights);
-    s = make_params(gn, ctx, 0, 0);
+    s = make_params(gn, 0, 0);
   }
   if (!s) s = nn_weights_load(&gn->m.params, st, weights);
   vkg_st_close(st);
@@ -545,4 +519,35 @@ void gan_slerp(const float *a, const float *b, int dim, float t, float *out) {
     out[i] = (float)(wa * a[i] + wb * b[i]);
 }
 
-const struct nn_family_ops gan_ops = {gan_create, gan_destroy, NULL, NULL};
+static void image_shape(const struct nn_model *m, int *c, int *h, int *w) {
+  const struct gan_arch *a = gan_arch_of(m);
+  *c = a->channels, *h = *w = a->size;
+}
+
+/* n images from the prior drawn from seed; a conditional model's image i is of class i mod classes. */
+static vkg_status sample_images(struct nn_model *m, int n, uint32_t seed, float *images) {
+  const struct gan_arch *a = gan_arch_of(m);
+  float *z = malloc(sizeof *z * (size_t)n * a->z);
+  int32_t *y = a->classes ? malloc(sizeof *y * (size_t)n) : NULL;
+  vkg_status s = z && (y || !a->classes) ? nn_prior(m->params.ctx, n, a->z, seed, z)
+                                         : vkg__fail(VKG_ERR_OOM, "out of host memory for %d latents", n);
+  for (int i = 0; y && i < n; i++)
+    y[i] = i % a->classes;
+  if (!s) s = gan_generate(m, z, y, n, images);
+  free(z), free(y);
+  return s;
+}
+
+/* A conditional model's grid has a column per class. */
+static int grid_cols(const struct nn_model *m) { return gan_arch_of(m)->classes; }
+
+const struct nn_family_ops gan_ops = {
+    .create = gan_create,
+    .destroy = gan_destroy,
+    .image_shape = image_shape,
+    .sample_images = sample_images,
+    .grid_cols = grid_cols,
+    .about = "Trains a DCGAN on Fashion-MNIST (or on a folder of images with --data DIR; 28-pixel Fashion-MNIST\n"
+             "is padded to 32 or scaled 2x and padded to 64): the discriminator's step (real vs generated),\n"
+             "then the generator's (non-saturating loss), for every batch; metrics.jsonl has loss_d and loss_g.\n"
+             "--conditional conditions both on the Fashion-MNIST classes. batchnorm needs --batch 2 or more."};

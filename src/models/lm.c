@@ -113,9 +113,18 @@ static const struct nn_cfg_field gru_fields[] = {LM_FIELDS("gru", 1)};
 #undef I
 #undef LM_FIELDS
 #define N (int)(sizeof gpt_fields / sizeof gpt_fields[0])
-const struct nn_cfg lm_cfg_gpt = {"gpt", gpt_fields, N, sizeof(struct lm_config), check_config};
-const struct nn_cfg lm_cfg_lstm = {"lstm", lstm_fields, N, sizeof(struct lm_config), check_config};
-const struct nn_cfg lm_cfg_gru = {"gru", gru_fields, N, sizeof(struct lm_config), check_config};
+/* The vocabulary follows the tokenizer; GPT's MLP width is 4 * dim unless --mlp is given. */
+static void derive(void *cfg, unsigned long given) {
+  struct lm_config *c = cfg;
+  c->vocab = !strcmp(c->tokenizer, "bytes") ? 256 : 50257;
+  int mlp = -1;
+  for (int k = 0; k < N; k++)
+    if (!strcmp(gpt_fields[k].key, "mlp")) mlp = k;
+  if (c->mlp && !(given >> mlp & 1)) c->mlp = 4 * c->dim;
+}
+const struct nn_cfg lm_cfg_gpt = {"gpt", gpt_fields, N, sizeof(struct lm_config), check_config, derive};
+const struct nn_cfg lm_cfg_lstm = {"lstm", lstm_fields, N, sizeof(struct lm_config), check_config, derive};
+const struct nn_cfg lm_cfg_gru = {"gru", gru_fields, N, sizeof(struct lm_config), check_config, derive};
 #undef N
 
 const struct nn_cfg *lm_cfg(const char *family) {
@@ -241,103 +250,6 @@ vkg_status lm_save(struct lm *m, const char *path) {
 
 // ---- corpus ----
 
-struct buf {
-  char *p;
-  size_t n, cap;
-};
-static int buf_add(struct buf *b, const char *s, size_t n) {
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (b->n + n + 1 > cap)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) return 0;
-    b->p = p, b->cap = cap;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = 0;
-  return 1;
-}
-
-vkg_status lm_corpus_load(const char *dir, const vkg_tokenizer *tok, struct lm_corpus *c) {
-  memset(c, 0, sizeof *c);
-  struct vkg_text text;
-  vkg_status s = vkg_text_load(dir, &text);
-  if (s) return s;
-  struct buf tr = {0}, va = {0};
-  int cap_texts = 0, index = 0, oom = 0;
-  /* A fortune is the lines up to a line holding only "%". */
-  size_t start = 0, i = 0;
-  while (i <= text.n && !oom) {
-    size_t e = i;
-    while (e < text.n && text.bytes[e] != '\n')
-      e++;
-    size_t ll = e - i;
-    int sep = (ll == 1 && text.bytes[i] == '%') || (ll == 2 && text.bytes[i] == '%' && text.bytes[i + 1] == '\r');
-    int end = e >= text.n;
-    if (sep || end) {
-      size_t fend = sep ? i : text.n;
-      size_t len = fend > start ? fend - start : 0;
-      const char *f = text.bytes + start;
-      int blank = 1;
-      for (size_t k = 0; k < len; k++)
-        blank &= f[k] == ' ' || f[k] == '\n' || f[k] == '\t' || f[k] == '\r';
-      if (!blank) {
-        int held = index++ % 20 == 19; /* every 20th fortune is held out */
-        struct buf *b = held ? &va : &tr;
-        oom |= !buf_add(b, f, len) || !buf_add(b, "%\n", 2);
-        if (held && !oom) {
-          if (c->nval_texts == cap_texts) {
-            cap_texts = cap_texts ? 2 * cap_texts : 256;
-            char **nt = realloc(c->val_texts, sizeof *nt * (size_t)cap_texts);
-            if (!nt) {
-              oom = 1;
-              break;
-            }
-            c->val_texts = nt;
-          }
-          char *copy = malloc(len + 1);
-          if (!copy)
-            oom = 1;
-          else {
-            memcpy(copy, f, len);
-            copy[len] = 0;
-            c->val_texts[c->nval_texts++] = copy;
-          }
-        }
-      }
-      start = e + 1;
-    }
-    if (end) break;
-    i = e + 1;
-  }
-  vkg_text_free(&text);
-  if (oom)
-    s = vkg__fail(VKG_ERR_OOM, "out of host memory");
-  else if (!tr.n || !va.n) {
-    s = vkg__fail(VKG_ERR_FORMAT, "the corpus in '%s' has too few fortunes for a validation split (needs 20 or more)",
-                  dir ? dir : VKG_FORTUNES_DIR);
-    vkg__hint("fortunes are separated by lines holding only '%%'; point --data at a directory of fortune files");
-  }
-  if (!s) s = vkg_tokenize(tok, tr.p, tr.n, &c->train, &c->ntrain);
-  if (!s) s = vkg_tokenize(tok, va.p, va.n, &c->val, &c->nval);
-  c->val_bytes = va.n;
-  free(tr.p);
-  free(va.p);
-  if (s) lm_corpus_free(c);
-  return s;
-}
-
-void lm_corpus_free(struct lm_corpus *c) {
-  free(c->train);
-  free(c->val);
-  for (int i = 0; i < c->nval_texts; i++)
-    free(c->val_texts[i]);
-  free(c->val_texts);
-  memset(c, 0, sizeof *c);
-}
-
 vkg_status lm_start_tokens(const vkg_tokenizer *tok, int32_t **ids, size_t *n) {
   int32_t eot = vkg_tokenizer_token(tok, "<|endoftext|>", 13);
   if (eot >= 0) {
@@ -424,10 +336,11 @@ vkg_status lm_nll(struct lm *m, const int32_t *tokens, size_t n, int batch, doub
 struct lm_nn {
   struct nn_model m;
   struct lm *lm;
-  struct lm_corpus corpus;
+  struct nn_text_data corpus;
   struct lm_train_opts o;
   vkg_t x, y;
   int32_t *xbuf, *ybuf;
+  int own; /* lm_model_destroy destroys the lm too (the family hooks' models) */
 };
 
 static vkg_t build_loss(struct nn_model *m, vkg_graph *g, const vkg_t *ids, int phase) {
@@ -491,13 +404,13 @@ vkg_status lm_model_create(struct lm *lm, const struct lm_train_opts *o, struct 
   const size_t T = (size_t)lm->cfg.context;
   vkg_status s = VKG_OK;
   if (o->synthetic > 0) {
-    struct lm_corpus *c = &n->corpus;
+    struct nn_text_data *c = &n->corpus;
     c->ntrain = (size_t)o->synthetic * T + 1;
     if (!(c->train = malloc(sizeof *c->train * c->ntrain))) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
     for (size_t i = 0; !s && i < c->ntrain; i++)
       c->train[i] = (int32_t)(nn_mix(7, (uint64_t)i) % (uint64_t)lm->cfg.vocab);
   } else {
-    s = lm_corpus_load(o->data_dir, lm->tok, &n->corpus);
+    s = nn_text_data_load(o->data_dir, lm->tok, &n->corpus);
   }
   if (!s) {
     m->n_train = n->corpus.ntrain > T ? (n->corpus.ntrain - 1) / T : 0;
@@ -522,11 +435,71 @@ vkg_status lm_model_create(struct lm *lm, const struct lm_train_opts *o, struct 
 void lm_model_destroy(struct nn_model *m) {
   if (!m) return;
   struct lm_nn *n = m->self;
-  lm_corpus_free(&n->corpus);
+  nn_text_data_free(&n->corpus);
   free(n->xbuf);
   free(n->ybuf);
+  if (n->own) lm_destroy(n->lm);
   free(n);
 }
+
+// ---- the families' hooks ----
+
+/* The options of training only (nn_create_opts.train). */
+struct lm_train {
+  int val_tokens;
+};
+#define F(...) NN_CFG_INT_F(struct lm_train, __VA_ARGS__)
+static const struct nn_cfg_field train_fields[] = {
+    F(val_tokens, 16384, 2, 100000000, NULL, "validation tokens per evaluation")};
+#undef F
+static const struct nn_cfg train_cfg = {"text training", train_fields, 1, sizeof(struct lm_train), NULL, NULL};
+
+/* A model for the training loop owning its lm. */
+static vkg_status model_of(struct lm *lm, const struct nn_create_opts *o, struct nn_model **m) {
+  struct lm_train_opts lo = {.batch = o->batch, .limit = o->limit, .data_dir = o->data_dir, .synthetic = o->synthetic};
+  if (o->train) lo.val_tokens = (size_t)((const struct lm_train *)o->train)->val_tokens;
+  vkg_status s = lm_model_create(lm, &lo, m);
+  if (s)
+    lm_destroy(lm);
+  else
+    ((struct lm_nn *)(*m)->self)->own = 1;
+  return s;
+}
+
+static vkg_status create_hook(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts *o, struct nn_model **m) {
+  *m = NULL;
+  if (o->expect)
+    return vkg__fail(VKG_ERR_ARG, "%s: load text weights with lm_load", ((const struct lm_config *)cfg)->family);
+  struct lm *lm;
+  vkg_status s = lm_create(ctx, cfg, NULL, o->seed, &lm);
+  return s ? s : model_of(lm, o, m);
+}
+
+/* --init DIR: a Hugging Face GPT-2 directory, loaded as 'sample gpt --weights DIR' loads it. */
+static vkg_status create_from(vkg_ctx *ctx, const char *dir, const struct nn_create_opts *o, struct nn_model **m) {
+  *m = NULL;
+  struct lm *lm;
+  vkg_status s = lm_load(ctx, dir, "gpt", &lm);
+  return s ? s : model_of(lm, o, m);
+}
+
+#define ABOUT(fam)                                                                                                     \
+  "Trains a " fam " language model on the Debian fortunes (or a directory of fortune files with --data DIR;\n"         \
+  "every 20th fortune held out for validation). The loss is the cross-entropy of the next token; after\n"              \
+  "each epoch val_loss (nats per byte of text), val_ppl (per-token perplexity) and val_loss_token."
+const struct nn_family_ops lm_ops_gpt = {
+    .create = create_hook,
+    .destroy = lm_model_destroy,
+    .about =
+        ABOUT("GPT") "\n--init also takes a Hugging Face GPT-2 directory (config.json, model.safetensors, vocab.json,\n"
+                     "merges.txt): fine-tuning starts from its weights, architecture and tokenizer.",
+    .train_cfg = &train_cfg,
+    .create_from = create_from};
+const struct nn_family_ops lm_ops_lstm = {
+    .create = create_hook, .destroy = lm_model_destroy, .about = ABOUT("LSTM"), .train_cfg = &train_cfg};
+const struct nn_family_ops lm_ops_gru = {
+    .create = create_hook, .destroy = lm_model_destroy, .about = ABOUT("GRU"), .train_cfg = &train_cfg};
+#undef ABOUT
 
 // ---- decoding ----
 

@@ -21,6 +21,7 @@
 #ifndef VKGEN_LM_H
 #define VKGEN_LM_H
 #include "nn/config.h"
+#include "nn/data.h"
 #include "nn/train.h"
 
 // ---- the shared config (saved as the JSON "config" of weights files) ----
@@ -90,18 +91,6 @@ vkg_status lm_tokenizer_make(const char *name, vkg_tokenizer **out);
 
 // ---- the corpus ----
 
-/* Fortunes split at "%" lines; every 20th fortune is held out for validation. Each split is the
- * concatenation of its fortunes, each followed by "%\n" (so the model learns where one ends). */
-struct lm_corpus {
-  int32_t *train, *val; /* token ids */
-  size_t ntrain, nval;
-  size_t val_bytes; /* bytes of text the validation tokens decode to */
-  char **val_texts; /* the held-out fortunes themselves (for BLEU), nval_texts of them */
-  int nval_texts;
-};
-/* dir NULL: the Debian fortunes. */
-vkg_status lm_corpus_load(const char *dir, const vkg_tokenizer *tok, struct lm_corpus *c);
-void lm_corpus_free(struct lm_corpus *c);
 /* The text a sequence starts from when the prompt is empty: "<|endoftext|>" if the tokenizer has it,
  * else "%\n" (the end of a fortune). *n gets its token count; ids is malloc'd. */
 vkg_status lm_start_tokens(const vkg_tokenizer *tok, int32_t **ids, size_t *n);
@@ -119,7 +108,10 @@ struct lm_train_opts {
  * the mean cross-entropy of next-token prediction; evaluate() reports val_loss (nats per byte of
  * text), val_ppl (its exp), val_loss_token (nats per token). */
 vkg_status lm_model_create(struct lm *lm, const struct lm_train_opts *o, struct nn_model **out);
-void lm_model_destroy(struct nn_model *m); /* not the lm */
+void lm_model_destroy(struct nn_model *m); /* not the lm (unless made by the family hooks below) */
+/* The families' hooks for the generic commands (training from a config, gpt also from a Hugging Face
+ * directory; the model owns its lm): nn_create_opts.train is a struct of their train_cfg (val_tokens). */
+extern const struct nn_family_ops lm_ops_gpt, lm_ops_lstm, lm_ops_gru;
 /* Validation over tokens[0..n): total nats and the number of predicted tokens, in windows of the
  * model's context (T) and batch B. pg (may be NULL) is advanced by the tokens done. */
 struct nn_progress;

@@ -23,6 +23,7 @@ struct classifier_opts classifier_opts_default(void);
 /* Loads the data, makes and initializes the parameters. */
 vkg_status classifier_create(vkg_ctx *ctx, const struct classifier_opts *o, struct nn_model **out);
 void classifier_destroy(struct nn_model *m);
+extern const struct nn_family_ops classifier_ops; /* the generic train, eval and bench */
 
 // ---- inference (FID features, accuracy) ----
 

@@ -71,50 +71,28 @@ vkg_status pixelcnn_params_create(struct nn_params *p, const struct pixelcnn_con
   vkg_status s = nn_cfg_check(&pixelcnn_cfg, c);
   if (s) return s;
   const int P = c->width, P2 = 2 * c->width, C = c->channels, k = c->kernel, kh = k / 2 + 1, Q = c->out_width;
-  int idx = 0;
-  /* One parameter: uniform(+-1/sqrt(fan_in)) from (seed, its index). */
-  struct spec {
-    const char *name;
-    int ndim, shape[4], fan_in;
-  };
-#define ADD(sp)                                                                                                        \
-  do {                                                                                                                 \
-    struct spec x_ = sp;                                                                                               \
-    vkg_tensor *t = nn_param(p, x_.name, 1, x_.ndim, x_.shape);                                                        \
-    s = t ? nn_init_uniform(t, 1 / sqrtf((float)x_.fan_in), nn_mix(seed, (uint64_t)idx++)) : p->err;                   \
-    if (s) return s;                                                                                                   \
-  } while (0)
-  char n[12][64];
-  for (int l = 0; l < c->layers; l++) {
+  p->init = 1, p->seed = seed; /* PyTorch's default init, each tensor from its index */
+  char name[64];
+  for (int l = 0; l < c->layers && !p->err; l++) {
     int in = l == 0 ? C : P;
-    static const char *names[12] = {"v_conv.weight", "v_conv.bias", "h_conv.weight", "h_conv.bias",
-                                    "v_to_h.weight", "v_to_h.bias", "h_res.weight",  "h_res.bias",
-                                    "skip.weight",   "skip.bias",   "v_cond.weight", "h_cond.weight"};
-    for (int j = 0; j < 12; j++)
-      snprintf(n[j], sizeof n[j], "layers.%d.%s", l, names[j]);
-    ADD(((struct spec){n[0], 4, {P2, in, kh, k}, in * kh * k})); // (2p, in, k/2+1, k)
-    ADD(((struct spec){n[1], 1, {P2}, in * kh * k}));
-    ADD(((struct spec){n[2], 4, {P2, in, 1, kh}, in * kh})); // (2p, in, 1, k/2+1)
-    ADD(((struct spec){n[3], 1, {P2}, in * kh}));
-    ADD(((struct spec){n[4], 4, {P2, P2, 1, 1}, P2})); // (2p, 2p, 1, 1)
-    ADD(((struct spec){n[5], 1, {P2}, P2}));
-    if (l + 1 < c->layers) {                          /* the last layer's horizontal output is only its skip */
-      ADD(((struct spec){n[6], 4, {P, P, 1, 1}, P})); // (p, p, 1, 1)
-      ADD(((struct spec){n[7], 1, {P}, P}));
-    }
-    ADD(((struct spec){n[8], 4, {P, P, 1, 1}, P}));
-    ADD(((struct spec){n[9], 1, {P}, P}));
-    /* The last layer's vertical output feeds nothing but its own horizontal stack (through v_to_h, before
-     * the gate), so it has no class bias. */
-    if (c->classes && l + 1 < c->layers) ADD(((struct spec){n[10], 2, {c->classes, P2}, c->classes})); // (classes, 2p)
-    if (c->classes) ADD(((struct spec){n[11], 2, {c->classes, P2}, c->classes}));
+#define NAME(part) (snprintf(name, sizeof name, "layers.%d.%s", l, part), name)
+    nn_conv2d_params(p, NAME("v_conv"), in, P2, kh, k, 1); /* w (2p, in, k/2+1, k) */
+    nn_conv2d_params(p, NAME("h_conv"), in, P2, 1, kh, 1); /* w (2p, in, 1, k/2+1) */
+    nn_conv2d_params(p, NAME("v_to_h"), P2, P2, 1, 1, 1);  /* w (2p, 2p, 1, 1) */
+    /* The last layer's horizontal output is only its skip. */
+    if (l + 1 < c->layers) nn_conv2d_params(p, NAME("h_res"), P, P, 1, 1, 1); /* w (p, p, 1, 1) */
+    nn_conv2d_params(p, NAME("skip"), P, P, 1, 1, 1);                         /* w (p, p, 1, 1) */
+    /* Class biases (classes, 2p). The last layer's vertical output feeds nothing but its own horizontal
+     * stack (through v_to_h, before the gate), so it has none. */
+    int cs[2] = {c->classes, P2};
+    float cb = c->classes ? 1 / sqrtf((float)c->classes) : 0;
+    if (c->classes && l + 1 < c->layers) nn_param_seeded(p, NAME("v_cond.weight"), 1, 2, cs, cb);
+    if (c->classes) nn_param_seeded(p, NAME("h_cond.weight"), 1, 2, cs, cb);
+#undef NAME
   }
-  ADD(((struct spec){"out1.weight", 4, {Q, P, 1, 1}, P})); // (q, p, 1, 1)
-  ADD(((struct spec){"out1.bias", 1, {Q}, P}));
-  ADD(((struct spec){"out2.weight", 4, {C * LEVELS, Q, 1, 1}, Q})); // (C*256, q, 1, 1)
-  ADD(((struct spec){"out2.bias", 1, {C * LEVELS}, Q}));
-#undef ADD
-  return VKG_OK;
+  nn_conv2d_params(p, "out1", P, Q, 1, 1, 1);          /* w (q, p, 1, 1) */
+  nn_conv2d_params(p, "out2", Q, C * LEVELS, 1, 1, 1); /* w (C*256, q, 1, 1) */
+  return p->err;
 }
 
 // ---- masks ----

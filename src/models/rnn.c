@@ -93,10 +93,12 @@ static vkg_t rnn_forward(struct lm *m, vkg_graph *g, const vkg_t *p, vkg_t ids) 
 // ---- decoding ----
 
 /* The state of every layer, h then (LSTM) c, (B, C) each: d->state_t[S * l + j] with S = 2 for the
- * LSTM and 1 for the GRU. st[] are their ids in the decoder's graph: each step rewrites them in place
- * (vkg_scatter_at) and keeps the returned id, so the next step reads after the write. */
+ * LSTM and 1 for the GRU. st[] are their ids in the decoder's graph: the first of a submission's K steps
+ * reads the tensors, each step hands its new state to the next as a value, and the last rewrites the
+ * tensors in place (vkg_scatter_at) for the next submission. */
 struct rnn_dec {
-  vkg_t st[256];
+  vkg_t st[256];  /* the bound state tensors */
+  vkg_t cur[256]; /* the state after the last step recorded */
   int bound;
 };
 
@@ -141,41 +143,34 @@ static void rnn_dec_free(struct lm *m, struct lm_decoder *d) {
  * and writes its new h (and c) back over it. Positions do not matter to an RNN, so the writes use a
  * fixed offset (pos_slot -1). */
 static vkg_t rnn_step(struct lm *m, struct lm_decoder *d, vkg_graph *g, const vkg_t *p, vkg_t ids, int k) {
-  (void)k;
   struct rnn_dec *st = d->state;
   int S = state_per_layer(m), B = d->batch, C = m->cfg.dim;
   if (!st->bound) {
     for (int i = 0; i < d->nstate; i++)
-      st->st[i] = vkg_bind(g, d->state_t[i]);
+      st->st[i] = st->cur[i] = vkg_bind(g, d->state_t[i]);
     st->bound = 1;
   }
   int seq[3] = {1, B, C}, s2[2] = {B, C};
   vkg_t x = vkg_reshape(g, vkg_embedding(g, p[P_EMB], ids), 3, seq); // (1, B, C)
   for (int l = 0; l < m->cfg.layers; l++) {
-    vkg_t *h = &st->st[S * l], *c = S > 1 ? &st->st[S * l + 1] : NULL, cs = VKG_NONE;
-    x = layer(m, g, p, x, l, *h, c ? *c : VKG_NONE, c ? &cs : NULL, 1);
-    *h = vkg_scatter_at(g, *h, vkg_reshape(g, x, 2, s2), 0, -1, 0, -1);
-    if (c) *c = vkg_scatter_at(g, *c, vkg_reshape(g, cs, 2, s2), 0, -1, 0, -1);
+    int ih = S * l, ic = S * l + 1;
+    vkg_t cs = VKG_NONE;
+    x = layer(m, g, p, x, l, st->cur[ih], S > 1 ? st->cur[ic] : VKG_NONE, S > 1 ? &cs : NULL, 1);
+    /* The steps of a submission hand the state on as values; the last writes it back for the next. */
+    st->cur[ih] = vkg_reshape(g, x, 2, s2);
+    if (S > 1) st->cur[ic] = vkg_reshape(g, cs, 2, s2);
+    for (int j = ih; k == d->unroll - 1 && j < ih + S; j++)
+      vkg_scatter_at(g, st->st[j], st->cur[j], 0, -1, 0, -1);
   }
   return head(m, g, p, vkg_reshape(g, x, 2, s2), 1); // (B, V)
 }
 
-const struct lm_family lm_family_lstm = {
-    .name = "lstm",
-    .create = rnn_create,
-    .forward = rnn_forward,
-    .dec_init = rnn_dec_init,
-    .dec_reset = rnn_dec_reset,
-    .dec_free = rnn_dec_free,
-    .step = rnn_step,
-};
-
-const struct lm_family lm_family_gru = {
-    .name = "gru",
-    .create = rnn_create,
-    .forward = rnn_forward,
-    .dec_init = rnn_dec_init,
-    .dec_reset = rnn_dec_reset,
-    .dec_free = rnn_dec_free,
-    .step = rnn_step,
-};
+/* LSTM and GRU share every hook: the cell is chosen by the config's family. */
+#define RNN_FAMILY(fam)                                                                                                \
+  {                                                                                                                    \
+    .name = fam, .create = rnn_create, .forward = rnn_forward, .dec_init = rnn_dec_init, .dec_reset = rnn_dec_reset,   \
+    .dec_free = rnn_dec_free, .step = rnn_step                                                                         \
+  }
+const struct lm_family lm_family_lstm = RNN_FAMILY("lstm");
+const struct lm_family lm_family_gru = RNN_FAMILY("gru");
+#undef RNN_FAMILY

@@ -62,36 +62,17 @@ static int pixels(const struct vae_config *c) { return c->channels * c->size * c
 vkg_status vae_params_create(struct nn_params *p, const struct vae_config *c, uint64_t seed) {
   vkg_status s = nn_cfg_check(&vae_cfg, c);
   if (s) return s;
-  int w = c->w, w2 = 2 * c->w, ch = c->channels, Z = c->z, F = features(c);
-  int e1w[4] = {w, ch, 4, 4}, e1b[1] = {w}, e2w[4] = {w2, w, 4, 4}, e2b[1] = {w2};
-  int efw[2] = {2 * Z, F}, efb[1] = {2 * Z}, dfw[2] = {F, Z}, dfb[1] = {F};
-  int d1w[4] = {w2, w, 4, 4}, d1b[1] = {w}, d2w[4] = {w, ch, 4, 4}, d2b[1] = {ch};
-  /* PyTorch's default init, uniform(+-1/sqrt(fan_in)) for weights and biases; for a transposed
-   * convolution PyTorch takes the fan-in from the weight's second dim (its output channels). */
-  struct {
-    const char *name;
-    int ndim;
-    const int *shape;
-    int fan_in;
-  } spec[VAE_NPARAM] = {
-      {"enc.conv1.weight", 4, e1w, ch * 16},
-      {"enc.conv1.bias", 1, e1b, ch * 16},
-      {"enc.conv2.weight", 4, e2w, w * 16},
-      {"enc.conv2.bias", 1, e2b, w * 16},
-      {"enc.fc.weight", 2, efw, F},
-      {"enc.fc.bias", 1, efb, F},
-      {"dec.fc.weight", 2, dfw, Z},
-      {"dec.fc.bias", 1, dfb, Z},
-      {"dec.deconv1.weight", 4, d1w, w * 16},
-      {"dec.deconv1.bias", 1, d1b, w * 16},
-      {"dec.deconv2.weight", 4, d2w, ch * 16},
-      {"dec.deconv2.bias", 1, d2b, ch * 16},
-  };
-  for (int i = 0; i < VAE_NPARAM && !s; i++) {
-    vkg_tensor *t = nn_param(p, spec[i].name, 1, spec[i].ndim, spec[i].shape);
-    s = t ? nn_init_uniform(t, 1 / sqrtf((float)spec[i].fan_in), nn_mix(seed, (uint64_t)i)) : p->err;
-  }
-  return s;
+  int w = c->w, ch = c->channels, Z = c->z, F = features(c), n0 = p->n;
+  p->init = 1, p->seed = seed; /* PyTorch's default init, each tensor from its index */
+  nn_conv2d_params(p, "enc.conv1", ch, w, 4, 4, 1);
+  nn_conv2d_params(p, "enc.conv2", w, 2 * w, 4, 4, 1);
+  nn_linear_params(p, "enc.fc", F, 2 * Z, 1);
+  nn_linear_params(p, "dec.fc", Z, F, 1);
+  nn_conv_transpose2d_params(p, "dec.deconv1", 2 * w, w, 4, 4, 1);
+  nn_conv_transpose2d_params(p, "dec.deconv2", w, ch, 4, 4, 1);
+  if (!p->err && (n0 || p->n != VAE_NPARAM)) /* the ids of enum vae_param */
+    return vkg__fail(VKG_ERR_ARG, "vae_params_create: the set must start empty");
+  return p->err;
 }
 
 // ---- forward ----

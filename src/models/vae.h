@@ -35,8 +35,8 @@ enum vae_param {
   VAE_D2_B,
   VAE_NPARAM
 };
-/* Makes the parameters in p (initialized with nn_params_init) with PyTorch's default initialization
- * from seed. */
+/* Makes the parameters in p (an empty set from nn_params_init) with the layer helpers: PyTorch's
+ * default initialization from seed, in the order of enum vae_param. */
 vkg_status vae_params_create(struct nn_params *p, const struct vae_config *c, uint64_t seed);
 
 // ---- graph pieces (p: the parameters bound in g, in vae_param order) ----

@@ -75,49 +75,27 @@ vkg_status wavenet_params(struct nn_params *p, const struct wavenet_config *c, i
   if (s) return s;
   memset(ids, -1, sizeof *ids);
   int R = c->residual, D = c->gate, S = c->skip, Q = WAVENET_Q, L = wavenet_layers(c);
-  int k = 0; /* parameters declared so far: their index and their seed */
-  /* One parameter: declared (checked against a file when loading), initialized when new. fan_in 0
-   * means an embedding. */
-#define PARAM(slot, name, fan_in, ...)                                                                                 \
-  do {                                                                                                                 \
-    int shape_[] = {__VA_ARGS__};                                                                                      \
-    vkg_tensor *t_ = nn_param(p, name, 1, (int)(sizeof shape_ / sizeof *shape_), shape_);                              \
-    if (!t_) return p->err;                                                                                            \
-    (slot) = p->n - 1;                                                                                                 \
-    if (initialize) {                                                                                                  \
-      float b_ = (fan_in) > 0 ? 1 / sqrtf((float)(fan_in)) : sqrtf(3.0f);                                              \
-      if ((s = nn_init_uniform(t_, b_, nn_mix(seed, (uint64_t)k)))) return s;                                          \
-    }                                                                                                                  \
-    k++;                                                                                                               \
-  } while (0)
+  p->init = initialize, p->seed = seed; /* each tensor from its index */
   char name[64];
-  PARAM(ids->embed, "embed.weight", 0, Q, R);
-  for (int l = 0; l < L; l++) {
-    snprintf(name, sizeof name, "layers.%d.dil.weight", l);
-    PARAM(ids->dil_w[l], name, R * 2, 2 * D, R, 2);
-    snprintf(name, sizeof name, "layers.%d.dil.bias", l);
-    PARAM(ids->dil_b[l], name, R * 2, 2 * D);
-    if (c->classes) {
-      snprintf(name, sizeof name, "layers.%d.cond.weight", l);
-      PARAM(ids->cond[l], name, 0, c->classes, 2 * D);
-    }
+  ids->embed = nn_embedding_params(p, "embed", Q, R).w;
+  for (int l = 0; l < L && !p->err; l++) {
+    snprintf(name, sizeof name, "layers.%d.dil", l);
+    struct nn_layer dil = nn_conv1d_params(p, name, R, 2 * D, 2, 1); /* w (2D, R, 2), b (2D) */
+    ids->dil_w[l] = dil.w, ids->dil_b[l] = dil.b;
+    snprintf(name, sizeof name, "layers.%d.cond", l);
+    if (c->classes) ids->cond[l] = nn_embedding_params(p, name, c->classes, 2 * D).w; /* (classes, 2D) */
     if (l < L - 1) { /* the last layer's residual output would go nowhere */
-      snprintf(name, sizeof name, "layers.%d.res.weight", l);
-      PARAM(ids->res_w[l], name, D, R, D, 1);
-      snprintf(name, sizeof name, "layers.%d.res.bias", l);
-      PARAM(ids->res_b[l], name, D, R);
+      snprintf(name, sizeof name, "layers.%d.res", l);
+      struct nn_layer res = nn_conv1d_params(p, name, D, R, 1, 1); /* w (R, D, 1), b (R) */
+      ids->res_w[l] = res.w, ids->res_b[l] = res.b;
     }
-    snprintf(name, sizeof name, "layers.%d.skip.weight", l);
-    PARAM(ids->skip_w[l], name, D, S, D, 1);
-    snprintf(name, sizeof name, "layers.%d.skip.bias", l);
-    PARAM(ids->skip_b[l], name, D, S);
+    snprintf(name, sizeof name, "layers.%d.skip", l);
+    struct nn_layer skip = nn_conv1d_params(p, name, D, S, 1, 1); /* w (S, D, 1), b (S) */
+    ids->skip_w[l] = skip.w, ids->skip_b[l] = skip.b;
   }
-  PARAM(ids->out1_w, "out1.weight", S, S, S, 1);
-  PARAM(ids->out1_b, "out1.bias", S, S);
-  PARAM(ids->out2_w, "out2.weight", S, Q, S, 1);
-  PARAM(ids->out2_b, "out2.bias", S, Q);
-#undef PARAM
-  return VKG_OK;
+  struct nn_layer o1 = nn_conv1d_params(p, "out1", S, S, 1, 1), o2 = nn_conv1d_params(p, "out2", S, Q, 1, 1);
+  ids->out1_w = o1.w, ids->out1_b = o1.b, ids->out2_w = o2.w, ids->out2_b = o2.b;
+  return p->err;
 }
 
 // ---- forward ----
@@ -150,66 +128,12 @@ vkg_t wavenet_logits(vkg_graph *g, const struct wavenet_config *c, const struct 
 
 // ---- data ----
 
-vkg_status wavenet_data_load(const char *dir, int rate, struct wavenet_data *d) {
-  memset(d, 0, sizeof *d);
-  struct vkg_audio_folder f;
-  vkg_status s = vkg_audio_folder_load(dir ? dir : VKG_SPEECH_EN_DIR, rate, &f);
-  if (s) return s;
-  if (f.n_clips < 10) {
-    vkg_audio_folder_free(&f);
-    s = vkg__fail(VKG_ERR_IO,
-                  "audio folder '%s' holds %d .wav files; at least 10 are needed (every 10th is the "
-                  "test set)",
-                  dir ? dir : VKG_SPEECH_EN_DIR, f.n_clips);
-    return s;
-  }
-  size_t n = f.start[f.n_clips];
-  d->q = malloc(n ? n : 1);
-  if (!d->q) {
-    vkg_audio_folder_free(&f);
-    return vkg__fail(VKG_ERR_OOM, "out of host memory for %zu samples", n);
-  }
-  vkg_mulaw_encode(f.samples, n, d->q);
-  d->n_clips = f.n_clips, d->n_classes = f.n_classes;
-  d->start = f.start, d->label = f.label, d->class_names = f.class_names;
-  f.start = NULL, f.label = NULL, f.class_names = NULL, f.n_classes = 0;
-  vkg_audio_folder_free(&f);
-  return VKG_OK;
-}
-
-/* n clips of len random classes, one conditioning class (benchmarks time the step, not the data). */
-static vkg_status synthetic_data(int n, size_t len, uint64_t seed, struct wavenet_data *d) {
-  memset(d, 0, sizeof *d);
-  d->n_clips = n, d->n_classes = 1;
-  d->q = malloc((size_t)n * len);
-  d->start = calloc((size_t)n + 1, sizeof *d->start);
-  d->label = calloc((size_t)n, sizeof *d->label);
-  d->class_names = calloc(1, sizeof *d->class_names);
-  if (!d->q || !d->start || !d->label || !d->class_names || !(d->class_names[0] = strdup(""))) {
-    wavenet_data_free(d);
-    return vkg__fail(VKG_ERR_OOM, "out of host memory");
-  }
-  for (int i = 0; i < n; i++)
-    d->start[i + 1] = d->start[i] + len;
-  for (size_t i = 0; i < (size_t)n * len; i++)
-    d->q[i] = (uint8_t)(nn_mix(seed, i) >> 56);
-  return VKG_OK;
-}
-
-void wavenet_data_free(struct wavenet_data *d) {
-  if (!d) return;
-  for (int i = 0; i < d->n_classes && d->class_names; i++)
-    free(d->class_names[i]);
-  free(d->class_names), free(d->q), free(d->start), free(d->label);
-  memset(d, 0, sizeof *d);
-}
-
-vkg_status wavenet_windows(const struct wavenet_data *d, int test, int T, struct wavenet_window **out, size_t *n) {
+vkg_status wavenet_windows(const struct nn_audio_data *d, int test, int T, struct wavenet_window **out, size_t *n) {
   *out = NULL, *n = 0;
   size_t cap = 0, k = 0;
   struct wavenet_window *v = NULL;
   for (int i = 0; i < d->n_clips; i++) {
-    if (wavenet_is_test_clip(i) != !!test) continue;
+    if (nn_data_held_out((size_t)i, NN_DATA_TEST_EVERY) != !!test) continue;
     size_t len = d->start[i + 1] - d->start[i];
     /* Positions 0..len-2 predict the next sample. */
     for (size_t s = 0; s + 1 < len; s += (size_t)T) {
@@ -229,7 +153,7 @@ vkg_status wavenet_windows(const struct wavenet_data *d, int test, int T, struct
   return VKG_OK;
 }
 
-void wavenet_window_fill(const struct wavenet_data *d, const struct wavenet_window *w, int rf, int T, int32_t *x,
+void wavenet_window_fill(const struct nn_audio_data *d, const struct wavenet_window *w, int rf, int T, int32_t *x,
                          int32_t *y) {
   const uint8_t *q = d->q + d->start[w->clip];
   long len = (long)(d->start[w->clip + 1] - d->start[w->clip]), s = (long)w->start;
@@ -246,7 +170,7 @@ struct wavenet {
   struct nn_model m;
   struct wavenet_opts o;
   struct wavenet_ids ids;
-  struct wavenet_data data;
+  struct nn_audio_data data;
   struct wavenet_window *win;
   size_t n_win;
   int rf;
@@ -310,8 +234,8 @@ vkg_status wavenet_create(vkg_ctx *ctx, const struct wavenet_opts *o, struct nn_
   m->write_batch = write_batch;
   m->evaluate = evaluate;
   nn_params_init(&m->params, ctx);
-  vkg_status s = o->synthetic > 0 ? synthetic_data(o->synthetic, (size_t)o->window + 1, o->seed, &w->data)
-                                  : wavenet_data_load(o->data_dir, o->arch.rate, &w->data);
+  vkg_status s = o->synthetic > 0 ? nn_audio_data_synthetic(o->synthetic, (size_t)o->window + 1, o->seed, &w->data)
+                                  : nn_audio_data_load(o->data_dir, o->arch.rate, &w->data);
   if (!s && o->conditional) {
     if (w->data.n_classes < 2) {
       s = vkg__fail(VKG_ERR_ARG,
@@ -343,7 +267,59 @@ vkg_status wavenet_create(vkg_ctx *ctx, const struct wavenet_opts *o, struct nn_
   return VKG_OK;
 }
 
-const struct wavenet_data *wavenet_model_data(const struct nn_model *m) {
+// ---- the family's hooks ----
+
+#define F(...) NN_CFG_INT_F(struct wavenet_train, __VA_ARGS__)
+static const struct nn_cfg_field train_fields[] = {
+    F(window, 1000, 1, 1000000, NULL, "predicted samples per training window"),
+    {.key = "conditional",
+     .type = NN_CFG_INT,
+     .offset = offsetof(struct wavenet_train, conditional),
+     .size = sizeof(int),
+     .hi = 1,
+     .help = "condition on the first-level folder of each file (a voice or language)",
+     .flags = NN_CFG_FLAG,
+     .flag_value = 1},
+};
+#undef F
+static const struct nn_cfg train_cfg = {"wavenet training", train_fields, 2, sizeof(struct wavenet_train), NULL};
+
+static vkg_status create_hook(vkg_ctx *ctx, const void *cfg, const struct nn_create_opts *o, struct nn_model **m) {
+  struct wavenet_opts wo = wavenet_opts_default();
+  wo.arch = *(const struct wavenet_config *)cfg;
+  if (o->train) {
+    const struct wavenet_train *t = o->train;
+    wo.window = t->window, wo.conditional = t->conditional;
+  }
+  wo.conditional |= wo.arch.classes > 0; /* --init of a conditional model */
+  wo.batch = o->batch, wo.limit = o->limit, wo.data_dir = o->data_dir, wo.seed = o->seed;
+  wo.synthetic = o->synthetic;
+  return wavenet_create(ctx, &wo, m);
+}
+
+void wavenet_describe(const struct wavenet_config *c, char *out, size_t n) {
+  int rf = wavenet_receptive_field(c);
+  snprintf(out, n, "%d layers, receptive field %d samples = %.1f ms at %d Hz", wavenet_layers(c), rf,
+           1e3 * rf / c->rate, c->rate);
+}
+
+static void describe(const struct nn_model *m, char *out, size_t n) {
+  wavenet_describe(&((const struct wavenet *)m->self)->o.arch, out, n);
+}
+
+const struct nn_family_ops wavenet_ops = {
+    .create = create_hook,
+    .destroy = wavenet_destroy,
+    .train_cfg = &train_cfg,
+    .describe = describe,
+    .about = "Trains a WaveNet on speech: the WAV files under --data (recursively; default the English prompts of\n"
+             "asterisk-core-sounds-en-wav), resampled to --rate, mu-law companded to 256 classes. Every 10th file\n"
+             "(in sorted path order) is held out for testing. Each training example is a window of --window\n"
+             "predicted samples of one file, with the receptive field's samples before it as context; the windows\n"
+             "tile the training files and are visited in a shuffled order each epoch. The loss is the NLL in nats\n"
+             "per sample; after each epoch val_loss (nats) and val_bits are those of up to 64 test windows."};
+
+const struct nn_audio_data *wavenet_model_data(const struct nn_model *m) {
   return &((const struct wavenet *)m->self)->data;
 }
 
@@ -351,7 +327,7 @@ void wavenet_destroy(struct nn_model *m) {
   if (!m) return;
   struct wavenet *w = m->self;
   nn_params_free(&m->params);
-  wavenet_data_free(&w->data);
+  nn_audio_data_free(&w->data);
   free(w->win), free(w->xb), free(w->yb), free(w->cb);
   free(w);
 }
@@ -379,7 +355,7 @@ vkg_status wavenet_save(const char *path, const struct wavenet_config *c, const 
 // ---- test NLL ----
 
 vkg_status wavenet_test_nll(const struct wavenet_config *c, const struct nn_params *p, const struct wavenet_ids *ids,
-                            const struct wavenet_data *d, int T, size_t max_windows, double *nats, size_t *count,
+                            const struct nn_audio_data *d, int T, size_t max_windows, double *nats, size_t *count,
                             struct nn_progress *pg) {
   *nats = 0, *count = 0;
   struct wavenet_window *win;

@@ -16,6 +16,7 @@
 #ifndef VKGEN_WAVENET_H
 #define VKGEN_WAVENET_H
 #include "nn/config.h"
+#include "nn/data.h"
 #include "nn/train.h"
 
 #define WAVENET_Q 256          /* mu-law classes */
@@ -33,6 +34,8 @@ int wavenet_layers(const struct wavenet_config *c);
 int wavenet_dilation(const struct wavenet_config *c, int layer);
 /* 1 + sum of the dilations: how many inputs output t depends on (t and the RF - 1 before it). */
 int wavenet_receptive_field(const struct wavenet_config *c);
+/* "N layers, receptive field R samples = X ms at Y Hz" into out. */
+void wavenet_describe(const struct wavenet_config *c, char *out, size_t n);
 
 /* Parameter indices in nn_params order (ids of nn_bind_all index them). -1 where absent. */
 struct wavenet_ids {
@@ -52,20 +55,6 @@ vkg_t wavenet_logits(vkg_graph *g, const struct wavenet_config *c, const struct 
 
 // ---- data ----
 
-/* Audio as mu-law classes, in clips; clip i is held out for testing when i % 10 == 9 (in the sorted
- * path order of the folder), so the test set is a fixed tenth of the files. */
-struct wavenet_data {
-  int n_clips, n_classes;
-  uint8_t *q;    /* every clip's classes, concatenated */
-  size_t *start; /* (n_clips + 1) */
-  int *label;    /* (n_clips) */
-  char **class_names;
-};
-/* dir NULL: VKG_SPEECH_EN_DIR. */
-vkg_status wavenet_data_load(const char *dir, int rate, struct wavenet_data *d);
-void wavenet_data_free(struct wavenet_data *d);
-static inline int wavenet_is_test_clip(int i) { return i % 10 == 9; }
-
 /* Windows: each predicts T consecutive samples of one clip, with the receptive field's RF - 1
  * samples before them as context (inputs before the clip's start are the silence class, and no
  * label falls outside the clip). */
@@ -74,9 +63,9 @@ struct wavenet_window {
   size_t start; /* the first predicted sample's input position, relative to the clip */
 };
 /* Tiles the training (test = 0) or test clips into windows of T predictions; *out malloc'd. */
-vkg_status wavenet_windows(const struct wavenet_data *d, int test, int T, struct wavenet_window **out, size_t *n);
+vkg_status wavenet_windows(const struct nn_audio_data *d, int test, int T, struct wavenet_window **out, size_t *n);
 /* One window's input classes (RF - 1 + T) and labels (same length; -1 where nothing is predicted). */
-void wavenet_window_fill(const struct wavenet_data *d, const struct wavenet_window *w, int rf, int T, int32_t *x,
+void wavenet_window_fill(const struct nn_audio_data *d, const struct wavenet_window *w, int rf, int T, int32_t *x,
                          int32_t *y);
 
 // ---- training ----
@@ -94,8 +83,15 @@ struct wavenet_opts wavenet_opts_default(void);
 /* Loads the data and makes the parameters. The loop's loss is the mean NLL in nats per predicted
  * sample; after each epoch val_loss is that of (up to 64) test windows, val_bits the same in bits. */
 vkg_status wavenet_create(vkg_ctx *ctx, const struct wavenet_opts *o, struct nn_model **out);
+/* The options of training only (nn_create_opts.train of the family's create hook). */
+struct wavenet_train {
+  int window;      /* predicted samples per window */
+  int conditional; /* condition on the first-level folder */
+};
+/* The family's hooks (create from a wavenet_config and a wavenet_train, the receptive field). */
+extern const struct nn_family_ops wavenet_ops;
 void wavenet_destroy(struct nn_model *m);
-const struct wavenet_data *wavenet_model_data(const struct nn_model *m);
+const struct nn_audio_data *wavenet_model_data(const struct nn_model *m);
 
 // ---- a trained model ----
 
@@ -108,7 +104,7 @@ struct nn_progress;
  * sample; *count gets the samples scored. pg (may be NULL): its total becomes the windows scored,
  * and it is advanced as they are. */
 vkg_status wavenet_test_nll(const struct wavenet_config *c, const struct nn_params *p, const struct wavenet_ids *ids,
-                            const struct wavenet_data *d, int T, size_t max_windows, double *nats, size_t *count,
+                            const struct nn_audio_data *d, int T, size_t max_windows, double *nats, size_t *count,
                             struct nn_progress *pg);
 
 // ---- generation: Fast WaveNet (Paine et al. 2016) ----

@@ -225,6 +225,23 @@ int nn_cfg_opt(const struct nn_cfg *c, void *cfg, int argc, char **argv, int i) 
   return 0;
 }
 
+unsigned long nn_cfg_given(const struct nn_cfg *c, int argc, char **argv) {
+  unsigned long given = 0;
+  for (int k = 0; k < c->n && k < (int)(8 * sizeof given); k++) {
+    const struct nn_cfg_field *f = &c->fields[k];
+    char name[64];
+    opt_name(f, name, sizeof name);
+    size_t n = strlen(name);
+    for (int i = 1; i < argc && !(f->flags & NN_CFG_NOCLI); i++)
+      if (!strncmp(argv[i], name, n) && (argv[i][n] == 0 || argv[i][n] == '=')) given |= 1ul << k;
+  }
+  return given;
+}
+
+void nn_cfg_derive(const struct nn_cfg *c, void *cfg, int argc, char **argv) {
+  if (c->derive) c->derive(cfg, nn_cfg_given(c, argc, argv));
+}
+
 void nn_cfg_help(const struct nn_cfg *c, FILE *out) {
   for (int k = 0; k < c->n; k++) {
     const struct nn_cfg_field *f = &c->fields[k];

@@ -44,6 +44,9 @@ struct nn_cfg {
   /* Rules between fields (e.g. dim a multiple of heads), after every field is in range; may be NULL.
    * Returns VKG_ERR_ARG naming the fields. */
   vkg_status (*check)(const void *cfg);
+  /* Fields whose values follow others' (e.g. gpt's mlp is 4 * dim unless --mlp is given), set after the
+   * options are parsed; given has bit k set when field k came from an option. May be NULL. */
+  void (*derive)(void *cfg, unsigned long given);
 };
 
 /* Table entries: NN_CFG_INT_F(struct gan_config, width, 8, 1, 1024, NULL, "base channel count w"). */
@@ -83,6 +86,10 @@ int nn_cfg_diff(const struct nn_cfg *c, const void *a, const void *b, char *out,
  * into cfg; returns the argv entries used (1 or 2), 0 if it is not one, -1 with the error set (one
  * line naming the option and its range or set). */
 int nn_cfg_opt(const struct nn_cfg *c, void *cfg, int argc, char **argv, int i);
+/* Which fields argv[1..argc) gives as options (--key VALUE or --key=VALUE): bit k for field k. */
+unsigned long nn_cfg_given(const struct nn_cfg *c, int argc, char **argv);
+/* Applies c's derive rule (if any) to cfg for the options of argv. */
+void nn_cfg_derive(const struct nn_cfg *c, void *cfg, int argc, char **argv);
 /* The architecture options, one line each with their defaults and ranges. */
 void nn_cfg_help(const struct nn_cfg *c, FILE *f);
 #endif

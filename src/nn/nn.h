@@ -19,8 +19,14 @@ struct nn_params {
   const vkg_st *expect;    /* set by nn_params_expect (weights.h): new params are checked against it */
   const char *expect_path; /* its file name, for messages */
   vkg_status err;          /* why the last nn_param failed */
+  /* Layer helpers below initialize what they declare when init is set (nn_params_init_seeded), each
+   * tensor from nn_mix(seed, its index). */
+  int init;
+  uint64_t seed;
 };
 void nn_params_init(struct nn_params *p, vkg_ctx *ctx);
+/* The same, and the layer helpers initialize every tensor they declare from seed. */
+void nn_params_init_seeded(struct nn_params *p, vkg_ctx *ctx, uint64_t seed);
 void nn_params_free(struct nn_params *p);
 /* Adds a tensor; returns NULL (with the error set, and its status in p->err) on failure. */
 vkg_tensor *nn_param(struct nn_params *p, const char *name, int trainable, int ndim, const int *shape);
@@ -41,6 +47,39 @@ vkg_status nn_params_save(const struct nn_params *p, vkg_st_writer *w, const cha
 vkg_status nn_params_save_as(const struct nn_params *p, vkg_st_writer *w, const char *prefix, const char *dtype);
 /* Loads every parameter from st (prefix+name); errors name the file, the tensor and the shapes. */
 vkg_status nn_params_load(const struct nn_params *p, const vkg_st *st, const char *prefix);
+
+// ---- layers' parameters ----
+
+/* A layer's parameters, declared by one helper with PyTorch's names ("NAME.weight", "NAME.bias", a
+ * batchnorm's "NAME.running_mean" and "NAME.running_var") and shapes, as their indices in the set (what
+ * the ids of nn_bind_all are indexed by; -1 where absent). A model keeps its layers as named fields with
+ * shape comments and reads a graph's tensors as ids[layer.w]; blocks repeat in loops. In a seeded set
+ * each tensor starts as PyTorch initializes that layer, drawn from nn_mix(seed, its index): weights and
+ * biases uniform(+-1/sqrt(fan_in)) (a transposed convolution's fan_in from the weight's second dimension,
+ * its output channels, as in PyTorch), a norm's scale 1 and shift 0, running mean 0 and variance 1.
+ * After a failure the indices are -1 and p->err says why; the next helper then does nothing. */
+struct nn_layer {
+  int w, b;      /* weight; bias (-1 without one) */
+  int mean, var; /* a batchnorm's running statistics (not trainable) */
+};
+/* w (out, in), b (out). */
+struct nn_layer nn_linear_params(struct nn_params *p, const char *name, int in, int out, int bias);
+/* w (out, in, kh, kw), b (out). */
+struct nn_layer nn_conv2d_params(struct nn_params *p, const char *name, int in, int out, int kh, int kw, int bias);
+/* w (in, out, kh, kw), b (out). */
+struct nn_layer nn_conv_transpose2d_params(struct nn_params *p, const char *name, int in, int out, int kh, int kw,
+                                           int bias);
+/* w (out, in, k), b (out). */
+struct nn_layer nn_conv1d_params(struct nn_params *p, const char *name, int in, int out, int k, int bias);
+/* w (c) scale, b (c) shift, mean and var (c) running statistics. */
+struct nn_layer nn_batchnorm_params(struct nn_params *p, const char *name, int c);
+/* w (c) scale, b (c) shift. */
+struct nn_layer nn_layernorm_params(struct nn_params *p, const char *name, int c);
+/* w (n, dim), uniform(+-sqrt 3): unit variance, as the embeddings of WaveNet and the RNNs start. */
+struct nn_layer nn_embedding_params(struct nn_params *p, const char *name, int n, int dim);
+/* A tensor of no standard layer (e.g. a per-class bias), by name: declared and, in a seeded set,
+ * initialized uniform(+-bound) if bound > 0, else to the constant -bound. Its index, or -1. */
+int nn_param_seeded(struct nn_params *p, const char *name, int trainable, int ndim, const int *shape, float bound);
 
 // ---- layers (each builds ops on g from tensors bound in g) ----
 

@@ -13,6 +13,11 @@ void nn_params_init(struct nn_params *p, vkg_ctx *ctx) {
   p->ctx = ctx;
 }
 
+void nn_params_init_seeded(struct nn_params *p, vkg_ctx *ctx, uint64_t seed) {
+  nn_params_init(p, ctx);
+  p->init = 1, p->seed = seed;
+}
+
 void nn_params_free(struct nn_params *p) {
   for (int i = 0; i < p->n; i++)
     vkg_tensor_destroy(p->t[i]);
@@ -139,4 +144,84 @@ vkg_status nn_prior(vkg_ctx *ctx, int n, int Z, uint32_t seed, float *z) {
   if (!s) s = vkg_graph_read(g, r, z, (size_t)n * Z);
   vkg_graph_destroy(g);
   return s;
+}
+
+// ---- layers' parameters ----
+
+int nn_param_seeded(struct nn_params *p, const char *name, int trainable, int ndim, const int *shape, float bound) {
+  if (p->err) return -1;
+  vkg_tensor *t = nn_param(p, name, trainable, ndim, shape);
+  if (!t) return -1;
+  if (p->init)
+    p->err = bound > 0 ? nn_init_uniform(t, bound, nn_mix(p->seed, (uint64_t)p->n - 1)) : nn_init_const(t, -bound);
+  return p->err ? -1 : p->n - 1;
+}
+
+/* NAME.suffix by nn_param_seeded. */
+static int layer_param(struct nn_params *p, const char *name, const char *suffix, int trainable, int ndim,
+                       const int *shape, float bound) {
+  char full[80];
+  snprintf(full, sizeof full, "%s.%s", name, suffix);
+  return nn_param_seeded(p, full, trainable, ndim, shape, bound);
+}
+
+/* A weight of shape ws and an optional bias of `out`, both uniform(+-1/sqrt(fan_in)). */
+static struct nn_layer weighted(struct nn_params *p, const char *name, int ndim, const int *ws, int out, int fan_in,
+                                int bias) {
+  float bound = 1 / sqrtf((float)fan_in);
+  struct nn_layer l = {-1, -1, -1, -1};
+  int bs[1] = {out};
+  l.w = layer_param(p, name, "weight", 1, ndim, ws, bound);
+  if (bias) l.b = layer_param(p, name, "bias", 1, 1, bs, bound);
+  if (p->err) l.w = l.b = -1;
+  return l;
+}
+
+struct nn_layer nn_linear_params(struct nn_params *p, const char *name, int in, int out, int bias) {
+  int ws[2] = {out, in};
+  return weighted(p, name, 2, ws, out, in, bias);
+}
+
+struct nn_layer nn_conv2d_params(struct nn_params *p, const char *name, int in, int out, int kh, int kw, int bias) {
+  int ws[4] = {out, in, kh, kw};
+  return weighted(p, name, 4, ws, out, in * kh * kw, bias);
+}
+
+struct nn_layer nn_conv_transpose2d_params(struct nn_params *p, const char *name, int in, int out, int kh, int kw,
+                                           int bias) {
+  int ws[4] = {in, out, kh, kw};
+  return weighted(p, name, 4, ws, out, out * kh * kw, bias);
+}
+
+struct nn_layer nn_conv1d_params(struct nn_params *p, const char *name, int in, int out, int k, int bias) {
+  int ws[3] = {out, in, k};
+  return weighted(p, name, 3, ws, out, in * k, bias);
+}
+
+static struct nn_layer norm(struct nn_params *p, const char *name, int c, int running) {
+  int cs[1] = {c};
+  struct nn_layer l = {-1, -1, -1, -1};
+  l.w = layer_param(p, name, "weight", 1, 1, cs, -1);
+  l.b = layer_param(p, name, "bias", 1, 1, cs, 0);
+  if (running) {
+    l.mean = layer_param(p, name, "running_mean", 0, 1, cs, 0);
+    l.var = layer_param(p, name, "running_var", 0, 1, cs, -1);
+  }
+  if (p->err) l = (struct nn_layer){-1, -1, -1, -1};
+  return l;
+}
+
+struct nn_layer nn_batchnorm_params(struct nn_params *p, const char *name, int c) {
+  return norm(p, name, c, 1);
+}
+
+struct nn_layer nn_layernorm_params(struct nn_params *p, const char *name, int c) {
+  return norm(p, name, c, 0);
+}
+
+struct nn_layer nn_embedding_params(struct nn_params *p, const char *name, int n, int dim) {
+  int ws[2] = {n, dim};
+  struct nn_layer l = {-1, -1, -1, -1};
+  l.w = layer_param(p, name, "weight", 1, 2, ws, sqrtf(3.0f));
+  return l;
 }

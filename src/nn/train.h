@@ -5,6 +5,8 @@
 #define VKGEN_TRAIN_H
 #include "nn/nn.h"
 
+struct nn_cfg;
+
 /* A training phase: one loss, minimized over one group of parameters with its own optimizer. Most
  * models have one phase; a GAN has two (the discriminator's, then the generator's), run one after
  * the other for every batch, each as its own recorded graph. */
@@ -45,6 +47,8 @@ struct nn_create_opts {
    * right after nn_params_init), and its path for messages; NULL for a new model. */
   const vkg_st *expect;
   const char *expect_path;
+  /* The family's training options (a struct of its ops' train_cfg table), NULL: their defaults. */
+  const void *train;
 };
 
 /* The model-level hooks of a family; src/cli/generic.c builds the commands train, sample, eval and
@@ -61,6 +65,16 @@ struct nn_family_ops {
   /* What training does, for 'vkgen train FAMILY --help': the data, the loss, what is evaluated (NULL:
    * a generic line). */
   const char *about;
+  /* Options of training only, beside the architecture's (e.g. WaveNet's --window): a config table whose
+   * struct reaches create as o->train; NULL: none. */
+  const struct nn_cfg *train_cfg;
+  /* Optional, for --init DIR: a model for training made from a directory of another format's weights
+   * (gpt: a Hugging Face GPT-2), its architecture and weights from there. NULL: --init takes vkgen weights. */
+  vkg_status (*create_from)(vkg_ctx *ctx, const char *dir, const struct nn_create_opts *o, struct nn_model **m);
+  /* Optional: one line on the new model, printed before training starts (e.g. a receptive field). */
+  void (*describe)(const struct nn_model *m, char *out, size_t n);
+  /* Optional: the columns of a grid of samples (e.g. one per class); NULL: square, 8 after training. */
+  int (*grid_cols)(const struct nn_model *m);
 };
 
 struct nn_train_opts {
