@@ -265,6 +265,13 @@ void vkg__node_io(vkg_graph *g, int nin, const vkg_t *in, int nout, const vkg_t 
 /* During vkg_backward: does input tensor t need a gradient? */
 int vkg__wants_grad(const vkg_graph *g, vkg_t t);
 /* Sums x (shape broadcast from `shape`) back down to `shape` (the reverse of broadcasting). */
+/* vkg_optim_apply with given gradients: grads[i] (f32, as many values as parameter i) instead of the
+ * graph's vkg_grad, for an update whose gradients come from elsewhere (another graph, other processes). */
+vkg_t vkg__optim_apply_grads(vkg_graph *g, vkg_optim *o, const vkg_t *param_ids, const vkg_t *grads);
+/* Data parallelism: the random ops made after this call draw, for a shape (B, ...), the numbers a
+ * graph of batch `count` * B would draw, and keep rows [index * B, index * B + B): process `index` of
+ * `count`, each with its slice of the batch, sees the noise one process with the whole batch sees. */
+void vkg__graph_rng_shard(vkg_graph *g, int index, int count);
 vkg_t vkg__sum_to(vkg_graph *g, vkg_t x, int ndim, const int *shape);
 
 #define VKG_MAX_SCALARS 64
@@ -286,6 +293,7 @@ struct vkg_graph {
   uint32_t scalar_vals[VKG_MAX_SCALARS];
   vkg_t scalars; /* the scalar buffer tensor, VKG_NONE until a slot is made */
   uint32_t rng_streams;
+  int rng_shard, rng_shards; /* random ops draw rows [shard * B, shard * B + B) of shards * B rows (0: off) */
   /* autodiff: set by vkg_backward */
   vkg_t *grads;    /* gradient of each tensor that existed when vkg_backward ran, or VKG_NONE */
   uint8_t *needed; /* tensors on a path from a requires_grad leaf */

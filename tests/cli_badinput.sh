@@ -195,6 +195,11 @@ row 1 - "$w/out/i" -- train gan --init "$w/garbage.safetensors" --steps 1 --out 
 row 1 - "$w/out/i" -- train gan --init "$assets/gan.safetensors" --resume --steps 1 --out "$w/out/i"
 row 1 hint "$w/out/i" -- train gan --init "$assets/gan.safetensors" --width 16 --steps 1 --out "$w/out/i"
 for v in 0s xs 1.5 -3 infs 5h; do row 1 - "$w/out/c" -- train classifier --checkpoint-every $v --steps 1 --out "$w/out/c"; done
+# A build without MPI started as one of 2 mpirun processes (as mpirun's environment says) refuses to
+# train alone twice (tests/cli_mpi.sh covers builds with MPI).
+if "$vkgen" --version | grep -q "MPI data-parallel training: no"; then
+  OMPI_COMM_WORLD_SIZE=2 row 1 hint "$w/out/m" -- train classifier --steps 1 --out "$w/out/m"
+fi
 
 # PixelCNN architecture rules: an odd kernel, colour widths in thirds (R, G, B groups).
 row 1 - "$w/out/p" -- train pixelcnn --kernel 4 --steps 1 --out "$w/out/p"

@@ -105,7 +105,8 @@ struct cli_train {
   struct cli_common c;
   struct nn_train_opts o;
   vkg_optim_kind optim;
-  int cosine, batch;
+  int cosine, batch; /* batch: this rank's share of the global --batch (all of it with one rank) */
+  int global_batch;  /* --batch */
   double clip, beta1;
   size_t limit;
   const char *data_dir;
@@ -125,6 +126,9 @@ int cli_train_init_config(struct cli_train *t, void *cfg);
 struct nn_create_opts cli_train_create_opts(const struct cli_train *t);
 /* Completes the optimizer and schedule for m and runs nn_train; returns the exit code. */
 int cli_train_run(struct cli_train *t, struct nn_model *m);
+/* 1 where training writes its outputs: always, except on the ranks other than 0 of an MPI job, which
+ * write nothing (no samples or pictures after training either). */
+int cli_train_writes(void);
 /* Training steps per second of m's step (nn_step_bench) with its family's default optimizer, learning
  * rate, beta1 and clipping, as 'vkgen train' runs it: for every 'vkgen bench FAMILY'. */
 vkg_status cli_bench_train(struct nn_model *m, int steps, double *steps_per_s);

@@ -245,7 +245,7 @@ int family_train(const struct cli_family *f, int argc, char **argv) {
     fprintf(stderr, "%s: %s\n", f->name, line);
   }
   if (m && !rc) rc = cli_train_run(&t, m);
-  if (m && !rc && ops->sample_images) { /* a look at the result */
+  if (m && !rc && ops->sample_images && cli_train_writes()) { /* a look at the result */
     char path[4096];
     snprintf(path, sizeof path, "%s/samples.png", t.o.out_dir);
     int cols = ops->grid_cols ? ops->grid_cols(m) : 0;
@@ -254,7 +254,7 @@ int family_train(const struct cli_family *f, int argc, char **argv) {
     else if (!t.o.quiet)
       fprintf(stderr, "wrote %s\n", path);
   }
-  if (m && !rc && f->pictures) rc = f->pictures(m, t.o.out_dir, t.o.quiet);
+  if (m && !rc && f->pictures && cli_train_writes()) rc = f->pictures(m, t.o.out_dir, t.o.quiet);
   if (m) ops->destroy(m);
   free(cfg), free(train);
   return ctx ? cli_ctx_done(ctx, rc) : rc;

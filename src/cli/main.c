@@ -8,6 +8,7 @@
 #include <vulkan/vulkan_core.h>
 
 #include "cli.h"
+#include "nn/dist.h"
 
 static void usage(FILE *f) {
   fputs("usage: vkgen <command> [options]\n"
@@ -76,6 +77,7 @@ static int version(void) {
   printf("vkgen %s\n", vkg_version());
   printf("Vulkan headers %u.%u.%u\n", VK_API_VERSION_MAJOR(VK_HEADER_VERSION_COMPLETE),
          VK_API_VERSION_MINOR(VK_HEADER_VERSION_COMPLETE), VK_API_VERSION_PATCH(VK_HEADER_VERSION_COMPLETE));
+  printf("MPI data-parallel training: %s\n", nn_dist_built() ? "yes (mpirun -np N vkgen train ...)" : "no");
   return 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "models/models.h"
+#include "nn/dist.h"
 #include "nn/step.h"
 #include "nn/weights.h"
 
@@ -19,15 +20,29 @@ int cli_float(const char *opt, const char *s, double lo, double hi, double *out)
   return 1;
 }
 
+/* Under mpirun each rank builds its model for its share of the global batch (the check that --batch
+ * divides evenly comes in cli_train_run, with the message). */
+static void set_batch(struct cli_train *t, int global) {
+  int ranks = nn_dist_size();
+  t->global_batch = global;
+  t->batch = global / ranks > 0 ? global / ranks : 1;
+}
+
 void cli_train_defaults(struct cli_train *t, const char *family) {
   static char out[256];
   memset(t, 0, sizeof *t);
+  /* Join an MPI job (a no-op when not started by mpirun); a build without MPI refuses several ranks. */
+  if (nn_dist_init()) {
+    cli_vkg_error("train");
+    exit(1);
+  }
   t->fam = cli_family_find(family);
   snprintf(out, sizeof out, "runs/%s", family);
   t->o = (struct nn_train_opts){.epochs = t->fam->epochs, .seed = 1, .out_dir = out, .log_every = 50};
   t->o.lr = (struct vkg_lr_schedule){.lr = (float)t->fam->lr};
   t->optim = VKG_ADAM;
-  t->batch = t->fam->batch;
+  set_batch(t, t->fam->batch);
+  t->o.quiet = !cli_train_writes(); /* one progress for the job: rank 0's */
   t->beta1 = t->fam->beta1;
   t->clip = t->fam->clip;
 }
@@ -37,13 +52,13 @@ void cli_train_help(FILE *f, const struct cli_train *d) {
           "  --epochs N        passes over the training set (default %d)\n"
           "  --steps N         stop after N steps instead\n"
           "  --minutes M       also stop at the first step ending M minutes after training started\n"
-          "  --batch N         batch size (default %d)\n"
+          "  --batch N         batch size (default %d; under mpirun the global batch, split over the ranks)\n"
           "  --lr X            peak learning rate (default %g)\n"
           "  --warmup N        linear warmup steps (default 0)\n"
           "  --cosine          cosine decay to 0 over the run (default: constant)\n"
           "  --optim NAME      adam, adamw or sgd (default adam)\n"
           "  --beta1 X         Adam's beta1 (default %g)\n",
-          d->o.epochs, d->batch, (double)d->o.lr.lr, d->beta1);
+          d->o.epochs, d->global_batch, (double)d->o.lr.lr, d->beta1);
   if (d->clip > 0)
     fprintf(f, "  --clip X          clip the global gradient norm to X (default %g; 0: off)\n", d->clip);
   else
@@ -94,7 +109,7 @@ int cli_train_opt(struct cli_train *t, int argc, char **argv, int i) {
     t->o.max_seconds = 60 * x;
   } else if (!strcmp(a, "--batch")) {
     if (!cli_int(a, v, 1, 65536, &n)) return -1;
-    t->batch = (int)n;
+    set_batch(t, (int)n);
   } else if (!strcmp(a, "--lr")) {
     if (!cli_float(a, v, 0, 1e12, &x)) return -1;
     t->o.lr.lr = (float)x;
@@ -199,17 +214,29 @@ struct nn_create_opts cli_train_create_opts(const struct cli_train *t) {
 }
 
 int cli_train_run(struct cli_train *t, struct nn_model *m) {
+  int ranks = nn_dist_size();
+  if (ranks > 1 && (t->global_batch % ranks || m->batch * ranks != t->global_batch)) {
+    cli_error("train %s: --batch %d is not divisible by the %d ranks of this MPI job", m->name, t->global_batch, ranks);
+    fprintf(stderr, "hint: --batch is the global batch, split evenly over the ranks: pass a multiple of %d\n", ranks);
+    return 1; /* every rank finds this, so every rank exits */
+  }
   t->o.optim = vkg_optim_desc_default(t->optim);
   if (t->optim != VKG_SGD) t->o.optim.beta1 = (float)t->beta1;
   t->o.optim.clip_norm = (float)t->clip;
-  long spe = (long)(m->n_train / (size_t)m->batch);
+  long spe = (long)(m->n_train / ((size_t)m->batch * (size_t)ranks));
   long total = t->o.steps > 0 ? t->o.steps : (long)t->o.epochs * spe;
   if (t->cosine) t->o.lr.total = (int)total;
   vkg_status s = nn_train(m, &t->o);
-  if (s) return cli_vkg_error("train");
+  if (s) {
+    cli_vkg_error("train");
+    nn_dist_abort(1); /* the other ranks would wait for this one forever */
+    return 1;
+  }
   int sig = nn_train_stopped_by(); /* SIGINT 130, SIGTERM 143, as a shell reports them */
   return sig ? 128 + sig : 0;
 }
+
+int cli_train_writes(void) { return nn_dist_rank() == 0; }
 
 vkg_status cli_bench_train(struct nn_model *m, int steps, double *steps_per_s) {
   struct cli_train t;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "nn/dist.h"
 
 /* Writes s with control characters escaped (\n, \t, \r, \xNN), so a file name holding a newline or
  * an escape sequence cannot split a message line or drive the terminal. */
@@ -91,9 +92,30 @@ int cli_common_opt(struct cli_common *c, int argc, char **argv, int i) {
   return 0;
 }
 
+/* Under mpirun with no --device and no $VKGEN_DEVICE: the ranks of a machine take turns over its
+ * devices of the best type (discrete GPUs, else integrated, ...), rank r on device r mod count. */
+static const char *rank_device(char *buf, size_t n) {
+  if (nn_dist_size() == 1 || getenv("VKGEN_DEVICE")) return NULL;
+  struct vkg_device_info info[16];
+  int count = 0;
+  if (vkg_enumerate_devices(info, 16, &count) || count < 1) return NULL;
+  static const char *order[] = {"discrete", "integrated", "virtual", "cpu", "other"};
+  for (int o = 0; o < 5; o++) {
+    int idx[16], k = 0;
+    for (int i = 0; i < count && i < 16; i++)
+      if (!strcmp(info[i].type, order[o])) idx[k++] = info[i].index;
+    if (k) {
+      snprintf(buf, n, "%d", idx[nn_dist_local_rank() % k]);
+      return buf;
+    }
+  }
+  return NULL;
+}
+
 vkg_ctx *cli_ctx(const struct cli_common *c) {
   struct vkg_ctx_desc d = vkg_ctx_desc_default();
-  d.device = c->device;
+  char dev[16];
+  d.device = c->device ? c->device : rank_device(dev, sizeof dev);
   d.watch_shaders = c->watch;
   vkg_ctx *ctx;
   if (vkg_ctx_create(&d, &ctx)) {

@@ -207,6 +207,35 @@ struct adam_pc {
 };
 _Static_assert(sizeof(struct adam_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
 
+/* Checks param_ids[i] (bound as the optimizer's parameter i) and, when grads is given, its gradient. */
+static int check_param(vkg_graph *g, const vkg_optim *o, const vkg_t *param_ids, int i, const vkg_t *grads) {
+  vkg_t p = param_ids[i];
+  if (p < 0 || p >= g->nt)
+    return vkg__bad(g, VKG_ERR_ARG, "param_ids[%d] = %d is not a tensor of this graph", i, (int)p);
+  const struct vkg_gtensor *tp = vkg__t(g, p);
+  if (tp->kind != VKG_KIND_BOUND || tp->bound != o->params[i])
+    return vkg__bad(g, VKG_ERR_ARG, "param_ids[%d] must be the optimizer's parameter %d bound with vkg_bind", i, i);
+  if (!grads) return 0;
+  if (grads[i] == VKG_NONE) {
+    char s[96];
+    return vkg__bad(g, VKG_ERR_ARG,
+                    "parameter %d %s has no gradient: mark it with vkg_requires_grad before vkg_backward, "
+                    "and make the loss depend on it",
+                    i, vkg__shape_str(tp->shape, tp->ndim, s, sizeof s));
+  }
+  if (grads[i] < 0 || grads[i] >= g->nt)
+    return vkg__bad(g, VKG_ERR_ARG, "the gradient %d of parameter %d is not a tensor of this graph", (int)grads[i], i);
+  const struct vkg_gtensor *tg = vkg__t(g, grads[i]);
+  if (tg->dtype != VKG_F32)
+    return vkg__bad(g, VKG_ERR_ARG, "the gradient of parameter %d is %s, not f32", i, vkg_dtype_str(tg->dtype));
+  if (vkg__numel(tg->shape, tg->ndim) != vkg__numel(tp->shape, tp->ndim))
+    return vkg__bad(g, VKG_ERR_SHAPE, "the gradient of parameter %d has %zu values, the parameter %zu", i,
+                    vkg__numel(tg->shape, tg->ndim), vkg__numel(tp->shape, tp->ndim));
+  return 0;
+}
+
+static vkg_t apply_updates(vkg_graph *g, vkg_optim *o, const vkg_t *param_ids, const vkg_t *grads);
+
 vkg_t vkg_optim_apply(vkg_graph *g, vkg_optim *o, const vkg_t *param_ids) {
   if (vkg__check(g, 0, NULL)) return VKG_NONE;
   vkg__begin(g, "optim_apply");
@@ -219,42 +248,32 @@ vkg_t vkg_optim_apply(vkg_graph *g, vkg_optim *o, const vkg_t *param_ids) {
   vkg_t *grads = malloc(sizeof *grads * (size_t)o->n);
   if (!grads) return vkg__bad(g, VKG_ERR_OOM, "out of host memory"), VKG_NONE;
   for (int i = 0; i < o->n; i++) {
-    vkg_t p = param_ids[i];
-    if (p < 0 || p >= g->nt) {
-      vkg__bad(g, VKG_ERR_ARG, "param_ids[%d] = %d is not a tensor of this graph", i, (int)p);
-      break;
-    }
-    const struct vkg_gtensor *tp = vkg__t(g, p);
-    if (tp->kind != VKG_KIND_BOUND || tp->bound != o->params[i]) {
-      vkg__bad(g, VKG_ERR_ARG, "param_ids[%d] must be the optimizer's parameter %d bound with vkg_bind", i, i);
-      break;
-    }
-    grads[i] = vkg_grad(g, p);
-    if (grads[i] == VKG_NONE) {
-      char s[96];
-      vkg__bad(g, VKG_ERR_ARG,
-               "parameter %d %s has no gradient: mark it with vkg_requires_grad before vkg_backward, "
-               "and make the loss depend on it",
-               i, vkg__shape_str(tp->shape, tp->ndim, s, sizeof s));
-      break;
-    }
-    if (vkg__t(g, grads[i])->dtype != VKG_F32) {
-      vkg__bad(g, VKG_ERR_ARG, "the gradient of parameter %d is %s, not f32", i,
-               vkg_dtype_str(vkg__t(g, grads[i])->dtype));
-      break;
-    }
+    if (check_param(g, o, param_ids, i, NULL)) break;
+    grads[i] = vkg_grad(g, param_ids[i]);
+    if (check_param(g, o, param_ids, i, grads)) break;
   }
-  if (g->err) {
-    free(grads);
-    return VKG_NONE;
-  }
+  vkg_t norm = g->err ? VKG_NONE : apply_updates(g, o, param_ids, grads);
+  free(grads);
+  return norm;
+}
+
+vkg_t vkg__optim_apply_grads(vkg_graph *g, vkg_optim *o, const vkg_t *param_ids, const vkg_t *grads) {
+  if (vkg__check(g, 0, NULL)) return VKG_NONE;
+  vkg__begin(g, "optim_apply");
+  if (!o || !param_ids || !grads)
+    return vkg__bad(g, VKG_ERR_ARG, "needs an optimizer, its parameters' ids and their gradients"), VKG_NONE;
+  if (o->ctx != g->ctx) return vkg__bad(g, VKG_ERR_ARG, "the optimizer belongs to another context"), VKG_NONE;
+  for (int i = 0; i < o->n; i++)
+    if (check_param(g, o, param_ids, i, grads)) return VKG_NONE;
+  return apply_updates(g, o, param_ids, grads);
+}
+
+/* The global norm and one update dispatch per parameter, from the checked gradients grads[i]. */
+static vkg_t apply_updates(vkg_graph *g, vkg_optim *o, const vkg_t *param_ids, const vkg_t *grads) {
   vkg_t norm = global_norm(g, o->n, grads);
   int lr_slot = vkg_scalar(g, "lr"), step_slot = vkg_scalar(g, "step");
   vkg_t sc = vkg__scalars(g);
-  if (g->err) {
-    free(grads);
-    return VKG_NONE;
-  }
+  if (g->err) return VKG_NONE;
 
   const struct vkg_optim_desc *d = &o->d;
   vkg__begin(g, d->kind == VKG_SGD ? "sgd_step" : d->kind == VKG_ADAM ? "adam_step" : "adamw_step");
@@ -294,7 +313,6 @@ vkg_t vkg_optim_apply(vkg_graph *g, vkg_optim *o, const vkg_t *param_ids) {
       vkg__dispatch(g, "adam_step", aspec, 4, 6, bind, 1u | (1u << 2) | (1u << 3), &pc, sizeof pc, gx, gy, 1);
     }
   }
-  free(grads);
   if (g->err) return VKG_NONE;
   vkg__node_io(g, 0, NULL, 0, NULL, NULL, 0, NULL);
   return norm;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "nn/dist.h"
 #include "nn/progress.h"
 #include "nn/step.h"
 #include "nn/train.h"
@@ -47,6 +48,10 @@ struct run {
   struct nn_step st;
   struct phase_run ph[NN_MAX_PHASES];
   int nph, hist_n;
+  /* Data parallelism (nn/dist.h): `ranks` processes each run m->batch examples of every global batch
+   * of `gbatch`; rank 0 alone (writer) writes files and progress. One rank: writer, gbatch = batch. */
+  int ranks, rank, writer, quiet, gbatch;
+  int stop; /* several ranks: the signal that stops them all, agreed on after each step */
   long step, total, spe, logged, last_ckpt, step0;
   uint64_t seed;
   struct curve val;
@@ -122,7 +127,7 @@ static void train_settings(const struct run *r, char *out, size_t n) {
   snprintf(out, n,
            "optim %s, batch %d, lr %.7g, warmup %d, %s schedule, momentum %.7g, beta1 %.7g, beta2 %.7g, eps %.7g, "
            "weight decay %.7g, clip %.7g",
-           kinds[d->kind], r->m->batch, (double)r->o->lr.lr, r->o->lr.warmup, r->o->lr.total ? "cosine" : "constant",
+           kinds[d->kind], r->gbatch, (double)r->o->lr.lr, r->o->lr.warmup, r->o->lr.total ? "cosine" : "constant",
            (double)d->momentum, (double)d->beta1, (double)d->beta2, (double)d->eps, (double)d->weight_decay,
            (double)d->clip_norm);
 }
@@ -146,6 +151,10 @@ static int settings_diff(const char *a, const char *b, char *out, size_t n) {
 }
 
 static vkg_status save_checkpoint(struct run *r) {
+  if (!r->writer) {
+    r->last_ckpt = r->step;
+    return VKG_OK;
+  }
   vkg_st_writer *w = vkg_st_writer_create();
   if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
   vkg_status s = nn_params_save(&r->m->params, w, "");
@@ -173,6 +182,7 @@ static vkg_status save_checkpoint(struct run *r) {
 }
 
 static vkg_status save_weights(struct run *r) {
+  if (!r->writer) return VKG_OK;
   vkg_st_writer *w = vkg_st_writer_create();
   if (!w) return vkg__fail(VKG_ERR_OOM, "out of host memory");
   vkg_status s = nn_params_save_as(&r->m->params, w, "", r->o->save_dtype);
@@ -251,7 +261,7 @@ static vkg_status resume(struct run *r) {
   if (!s) {
     r->step = r->last_ckpt = strtol(step, NULL, 10);
     uint64_t ck_seed = strtoull(seed, NULL, 10);
-    if (ck_seed != r->seed && !r->o->quiet)
+    if (ck_seed != r->seed && !r->quiet)
       fprintf(stderr, "note: continuing with the checkpoint's seed %llu\n", (unsigned long long)ck_seed);
     r->seed = ck_seed;
   }
@@ -293,6 +303,7 @@ static void set_losses(struct run *r, const float *loss, size_t stride) {
 }
 
 static vkg_status append_metrics(struct run *r, const char *line) {
+  if (!r->writer) return VKG_OK;
   FILE *f = fopen(r->metrics, "a");
   if (!f) {
     vkg__fail(VKG_ERR_IO, "cannot append to '%s': %s", r->metrics, strerror(errno));
@@ -350,7 +361,7 @@ static vkg_status read_losses(struct run *r) {
 }
 
 static vkg_status evaluate(struct run *r) {
-  if (!r->m->evaluate) return VKG_OK;
+  if (!r->m->evaluate || !r->writer) return VKG_OK; /* other ranks hold the same weights */
   int n = 0;
   const char *names[4];
   double v[4];
@@ -370,7 +381,7 @@ static vkg_status evaluate(struct run *r) {
     l += snprintf(line + l, sizeof line - (size_t)l, ", \"%s\": %.7g", names[i], v[i]);
   snprintf(line + l, sizeof line - (size_t)l, "}\n");
   if (n && strcmp(names[0], "val_loss") == 0) curve_add(&r->val, (double)r->step, v[0]);
-  if (!r->o->quiet) {
+  if (!r->quiet) {
     nn_progress_break(&r->pg);
     if (r->step % r->spe == 0)
       fprintf(stderr, "epoch %ld:", r->step / r->spe);
@@ -384,6 +395,7 @@ static vkg_status evaluate(struct run *r) {
 }
 
 static vkg_status write_plot(struct run *r) {
+  if (!r->writer) return VKG_OK;
   struct nn_curve c[NN_MAX_PHASES + 1];
   for (int p = 0; p < r->nph; p++)
     c[p] = (struct nn_curve){r->ph[p].loss_name, r->ph[p].curve.n, r->ph[p].curve.x, r->ph[p].curve.y, 0};
@@ -401,8 +413,69 @@ static void name_phase(struct run *r, int p) {
   snprintf(ph->norm_name, sizeof ph->norm_name, "grad_norm%s%s", r->nph == 1 ? "" : "_", r->nph == 1 ? "" : name);
 }
 
+// ---- data parallelism ----
+
+/* Every parameter, every optimizer state tensor, the step and the seed from rank 0 to the others, so
+ * that all start from the state rank 0 initialized, resumed or loaded (--init). */
+static vkg_status sync_state(struct run *r) {
+  vkg_status s = VKG_OK;
+  int64_t hdr[3] = {r->step, (int64_t)r->seed, r->last_ckpt};
+  if ((s = nn_dist_bcast(hdr, sizeof hdr))) return s;
+  r->step = hdr[0], r->seed = (uint64_t)hdr[1], r->last_ckpt = hdr[2];
+  int n = r->m->params.n;
+  for (int p = 0; p < r->nph; p++)
+    n += vkg_optim_state_count(r->st.ph[p].opt);
+  for (int i = 0; i < n && !s; i++) {
+    vkg_tensor *t;
+    if (i < r->m->params.n) {
+      t = r->m->params.t[i];
+    } else {
+      int k = i - r->m->params.n, p = 0;
+      while (k >= vkg_optim_state_count(r->st.ph[p].opt))
+        k -= vkg_optim_state_count(r->st.ph[p++].opt);
+      t = vkg_optim_state(r->st.ph[p].opt, k, NULL);
+    }
+    size_t c = vkg_tensor_numel(t);
+    float *buf = malloc(sizeof *buf * c);
+    if (!buf) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+    if (r->writer) s = vkg_tensor_download_f32(t, buf, c);
+    if (!s) s = nn_dist_bcast(buf, sizeof *buf * c);
+    if (!s && !r->writer) s = vkg_tensor_upload_f32(t, buf, c);
+    free(buf);
+  }
+  return s;
+}
+
+/* After the last step: every rank must hold the weights rank 0 saved (a 64-bit FNV-1a hash of their
+ * bytes, compared across the ranks). */
+static vkg_status check_same_weights(struct run *r) {
+  uint64_t h = 1469598103934665603ull;
+  vkg_status s = VKG_OK;
+  for (int i = 0; i < r->m->params.n && !s; i++) {
+    size_t c = vkg_tensor_numel(r->m->params.t[i]);
+    float *buf = malloc(sizeof *buf * c);
+    if (!buf) return vkg__fail(VKG_ERR_OOM, "out of host memory");
+    s = vkg_tensor_download_f32(r->m->params.t[i], buf, c);
+    for (size_t b = 0; !s && b < sizeof *buf * c; b++)
+      h = (h ^ ((const unsigned char *)buf)[b]) * 1099511628211ull;
+    free(buf);
+  }
+  uint64_t *all = malloc(sizeof *all * (size_t)r->ranks);
+  if (!s && !all) s = vkg__fail(VKG_ERR_OOM, "out of host memory");
+  if (!s) s = nn_dist_gather_u64(h, all);
+  for (int k = 1; !s && k < r->ranks; k++)
+    if (all[k] != all[0])
+      s = vkg__fail(VKG_ERR_NUMERIC, "rank %d ended with other weights than rank 0 (checksum %016llx vs %016llx)", k,
+                    (unsigned long long)all[k], (unsigned long long)all[0]);
+  if (!s && r->writer && !r->quiet)
+    fprintf(stderr, "the %d ranks hold the same weights (checksum %016llx)\n", r->ranks, (unsigned long long)all[0]);
+  free(all);
+  return s;
+}
+
 /* Runs every phase once on the batch of step r->step + 1. */
 static vkg_status run_step(struct run *r, const uint32_t *idx) {
+  idx += (size_t)r->rank * (size_t)r->m->batch; /* this rank's slice of the global batch */
   long next = r->step + 1;
   return nn_step_run(&r->st, idx, vkg_lr_at(&r->o->lr, next), next, r->seed);
 }
@@ -425,22 +498,24 @@ vkg_status nn_train(struct nn_model *m, const struct nn_train_opts *o) {
 
 static vkg_status train(struct nn_model *m, const struct nn_train_opts *o) {
   struct run r = {.m = m, .o = o, .ctx = m->params.ctx, .seed = o->seed};
-  r.spe = (long)(m->n_train / (size_t)m->batch);
+  r.ranks = nn_dist_size(), r.rank = nn_dist_rank(), r.writer = r.rank == 0;
+  r.quiet = o->quiet || !r.writer, r.gbatch = m->batch * r.ranks;
+  r.spe = (long)(m->n_train / (size_t)r.gbatch);
   if (r.spe < 1)
-    return vkg__fail(VKG_ERR_ARG, "a batch of %d is larger than the %zu training examples", m->batch, m->n_train);
+    return vkg__fail(VKG_ERR_ARG, "a batch of %d is larger than the %zu training examples", r.gbatch, m->n_train);
   r.total = o->steps > 0 ? o->steps : (long)o->epochs * r.spe;
-  vkg_status s = mkdirs(o->out_dir);
+  vkg_status s = r.writer ? mkdirs(o->out_dir) : VKG_OK;
   if (s) return s;
   snprintf(r.ckpt, sizeof r.ckpt, "%s/checkpoint.safetensors", o->out_dir);
   snprintf(r.metrics, sizeof r.metrics, "%s/metrics.jsonl", o->out_dir);
   snprintf(r.plot, sizeof r.plot, "%s/loss.png", o->out_dir);
   snprintf(r.weights, sizeof r.weights, "%s/%s.safetensors", o->out_dir, m->name);
-  if (!o->resume && access(r.ckpt, F_OK) == 0) {
+  if (r.writer && !o->resume && access(r.ckpt, F_OK) == 0) {
     vkg__fail(VKG_ERR_ARG, "'%s' already exists", r.ckpt);
     vkg__hint("pass --resume to continue that run, or choose another --out directory");
     return VKG_ERR_ARG;
   }
-  if (o->resume && access(r.ckpt, F_OK) != 0) {
+  if (r.writer && o->resume && access(r.ckpt, F_OK) != 0) {
     vkg__fail(VKG_ERR_IO, "--resume: there is no checkpoint '%s'", r.ckpt);
     vkg__hint("start the run without --resume, or point --out at the run's directory");
     return VKG_ERR_IO;
@@ -450,9 +525,10 @@ static vkg_status train(struct nn_model *m, const struct nn_train_opts *o) {
   for (int p = 0; p < r.nph; p++)
     name_phase(&r, p);
   s = nn_step_create(m, &o->optim, r.hist_n, &r.st);
-  if (!s && o->resume) s = resume(&r);
-  if (!s && !o->resume && o->init) s = load_init(&r);
-  if (!s && !o->resume) s = vkg__write_file(r.metrics, "", 0);
+  if (!s && r.writer && o->resume) s = resume(&r);
+  if (!s && r.writer && !o->resume && o->init) s = load_init(&r);
+  if (!s && r.writer && !o->resume) s = vkg__write_file(r.metrics, "", 0);
+  if (!s && r.ranks > 1) s = sync_state(&r);
   uint32_t *perm = malloc(sizeof *perm * (m->n_train + 1));
   long epoch = -1;
   r.logged = r.step;
@@ -460,45 +536,62 @@ static vkg_status train(struct nn_model *m, const struct nn_train_opts *o) {
   r.t_ckpt = r.t_read = nn_now();
   r.t0 = r.t_read - r.t_resumed; /* a resumed run's times go on from its log's */
   r.t_start = r.t_read;
-  if (!s && !o->quiet)
-    fprintf(stderr, "training %s: %ld steps (%ld per epoch, batch %d)%s\n", m->name, r.total, r.spe, m->batch,
-            r.step ? ", resumed" : "");
-  nn_progress_start(&r.pg, "train", r.step, r.total, "steps", o->quiet);
-  while (!s && r.step < r.total && !stop_signal) {
+  if (!s && !r.quiet)
+    fprintf(stderr, "training %s: %ld steps (%ld per epoch, batch %d%s)%s\n", m->name, r.total, r.spe, r.gbatch,
+            r.ranks > 1 ? ", split over the ranks" : "", r.step ? ", resumed" : "");
+  if (!s && !r.quiet && r.ranks > 1)
+    fprintf(stderr, "data parallel: %d ranks, %d examples each per step\n", r.ranks, m->batch);
+  nn_progress_start(&r.pg, "train", r.step, r.total, "steps", r.quiet);
+  /* One rank stops when a signal came; several when they agreed on one (never one rank alone). */
+#define STOPPED (r.ranks > 1 ? r.stop : stop_signal)
+  while (!s && r.step < r.total && !STOPPED) {
     long e = r.step / r.spe;
     if (e != epoch) vkg_shuffle(perm, m->n_train, r.seed, (uint64_t)(epoch = e));
-    if ((s = run_step(&r, perm + (size_t)(r.step % r.spe) * (size_t)m->batch))) break;
+    if ((s = run_step(&r, perm + (size_t)(r.step % r.spe) * (size_t)r.gbatch))) break;
     r.step++;
     /* --minutes (of this process's training): the step ending past the limit ends the run as its last
      * step would. */
-    if (o->max_seconds > 0 && nn_now() - r.t_start >= o->max_seconds) r.total = r.step;
-    int epoch_end = r.step % r.spe == 0, last = r.step == r.total, first = r.step == r.step0 + 1;
+    int time_up = o->max_seconds > 0 && nn_now() - r.t_start >= o->max_seconds;
+    int epoch_end = r.step % r.spe == 0, first = r.step == r.step0 + 1;
     /* Checkpoints: every --checkpoint-every steps, else at each epoch's end and whenever
      * NN_CHECKPOINT_SECONDS have passed, so an interruption loses minutes of work, not an epoch. */
     const double every_s = o->ckpt_seconds > 0 ? o->ckpt_seconds : NN_CHECKPOINT_SECONDS;
     int due = o->ckpt_every > 0 ? r.step % o->ckpt_every == 0 : epoch_end || nn_now() - r.t_ckpt >= every_s;
+    if (r.ranks > 1) { /* the ranks agree: a signal to one stops all, and rank 0's clock says when */
+      int agree[3] = {stop_signal, r.writer && due, r.writer && time_up};
+      if ((s = nn_dist_max(agree, 3))) break;
+      r.stop = agree[0];
+      if (r.stop && !stop_signal) stop_signal = r.stop;
+      due = o->ckpt_every > 0 ? due : epoch_end || agree[1];
+      time_up = agree[2];
+    }
+    if (time_up) r.total = r.step;
+    int last = r.step == r.total;
     if (r.step % r.hist_n == 0 || epoch_end || last || first || due) {
       if ((s = read_losses(&r))) break;
       if ((epoch_end || last) && (s = evaluate(&r))) break; /* a run ended by --steps evaluates too */
       if ((last || due) && ((s = save_checkpoint(&r)) || (s = write_plot(&r)))) break;
+      if ((epoch_end || last || due) && (s = nn_dist_barrier())) break; /* rank 0 evaluated and wrote */
     } else {
       nn_progress_update(&r.pg, r.step, r.losses);
     }
   }
-  if (!s && r.step < r.total && stop_signal) { /* interrupted: keep this step's work */
+  if (!s && r.step < r.total && STOPPED) { /* interrupted: keep this step's work */
     if (r.step > r.logged) s = read_losses(&r);
     if (!s && r.last_ckpt != r.step) s = save_checkpoint(&r);
     if (!s) s = write_plot(&r);
     nn_progress_break(&r.pg);
-    if (!s)
+    if (!s && r.writer)
       fprintf(stderr, "interrupted (%s) at step %ld of %ld: wrote the checkpoint %s; continue with --resume\n",
-              stop_signal == SIGINT ? "SIGINT" : "SIGTERM", r.step, r.total, r.ckpt);
+              STOPPED == SIGINT ? "SIGINT" : "SIGTERM", r.step, r.total, r.ckpt);
+#undef STOPPED
   }
   if (!s && r.step == r.total) {
     nn_progress_end(&r.pg, r.losses);
     s = save_weights(&r);
   }
-  if (!s && r.step == r.total && !o->quiet)
+  if (!s && r.step == r.total && r.ranks > 1 && !(s = nn_dist_barrier())) s = check_same_weights(&r);
+  if (!s && r.step == r.total && !r.quiet)
     fprintf(stderr, "wrote %s, %s, %s and %s\n", r.weights, r.ckpt, r.metrics, r.plot);
   if (s) nn_progress_break(&r.pg);
   free(perm);

@@ -33,9 +33,22 @@ struct random_pc {
 };
 _Static_assert(sizeof(struct random_pc) <= VKG_PC_MAX, "push constants over 128 bytes");
 
+void vkg__graph_rng_shard(vkg_graph *g, int index, int count) {
+  g->rng_shard = index, g->rng_shards = count > 1 ? count : 0;
+}
+
 static vkg_t random_fill(vkg_graph *g, const char *op, int ndim, const int *shape, int seed_slot, int normal, float a,
                          float b) {
   if (vkg__check(g, 0, NULL)) return VKG_NONE;
+  if (g->rng_shards > 1 && ndim >= 1 && shape) { /* draw the whole batch's rows, keep this shard's */
+    int full[VKG_MAX_DIMS], k = g->rng_shards, B = shape[0];
+    memcpy(full, shape, sizeof *full * (size_t)(ndim < VKG_MAX_DIMS ? ndim : VKG_MAX_DIMS));
+    full[0] = B * k;
+    g->rng_shards = 0;
+    vkg_t all = random_fill(g, op, ndim, full, seed_slot, normal, a, b);
+    g->rng_shards = k;
+    return vkg_slice(g, all, 0, g->rng_shard * B, g->rng_shard * B + B);
+  }
   vkg__begin(g, op);
   if (ndim < 0 || ndim > VKG_MAX_DIMS || (ndim > 0 && !shape))
     return vkg__bad(g, VKG_ERR_SHAPE, "a shape of %d dims (0 to %d allowed)", ndim, VKG_MAX_DIMS), VKG_NONE;
