@@ -446,9 +446,10 @@ static vkg_status sync_state(struct run *r) {
   return s;
 }
 
-/* After the last step: every rank must hold the weights rank 0 saved (a 64-bit FNV-1a hash of their
- * bytes, compared across the ranks). */
-static vkg_status check_same_weights(struct run *r) {
+/* After the last step (and, with $VKGEN_MPI_CHECK_STEPS=1, after every step): every rank must hold the
+ * weights rank 0 holds (a 64-bit FNV-1a hash of their bytes, compared across the ranks). say: print
+ * the agreement. */
+static vkg_status check_same_weights(struct run *r, int say) {
   uint64_t h = 1469598103934665603ull;
   vkg_status s = VKG_OK;
   for (int i = 0; i < r->m->params.n && !s; i++) {
@@ -467,7 +468,7 @@ static vkg_status check_same_weights(struct run *r) {
     if (all[k] != all[0])
       s = vkg__fail(VKG_ERR_NUMERIC, "rank %d ended with other weights than rank 0 (checksum %016llx vs %016llx)", k,
                     (unsigned long long)all[k], (unsigned long long)all[0]);
-  if (!s && r->writer && !r->quiet)
+  if (!s && r->writer && !r->quiet && say)
     fprintf(stderr, "the %d ranks hold the same weights (checksum %016llx)\n", r->ranks, (unsigned long long)all[0]);
   free(all);
   return s;
@@ -544,6 +545,8 @@ static vkg_status train(struct nn_model *m, const struct nn_train_opts *o) {
   nn_progress_start(&r.pg, "train", r.step, r.total, "steps", r.quiet);
   /* One rank stops when a signal came; several when they agreed on one (never one rank alone). */
 #define STOPPED (r.ranks > 1 ? r.stop : stop_signal)
+  const char *cs_env = getenv("VKGEN_MPI_CHECK_STEPS"); /* tests: compare the ranks' weights after every step */
+  int check_steps = cs_env && atoi(cs_env) > 0;
   while (!s && r.step < r.total && !STOPPED) {
     long e = r.step / r.spe;
     if (e != epoch) vkg_shuffle(perm, m->n_train, r.seed, (uint64_t)(epoch = e));
@@ -567,6 +570,7 @@ static vkg_status train(struct nn_model *m, const struct nn_train_opts *o) {
     }
     if (time_up) r.total = r.step;
     int last = r.step == r.total;
+    if (r.ranks > 1 && check_steps && ((s = nn_step_wait(&r.st)) || (s = check_same_weights(&r, 0)))) break;
     if (r.step % r.hist_n == 0 || epoch_end || last || first || due) {
       if ((s = read_losses(&r))) break;
       if ((epoch_end || last) && (s = evaluate(&r))) break; /* a run ended by --steps evaluates too */
@@ -590,7 +594,7 @@ static vkg_status train(struct nn_model *m, const struct nn_train_opts *o) {
     nn_progress_end(&r.pg, r.losses);
     s = save_weights(&r);
   }
-  if (!s && r.step == r.total && r.ranks > 1 && !(s = nn_dist_barrier())) s = check_same_weights(&r);
+  if (!s && r.step == r.total && r.ranks > 1 && !(s = nn_dist_barrier())) s = check_same_weights(&r, 1);
   if (!s && r.step == r.total && !r.quiet)
     fprintf(stderr, "wrote %s, %s, %s and %s\n", r.weights, r.ckpt, r.metrics, r.plot);
   if (s) nn_progress_break(&r.pg);
