@@ -11,6 +11,7 @@
 
 #include "gradcheck.h"
 #include "internal.h" /* vkg__shape_str */
+#include "check/ref_nn.h"
 
 enum loss_kind { MSE, BCE, KL, CE };
 static const char *kind_names[] = {"mse_loss", "bce_logits_loss", "gaussian_kl_loss", "cross_entropy_loss"};
@@ -25,21 +26,6 @@ struct loss_desc {
   int B;               /* KL: batch */
   int rows, C, ignore; /* CE */
 };
-
-static int ce_valid(const struct loss_desc *d, double label) {
-  int l = (int)label;
-  return l != d->ignore && l >= 0 && l < d->C;
-}
-
-/* Log-sum-exp of one row, with the max subtracted. */
-static double ref_lse(const double *x, int C) {
-  double m = -INFINITY, s = 0;
-  for (int c = 0; c < C; c++)
-    m = x[c] > m ? x[c] : m;
-  for (int c = 0; c < C; c++)
-    s += exp(x[c] - m);
-  return m + log(s);
-}
 
 static double ref_loss(const struct loss_desc *d, const double *a, const double *b) {
   double s = 0;
@@ -56,16 +42,7 @@ static double ref_loss(const struct loss_desc *d, const double *a, const double 
     for (size_t i = 0; i < d->n; i++)
       s += 1 + b[i] - a[i] * a[i] - exp(b[i]);
     return -0.5 * s / d->B;
-  default: {
-    int count = 0;
-    for (int r = 0; r < d->rows; r++) {
-      if (!ce_valid(d, b[r])) continue;
-      const double *x = a + (size_t)r * d->C;
-      s += ref_lse(x, d->C) - x[(int)b[r]];
-      count++;
-    }
-    return count ? s / count : 0;
-  }
+  default: return ref_cross_entropy_d(a, b, d->rows, d->C, d->ignore);
   }
 }
 
@@ -91,18 +68,7 @@ static void ref_loss_grad(const struct loss_desc *d, const double *a, const doub
       gb[i] += 0.5 * (exp(b[i]) - 1) / d->B * gy;
     }
     return;
-  default: {
-    int count = 0;
-    for (int r = 0; r < d->rows; r++)
-      count += ce_valid(d, b[r]);
-    for (int r = 0; r < d->rows; r++) {
-      if (!ce_valid(d, b[r])) continue;
-      const double *x = a + (size_t)r * d->C;
-      double lse = ref_lse(x, d->C);
-      for (int c = 0; c < d->C; c++)
-        ga[(size_t)r * d->C + c] += (exp(x[c] - lse) - (c == (int)b[r])) / count * gy;
-    }
-  }
+  default: ref_cross_entropy_bwd(ga, a, b, gy, d->rows, d->C, d->ignore);
   }
 }
 
