@@ -69,7 +69,11 @@ static char *read_text(const char *path, size_t *n) {
   char *b = malloc(cap);
   size_t k;
   while (b && (k = fread(b + len, 1, cap - len - 1, f)) > 0)
-    if ((len += k) + 1 >= cap) b = realloc(b, cap *= 2);
+    if ((len += k) + 1 >= cap) {
+      char *g = realloc(b, cap *= 2);
+      if (!g) free(b);
+      b = g;
+    }
   fclose(f);
   if (b) b[len] = 0;
   if (n) *n = len;
@@ -899,6 +903,7 @@ static int write_report(const struct opts *o, struct fam *fams, int nf, const st
         sb(&md, "    %s\n", line);
       }
       sb(&md, "\n");
+      free(t);
       t = read_text(path, &n);
       if (t && n > 1500) t[1500] = 0;
       sb(&html, "<h3>%s samples</h3>\n<pre>", fm->f->name);
